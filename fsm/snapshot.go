@@ -1,0 +1,219 @@
+package fsm
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/haraft/haraft/proto/fsmpb"
+)
+
+// snapshotFormat is the version of the snapshot stream.
+const snapshotFormat = 1
+
+// maxRecordSize bounds one snapshot record, so a corrupt length prefix is an
+// error instead of a huge allocation.
+const maxRecordSize = 16 << 20
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// snapshot is a point-in-time copy of the state; Persist writes it as a
+// stream of length-prefixed SnapshotRecords in a canonical order, so equal
+// states give byte-identical snapshots.
+type snapshot struct {
+	sessions []*fsmpb.Binding
+	servers  []*fsmpb.Server
+	nodes    []*fsmpb.Node
+	eips     []*fsmpb.EIP
+}
+
+func (s *State) capture() *snapshot {
+	s.mu.RLock()
+	snap := &snapshot{sessions: make([]*fsmpb.Binding, 0, len(s.sessions))}
+	for k, b := range s.sessions {
+		snap.sessions = append(snap.sessions, &fsmpb.Binding{Backend: k.Backend, Key: k.Key, Server: b.server, CreatedUnixMs: b.created, LearnedBy: b.learnedBy})
+	}
+	for _, n := range s.nodes {
+		snap.nodes = append(snap.nodes, cloneNode(n))
+	}
+	for _, e := range s.eips {
+		snap.eips = append(snap.eips, cloneEIP(e))
+	}
+	s.mu.RUnlock()
+	for k, v := range s.servers.Load().servers {
+		snap.servers = append(snap.servers, &fsmpb.Server{Backend: k.Backend, Name: k.Name, Admin: v.Admin, Health: v.Health, HealthChanged: v.HealthChanged, Weight: v.Weight})
+	}
+	return snap
+}
+
+// WriteTo writes the snapshot stream.
+func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
+	slices.SortFunc(sn.sessions, func(a, b *fsmpb.Binding) int {
+		return cmp.Or(cmp.Compare(a.Backend, b.Backend), cmp.Compare(a.Key, b.Key))
+	})
+	slices.SortFunc(sn.servers, func(a, b *fsmpb.Server) int {
+		return cmp.Or(cmp.Compare(a.Backend, b.Backend), cmp.Compare(a.Name, b.Name))
+	})
+	slices.SortFunc(sn.nodes, func(a, b *fsmpb.Node) int { return cmp.Compare(a.Id, b.Id) })
+	slices.SortFunc(sn.eips, func(a, b *fsmpb.EIP) int { return cmp.Compare(a.Id, b.Id) })
+
+	rw := &recordWriter{w: bufio.NewWriterSize(w, 256<<10)}
+	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Header{Header: &fsmpb.SnapshotHeader{Format: snapshotFormat, Sessions: uint64(len(sn.sessions))}}})
+	for _, b := range sn.sessions {
+		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Session{Session: b}})
+	}
+	for _, v := range sn.servers {
+		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Server{Server: v}})
+	}
+	for _, n := range sn.nodes {
+		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Node{Node: n}})
+	}
+	for _, e := range sn.eips {
+		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Eip{Eip: e}})
+	}
+	trailer := &fsmpb.SnapshotTrailer{Records: rw.records, Crc32C: rw.crc}
+	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Trailer{Trailer: trailer}})
+	if rw.err == nil {
+		rw.err = rw.w.Flush()
+	}
+	return rw.n, rw.err
+}
+
+// Persist implements raft.FSMSnapshot.
+func (sn *snapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sn.WriteTo(sink); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("fsm snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+// Release implements raft.FSMSnapshot.
+func (sn *snapshot) Release() {}
+
+type recordWriter struct {
+	w       *bufio.Writer
+	n       int64
+	records uint64
+	crc     uint32
+	err     error
+	lenBuf  [binary.MaxVarintLen64]byte
+}
+
+func (rw *recordWriter) write(r *fsmpb.SnapshotRecord) {
+	if rw.err != nil {
+		return
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(r)
+	if err != nil {
+		rw.err = err
+		return
+	}
+	n := binary.PutUvarint(rw.lenBuf[:], uint64(len(b)))
+	if _, err := rw.w.Write(rw.lenBuf[:n]); err != nil {
+		rw.err = err
+		return
+	}
+	if _, err := rw.w.Write(b); err != nil {
+		rw.err = err
+		return
+	}
+	rw.n += int64(n + len(b))
+	if _, ok := r.Record.(*fsmpb.SnapshotRecord_Trailer); !ok {
+		rw.records++
+		rw.crc = crc32.Update(rw.crc, crcTable, b)
+	}
+}
+
+// ErrCorruptSnapshot is wrapped by every error ReadSnapshot returns for a
+// stream that is truncated, corrupt or of an unknown format.
+var ErrCorruptSnapshot = errors.New("corrupt or truncated snapshot")
+
+// ReadSnapshot reads a snapshot stream into a new State. It checks the
+// header, every record and the trailer's count and CRC.
+func ReadSnapshot(r io.Reader) (*State, error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	st := NewState()
+	servers := map[ServerKey]ServerState{}
+	var (
+		records uint64
+		crc     uint32
+		buf     []byte
+	)
+	for {
+		size, err := binary.ReadUvarint(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: after %d records: no trailer (%v)", ErrCorruptSnapshot, records, err)
+		}
+		if size > maxRecordSize {
+			return nil, fmt.Errorf("%w: record %d claims %d bytes", ErrCorruptSnapshot, records, size)
+		}
+		if cap(buf) < int(size) {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return nil, fmt.Errorf("%w: record %d: %v", ErrCorruptSnapshot, records, err)
+		}
+		var rec fsmpb.SnapshotRecord
+		if err := proto.Unmarshal(buf, &rec); err != nil {
+			return nil, fmt.Errorf("%w: record %d: %v", ErrCorruptSnapshot, records, err)
+		}
+		if records == 0 {
+			h := rec.GetHeader()
+			if h == nil {
+				return nil, fmt.Errorf("%w: first record is not a header", ErrCorruptSnapshot)
+			}
+			if h.Format != snapshotFormat {
+				return nil, fmt.Errorf("%w: unknown format %d (this binary reads %d)", ErrCorruptSnapshot, h.Format, snapshotFormat)
+			}
+			st.sessions = make(map[SessionKey]binding, h.Sessions)
+		}
+		if t := rec.GetTrailer(); t != nil {
+			if t.Records != records || t.Crc32C != crc {
+				return nil, fmt.Errorf("%w: trailer says %d records crc %08x, read %d records crc %08x", ErrCorruptSnapshot, t.Records, t.Crc32C, records, crc)
+			}
+			st.servers.Store(&ServerTable{servers: servers})
+			return st, nil
+		}
+		records++
+		crc = crc32.Update(crc, crcTable, buf)
+		switch v := rec.Record.(type) {
+		case *fsmpb.SnapshotRecord_Header:
+			if records != 1 {
+				return nil, fmt.Errorf("%w: second header at record %d", ErrCorruptSnapshot, records)
+			}
+		case *fsmpb.SnapshotRecord_Session:
+			b := v.Session
+			st.sessions[SessionKey{st.internString(b.Backend), b.Key}] = binding{server: st.internString(b.Server), learnedBy: st.internString(b.LearnedBy), created: b.CreatedUnixMs}
+		case *fsmpb.SnapshotRecord_Server:
+			servers[ServerKey{v.Server.Backend, v.Server.Name}] = ServerState{Admin: v.Server.Admin, Health: v.Server.Health, HealthChanged: v.Server.HealthChanged, Weight: v.Server.Weight}
+		case *fsmpb.SnapshotRecord_Node:
+			st.nodes[v.Node.Id] = v.Node
+		case *fsmpb.SnapshotRecord_Eip:
+			st.eips[v.Eip.Id] = v.Eip
+		default:
+			return nil, fmt.Errorf("%w: record %d has no known content", ErrCorruptSnapshot, records)
+		}
+	}
+}
+
+// replace swaps in a restored state's contents, keeping s's identity (and
+// its applied-index waiters).
+func (s *State) replace(from *State) {
+	s.mu.Lock()
+	s.sessions = from.sessions
+	s.intern = from.intern
+	s.nodes = from.nodes
+	s.eips = from.eips
+	s.mu.Unlock()
+	s.servers.Store(from.servers.Load())
+}

@@ -1,0 +1,299 @@
+// Package config owns the configuration file of one haraftd node: its
+// schema, written in HAProxy's vocabulary (frontends, backends, servers,
+// balance, cookie modes, timeouts), its defaults, and its validation.
+//
+// Load and Parse decode YAML through yaml.v3's Node API so that every
+// problem is reported as "file:line: field: reason", for example
+//
+//	node3.yaml:14: backends[0].servers[1].addr: missing port in address "10.0.0.5"
+//
+// Unknown fields, type errors, missing required fields and semantic errors
+// (duplicate names, a frontend naming no backend, this node missing from the
+// Raft peers, ...) are all collected and returned together as Errors.
+// Configs built in code (dev mode) go through ApplyDefaults and Validate.
+//
+// The package only reads the file; it starts nothing and opens no socket.
+package config
+
+import (
+	"os"
+	"time"
+)
+
+// Config is the whole configuration of one haraft node.
+type Config struct {
+	File      string     `yaml:"-"` // where the config came from; "<dev>" for code-built configs
+	Node      Node       `yaml:"node"`
+	Raft      Raft       `yaml:"raft"`
+	HTTP      HTTP       `yaml:"http"` // ops listener: /ready /healthz
+	Timeouts  Timeouts   `yaml:"timeouts"`
+	Proposals Proposals  `yaml:"proposals"`
+	Frontends []Frontend `yaml:"frontends"`
+	Backends  []Backend  `yaml:"backends"`
+
+	// lines maps a field path ("backends[0].servers[1].addr") to the line
+	// it was read from; Validate uses it to place its errors. nil for
+	// configs built in code.
+	lines map[string]int
+	// advertiseFromBind records that Raft.Advertise was derived from
+	// Raft.Bind by the defaults, so errors can say so.
+	advertiseFromBind bool
+}
+
+// Node identifies this node.
+type Node struct {
+	ID      string `yaml:"id"`       // required; the Raft server ID
+	AZ      string `yaml:"az"`       // availability zone; default "default"
+	DataDir string `yaml:"data_dir"` // required; Raft log, stable store and snapshots
+}
+
+// Raft configures this node's Raft member.
+type Raft struct {
+	Bind      string `yaml:"bind"`      // required host:port the Raft transport listens on
+	Advertise string `yaml:"advertise"` // host:port peers dial; default Bind, which must then not be 0.0.0.0 or ::
+	Bootstrap bool   `yaml:"bootstrap"` // default true: bootstrap from Peers when the data dir holds no state
+	Peers     []Peer `yaml:"peers"`     // static bootstrap set; contains this node (node.id at advertise)
+
+	HeartbeatTimeout   Duration `yaml:"heartbeat_timeout"`    // default 1s
+	ElectionTimeout    Duration `yaml:"election_timeout"`     // default 1s; >= heartbeat_timeout
+	LeaderLeaseTimeout Duration `yaml:"leader_lease_timeout"` // default 500ms; <= heartbeat_timeout
+	CommitTimeout      Duration `yaml:"commit_timeout"`       // default 50ms
+	SnapshotInterval   Duration `yaml:"snapshot_interval"`    // default 120s
+	SnapshotThreshold  uint64   `yaml:"snapshot_threshold"`   // default 8192
+	TrailingLogs       uint64   `yaml:"trailing_logs"`        // default 10240
+}
+
+// Peer is one member of the static bootstrap set.
+type Peer struct {
+	ID   string `yaml:"id"`
+	Addr string `yaml:"addr"` // the peer's Raft advertise address
+}
+
+// HTTP is the ops listener serving /ready and /healthz.
+type HTTP struct {
+	Addr string `yaml:"addr"` // required host:port
+}
+
+// Timeouts are HAProxy's "timeout connect|client|server|http-request|
+// http-keep-alive", with the same meaning.
+type Timeouts struct {
+	Connect       Duration `yaml:"connect"`         // default 5s
+	Client        Duration `yaml:"client"`          // default 30s
+	Server        Duration `yaml:"server"`          // default 30s
+	HTTPRequest   Duration `yaml:"http_request"`    // default 10s
+	HTTPKeepAlive Duration `yaml:"http_keep_alive"` // default 60s
+}
+
+// Proposals configures the batching of learned session bindings into Raft
+// log entries.
+type Proposals struct {
+	BatchSize     int      `yaml:"batch_size"`     // default 512, 1..65536
+	FlushInterval Duration `yaml:"flush_interval"` // default 2ms, > 0
+	QueueSize     int      `yaml:"queue_size"`     // default 65536, >= batch_size
+}
+
+// Frontend is an HAProxy frontend: a listener and its default_backend.
+type Frontend struct {
+	Name    string `yaml:"name"`    // required, unique among frontends
+	Bind    string `yaml:"bind"`    // required host:port, unique among this node's listeners
+	Backend string `yaml:"backend"` // required (HAProxy default_backend): names a backend
+}
+
+// Backend is an HAProxy backend: a balancing algorithm, an optional
+// stickiness cookie and its servers.
+type Backend struct {
+	Name        string   `yaml:"name"`         // required, unique among backends
+	Balance     string   `yaml:"balance"`      // roundrobin (default) | leastconn | source | random
+	Cookie      *Cookie  `yaml:"cookie"`       // optional; nil = no stickiness
+	LearnCommit string   `yaml:"learn_commit"` // async (default) | sync; only meaningful with cookie mode learn
+	Servers     []Server `yaml:"servers"`      // at least one
+}
+
+// Cookie is HAProxy's "cookie <name> <mode> [indirect] [nocache] [httponly]
+// [secure]" plus "dynamic-cookie-key".
+type Cookie struct {
+	Name       string `yaml:"name"`        // required RFC 6265 token, e.g. JSESSIONID or SERVERID
+	Mode       string `yaml:"mode"`        // required: learn | prefix | insert | rewrite
+	Indirect   bool   `yaml:"indirect"`    // do not forward our cookie to the server
+	NoCache    bool   `yaml:"nocache"`     // mark responses that set the cookie uncacheable
+	HTTPOnly   bool   `yaml:"httponly"`    // set HttpOnly on inserted cookies
+	Secure     bool   `yaml:"secure"`      // set Secure on inserted cookies
+	DynamicKey string `yaml:"dynamic_key"` // when set, server cookie values are an HMAC of the server name (insert, prefix, rewrite only)
+}
+
+// Server is one HAProxy server line of a backend.
+type Server struct {
+	Name   string `yaml:"name"`   // required, unique within the backend, [A-Za-z0-9._-] only
+	Addr   string `yaml:"addr"`   // required host:port
+	Cookie string `yaml:"cookie"` // default Name; unique within the backend; no '~' (prefix delimiter)
+	Weight int    `yaml:"weight"` // default 1, 0..256 (0: receives no new sessions)
+}
+
+// Values of the enum fields.
+const (
+	BalanceRoundRobin = "roundrobin"
+	BalanceLeastConn  = "leastconn"
+	BalanceSource     = "source"
+	BalanceRandom     = "random"
+
+	CookieLearn   = "learn"
+	CookiePrefix  = "prefix"
+	CookieInsert  = "insert"
+	CookieRewrite = "rewrite"
+
+	LearnCommitAsync = "async"
+	LearnCommitSync  = "sync"
+)
+
+// Allowed values of the enum fields, in the order error messages list them.
+var (
+	balances     = []string{BalanceRoundRobin, BalanceLeastConn, BalanceSource, BalanceRandom}
+	cookieModes  = []string{CookieLearn, CookiePrefix, CookieInsert, CookieRewrite}
+	learnCommits = []string{LearnCommitAsync, LearnCommitSync}
+)
+
+const (
+	// DefaultAZ is node.az when the file does not set it.
+	DefaultAZ = "default"
+	// DevFile is the file name Validate uses for configs built in code.
+	DevFile = "<dev>"
+)
+
+// Default returns a Config holding every default that does not depend on
+// another field: node.az, the Raft settings (bootstrap true, timings and
+// log sizes), timeouts and proposals. Parse decodes a file on top of it;
+// code building a config (dev mode) may start from it too.
+func Default() *Config {
+	return &Config{
+		Node: Node{AZ: DefaultAZ},
+		Raft: Raft{
+			Bootstrap:          true,
+			HeartbeatTimeout:   Duration{time.Second},
+			ElectionTimeout:    Duration{time.Second},
+			LeaderLeaseTimeout: Duration{500 * time.Millisecond},
+			CommitTimeout:      Duration{50 * time.Millisecond},
+			SnapshotInterval:   Duration{120 * time.Second},
+			SnapshotThreshold:  8192,
+			TrailingLogs:       10240,
+		},
+		Timeouts: Timeouts{
+			Connect:       Duration{5 * time.Second},
+			Client:        Duration{30 * time.Second},
+			Server:        Duration{30 * time.Second},
+			HTTPRequest:   Duration{10 * time.Second},
+			HTTPKeepAlive: Duration{60 * time.Second},
+		},
+		Proposals: Proposals{
+			BatchSize:     512,
+			FlushInterval: Duration{2 * time.Millisecond},
+			QueueSize:     65536,
+		},
+	}
+}
+
+// Defaults of list items, applied by the decoder to each new item.
+func defaultBackend() Backend {
+	return Backend{Balance: BalanceRoundRobin, LearnCommit: LearnCommitAsync}
+}
+
+func defaultServer() Server { return Server{Weight: 1} }
+
+// ApplyDefaults fills, in a config built in code, every zero-valued field
+// whose zero value is not legal: empty strings with a default (node.az,
+// raft.advertise = raft.bind, balance, learn_commit, server cookie = server
+// name), zero durations, zero batch and queue sizes. Fields whose zero value
+// is legal are left alone: raft.bootstrap (false), snapshot_threshold,
+// trailing_logs and server weight (0) — start from Default and set servers'
+// Weight to get the file defaults. Parse does not need it.
+func (c *Config) ApplyDefaults() {
+	d := Default()
+	setStr(&c.Node.AZ, d.Node.AZ)
+	for _, p := range []struct{ dst, def *Duration }{
+		{&c.Raft.HeartbeatTimeout, &d.Raft.HeartbeatTimeout},
+		{&c.Raft.ElectionTimeout, &d.Raft.ElectionTimeout},
+		{&c.Raft.LeaderLeaseTimeout, &d.Raft.LeaderLeaseTimeout},
+		{&c.Raft.CommitTimeout, &d.Raft.CommitTimeout},
+		{&c.Raft.SnapshotInterval, &d.Raft.SnapshotInterval},
+		{&c.Timeouts.Connect, &d.Timeouts.Connect},
+		{&c.Timeouts.Client, &d.Timeouts.Client},
+		{&c.Timeouts.Server, &d.Timeouts.Server},
+		{&c.Timeouts.HTTPRequest, &d.Timeouts.HTTPRequest},
+		{&c.Timeouts.HTTPKeepAlive, &d.Timeouts.HTTPKeepAlive},
+		{&c.Proposals.FlushInterval, &d.Proposals.FlushInterval},
+	} {
+		if p.dst.Duration == 0 {
+			*p.dst = *p.def
+		}
+	}
+	if c.Proposals.BatchSize == 0 {
+		c.Proposals.BatchSize = d.Proposals.BatchSize
+	}
+	if c.Proposals.QueueSize == 0 {
+		c.Proposals.QueueSize = d.Proposals.QueueSize
+	}
+	for i := range c.Backends {
+		b := &c.Backends[i]
+		setStr(&b.Balance, BalanceRoundRobin)
+		setStr(&b.LearnCommit, LearnCommitAsync)
+	}
+	c.applyDerived()
+}
+
+// applyDerived fills the defaults that are copies of other fields.
+func (c *Config) applyDerived() {
+	if c.Raft.Advertise == "" && c.Raft.Bind != "" {
+		c.Raft.Advertise = c.Raft.Bind
+		c.advertiseFromBind = true
+	}
+	for i := range c.Backends {
+		for j := range c.Backends[i].Servers {
+			s := &c.Backends[i].Servers[j]
+			setStr(&s.Cookie, s.Name)
+		}
+	}
+}
+
+func setStr(dst *string, def string) {
+	if *dst == "" {
+		*dst = def
+	}
+}
+
+// Load reads the config file at path and parses it (see Parse). Errors
+// about the content name path as the file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes data, the YAML config read from file (used in error
+// messages), applies the defaults and validates the result. On failure it
+// returns a nil Config and Errors holding every problem found.
+func Parse(file string, data []byte) (*Config, error) {
+	c := Default()
+	c.File = file
+	d := newDecoder(file)
+	if root := d.document(data); root != nil {
+		d.config(root, c)
+	}
+	if len(d.errs) > 0 && d.lines == nil {
+		return nil, d.errs.orNil() // nothing decoded: syntax error, empty file
+	}
+	c.lines = d.lines
+	c.applyDerived()
+	errs := d.errs
+	if err := c.Validate(); err != nil {
+		for _, e := range err.(Errors) {
+			if !d.failed(e.Field) {
+				errs = append(errs, e)
+			}
+		}
+	}
+	if err := errs.orNil(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

@@ -14,6 +14,7 @@
 package fsm
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -158,5 +159,28 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("fsm restore: %w", err)
 	}
 	f.State.replace(st)
+	return nil
+}
+
+// Validate checks that data is a command this FSM can apply: a known (or
+// ignorable) type whose payload decodes. The leader validates every
+// proposal before it enters the log, since Apply stops the node on an
+// entry it cannot decode.
+func (f *FSM) Validate(data []byte) error {
+	if len(data) == 0 {
+		return errors.New("empty command")
+	}
+	t := MessageType(data[0])
+	ignorable := t&IgnoreUnknownTypeFlag != 0
+	cmd, ok := f.commands[t&^IgnoreUnknownTypeFlag]
+	if !ok {
+		if ignorable {
+			return nil
+		}
+		return fmt.Errorf("unknown command type %d", t)
+	}
+	if err := proto.Unmarshal(data[1:], cmd.new()); err != nil {
+		return fmt.Errorf("%s: %w", cmd.name, err)
+	}
 	return nil
 }

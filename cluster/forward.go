@@ -1,0 +1,223 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proto/clusterpb"
+	"github.com/haraft/haraft/proto/fsmpb"
+)
+
+// ErrNoLeader is returned when no leader became known before the deadline.
+var ErrNoLeader = errors.New("no leader known")
+
+// defaultApplyTimeout bounds a proposal when ctx has no deadline.
+const defaultApplyTimeout = 10 * time.Second
+
+// Apply proposes an FSM command and returns its result once committed and
+// applied on the leader. A follower forwards it to the leader over the
+// cluster port. It retries through leader changes until ctx ends; every
+// haraft command is idempotent, so a retry after ErrLeadershipLost (which
+// means "maybe committed") is safe.
+func (n *Node) Apply(ctx context.Context, t fsm.MessageType, msg proto.Message) (*fsmpb.ApplyResult, error) {
+	data, err := fsm.Encode(t, msg)
+	if err != nil {
+		return nil, err
+	}
+	res, _, err := n.applyEncoded(ctx, data)
+	return res, err
+}
+
+func (n *Node) applyEncoded(ctx context.Context, data []byte) (*fsmpb.ApplyResult, uint64, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultApplyTimeout)
+		defer cancel()
+	}
+	backoff := 5 * time.Millisecond
+	var lastErr error
+	for {
+		var (
+			res   *fsmpb.ApplyResult
+			index uint64
+			err   error
+		)
+		if n.IsLeader() {
+			res, index, err = n.applyLocal(ctx, data)
+		} else {
+			res, index, err = n.forward(ctx, data)
+		}
+		if err == nil {
+			return res, index, nil
+		}
+		if !retryable(err) {
+			return nil, 0, err
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("apply: %w (last error: %v)", ctx.Err(), lastErr)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 100*time.Millisecond)
+	}
+}
+
+func retryable(err error) bool {
+	if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) ||
+		errors.Is(err, raft.ErrLeadershipTransferInProgress) || errors.Is(err, ErrNoLeader) ||
+		errors.Is(err, raft.ErrEnqueueTimeout) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.FailedPrecondition, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+func (n *Node) applyLocal(ctx context.Context, data []byte) (*fsmpb.ApplyResult, uint64, error) {
+	if err := n.fsm.Validate(data); err != nil {
+		return nil, 0, err
+	}
+	timeout := defaultApplyTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	f := n.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		return nil, 0, err
+	}
+	res, ok := f.Response().(*fsmpb.ApplyResult)
+	if !ok {
+		return nil, 0, fmt.Errorf("apply: unexpected FSM response %T", f.Response())
+	}
+	return res, f.Index(), nil
+}
+
+func (n *Node) forward(ctx context.Context, data []byte) (*fsmpb.ApplyResult, uint64, error) {
+	_, addr := n.Leader()
+	if addr == "" {
+		return nil, 0, ErrNoLeader
+	}
+	conn, err := n.peers.get(addr)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := clusterpb.NewInternalClient(conn).Apply(ctx, &clusterpb.ApplyRequest{Command: data, FromNode: n.cfg.NodeID})
+	if err != nil {
+		return nil, 0, err
+	}
+	var res fsmpb.ApplyResult
+	if err := proto.Unmarshal(resp.Result, &res); err != nil {
+		return nil, 0, fmt.Errorf("forwarded apply: bad result from %s: %w", addr, err)
+	}
+	return &res, resp.Index, nil
+}
+
+// internalServer serves the node-to-node gRPC service.
+type internalServer struct {
+	clusterpb.UnimplementedInternalServer
+	n *Node
+}
+
+func (s *internalServer) Apply(ctx context.Context, req *clusterpb.ApplyRequest) (*clusterpb.ApplyResponse, error) {
+	if !s.n.IsLeader() {
+		return nil, status.Error(codes.FailedPrecondition, "not the leader")
+	}
+	if err := s.n.fsm.Validate(req.Command); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "command from %s refused: %v", req.FromNode, err)
+	}
+	res, index, err := s.n.applyLocal(ctx, req.Command)
+	if err != nil {
+		if retryable(err) {
+			return nil, status.Errorf(codes.Unavailable, "apply: %v", err)
+		}
+		return nil, status.Errorf(codes.Internal, "apply: %v", err)
+	}
+	b, err := proto.Marshal(res)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encode result: %v", err)
+	}
+	return &clusterpb.ApplyResponse{Result: b, Index: index}, nil
+}
+
+func (s *internalServer) ReadIndex(ctx context.Context, _ *clusterpb.ReadIndexRequest) (*clusterpb.ReadIndexResponse, error) {
+	idx, err := s.n.leaderReadIndex(ctx)
+	if err != nil {
+		if retryable(err) {
+			return nil, status.Errorf(codes.FailedPrecondition, "read index: %v", err)
+		}
+		return nil, status.Errorf(codes.Internal, "read index: %v", err)
+	}
+	return &clusterpb.ReadIndexResponse{Index: idx, Term: s.n.raft.CurrentTerm()}, nil
+}
+
+// leaderReadIndex, on the leader, waits for everything committed before it
+// to be applied and returns the applied index.
+func (n *Node) leaderReadIndex(ctx context.Context) (uint64, error) {
+	if !n.IsLeader() {
+		return 0, raft.ErrNotLeader
+	}
+	timeout := 5 * time.Second
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = time.Until(dl)
+	}
+	if err := n.raft.Barrier(timeout).Error(); err != nil {
+		return 0, err
+	}
+	return n.raft.AppliedIndex(), nil
+}
+
+// peerConns keeps one gRPC client connection per peer address.
+type peerConns struct {
+	m     *mux
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+func newPeerConns(m *mux) *peerConns { return &peerConns{m: m, conns: map[string]*grpc.ClientConn{}} }
+
+func (p *peerConns) get(addr string) (*grpc.ClientConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.conns[addr]; ok {
+		return c, nil
+	}
+	dial := func(ctx context.Context, target string) (net.Conn, error) {
+		timeout := 5 * time.Second
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = time.Until(dl)
+		}
+		return p.m.dial(target, muxGRPC, timeout)
+	}
+	c, err := grpc.NewClient("passthrough:///"+addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()), // TLS, when configured, is done by the mux dialer
+		grpc.WithContextDialer(dial))
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect %s: %w", addr, err)
+	}
+	p.conns[addr] = c
+	return c, nil
+}
+
+func (p *peerConns) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for a, c := range p.conns {
+		c.Close()
+		delete(p.conns, a)
+	}
+}

@@ -1,0 +1,277 @@
+// Package cluster owns a haraft node's Raft membership: the boltdb log and
+// stable stores and file snapshots in the data dir, the cluster port that
+// carries both Raft and the internal gRPC service (optionally over mutual
+// TLS), bootstrap from a static peer set, forwarding of proposals from
+// followers to the leader, leadership observation and the readiness gate.
+package cluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"google.golang.org/grpc"
+
+	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proto/clusterpb"
+)
+
+// Peer is one member of the static bootstrap set.
+type Peer struct {
+	ID   string
+	Addr string
+}
+
+// Config configures a Node.
+type Config struct {
+	NodeID    string
+	Bind      string       // cluster port listen address; ignored when Listener is set
+	Listener  net.Listener // optional pre-bound listener (tests)
+	Advertise string       // address peers dial; defaults to the listener's
+	DataDir   string
+	Peers     []Peer
+	Bootstrap bool // bootstrap from Peers when the data dir holds no state
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	SnapshotInterval   time.Duration
+	SnapshotThreshold  uint64
+	TrailingLogs       uint64
+
+	// ServerTLS and ClientTLS, when set, make the cluster port mutual TLS.
+	ServerTLS *tls.Config
+	ClientTLS *tls.Config
+
+	FSM    *fsm.FSM
+	Logger *slog.Logger
+	// RaftLogLevel is hashicorp/raft's own log level ("warn" by default).
+	RaftLogLevel string
+}
+
+// Node is one running Raft member.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	fsm   *fsm.FSM
+	raft  *raft.Raft
+	store *raftboltdb.BoltStore
+	trans *raft.NetworkTransport
+	mux   *mux
+	grpc  *grpc.Server
+	peers *peerConns
+
+	ready    atomic.Bool
+	readyCh  chan struct{}
+	observer *leaderObserver
+	closed   sync.Once
+}
+
+// New opens the data dir, starts Raft and the cluster port, and bootstraps
+// a new cluster from cfg.Peers when the data dir is empty and Bootstrap is
+// set. It does not wait for a leader; see WaitReady.
+func New(cfg Config) (*Node, error) {
+	if cfg.FSM == nil {
+		return nil, errors.New("cluster: Config.FSM is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	log := cfg.Logger.With("node", cfg.NodeID)
+	dd := layout(cfg.DataDir)
+	if err := dd.prepare(cfg.NodeID); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: log, fsm: cfg.FSM, readyCh: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			n.closeResources()
+		}
+	}()
+
+	store, err := dd.openStore()
+	if err != nil {
+		return nil, err
+	}
+	n.store = store
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft." + cfg.NodeID, Level: hclog.LevelFromString(orDefault(cfg.RaftLogLevel, "warn"))})
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dd.snapshots, 3, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("%w: snapshots in %s: %v", ErrDataDir, dd.snapshots, err)
+	}
+
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Bind); err != nil {
+			return nil, fmt.Errorf("cluster: listen %s: %w", cfg.Bind, err)
+		}
+	}
+	adv := ln.Addr()
+	if cfg.Advertise != "" {
+		if adv, err = net.ResolveTCPAddr("tcp", cfg.Advertise); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("cluster: advertise %q: %w", cfg.Advertise, err)
+		}
+	}
+	n.mux = newMux(ln, adv, cfg.ServerTLS, cfg.ClientTLS, log)
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: raftLayer{newSubListener(n.mux, n.mux.raftCh)}, MaxPool: 4, Timeout: 5 * time.Second, Logger: hlog,
+	})
+	n.peers = newPeerConns(n.mux)
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.NodeID)
+	rc.Logger = hlog
+	rc.BatchApplyCh = true
+	setDur(&rc.HeartbeatTimeout, cfg.HeartbeatTimeout)
+	setDur(&rc.ElectionTimeout, cfg.ElectionTimeout)
+	setDur(&rc.LeaderLeaseTimeout, cfg.LeaderLeaseTimeout)
+	setDur(&rc.CommitTimeout, cfg.CommitTimeout)
+	setDur(&rc.SnapshotInterval, cfg.SnapshotInterval)
+	if cfg.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = cfg.SnapshotThreshold
+	}
+	if cfg.TrailingLogs > 0 {
+		rc.TrailingLogs = cfg.TrailingLogs
+	}
+	if err := raft.ValidateConfig(rc); err != nil {
+		return nil, fmt.Errorf("cluster: raft config: %w", err)
+	}
+
+	existing, err := raft.HasExistingState(store, store, snaps)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading %s: %v", ErrDataDir, dd.raftDB, err)
+	}
+	if !existing && cfg.Bootstrap && len(cfg.Peers) > 0 {
+		var servers []raft.Server
+		for _, p := range cfg.Peers {
+			servers = append(servers, raft.Server{ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.Addr), Suffrage: raft.Voter})
+		}
+		if err := raft.BootstrapCluster(rc, store, store, snaps, n.trans, raft.Configuration{Servers: servers}); err != nil {
+			return nil, fmt.Errorf("cluster: bootstrap: %w", err)
+		}
+		log.Info("bootstrapped a new cluster", "peers", len(servers))
+	}
+
+	r, err := raft.NewRaft(rc, n.fsm, store, store, snaps, n.trans)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start raft: %w", err)
+	}
+	n.raft = r
+	n.observer = newLeaderObserver(r, rc.LocalID, log)
+
+	n.grpc = grpc.NewServer()
+	clusterpb.RegisterInternalServer(n.grpc, &internalServer{n: n})
+	go func() {
+		if err := n.grpc.Serve(newSubListener(n.mux, n.mux.grpcCh)); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			log.Error("internal gRPC server stopped", "err", err)
+		}
+	}()
+	ok = true
+	return n, nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func setDur(dst *time.Duration, v time.Duration) {
+	if v > 0 {
+		*dst = v
+	}
+}
+
+// ID returns the node id.
+func (n *Node) ID() string { return n.cfg.NodeID }
+
+// Addr returns the advertised cluster address.
+func (n *Node) Addr() string { return n.mux.advertise.String() }
+
+// Raft exposes the underlying raft instance for status and admin calls.
+func (n *Node) Raft() *raft.Raft { return n.raft }
+
+// FSM returns the node's state machine.
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// IsLeader reports whether this node is the leader now.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Leader returns the current leader's id and address, empty when unknown.
+func (n *Node) Leader() (id, addr string) {
+	a, i := n.raft.LeaderWithID()
+	return string(i), string(a)
+}
+
+// OnLeaderChange registers fn to be called (from one goroutine, in order)
+// at every leadership change this node observes.
+func (n *Node) OnLeaderChange(fn func(LeaderChange)) { n.observer.subscribe(fn) }
+
+// Shutdown leaves leadership to a peer when it is the leader (so the
+// cluster does not wait an election timeout), then stops Raft, the cluster
+// port and the stores, in that order.
+func (n *Node) Shutdown(ctx context.Context) error {
+	var err error
+	n.closed.Do(func() {
+		if n.raft != nil && n.IsLeader() && len(n.raft.GetConfiguration().Configuration().Servers) > 1 {
+			f := n.raft.LeadershipTransfer()
+			done := make(chan error, 1)
+			go func() { done <- f.Error() }()
+			select {
+			case e := <-done:
+				if e != nil {
+					n.log.Warn("leadership transfer before shutdown failed", "err", e)
+				}
+			case <-ctx.Done():
+			}
+		}
+		err = n.closeResources()
+	})
+	return err
+}
+
+func (n *Node) closeResources() error {
+	var errs []error
+	if n.raft != nil {
+		if err := n.raft.Shutdown().Error(); err != nil {
+			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
+		}
+	}
+	if n.observer != nil {
+		n.observer.close()
+	}
+	if n.grpc != nil {
+		n.grpc.Stop()
+	}
+	if n.peers != nil {
+		n.peers.close()
+	}
+	if n.trans != nil {
+		n.trans.Close()
+	}
+	if n.mux != nil {
+		n.mux.Close()
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var _ io.Closer = (*mux)(nil)

@@ -88,7 +88,7 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	log := cfg.Logger.With("node", cfg.NodeID)
+	log := cfg.Logger
 	dd := layout(cfg.DataDir)
 	if err := dd.prepare(cfg.NodeID); err != nil {
 		return nil, err

@@ -1,0 +1,229 @@
+// Package daemon wires one haraft node together — the FSM, the Raft node,
+// the learner, the proxy frontends and the ops HTTP listener — and owns
+// their start and shutdown order. cmd/haraftd runs it from a config file or
+// in -dev mode; the integration tests run several in one process.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/haraft/haraft/cluster"
+	"github.com/haraft/haraft/cmd/haraftd/config"
+	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proto/fsmpb"
+	"github.com/haraft/haraft/proxy"
+)
+
+// Options are the parts of a daemon that do not come from the config file.
+type Options struct {
+	Logger *slog.Logger
+	// RaftListener, when set, is used instead of binding raft.bind (tests
+	// pre-bind so peers know every address before any node starts).
+	RaftListener net.Listener
+	RaftLogLevel string
+}
+
+// Daemon is one running haraft node.
+type Daemon struct {
+	cfg  *config.Config
+	log  *slog.Logger
+	fsm  *fsm.FSM
+	node *cluster.Node
+
+	learner   *proxy.Learner
+	backends  map[string]*proxy.Backend
+	frontends []*proxy.Frontend
+	ops       *http.Server
+	opsLn     net.Listener
+
+	ctx         context.Context
+	cancel      context.CancelFunc
+	learnerCtx  context.Context
+	stopLearn   context.CancelFunc
+	learnerDone chan struct{}
+	wg          sync.WaitGroup
+	serving     chan struct{} // closed once the frontends accept traffic
+	shutdown    sync.Once
+}
+
+// Start opens the data dir, starts Raft and the ops listener, and, in the
+// background, waits for the readiness gate before the frontends accept
+// traffic (see Serving).
+func Start(cfg *config.Config, opts Options) (*Daemon, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("node", cfg.Node.ID)
+	d := &Daemon{cfg: cfg, log: log, backends: map[string]*proxy.Backend{}, serving: make(chan struct{})}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.learnerCtx, d.stopLearn = context.WithCancel(context.Background())
+	ok := false
+	defer func() {
+		if !ok {
+			d.cancel()
+			d.stopLearn()
+			d.closeAll()
+		}
+	}()
+
+	for _, bc := range cfg.Backends {
+		b, err := proxy.NewBackend(backendOptions(cfg, bc))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.File, err)
+		}
+		d.backends[bc.Name] = b
+	}
+
+	d.fsm = fsm.New(log)
+	node, err := cluster.New(clusterConfig(cfg, d.fsm, log, opts))
+	if err != nil {
+		return nil, err
+	}
+	d.node = node
+	d.learner = proxy.NewLearner(node, proxy.LearnerOptions{
+		NodeID: cfg.Node.ID, BatchSize: cfg.Proposals.BatchSize, FlushInterval: cfg.Proposals.FlushInterval.Duration,
+		QueueSize: cfg.Proposals.QueueSize, Logger: log,
+	})
+	d.learnerDone = make(chan struct{})
+	go func() {
+		defer close(d.learnerDone)
+		d.learner.Run(d.learnerCtx)
+	}()
+
+	// Bind every listener now, so a port conflict fails the start instead
+	// of surfacing after the readiness gate.
+	for _, fc := range cfg.Frontends {
+		f, err := proxy.NewFrontend(proxy.FrontendOptions{
+			Name: fc.Name, Bind: fc.Bind, Backend: d.backends[fc.Backend], Timeouts: timeouts(cfg), Redispatch: true,
+		}, d.fsm, d.learner, log)
+		if err != nil {
+			return nil, err
+		}
+		d.frontends = append(d.frontends, f)
+	}
+	if d.opsLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
+	}
+	d.ops = &http.Server{Handler: d.opsHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := d.ops.Serve(d.opsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("ops listener stopped", "err", err)
+		}
+	}()
+
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.gateAndServe()
+	}()
+	ok = true
+	return d, nil
+}
+
+// gateAndServe waits for the readiness gate, then starts the frontends and
+// registers the node in the replicated state.
+func (d *Daemon) gateAndServe() {
+	if err := d.node.WaitReady(d.ctx); err != nil {
+		if d.ctx.Err() == nil {
+			d.log.Error("readiness gate", "err", err)
+		}
+		return
+	}
+	for _, f := range d.frontends {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := f.Serve(); err != nil {
+				d.log.Error("frontend stopped", "addr", f.Addr(), "err", err)
+			}
+		}()
+	}
+	close(d.serving)
+	d.log.Info("serving", "frontends", len(d.frontends))
+	reg := &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: d.cfg.Node.ID, Az: d.cfg.Node.AZ, RaftAddr: d.node.Addr(), HttpAddr: d.opsLn.Addr().String(), RegisteredUnixMs: time.Now().UnixMilli()}}
+	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := d.node.Apply(ctx, fsm.RegisterNodeType, reg); err != nil && d.ctx.Err() == nil {
+		d.log.Warn("could not register the node in the cluster state", "err", err)
+	}
+}
+
+// Serving is closed once the node passed its readiness gate and its
+// frontends accept traffic.
+func (d *Daemon) Serving() <-chan struct{} { return d.serving }
+
+// Node returns the Raft node.
+func (d *Daemon) Node() *cluster.Node { return d.node }
+
+// FSM returns the replicated state.
+func (d *Daemon) FSM() *fsm.FSM { return d.fsm }
+
+// Learner returns the learner.
+func (d *Daemon) Learner() *proxy.Learner { return d.learner }
+
+// Frontends returns the frontends, in config order.
+func (d *Daemon) Frontends() []*proxy.Frontend { return d.frontends }
+
+// OpsAddr returns the ops listener's address.
+func (d *Daemon) OpsAddr() string { return d.opsLn.Addr().String() }
+
+// Shutdown stops the node in order: stop accepting and drain the frontends,
+// flush the learner's queued bindings while Raft still runs, hand
+// leadership over and stop Raft, then close the ops listener.
+func (d *Daemon) Shutdown(ctx context.Context) error {
+	var errs []error
+	d.shutdown.Do(func() {
+		for _, f := range d.frontends {
+			if err := f.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("frontend %s: %w", f.Addr(), err))
+			}
+		}
+		d.stopLearn()
+		d.cancel()
+		errs = append(errs, d.closeAll())
+	})
+	return errors.Join(errs...)
+}
+
+// closeAll stops what Start started; it waits for the learner to flush
+// before Raft goes away.
+func (d *Daemon) closeAll() error {
+	var errs []error
+	d.stopLearn()
+	if d.learnerDone != nil {
+		select {
+		case <-d.learnerDone: // queued bindings were proposed
+		case <-time.After(5 * time.Second):
+			d.log.Warn("learner did not flush in time")
+		}
+	}
+	if d.ops != nil {
+		d.ops.Close()
+	}
+	for _, f := range d.frontends {
+		_ = f.Shutdown(context.Background())
+	}
+	if d.node != nil {
+		if err := d.node.Shutdown(context.Background()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	d.wg.Wait()
+	for _, b := range d.backends {
+		b.Close()
+	}
+	return errors.Join(errs...)
+}

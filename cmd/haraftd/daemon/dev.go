@@ -1,0 +1,219 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/haraft/haraft/cmd/haraftd/config"
+	"github.com/haraft/haraft/proxy/demobackend"
+)
+
+// DevOptions configures a development cluster: three nodes and two demo
+// backends in one process, on loopback.
+type DevOptions struct {
+	DataDir string // root; node i keeps its data in DataDir/n<i>
+	// Ports of node 1; node i uses port+i-1. 0 picks free ports (tests).
+	ProxyPort, OpsPort, RaftPort int
+	// BackendPorts of the demo backends A and B; 0 picks free ports.
+	BackendPorts [2]int
+	Cookie       config.Cookie // default {JSESSIONID, learn}
+	LearnCommit  string        // async (default) | sync
+	FastRaft     bool          // 50 ms Raft timeouts (tests)
+	Logger       *slog.Logger
+	RaftLogLevel string
+}
+
+// DefaultDevOptions are the ports the README's quick start prints.
+func DefaultDevOptions(dataDir string) DevOptions {
+	return DevOptions{DataDir: dataDir, ProxyPort: 8001, OpsPort: 9101, RaftPort: 7001, BackendPorts: [2]int{9001, 9002}}
+}
+
+// DevCluster is a running development cluster.
+type DevCluster struct {
+	Backends []*demobackend.Server
+	Nodes    []*Daemon
+	Configs  []*config.Config
+	opts     DevOptions
+	raftLns  []net.Listener
+}
+
+func portAddr(base, i int) string {
+	if base == 0 {
+		return "127.0.0.1:0"
+	}
+	return "127.0.0.1:" + strconv.Itoa(base+i)
+}
+
+// StartDev starts the demo backends and three nodes, and waits until every
+// node serves.
+func StartDev(ctx context.Context, o DevOptions) (*DevCluster, error) {
+	if o.Cookie.Name == "" {
+		o.Cookie = config.Cookie{Name: "JSESSIONID", Mode: config.CookieLearn}
+	}
+	if o.LearnCommit == "" {
+		o.LearnCommit = config.LearnCommitAsync
+	}
+	c := &DevCluster{opts: o}
+	ok := false
+	defer func() {
+		if !ok {
+			c.Shutdown(context.Background())
+		}
+	}()
+	for i, name := range []string{"A", "B"} {
+		b, err := demobackend.Start(name, portAddr(o.BackendPorts[i], 0))
+		if err != nil {
+			return nil, fmt.Errorf("demo backend %s: %w", name, err)
+		}
+		c.Backends = append(c.Backends, b)
+	}
+	var peers []config.Peer
+	for i := 0; i < 3; i++ {
+		ln, err := net.Listen("tcp", portAddr(o.RaftPort, i))
+		if err != nil {
+			return nil, fmt.Errorf("raft port of n%d: %w", i+1, err)
+		}
+		c.raftLns = append(c.raftLns, ln)
+		peers = append(peers, config.Peer{ID: fmt.Sprintf("n%d", i+1), Addr: ln.Addr().String()})
+	}
+	for i := 0; i < 3; i++ {
+		cfg := c.nodeConfig(i, peers)
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		c.Configs = append(c.Configs, cfg)
+	}
+	for i := range c.Configs {
+		if err := c.startNode(i); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.WaitServing(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return c, nil
+}
+
+func (c *DevCluster) nodeConfig(i int, peers []config.Peer) *config.Config {
+	o := c.opts
+	cfg := config.Default()
+	cfg.File = config.DevFile
+	cfg.Node = config.Node{ID: peers[i].ID, AZ: fmt.Sprintf("dev-%c", 'a'+i), DataDir: filepath.Join(o.DataDir, peers[i].ID)}
+	cfg.Raft.Bind, cfg.Raft.Advertise, cfg.Raft.Peers = peers[i].Addr, peers[i].Addr, peers
+	if o.FastRaft {
+		cfg.Raft.HeartbeatTimeout = config.Duration{Duration: 50 * time.Millisecond}
+		cfg.Raft.ElectionTimeout = config.Duration{Duration: 50 * time.Millisecond}
+		cfg.Raft.LeaderLeaseTimeout = config.Duration{Duration: 50 * time.Millisecond}
+		cfg.Raft.CommitTimeout = config.Duration{Duration: 5 * time.Millisecond}
+	} else {
+		cfg.Raft.HeartbeatTimeout = config.Duration{Duration: 300 * time.Millisecond}
+		cfg.Raft.ElectionTimeout = config.Duration{Duration: 300 * time.Millisecond}
+		cfg.Raft.LeaderLeaseTimeout = config.Duration{Duration: 150 * time.Millisecond}
+	}
+	cfg.HTTP.Addr = portAddr(o.OpsPort, i)
+	cookie := o.Cookie
+	cfg.Backends = []config.Backend{{
+		Name: "app", Balance: config.BalanceRoundRobin, Cookie: &cookie, LearnCommit: o.LearnCommit,
+		Servers: []config.Server{
+			{Name: "A", Addr: c.Backends[0].Addr(), Cookie: "A", Weight: 1},
+			{Name: "B", Addr: c.Backends[1].Addr(), Cookie: "B", Weight: 1},
+		},
+	}}
+	cfg.Frontends = []config.Frontend{{Name: "web", Bind: portAddr(o.ProxyPort, i), Backend: "app"}}
+	return cfg
+}
+
+func (c *DevCluster) startNode(i int) error {
+	ln := c.raftLns[i]
+	if ln == nil {
+		var err error
+		// Rebind the node's Raft address (a restart): retry while the
+		// old socket goes away.
+		for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if ln, err = net.Listen("tcp", c.Configs[i].Raft.Bind); err == nil || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("n%d: %w", i+1, err)
+		}
+	}
+	c.raftLns[i] = nil
+	d, err := Start(c.Configs[i], Options{Logger: c.opts.Logger, RaftListener: ln, RaftLogLevel: c.opts.RaftLogLevel})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("n%d: %w", i+1, err)
+	}
+	if i < len(c.Nodes) {
+		c.Nodes[i] = d
+	} else {
+		c.Nodes = append(c.Nodes, d)
+	}
+	// Frontends and ops listeners were bound with port 0 in tests: record
+	// the real addresses so a restart reuses them.
+	for j, f := range d.Frontends() {
+		c.Configs[i].Frontends[j].Bind = f.Addr().String()
+	}
+	c.Configs[i].HTTP.Addr = d.OpsAddr()
+	return nil
+}
+
+// WaitServing waits until every running node serves.
+func (c *DevCluster) WaitServing(ctx context.Context) error {
+	for _, d := range c.Nodes {
+		if d == nil {
+			continue
+		}
+		select {
+		case <-d.Serving():
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s to serve: %w", d.cfg.Node.ID, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// StopNode shuts node i down (gracefully, as Ctrl-C would).
+func (c *DevCluster) StopNode(ctx context.Context, i int) error {
+	d := c.Nodes[i]
+	if d == nil {
+		return errors.New("node already stopped")
+	}
+	c.Nodes[i] = nil
+	return d.Shutdown(ctx)
+}
+
+// RestartNode starts a stopped node again on its data dir and addresses.
+func (c *DevCluster) RestartNode(i int) error {
+	if c.Nodes[i] != nil {
+		return errors.New("node is running")
+	}
+	return c.startNode(i)
+}
+
+// Shutdown stops every node, then the demo backends.
+func (c *DevCluster) Shutdown(ctx context.Context) error {
+	var errs []error
+	for i, d := range c.Nodes {
+		if d != nil {
+			errs = append(errs, d.Shutdown(ctx))
+			c.Nodes[i] = nil
+		}
+	}
+	for _, ln := range c.raftLns {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	for _, b := range c.Backends {
+		errs = append(errs, b.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,66 @@
+package daemon
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// opsHandler serves the node's operational endpoints:
+//
+//	/ready    200 once the node has caught up with the log and serves; 503 before
+//	/healthz  200 while the process and its Raft member run
+//	/status   JSON: node, leader, term, indexes, sessions, learner counters
+func (d *Daemon) opsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-d.serving:
+			_, _ = w.Write([]byte("ready\n"))
+		default:
+			http.Error(w, "not ready: catching up with the cluster's log", http.StatusServiceUnavailable)
+		}
+	})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if st := d.node.Raft().State().String(); st == "Shutdown" {
+			http.Error(w, "raft is shut down", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(d.Status())
+	})
+	return mux
+}
+
+// Status is a node's summary, as /status serves it.
+type Status struct {
+	Node         string `json:"node"`
+	AZ           string `json:"az"`
+	State        string `json:"state"`
+	Leader       string `json:"leader"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Ready        bool   `json:"ready"`
+	Sessions     int    `json:"sessions"`
+	Learner      any    `json:"learner"`
+}
+
+// Status returns the node's summary.
+func (d *Daemon) Status() Status {
+	r := d.node.Raft()
+	leader, _ := d.node.Leader()
+	ready := false
+	select {
+	case <-d.serving:
+		ready = true
+	default:
+	}
+	return Status{
+		Node: d.cfg.Node.ID, AZ: d.cfg.Node.AZ, State: r.State().String(), Leader: leader, Term: r.CurrentTerm(),
+		CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), Ready: ready,
+		Sessions: d.fsm.SessionCount(), Learner: d.learner.Stats(),
+	}
+}

@@ -1,0 +1,126 @@
+// Command haraftd runs one haraft node: a sticky HTTP reverse proxy whose
+// session table, server health and Elastic IP placement are replicated with
+// Raft.
+//
+//	haraftd -config node1.yaml        run one node
+//	haraftd -check -config node1.yaml validate the config and exit
+//	haraftd -dev [-data DIR]          three nodes + two demo backends in one process
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/haraft/haraft/cmd/haraftd/config"
+	"github.com/haraft/haraft/cmd/haraftd/daemon"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("haraftd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfgPath  = fs.String("config", "", "node config file (YAML)")
+		check    = fs.Bool("check", false, "validate -config and exit")
+		dev      = fs.Bool("dev", false, "run a 3-node development cluster with two demo backends on loopback")
+		dataDir  = fs.String("data", "", "-dev: data dir root (default: a new temporary dir)")
+		logLevel = fs.String("log-level", "info", "debug|info|warn|error")
+	)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: haraftd -config FILE | -check -config FILE | -dev [-data DIR]\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "haraftd: -log-level: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch {
+	case *dev:
+		return runDev(ctx, *dataDir, log, stdout, stderr)
+	case *cfgPath == "":
+		fs.Usage()
+		return 2
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
+		return 0
+	}
+	d, err := daemon.Start(cfg, daemon.Options{Logger: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "haraftd: %v\n", err)
+		return 1
+	}
+	log.Info("started", "raft", d.Node().Addr(), "ops", d.OpsAddr())
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := d.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "haraftd: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runDev(ctx context.Context, dataDir string, log *slog.Logger, stdout, stderr io.Writer) int {
+	if dataDir == "" {
+		var err error
+		if dataDir, err = os.MkdirTemp("", "haraft-dev-"); err != nil {
+			fmt.Fprintf(stderr, "haraftd: %v\n", err)
+			return 1
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := daemon.StartDev(sctx, daemon.DefaultDevOptions(dataDir))
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return 130
+		}
+		fmt.Fprintf(stderr, "haraftd -dev: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "haraft dev cluster is up (data in %s)\n", dataDir)
+	for i, b := range c.Backends {
+		fmt.Fprintf(stdout, "  backend %s        http://%s/\n", []string{"A", "B"}[i], b.Addr())
+	}
+	for i, d := range c.Nodes {
+		cfg := c.Configs[i]
+		fmt.Fprintf(stdout, "  node %s (%s)  proxy http://%s/  ops http://%s/ready /healthz /status  raft %s\n",
+			cfg.Node.ID, cfg.Node.AZ, d.Frontends()[0].Addr(), d.OpsAddr(), d.Node().Addr())
+	}
+	fmt.Fprintf(stdout, "try: curl -si -c /tmp/jar http://127.0.0.1:8001/ ; curl -si -b /tmp/jar http://127.0.0.1:8002/\nCtrl-C stops the cluster.\n")
+	<-ctx.Done()
+	log.Info("shutting down the dev cluster")
+	cctx, ccancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer ccancel()
+	if err := c.Shutdown(cctx); err != nil {
+		fmt.Fprintf(stderr, "haraftd -dev: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}

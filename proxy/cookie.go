@@ -1,0 +1,120 @@
+package proxy
+
+import (
+	"strings"
+)
+
+// maxCookieValue bounds a session cookie value; a longer one is treated as
+// no cookie.
+const maxCookieValue = 512
+
+// validCookieValue reports whether v is a non-empty RFC 6265 cookie-value
+// (without quotes) of reasonable length. Anything else is treated as no
+// cookie at all, never as an error.
+func validCookieValue(v string) bool {
+	if v == "" || len(v) > maxCookieValue {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// requestCookie returns the value of the named cookie in the request's
+// Cookie header lines (the first occurrence), without allocating.
+func requestCookie(lines []string, name string) (string, bool) {
+	for _, line := range lines {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			n, v, ok := strings.Cut(part, "=")
+			if ok && n == name {
+				return trimQuotes(v), true
+			}
+		}
+	}
+	return "", false
+}
+
+func trimQuotes(v string) string {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+		return v[1 : len(v)-1]
+	}
+	return v
+}
+
+// rewriteRequestCookie rewrites the named cookie in the Cookie header
+// lines: with keep false it is removed (HAProxy `indirect`), otherwise its
+// value is replaced by value (prefix mode strips the server prefix). Lines
+// left empty are dropped.
+func rewriteRequestCookie(lines []string, name string, keep bool, value string) []string {
+	out := lines[:0:0]
+	for _, line := range lines {
+		var b strings.Builder
+		changed := false
+		rest := line
+		for len(rest) > 0 {
+			var part string
+			part, rest, _ = strings.Cut(rest, ";")
+			trimmed := strings.TrimSpace(part)
+			if trimmed == "" {
+				continue
+			}
+			if n, _, ok := strings.Cut(trimmed, "="); ok && n == name {
+				changed = true
+				if !keep {
+					continue
+				}
+				trimmed = name + "=" + value
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(trimmed)
+		}
+		if !changed {
+			out = append(out, line)
+		} else if b.Len() > 0 {
+			out = append(out, b.String())
+		}
+	}
+	return out
+}
+
+// setCookieValue returns the name and value of a Set-Cookie header line.
+func setCookieValue(line string) (name, value string, ok bool) {
+	nv, _, _ := strings.Cut(line, ";")
+	name, value, ok = strings.Cut(strings.TrimSpace(nv), "=")
+	return strings.TrimSpace(name), trimQuotes(strings.TrimSpace(value)), ok
+}
+
+// replaceSetCookieValue replaces the value in a Set-Cookie line, keeping
+// its attributes.
+func replaceSetCookieValue(line, name, value string) string {
+	_, attrs, hasAttrs := strings.Cut(line, ";")
+	if hasAttrs {
+		return name + "=" + value + ";" + attrs
+	}
+	return name + "=" + value
+}
+
+// insertedCookie builds the Set-Cookie line of insert mode.
+func insertedCookie(o *CookieOptions, value string) string {
+	var b strings.Builder
+	b.WriteString(o.Name)
+	b.WriteByte('=')
+	b.WriteString(value)
+	b.WriteString("; path=/")
+	if o.HTTPOnly {
+		b.WriteString("; HttpOnly")
+	}
+	if o.Secure {
+		b.WriteString("; Secure")
+	}
+	return b.String()
+}

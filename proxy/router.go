@@ -1,0 +1,145 @@
+package proxy
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/haraft/haraft/fsm"
+)
+
+// errNoServer means no server of the backend may take the request.
+var errNoServer = errors.New("no server is available to handle this request")
+
+// route is the routing decision for one request.
+type route struct {
+	server     *Server
+	viaCookie  bool     // a valid cookie chose the server
+	reassigned bool     // the cookie's server is down/drained; rendezvous chose another
+	sessionKey string   // learn mode: the session's cookie value
+	cookies    []string // Cookie lines to send upstream; nil = unchanged
+	rewrite    bool     // cookies must replace the request's Cookie lines
+}
+
+// maxInlineServers sizes the on-stack candidate list.
+const maxInlineServers = 16
+
+// usable appends the servers that may take new sessions to dst.
+func (b *Backend) usable(dst []*Server, t *fsm.ServerTable) []*Server {
+	for _, s := range b.Servers {
+		if t.Get(b.Name, s.Name).Usable() {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+// route chooses the server for a request from its Cookie header lines.
+func (b *Backend) route(st State, l *Learner, cookieLines []string) (route, error) {
+	table := st.Servers()
+	var buf [maxInlineServers]*Server
+	candidates := b.usable(buf[:0], table)
+	var r route
+	if b.Cookie != nil {
+		if v, ok := requestCookie(cookieLines, b.Cookie.Name); ok && validCookieValue(v) {
+			if done := b.routeByCookie(&r, v, st, l, table, candidates, cookieLines); done {
+				return r, nil
+			}
+		}
+	}
+	r.server = b.balancer.Pick(candidates)
+	if r.server == nil {
+		return r, errNoServer
+	}
+	return r, nil
+}
+
+// routeByCookie applies the cookie mode to a valid cookie value. It returns
+// true when the cookie decided the server.
+func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table *fsm.ServerTable, candidates []*Server, lines []string) bool {
+	o := b.Cookie
+	var s *Server
+	switch o.Mode {
+	case ModeLearn:
+		name, ok := st.Lookup(b.Name, v)
+		if !ok && l != nil {
+			name, ok = l.pending(b.Name, v)
+		}
+		if !ok {
+			return false // unknown session: treated as no cookie
+		}
+		r.sessionKey = v
+		s = b.byName[name]
+	case ModeInsert, ModeRewrite:
+		s = b.byCookie[v]
+		if s != nil && o.Indirect {
+			r.cookies, r.rewrite = rewriteRequestCookie(lines, o.Name, false, ""), true
+		}
+	case ModePrefix:
+		prefix, rest, ok := strings.Cut(v, "~")
+		if !ok {
+			return false
+		}
+		s = b.byCookie[prefix]
+		if s != nil {
+			r.cookies, r.rewrite = rewriteRequestCookie(lines, o.Name, true, rest), true
+		}
+	}
+	if s == nil {
+		return false
+	}
+	if table.Get(b.Name, s.Name).KeepsSessions() {
+		r.server, r.viaCookie = s, true
+		return true
+	}
+	// The session's server is agreed down or in maintenance: every node
+	// picks the same new one, with no round trip.
+	r.server = Rendezvous(v, candidates)
+	if r.server == nil {
+		return false
+	}
+	r.reassigned = true
+	if o.Mode == ModeLearn && l != nil {
+		l.rebind(b.Name, v, r.server.Name)
+	}
+	return true
+}
+
+// response applies the cookie mode to the response's header lines and
+// learns bindings. It returns the Set-Cookie lines to send to the client
+// and whether a Cache-Control: private must be added (nocache).
+func (b *Backend) response(r *route, setCookies []string, l *Learner) (out []string, learned []string, noCache bool) {
+	o := b.Cookie
+	if o == nil {
+		return setCookies, nil, false
+	}
+	switch o.Mode {
+	case ModeLearn:
+		for _, line := range setCookies {
+			if n, v, ok := setCookieValue(line); ok && n == o.Name && validCookieValue(v) {
+				learned = append(learned, v)
+			}
+		}
+		return setCookies, learned, false
+	case ModePrefix, ModeRewrite:
+		out = setCookies[:0:0]
+		for _, line := range setCookies {
+			n, v, ok := setCookieValue(line)
+			if ok && n == o.Name && v != "" {
+				if o.Mode == ModePrefix {
+					line = replaceSetCookieValue(line, n, r.server.Cookie+"~"+v)
+				} else {
+					line = replaceSetCookieValue(line, n, r.server.Cookie)
+				}
+			}
+			out = append(out, line)
+		}
+		return out, nil, false
+	case ModeInsert:
+		if r.viaCookie {
+			return setCookies, nil, false
+		}
+		out = append(setCookies[:len(setCookies):len(setCookies)], insertedCookie(o, r.server.Cookie))
+		return out, nil, o.NoCache
+	}
+	return setCookies, nil, false
+}

@@ -30,13 +30,14 @@ type MessageType uint8
 
 // The command types. Values are part of the on-disk format: never renumber.
 const (
-	LearnSessionsType   MessageType = 1
-	DeleteSessionsType  MessageType = 2
-	RebindSessionsType  MessageType = 3
-	SetServerAdminType  MessageType = 4
-	SetServerHealthType MessageType = 5
-	RegisterNodeType    MessageType = 6
-	AssignEIPType       MessageType = 7
+	LearnSessionsType    MessageType = 1
+	DeleteSessionsType   MessageType = 2
+	RebindSessionsType   MessageType = 3
+	SetServerAdminType   MessageType = 4
+	SetServerHealthType  MessageType = 5
+	RegisterNodeType     MessageType = 6
+	AssignEIPType        MessageType = 7
+	ReportNodeStatusType MessageType = 8
 
 	// IgnoreUnknownTypeFlag marks a command that an older binary may skip
 	// instead of stopping, for commands that only add optional state.
@@ -75,6 +76,10 @@ func registry() map[MessageType]command {
 			}},
 		AssignEIPType: {"assign_eip", func() proto.Message { return &fsmpb.AssignEIP{} },
 			func(s *State, m proto.Message) *fsmpb.ApplyResult { return s.applyAssignEIP(m.(*fsmpb.AssignEIP)) }},
+		ReportNodeStatusType: {"report_node_status", func() proto.Message { return &fsmpb.ReportNodeStatus{} },
+			func(s *State, m proto.Message) *fsmpb.ApplyResult {
+				return s.applyNodeStatus(m.(*fsmpb.ReportNodeStatus))
+			}},
 	}
 }
 

@@ -33,6 +33,7 @@ type snapshot struct {
 	servers  []*fsmpb.Server
 	nodes    []*fsmpb.Node
 	eips     []*fsmpb.EIP
+	statuses []*fsmpb.NodeStatus
 }
 
 func (s *State) capture() *snapshot {
@@ -46,6 +47,9 @@ func (s *State) capture() *snapshot {
 	}
 	for _, e := range s.eips {
 		snap.eips = append(snap.eips, cloneEIP(e))
+	}
+	for _, n := range s.nodeStatus {
+		snap.statuses = append(snap.statuses, cloneNodeStatus(n))
 	}
 	s.mu.RUnlock()
 	for k, v := range s.servers.Load().servers {
@@ -64,6 +68,7 @@ func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
 	})
 	slices.SortFunc(sn.nodes, func(a, b *fsmpb.Node) int { return cmp.Compare(a.Id, b.Id) })
 	slices.SortFunc(sn.eips, func(a, b *fsmpb.EIP) int { return cmp.Compare(a.Id, b.Id) })
+	slices.SortFunc(sn.statuses, func(a, b *fsmpb.NodeStatus) int { return cmp.Compare(a.NodeId, b.NodeId) })
 
 	rw := &recordWriter{w: bufio.NewWriterSize(w, 256<<10)}
 	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Header{Header: &fsmpb.SnapshotHeader{Format: snapshotFormat, Sessions: uint64(len(sn.sessions))}}})
@@ -78,6 +83,9 @@ func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
 	}
 	for _, e := range sn.eips {
 		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Eip{Eip: e}})
+	}
+	for _, n := range sn.statuses {
+		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_NodeStatus{NodeStatus: n}})
 	}
 	trailer := &fsmpb.SnapshotTrailer{Records: rw.records, Crc32C: rw.crc}
 	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Trailer{Trailer: trailer}})
@@ -200,6 +208,8 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			st.nodes[v.Node.Id] = v.Node
 		case *fsmpb.SnapshotRecord_Eip:
 			st.eips[v.Eip.Id] = v.Eip
+		case *fsmpb.SnapshotRecord_NodeStatus:
+			st.nodeStatus[v.NodeStatus.NodeId] = v.NodeStatus
 		default:
 			return nil, fmt.Errorf("%w: record %d has no known content", ErrCorruptSnapshot, records)
 		}
@@ -214,6 +224,7 @@ func (s *State) replace(from *State) {
 	s.intern = from.intern
 	s.nodes = from.nodes
 	s.eips = from.eips
+	s.nodeStatus = from.nodeStatus
 	s.mu.Unlock()
 	s.servers.Store(from.servers.Load())
 }

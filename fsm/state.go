@@ -78,6 +78,8 @@ type State struct {
 	intern   map[string]string
 	nodes    map[string]*fsmpb.Node
 	eips     map[string]*fsmpb.EIP
+	// nodeStatus holds each node's self-reported status (fsm/nodestatus.go).
+	nodeStatus map[string]*fsmpb.NodeStatus
 
 	servers atomic.Pointer[ServerTable]
 
@@ -89,11 +91,12 @@ type State struct {
 // NewState returns an empty state.
 func NewState() *State {
 	s := &State{
-		sessions:  make(map[SessionKey]binding),
-		intern:    make(map[string]string),
-		nodes:     make(map[string]*fsmpb.Node),
-		eips:      make(map[string]*fsmpb.EIP),
-		appliedCh: make(chan struct{}),
+		sessions:   make(map[SessionKey]binding),
+		intern:     make(map[string]string),
+		nodes:      make(map[string]*fsmpb.Node),
+		eips:       make(map[string]*fsmpb.EIP),
+		nodeStatus: make(map[string]*fsmpb.NodeStatus),
+		appliedCh:  make(chan struct{}),
 	}
 	s.servers.Store(&ServerTable{servers: map[ServerKey]ServerState{}})
 	return s

@@ -124,6 +124,104 @@ func (Health) EnumDescriptor() ([]byte, []int) {
 	return file_fsm_proto_rawDescGZIP(), []int{1}
 }
 
+// NodeRole says whether a node is a first choice for the EIPs of its AZ
+// (active) or only a fallback (standby), as Heartbeat's active/standby pair.
+type NodeRole int32
+
+const (
+	NodeRole_ROLE_ACTIVE  NodeRole = 0
+	NodeRole_ROLE_STANDBY NodeRole = 1
+)
+
+// Enum value maps for NodeRole.
+var (
+	NodeRole_name = map[int32]string{
+		0: "ROLE_ACTIVE",
+		1: "ROLE_STANDBY",
+	}
+	NodeRole_value = map[string]int32{
+		"ROLE_ACTIVE":  0,
+		"ROLE_STANDBY": 1,
+	}
+)
+
+func (x NodeRole) Enum() *NodeRole {
+	p := new(NodeRole)
+	*p = x
+	return p
+}
+
+func (x NodeRole) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NodeRole) Descriptor() protoreflect.EnumDescriptor {
+	return file_fsm_proto_enumTypes[2].Descriptor()
+}
+
+func (NodeRole) Type() protoreflect.EnumType {
+	return &file_fsm_proto_enumTypes[2]
+}
+
+func (x NodeRole) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NodeRole.Descriptor instead.
+func (NodeRole) EnumDescriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{2}
+}
+
+// ProxyHealth is a node's view of its own proxy.
+type ProxyHealth int32
+
+const (
+	ProxyHealth_PROXY_UNKNOWN ProxyHealth = 0 // not reported: counted as up
+	ProxyHealth_PROXY_UP      ProxyHealth = 1
+	ProxyHealth_PROXY_DOWN    ProxyHealth = 2
+)
+
+// Enum value maps for ProxyHealth.
+var (
+	ProxyHealth_name = map[int32]string{
+		0: "PROXY_UNKNOWN",
+		1: "PROXY_UP",
+		2: "PROXY_DOWN",
+	}
+	ProxyHealth_value = map[string]int32{
+		"PROXY_UNKNOWN": 0,
+		"PROXY_UP":      1,
+		"PROXY_DOWN":    2,
+	}
+)
+
+func (x ProxyHealth) Enum() *ProxyHealth {
+	p := new(ProxyHealth)
+	*p = x
+	return p
+}
+
+func (x ProxyHealth) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProxyHealth) Descriptor() protoreflect.EnumDescriptor {
+	return file_fsm_proto_enumTypes[3].Descriptor()
+}
+
+func (ProxyHealth) Type() protoreflect.EnumType {
+	return &file_fsm_proto_enumTypes[3]
+}
+
+func (x ProxyHealth) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProxyHealth.Descriptor instead.
+func (ProxyHealth) EnumDescriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{3}
+}
+
 // Binding maps a session (a cookie value within a backend) to a server.
 type Binding struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -920,6 +1018,170 @@ func (x *AssignEIP) GetEip() *EIP {
 	return nil
 }
 
+// NodeStatus is what a node reports about itself for EIP placement: its
+// role, its own proxy's health, how the cloud API names it, and the
+// node-local addresses (Linux VIPs) it serves right now.
+type NodeStatus struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	NodeId             string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Az                 string                 `protobuf:"bytes,2,opt,name=az,proto3" json:"az,omitempty"` // used when the node is not registered
+	Role               NodeRole               `protobuf:"varint,3,opt,name=role,proto3,enum=haraft.fsm.v1.NodeRole" json:"role,omitempty"`
+	Proxy              ProxyHealth            `protobuf:"varint,4,opt,name=proxy,proto3,enum=haraft.fsm.v1.ProxyHealth" json:"proxy,omitempty"`
+	InstanceId         string                 `protobuf:"bytes,5,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`                           // EC2 instance id, when known
+	NetworkInterfaceId string                 `protobuf:"bytes,6,opt,name=network_interface_id,json=networkInterfaceId,proto3" json:"network_interface_id,omitempty"` // EC2 ENI, when the EIP goes to an ENI
+	PrivateIp          string                 `protobuf:"bytes,7,opt,name=private_ip,json=privateIp,proto3" json:"private_ip,omitempty"`                              // private address of the ENI, optional
+	Holding            []string               `protobuf:"bytes,8,rep,name=holding,proto3" json:"holding,omitempty"`                                                   // EIP ids this node serves now, sorted
+	ReportedUnixMs     int64                  `protobuf:"varint,9,opt,name=reported_unix_ms,json=reportedUnixMs,proto3" json:"reported_unix_ms,omitempty"`            // stamped by the node
+	Reason             string                 `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *NodeStatus) Reset() {
+	*x = NodeStatus{}
+	mi := &file_fsm_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeStatus) ProtoMessage() {}
+
+func (x *NodeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
+func (*NodeStatus) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *NodeStatus) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *NodeStatus) GetAz() string {
+	if x != nil {
+		return x.Az
+	}
+	return ""
+}
+
+func (x *NodeStatus) GetRole() NodeRole {
+	if x != nil {
+		return x.Role
+	}
+	return NodeRole_ROLE_ACTIVE
+}
+
+func (x *NodeStatus) GetProxy() ProxyHealth {
+	if x != nil {
+		return x.Proxy
+	}
+	return ProxyHealth_PROXY_UNKNOWN
+}
+
+func (x *NodeStatus) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *NodeStatus) GetNetworkInterfaceId() string {
+	if x != nil {
+		return x.NetworkInterfaceId
+	}
+	return ""
+}
+
+func (x *NodeStatus) GetPrivateIp() string {
+	if x != nil {
+		return x.PrivateIp
+	}
+	return ""
+}
+
+func (x *NodeStatus) GetHolding() []string {
+	if x != nil {
+		return x.Holding
+	}
+	return nil
+}
+
+func (x *NodeStatus) GetReportedUnixMs() int64 {
+	if x != nil {
+		return x.ReportedUnixMs
+	}
+	return 0
+}
+
+func (x *NodeStatus) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ReportNodeStatus replaces the reporting node's status.
+type ReportNodeStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        *NodeStatus            `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportNodeStatus) Reset() {
+	*x = ReportNodeStatus{}
+	mi := &file_fsm_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportNodeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportNodeStatus) ProtoMessage() {}
+
+func (x *ReportNodeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportNodeStatus.ProtoReflect.Descriptor instead.
+func (*ReportNodeStatus) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ReportNodeStatus) GetStatus() *NodeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
 // ApplyResult is what Apply returns for every command. Business errors are
 // values (code + message), never panics.
 type ApplyResult struct {
@@ -933,7 +1195,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_fsm_proto_msgTypes[13]
+	mi := &file_fsm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1207,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[13]
+	mi := &file_fsm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1220,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{13}
+	return file_fsm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ApplyResult) GetErrorCode() string {
@@ -994,6 +1256,7 @@ type SnapshotRecord struct {
 	//	*SnapshotRecord_Node
 	//	*SnapshotRecord_Eip
 	//	*SnapshotRecord_Trailer
+	//	*SnapshotRecord_NodeStatus
 	Record        isSnapshotRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1001,7 +1264,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_fsm_proto_msgTypes[14]
+	mi := &file_fsm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1276,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[14]
+	mi := &file_fsm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1289,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{14}
+	return file_fsm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SnapshotRecord) GetRecord() isSnapshotRecord_Record {
@@ -1090,6 +1353,15 @@ func (x *SnapshotRecord) GetTrailer() *SnapshotTrailer {
 	return nil
 }
 
+func (x *SnapshotRecord) GetNodeStatus() *NodeStatus {
+	if x != nil {
+		if x, ok := x.Record.(*SnapshotRecord_NodeStatus); ok {
+			return x.NodeStatus
+		}
+	}
+	return nil
+}
+
 type isSnapshotRecord_Record interface {
 	isSnapshotRecord_Record()
 }
@@ -1118,6 +1390,10 @@ type SnapshotRecord_Trailer struct {
 	Trailer *SnapshotTrailer `protobuf:"bytes,6,opt,name=trailer,proto3,oneof"`
 }
 
+type SnapshotRecord_NodeStatus struct {
+	NodeStatus *NodeStatus `protobuf:"bytes,7,opt,name=node_status,json=nodeStatus,proto3,oneof"`
+}
+
 func (*SnapshotRecord_Header) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Session) isSnapshotRecord_Record() {}
@@ -1130,6 +1406,8 @@ func (*SnapshotRecord_Eip) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Trailer) isSnapshotRecord_Record() {}
 
+func (*SnapshotRecord_NodeStatus) isSnapshotRecord_Record() {}
+
 type SnapshotHeader struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Format        uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"`
@@ -1140,7 +1418,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_fsm_proto_msgTypes[15]
+	mi := &file_fsm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1152,7 +1430,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[15]
+	mi := &file_fsm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1165,7 +1443,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{15}
+	return file_fsm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SnapshotHeader) GetFormat() uint32 {
@@ -1192,7 +1470,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_fsm_proto_msgTypes[16]
+	mi := &file_fsm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +1482,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[16]
+	mi := &file_fsm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +1495,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{16}
+	return file_fsm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SnapshotTrailer) GetRecords() uint64 {
@@ -1292,19 +1570,38 @@ const file_fsm_proto_rawDesc = "" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12\x16\n" +
 	"\x06pinned\x18\b \x01(\bR\x06pinned\"1\n" +
 	"\tAssignEIP\x12$\n" +
-	"\x03eip\x18\x01 \x01(\v2\x12.haraft.fsm.v1.EIPR\x03eip\"t\n" +
+	"\x03eip\x18\x01 \x01(\v2\x12.haraft.fsm.v1.EIPR\x03eip\"\xe2\x02\n" +
+	"\n" +
+	"NodeStatus\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x0e\n" +
+	"\x02az\x18\x02 \x01(\tR\x02az\x12+\n" +
+	"\x04role\x18\x03 \x01(\x0e2\x17.haraft.fsm.v1.NodeRoleR\x04role\x120\n" +
+	"\x05proxy\x18\x04 \x01(\x0e2\x1a.haraft.fsm.v1.ProxyHealthR\x05proxy\x12\x1f\n" +
+	"\vinstance_id\x18\x05 \x01(\tR\n" +
+	"instanceId\x120\n" +
+	"\x14network_interface_id\x18\x06 \x01(\tR\x12networkInterfaceId\x12\x1d\n" +
+	"\n" +
+	"private_ip\x18\a \x01(\tR\tprivateIp\x12\x18\n" +
+	"\aholding\x18\b \x03(\tR\aholding\x12(\n" +
+	"\x10reported_unix_ms\x18\t \x01(\x03R\x0ereportedUnixMs\x12\x16\n" +
+	"\x06reason\x18\n" +
+	" \x01(\tR\x06reason\"E\n" +
+	"\x10ReportNodeStatus\x121\n" +
+	"\x06status\x18\x01 \x01(\v2\x19.haraft.fsm.v1.NodeStatusR\x06status\"t\n" +
 	"\vApplyResult\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x120\n" +
-	"\x05learn\x18\x03 \x01(\v2\x1a.haraft.fsm.v1.LearnResultR\x05learn\"\xc7\x02\n" +
+	"\x05learn\x18\x03 \x01(\v2\x1a.haraft.fsm.v1.LearnResultR\x05learn\"\x85\x03\n" +
 	"\x0eSnapshotRecord\x127\n" +
 	"\x06header\x18\x01 \x01(\v2\x1d.haraft.fsm.v1.SnapshotHeaderH\x00R\x06header\x122\n" +
 	"\asession\x18\x02 \x01(\v2\x16.haraft.fsm.v1.BindingH\x00R\asession\x12/\n" +
 	"\x06server\x18\x03 \x01(\v2\x15.haraft.fsm.v1.ServerH\x00R\x06server\x12)\n" +
 	"\x04node\x18\x04 \x01(\v2\x13.haraft.fsm.v1.NodeH\x00R\x04node\x12&\n" +
 	"\x03eip\x18\x05 \x01(\v2\x12.haraft.fsm.v1.EIPH\x00R\x03eip\x12:\n" +
-	"\atrailer\x18\x06 \x01(\v2\x1e.haraft.fsm.v1.SnapshotTrailerH\x00R\atrailerB\b\n" +
+	"\atrailer\x18\x06 \x01(\v2\x1e.haraft.fsm.v1.SnapshotTrailerH\x00R\atrailer\x12<\n" +
+	"\vnode_status\x18\a \x01(\v2\x19.haraft.fsm.v1.NodeStatusH\x00R\n" +
+	"nodeStatusB\b\n" +
 	"\x06record\"D\n" +
 	"\x0eSnapshotHeader\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x1a\n" +
@@ -1320,7 +1617,15 @@ const file_fsm_proto_rawDesc = "" +
 	"\x06Health\x12\x12\n" +
 	"\x0eHEALTH_UNKNOWN\x10\x00\x12\r\n" +
 	"\tHEALTH_UP\x10\x01\x12\x0f\n" +
-	"\vHEALTH_DOWN\x10\x02B&Z$github.com/haraft/haraft/proto/fsmpbb\x06proto3"
+	"\vHEALTH_DOWN\x10\x02*-\n" +
+	"\bNodeRole\x12\x0f\n" +
+	"\vROLE_ACTIVE\x10\x00\x12\x10\n" +
+	"\fROLE_STANDBY\x10\x01*>\n" +
+	"\vProxyHealth\x12\x11\n" +
+	"\rPROXY_UNKNOWN\x10\x00\x12\f\n" +
+	"\bPROXY_UP\x10\x01\x12\x0e\n" +
+	"\n" +
+	"PROXY_DOWN\x10\x02B&Z$github.com/haraft/haraft/proto/fsmpbb\x06proto3"
 
 var (
 	file_fsm_proto_rawDescOnce sync.Once
@@ -1334,52 +1639,60 @@ func file_fsm_proto_rawDescGZIP() []byte {
 	return file_fsm_proto_rawDescData
 }
 
-var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_fsm_proto_goTypes = []any{
-	(AdminState)(0),         // 0: haraft.fsm.v1.AdminState
-	(Health)(0),             // 1: haraft.fsm.v1.Health
-	(*Binding)(nil),         // 2: haraft.fsm.v1.Binding
-	(*LearnSessions)(nil),   // 3: haraft.fsm.v1.LearnSessions
-	(*LearnResult)(nil),     // 4: haraft.fsm.v1.LearnResult
-	(*SessionRef)(nil),      // 5: haraft.fsm.v1.SessionRef
-	(*DeleteSessions)(nil),  // 6: haraft.fsm.v1.DeleteSessions
-	(*RebindSessions)(nil),  // 7: haraft.fsm.v1.RebindSessions
-	(*Server)(nil),          // 8: haraft.fsm.v1.Server
-	(*SetServerAdmin)(nil),  // 9: haraft.fsm.v1.SetServerAdmin
-	(*SetServerHealth)(nil), // 10: haraft.fsm.v1.SetServerHealth
-	(*Node)(nil),            // 11: haraft.fsm.v1.Node
-	(*RegisterNode)(nil),    // 12: haraft.fsm.v1.RegisterNode
-	(*EIP)(nil),             // 13: haraft.fsm.v1.EIP
-	(*AssignEIP)(nil),       // 14: haraft.fsm.v1.AssignEIP
-	(*ApplyResult)(nil),     // 15: haraft.fsm.v1.ApplyResult
-	(*SnapshotRecord)(nil),  // 16: haraft.fsm.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),  // 17: haraft.fsm.v1.SnapshotHeader
-	(*SnapshotTrailer)(nil), // 18: haraft.fsm.v1.SnapshotTrailer
+	(AdminState)(0),          // 0: haraft.fsm.v1.AdminState
+	(Health)(0),              // 1: haraft.fsm.v1.Health
+	(NodeRole)(0),            // 2: haraft.fsm.v1.NodeRole
+	(ProxyHealth)(0),         // 3: haraft.fsm.v1.ProxyHealth
+	(*Binding)(nil),          // 4: haraft.fsm.v1.Binding
+	(*LearnSessions)(nil),    // 5: haraft.fsm.v1.LearnSessions
+	(*LearnResult)(nil),      // 6: haraft.fsm.v1.LearnResult
+	(*SessionRef)(nil),       // 7: haraft.fsm.v1.SessionRef
+	(*DeleteSessions)(nil),   // 8: haraft.fsm.v1.DeleteSessions
+	(*RebindSessions)(nil),   // 9: haraft.fsm.v1.RebindSessions
+	(*Server)(nil),           // 10: haraft.fsm.v1.Server
+	(*SetServerAdmin)(nil),   // 11: haraft.fsm.v1.SetServerAdmin
+	(*SetServerHealth)(nil),  // 12: haraft.fsm.v1.SetServerHealth
+	(*Node)(nil),             // 13: haraft.fsm.v1.Node
+	(*RegisterNode)(nil),     // 14: haraft.fsm.v1.RegisterNode
+	(*EIP)(nil),              // 15: haraft.fsm.v1.EIP
+	(*AssignEIP)(nil),        // 16: haraft.fsm.v1.AssignEIP
+	(*NodeStatus)(nil),       // 17: haraft.fsm.v1.NodeStatus
+	(*ReportNodeStatus)(nil), // 18: haraft.fsm.v1.ReportNodeStatus
+	(*ApplyResult)(nil),      // 19: haraft.fsm.v1.ApplyResult
+	(*SnapshotRecord)(nil),   // 20: haraft.fsm.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),   // 21: haraft.fsm.v1.SnapshotHeader
+	(*SnapshotTrailer)(nil),  // 22: haraft.fsm.v1.SnapshotTrailer
 }
 var file_fsm_proto_depIdxs = []int32{
-	2,  // 0: haraft.fsm.v1.LearnSessions.bindings:type_name -> haraft.fsm.v1.Binding
-	2,  // 1: haraft.fsm.v1.LearnResult.committed:type_name -> haraft.fsm.v1.Binding
-	5,  // 2: haraft.fsm.v1.DeleteSessions.sessions:type_name -> haraft.fsm.v1.SessionRef
-	2,  // 3: haraft.fsm.v1.RebindSessions.bindings:type_name -> haraft.fsm.v1.Binding
+	4,  // 0: haraft.fsm.v1.LearnSessions.bindings:type_name -> haraft.fsm.v1.Binding
+	4,  // 1: haraft.fsm.v1.LearnResult.committed:type_name -> haraft.fsm.v1.Binding
+	7,  // 2: haraft.fsm.v1.DeleteSessions.sessions:type_name -> haraft.fsm.v1.SessionRef
+	4,  // 3: haraft.fsm.v1.RebindSessions.bindings:type_name -> haraft.fsm.v1.Binding
 	0,  // 4: haraft.fsm.v1.Server.admin:type_name -> haraft.fsm.v1.AdminState
 	1,  // 5: haraft.fsm.v1.Server.health:type_name -> haraft.fsm.v1.Health
 	0,  // 6: haraft.fsm.v1.SetServerAdmin.admin:type_name -> haraft.fsm.v1.AdminState
 	1,  // 7: haraft.fsm.v1.SetServerHealth.health:type_name -> haraft.fsm.v1.Health
-	11, // 8: haraft.fsm.v1.RegisterNode.node:type_name -> haraft.fsm.v1.Node
-	13, // 9: haraft.fsm.v1.AssignEIP.eip:type_name -> haraft.fsm.v1.EIP
-	4,  // 10: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
-	17, // 11: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
-	2,  // 12: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
-	8,  // 13: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
-	11, // 14: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
-	13, // 15: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
-	18, // 16: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	13, // 8: haraft.fsm.v1.RegisterNode.node:type_name -> haraft.fsm.v1.Node
+	15, // 9: haraft.fsm.v1.AssignEIP.eip:type_name -> haraft.fsm.v1.EIP
+	2,  // 10: haraft.fsm.v1.NodeStatus.role:type_name -> haraft.fsm.v1.NodeRole
+	3,  // 11: haraft.fsm.v1.NodeStatus.proxy:type_name -> haraft.fsm.v1.ProxyHealth
+	17, // 12: haraft.fsm.v1.ReportNodeStatus.status:type_name -> haraft.fsm.v1.NodeStatus
+	6,  // 13: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
+	21, // 14: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
+	4,  // 15: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
+	10, // 16: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
+	13, // 17: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
+	15, // 18: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
+	22, // 19: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
+	17, // 20: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_fsm_proto_init() }
@@ -1387,21 +1700,22 @@ func file_fsm_proto_init() {
 	if File_fsm_proto != nil {
 		return
 	}
-	file_fsm_proto_msgTypes[14].OneofWrappers = []any{
+	file_fsm_proto_msgTypes[16].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Session)(nil),
 		(*SnapshotRecord_Server)(nil),
 		(*SnapshotRecord_Node)(nil),
 		(*SnapshotRecord_Eip)(nil),
 		(*SnapshotRecord_Trailer)(nil),
+		(*SnapshotRecord_NodeStatus)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsm_proto_rawDesc), len(file_fsm_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   17,
+			NumEnums:      4,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

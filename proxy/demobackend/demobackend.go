@@ -2,6 +2,8 @@
 // mode and the tests put behind haraft, like the seed's Apache-A/B: a
 // request without a JSESSIONID cookie gets Set-Cookie: JSESSIONID=<random>,
 // and every response carries X-Backend: NAME and the body "hello from NAME".
+// A request that brings a JSESSIONID gets it echoed in X-Session, so tests
+// see what the application received after the proxy rewrote cookies.
 package demobackend
 
 import (
@@ -35,7 +37,9 @@ func Start(name, addr string) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
-		if c, err := r.Cookie("JSESSIONID"); err != nil || c.Value == "" {
+		if c, err := r.Cookie("JSESSIONID"); err == nil && c.Value != "" {
+			w.Header().Set("X-Session", c.Value) // what the application received
+		} else {
 			var b [8]byte
 			_, _ = rand.Read(b[:])
 			http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: hex.EncodeToString(b[:]), Path: "/"})

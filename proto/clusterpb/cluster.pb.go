@@ -216,6 +216,110 @@ func (x *ReadIndexResponse) GetTerm() uint64 {
 	return 0
 }
 
+type PingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromNode      string                 `protobuf:"bytes,1,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	Term          uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PingRequest) Reset() {
+	*x = PingRequest{}
+	mi := &file_cluster_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PingRequest) ProtoMessage() {}
+
+func (x *PingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
+func (*PingRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PingRequest) GetFromNode() string {
+	if x != nil {
+		return x.FromNode
+	}
+	return ""
+}
+
+func (x *PingRequest) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+type PingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Term          uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PingResponse) Reset() {
+	*x = PingResponse{}
+	mi := &file_cluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PingResponse) ProtoMessage() {}
+
+func (x *PingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PingResponse.ProtoReflect.Descriptor instead.
+func (*PingResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PingResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *PingResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
@@ -230,10 +334,17 @@ const file_cluster_proto_rawDesc = "" +
 	"\x10ReadIndexRequest\"=\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
-	"\x04term\x18\x02 \x01(\x04R\x04term2\xae\x01\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\">\n" +
+	"\vPingRequest\x12\x1b\n" +
+	"\tfrom_node\x18\x01 \x01(\tR\bfromNode\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\";\n" +
+	"\fPingResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term2\xf7\x01\n" +
 	"\bInternal\x12J\n" +
 	"\x05Apply\x12\x1f.haraft.cluster.v1.ApplyRequest\x1a .haraft.cluster.v1.ApplyResponse\x12V\n" +
-	"\tReadIndex\x12#.haraft.cluster.v1.ReadIndexRequest\x1a$.haraft.cluster.v1.ReadIndexResponseB*Z(github.com/haraft/haraft/proto/clusterpbb\x06proto3"
+	"\tReadIndex\x12#.haraft.cluster.v1.ReadIndexRequest\x1a$.haraft.cluster.v1.ReadIndexResponse\x12G\n" +
+	"\x04Ping\x12\x1e.haraft.cluster.v1.PingRequest\x1a\x1f.haraft.cluster.v1.PingResponseB*Z(github.com/haraft/haraft/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -247,20 +358,24 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_cluster_proto_goTypes = []any{
 	(*ApplyRequest)(nil),      // 0: haraft.cluster.v1.ApplyRequest
 	(*ApplyResponse)(nil),     // 1: haraft.cluster.v1.ApplyResponse
 	(*ReadIndexRequest)(nil),  // 2: haraft.cluster.v1.ReadIndexRequest
 	(*ReadIndexResponse)(nil), // 3: haraft.cluster.v1.ReadIndexResponse
+	(*PingRequest)(nil),       // 4: haraft.cluster.v1.PingRequest
+	(*PingResponse)(nil),      // 5: haraft.cluster.v1.PingResponse
 }
 var file_cluster_proto_depIdxs = []int32{
 	0, // 0: haraft.cluster.v1.Internal.Apply:input_type -> haraft.cluster.v1.ApplyRequest
 	2, // 1: haraft.cluster.v1.Internal.ReadIndex:input_type -> haraft.cluster.v1.ReadIndexRequest
-	1, // 2: haraft.cluster.v1.Internal.Apply:output_type -> haraft.cluster.v1.ApplyResponse
-	3, // 3: haraft.cluster.v1.Internal.ReadIndex:output_type -> haraft.cluster.v1.ReadIndexResponse
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
+	4, // 2: haraft.cluster.v1.Internal.Ping:input_type -> haraft.cluster.v1.PingRequest
+	1, // 3: haraft.cluster.v1.Internal.Apply:output_type -> haraft.cluster.v1.ApplyResponse
+	3, // 4: haraft.cluster.v1.Internal.ReadIndex:output_type -> haraft.cluster.v1.ReadIndexResponse
+	5, // 5: haraft.cluster.v1.Internal.Ping:output_type -> haraft.cluster.v1.PingResponse
+	3, // [3:6] is the sub-list for method output_type
+	0, // [0:3] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
@@ -277,7 +392,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

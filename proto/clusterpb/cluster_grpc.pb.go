@@ -24,6 +24,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Internal_Apply_FullMethodName     = "/haraft.cluster.v1.Internal/Apply"
 	Internal_ReadIndex_FullMethodName = "/haraft.cluster.v1.Internal/ReadIndex"
+	Internal_Ping_FullMethodName      = "/haraft.cluster.v1.Internal/Ping"
 )
 
 // InternalClient is the client API for Internal service.
@@ -36,6 +37,9 @@ type InternalClient interface {
 	// ReadIndex returns the leader's applied index after a barrier: a node
 	// that has applied up to it has caught up with everything committed.
 	ReadIndex(ctx context.Context, in *ReadIndexRequest, opts ...grpc.CallOption) (*ReadIndexResponse, error)
+	// Ping answers at once: the leader's liveness probe of its peers
+	// (cluster/liveness.go).
+	Ping(ctx context.Context, in *PingRequest, opts ...grpc.CallOption) (*PingResponse, error)
 }
 
 type internalClient struct {
@@ -66,6 +70,16 @@ func (c *internalClient) ReadIndex(ctx context.Context, in *ReadIndexRequest, op
 	return out, nil
 }
 
+func (c *internalClient) Ping(ctx context.Context, in *PingRequest, opts ...grpc.CallOption) (*PingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PingResponse)
+	err := c.cc.Invoke(ctx, Internal_Ping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -76,6 +90,9 @@ type InternalServer interface {
 	// ReadIndex returns the leader's applied index after a barrier: a node
 	// that has applied up to it has caught up with everything committed.
 	ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error)
+	// Ping answers at once: the leader's liveness probe of its peers
+	// (cluster/liveness.go).
+	Ping(context.Context, *PingRequest) (*PingResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -91,6 +108,9 @@ func (UnimplementedInternalServer) Apply(context.Context, *ApplyRequest) (*Apply
 }
 func (UnimplementedInternalServer) ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ReadIndex not implemented")
+}
+func (UnimplementedInternalServer) Ping(context.Context, *PingRequest) (*PingResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Ping not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -149,6 +169,24 @@ func _Internal_ReadIndex_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_Ping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).Ping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_Ping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).Ping(ctx, req.(*PingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -163,6 +201,10 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReadIndex",
 			Handler:    _Internal_ReadIndex_Handler,
+		},
+		{
+			MethodName: "Ping",
+			Handler:    _Internal_Ping_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,439 @@
+package cluster
+
+// Node liveness, both ways round:
+//
+//   - on the leader, which peers are alive: a peer is alive while the
+//     leader has heard from it within DeadAfter. The leader hears from a
+//     peer when a liveness probe (the Ping RPC, with a deadline, so a
+//     black-holed or stopped peer is noticed without waiting for Raft's
+//     5 s transport timeout) is answered, or when Raft reports that its
+//     heartbeats to the peer resumed; Raft's failed-heartbeat
+//     observations trigger an immediate probe.
+//   - on every node, when it last had contact with a leader (itself
+//     included), which the node-side EIP agent uses to fence itself.
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/haraft/haraft/proto/clusterpb"
+)
+
+// LivenessConfig configures a Liveness.
+type LivenessConfig struct {
+	// DeadAfter is how long the leader may go without hearing from a peer
+	// before it counts the peer dead. Required.
+	DeadAfter time.Duration
+	// ProbeInterval is how often the leader probes each peer; default
+	// DeadAfter/5. A probe's deadline is the interval, at least 20 ms.
+	ProbeInterval time.Duration
+	Logger        *slog.Logger
+}
+
+// PeerLiveness is the leader's view of one peer.
+type PeerLiveness struct {
+	ID          string
+	Alive       bool
+	LastContact time.Time // last time the leader heard from the peer
+	// HeartbeatFailing is set while Raft's heartbeats to the peer fail.
+	HeartbeatFailing bool
+}
+
+// Liveness tracks, on the leader, which peers are alive, and on every node
+// when it last had contact with a leader. Create it with NewLiveness and
+// Close it before the node shuts down.
+type Liveness struct {
+	n   *Node
+	cfg LivenessConfig
+	log *slog.Logger
+
+	obsCh chan raft.Observation
+	obs   *raft.Observer
+	lead  chan struct{} // signals that pending holds a leader change
+	kick  chan struct{}
+	done  chan struct{}
+	wg    sync.WaitGroup
+
+	mu         sync.Mutex
+	pending    []LeaderChange
+	leading    bool
+	term       uint64
+	prevLeader string
+	peers      map[string]*peerState
+	changed    chan struct{} // closed and replaced when a peer's Alive flips
+	conns      map[string]*grpc.ClientConn
+}
+
+type peerState struct {
+	addr        string
+	lastContact time.Time
+	alive       bool
+	failing     bool
+}
+
+// NewLiveness starts tracking liveness on n.
+func NewLiveness(n *Node, cfg LivenessConfig) *Liveness {
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = 3 * time.Second
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = cfg.DeadAfter / 5
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = n.log
+	}
+	l := &Liveness{
+		n: n, cfg: cfg, log: cfg.Logger,
+		obsCh: make(chan raft.Observation, 64), lead: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), done: make(chan struct{}),
+		peers: map[string]*peerState{}, changed: make(chan struct{}), conns: map[string]*grpc.ClientConn{},
+	}
+	l.obs = raft.NewObserver(l.obsCh, false, func(o *raft.Observation) bool {
+		switch o.Data.(type) {
+		case raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
+			return true
+		}
+		return false
+	})
+	n.raft.RegisterObserver(l.obs)
+	// The callback must not block the node's observer: queue and signal.
+	n.OnLeaderChange(func(c LeaderChange) {
+		l.mu.Lock()
+		l.pending = append(l.pending, c)
+		l.mu.Unlock()
+		select {
+		case l.lead <- struct{}{}:
+		default:
+		}
+	})
+	l.wg.Add(1)
+	go l.loop()
+	return l
+}
+
+// Close stops the tracking.
+func (l *Liveness) Close() {
+	select {
+	case <-l.done:
+		return
+	default:
+	}
+	l.n.raft.DeregisterObserver(l.obs)
+	close(l.done)
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for a, c := range l.conns {
+		c.Close()
+		delete(l.conns, a)
+	}
+}
+
+// DeadAfter returns the configured DeadAfter.
+func (l *Liveness) DeadAfter() time.Duration { return l.cfg.DeadAfter }
+
+// LeaderContact returns when this node last had contact with a leader:
+// now if it is the leader, else Raft's last contact (a leader stepping
+// down counts its step-down as contact). Zero when it never had any.
+func (l *Liveness) LeaderContact() time.Time {
+	if l.n.IsLeader() {
+		return time.Now()
+	}
+	return l.n.raft.LastContact()
+}
+
+// Leading reports whether the tracker is in leader mode and for which
+// term.
+func (l *Liveness) Leading() (bool, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.leading, l.term
+}
+
+// Alive reports whether the leader counts node id alive: itself always;
+// a peer while the leader heard from it within DeadAfter. On a follower
+// it reports false for every peer.
+func (l *Liveness) Alive(id string) bool {
+	if id == l.n.ID() {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.peers[id]
+	return ok && l.leading && p.alive
+}
+
+// Peers returns the leader's view of its peers, sorted by id; empty on a
+// follower.
+func (l *Liveness) Peers() []PeerLiveness {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]PeerLiveness, 0, len(l.peers))
+	if !l.leading {
+		return out
+	}
+	for id, p := range l.peers {
+		out = append(out, PeerLiveness{ID: id, Alive: p.alive, LastContact: p.lastContact, HeartbeatFailing: p.failing})
+	}
+	slices.SortFunc(out, func(a, b PeerLiveness) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Changed returns a channel closed at the next change of the leader's
+// view: a peer turning alive or dead, or leadership gained or lost.
+func (l *Liveness) Changed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
+}
+
+func (l *Liveness) notifyLocked() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+func (l *Liveness) loop() {
+	defer l.wg.Done()
+	tick := time.NewTicker(l.cfg.ProbeInterval)
+	defer tick.Stop()
+	if l.n.IsLeader() {
+		l.becomeLeader()
+	}
+	for {
+		select {
+		case <-l.done:
+			return
+		case <-l.lead:
+			l.mu.Lock()
+			changes := l.pending
+			l.pending = nil
+			l.mu.Unlock()
+			for _, c := range changes {
+				if c.IsSelf {
+					l.becomeLeader()
+				} else {
+					l.stopLeading(c.LeaderID)
+				}
+			}
+		case o := <-l.obsCh:
+			l.observe(o)
+		case <-l.kick:
+			l.probeAll()
+		case <-tick.C:
+			l.refreshPeers()
+			l.probeAll()
+		}
+	}
+}
+
+// becomeLeader resets the view: every peer gets the benefit of the doubt
+// (contact = now) except the previous leader, whose last contact is when
+// this node last heard from it as a follower.
+func (l *Liveness) becomeLeader() {
+	now := time.Now()
+	lastFromLeader := l.n.raft.LastContact()
+	term := l.n.raft.CurrentTerm()
+	l.mu.Lock()
+	if l.leading && l.term == term {
+		l.mu.Unlock()
+		return
+	}
+	l.leading, l.term = true, term
+	l.peers = map[string]*peerState{}
+	l.mu.Unlock()
+	l.refreshPeers()
+	l.mu.Lock()
+	for id, p := range l.peers {
+		p.lastContact = now
+		if id == l.prevLeader && !lastFromLeader.IsZero() && lastFromLeader.Before(now) {
+			p.lastContact = lastFromLeader
+		}
+		p.alive = now.Sub(p.lastContact) < l.cfg.DeadAfter
+	}
+	l.notifyLocked()
+	l.mu.Unlock()
+	l.log.Info("liveness: leading", "term", term)
+	l.probeAll()
+}
+
+func (l *Liveness) stopLeading(leader string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if leader != "" {
+		l.prevLeader = leader
+	}
+	if l.leading {
+		l.leading = false
+		l.notifyLocked()
+	}
+}
+
+// refreshPeers follows the Raft configuration: new servers start with
+// contact = now, removed ones are dropped.
+func (l *Liveness) refreshPeers() {
+	l.mu.Lock()
+	leading := l.leading
+	l.mu.Unlock()
+	if !leading {
+		return
+	}
+	f := l.n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return
+	}
+	servers := f.Configuration().Servers
+	now := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seen := map[string]bool{}
+	for _, s := range servers {
+		id := string(s.ID)
+		if id == l.n.ID() {
+			continue
+		}
+		seen[id] = true
+		if p, ok := l.peers[id]; ok {
+			p.addr = string(s.Address)
+			continue
+		}
+		l.peers[id] = &peerState{addr: string(s.Address), lastContact: now, alive: true}
+	}
+	for id := range l.peers {
+		if !seen[id] {
+			delete(l.peers, id)
+			l.notifyLocked()
+		}
+	}
+	l.expireLocked(now)
+}
+
+// expireLocked marks dead the peers not heard from within DeadAfter.
+func (l *Liveness) expireLocked(now time.Time) {
+	for id, p := range l.peers {
+		alive := now.Sub(p.lastContact) < l.cfg.DeadAfter
+		if alive != p.alive {
+			p.alive = alive
+			l.log.Info("liveness: peer "+map[bool]string{true: "alive", false: "dead"}[alive], "peer", id,
+				"last_contact_ago", now.Sub(p.lastContact).Round(time.Millisecond))
+			l.notifyLocked()
+		}
+	}
+}
+
+func (l *Liveness) contact(id string, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.peers[id]
+	if !ok || !l.leading {
+		return
+	}
+	if at.After(p.lastContact) {
+		p.lastContact = at
+	}
+	l.expireLocked(time.Now())
+}
+
+func (l *Liveness) observe(o raft.Observation) {
+	switch d := o.Data.(type) {
+	case raft.FailedHeartbeatObservation:
+		l.mu.Lock()
+		if p, ok := l.peers[string(d.PeerID)]; ok && !p.failing {
+			p.failing = true
+			l.log.Debug("liveness: heartbeats failing", "peer", d.PeerID, "raft_last_contact", d.LastContact)
+		}
+		l.mu.Unlock()
+		select { // probe now rather than at the next tick
+		case l.kick <- struct{}{}:
+		default:
+		}
+	case raft.ResumedHeartbeatObservation:
+		l.mu.Lock()
+		if p, ok := l.peers[string(d.PeerID)]; ok {
+			p.failing = false
+		}
+		l.mu.Unlock()
+		l.contact(string(d.PeerID), time.Now())
+	}
+}
+
+// probeAll pings every peer concurrently and waits for the answers (each
+// bounded by the probe deadline).
+func (l *Liveness) probeAll() {
+	l.mu.Lock()
+	if !l.leading {
+		l.mu.Unlock()
+		return
+	}
+	term := l.term
+	targets := make(map[string]string, len(l.peers))
+	for id, p := range l.peers {
+		targets[id] = p.addr
+	}
+	l.mu.Unlock()
+	timeout := max(l.cfg.ProbeInterval, 20*time.Millisecond)
+	var wg sync.WaitGroup
+	for id, addr := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := l.conn(addr)
+			if err != nil {
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			if _, err := clusterpb.NewInternalClient(conn).Ping(ctx, &clusterpb.PingRequest{FromNode: l.n.ID(), Term: term}); err == nil {
+				l.contact(id, time.Now())
+			}
+		}()
+	}
+	wg.Wait()
+	l.mu.Lock()
+	l.expireLocked(time.Now())
+	l.mu.Unlock()
+}
+
+// conn returns the probe connection to addr. Probes use their own
+// connections, which reconnect within a probe interval once a peer is
+// back (gRPC's default reconnect backoff grows to two minutes).
+func (l *Liveness) conn(addr string) (*grpc.ClientConn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.conns[addr]; ok {
+		return c, nil
+	}
+	dial := func(ctx context.Context, target string) (net.Conn, error) {
+		timeout := l.cfg.ProbeInterval
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = time.Until(dl)
+		}
+		return l.n.mux.dial(target, muxGRPC, timeout)
+	}
+	bo := backoff.DefaultConfig
+	bo.BaseDelay = max(l.cfg.ProbeInterval/2, 10*time.Millisecond)
+	bo.MaxDelay = max(l.cfg.ProbeInterval, 20*time.Millisecond)
+	c, err := grpc.NewClient("passthrough:///"+addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()), // TLS, when configured, is done by the mux dialer
+		grpc.WithContextDialer(dial),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: max(l.cfg.ProbeInterval, 20*time.Millisecond)}))
+	if err != nil {
+		return nil, err
+	}
+	l.conns[addr] = c
+	return c, nil
+}
+
+// Ping answers a liveness probe.
+func (s *internalServer) Ping(_ context.Context, _ *clusterpb.PingRequest) (*clusterpb.PingResponse, error) {
+	return &clusterpb.PingResponse{NodeId: s.n.ID(), Term: s.n.raft.CurrentTerm()}, nil
+}

@@ -1,0 +1,68 @@
+package cluster
+
+import (
+	"testing"
+	"time"
+)
+
+func TestLivenessSeesKilledPeerAndLostLeader(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.waitReady()
+	const deadAfter = 200 * time.Millisecond
+	lv := make([]*Liveness, 3)
+	for i, n := range tc.nodes {
+		lv[i] = NewLiveness(n, LivenessConfig{DeadAfter: deadAfter, ProbeInterval: 20 * time.Millisecond, Logger: quietLogger()})
+		t.Cleanup(lv[i].Close)
+	}
+	l := tc.leader()
+	waitFor(t, "leader's liveness view", func() bool { ok, _ := lv[l].Leading(); return ok && len(lv[l].Peers()) == 2 })
+	for _, p := range lv[l].Peers() {
+		if !p.Alive {
+			t.Fatalf("peer %s dead at start", p.ID)
+		}
+	}
+	f, other := (l+1)%3, (l+2)%3
+	if !lv[f].Alive(tc.nodes[f].ID()) {
+		t.Fatal("a node must count itself alive")
+	}
+	if lv[f].Alive(tc.nodes[other].ID()) {
+		t.Fatal("a follower has no view of its peers")
+	}
+	if since := time.Since(lv[f].LeaderContact()); since > 100*time.Millisecond {
+		t.Fatalf("follower's last leader contact %v ago", since)
+	}
+
+	changed := lv[l].Changed()
+	killed := time.Now()
+	if err := tc.nodes[f].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	tc.nodes[f] = nil
+	fid := "n" + string(rune('1'+f))
+	waitFor(t, "killed peer counted dead", func() bool { return !lv[l].Alive(fid) })
+	took := time.Since(killed)
+	t.Logf("kill -> dead on the leader: %v (dead_after %v)", took.Round(time.Millisecond), deadAfter)
+	if took < deadAfter-50*time.Millisecond {
+		t.Fatalf("declared dead after %v, before dead_after %v", took, deadAfter)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Fatal("Changed was not signalled")
+	}
+	if !lv[l].Alive(tc.nodes[other].ID()) {
+		t.Fatal("the live peer was counted dead")
+	}
+
+	// Kill the leader too: the survivor has no leader and its last
+	// contact stops advancing.
+	lv[l].Close()
+	if err := tc.nodes[l].Kill(); err != nil {
+		t.Fatal(err)
+	}
+	tc.nodes[l] = nil
+	time.Sleep(300 * time.Millisecond)
+	if since := time.Since(lv[other].LeaderContact()); since < 200*time.Millisecond {
+		t.Fatalf("a node alone still reports leader contact %v ago", since)
+	}
+}

@@ -38,6 +38,9 @@ const (
 	RegisterNodeType     MessageType = 6
 	AssignEIPType        MessageType = 7
 	ReportNodeStatusType MessageType = 8
+	SetServerWeightType  MessageType = 9
+	AddServerType        MessageType = 10
+	RemoveServerType     MessageType = 11
 
 	// IgnoreUnknownTypeFlag marks a command that an older binary may skip
 	// instead of stopping, for commands that only add optional state.
@@ -79,6 +82,16 @@ func registry() map[MessageType]command {
 		ReportNodeStatusType: {"report_node_status", func() proto.Message { return &fsmpb.ReportNodeStatus{} },
 			func(s *State, m proto.Message) *fsmpb.ApplyResult {
 				return s.applyNodeStatus(m.(*fsmpb.ReportNodeStatus))
+			}},
+		SetServerWeightType: {"set_server_weight", func() proto.Message { return &fsmpb.SetServerWeight{} },
+			func(s *State, m proto.Message) *fsmpb.ApplyResult {
+				return s.applyServerWeight(m.(*fsmpb.SetServerWeight))
+			}},
+		AddServerType: {"add_server", func() proto.Message { return &fsmpb.AddServer{} },
+			func(s *State, m proto.Message) *fsmpb.ApplyResult { return s.applyAddServer(m.(*fsmpb.AddServer)) }},
+		RemoveServerType: {"remove_server", func() proto.Message { return &fsmpb.RemoveServer{} },
+			func(s *State, m proto.Message) *fsmpb.ApplyResult {
+				return s.applyRemoveServer(m.(*fsmpb.RemoveServer))
 			}},
 	}
 }

@@ -53,7 +53,7 @@ func (s *State) capture() *snapshot {
 	}
 	s.mu.RUnlock()
 	for k, v := range s.servers.Load().servers {
-		snap.servers = append(snap.servers, &fsmpb.Server{Backend: k.Backend, Name: k.Name, Admin: v.Admin, Health: v.Health, HealthChanged: v.HealthChanged, Weight: v.Weight})
+		snap.servers = append(snap.servers, serverRecord(k, v))
 	}
 	return snap
 }
@@ -203,7 +203,7 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			b := v.Session
 			st.sessions[SessionKey{st.internString(b.Backend), b.Key}] = binding{server: st.internString(b.Server), learnedBy: st.internString(b.LearnedBy), created: b.CreatedUnixMs}
 		case *fsmpb.SnapshotRecord_Server:
-			servers[ServerKey{v.Server.Backend, v.Server.Name}] = ServerState{Admin: v.Server.Admin, Health: v.Server.Health, HealthChanged: v.Server.HealthChanged, Weight: v.Server.Weight}
+			servers[ServerKey{v.Server.Backend, v.Server.Name}] = serverState(v.Server)
 		case *fsmpb.SnapshotRecord_Node:
 			st.nodes[v.Node.Id] = v.Node
 		case *fsmpb.SnapshotRecord_Eip:

@@ -33,18 +33,25 @@ type ServerState struct {
 	Admin         fsmpb.AdminState
 	Health        fsmpb.Health
 	HealthChanged int64
-	Weight        int32
+	Weight        int32 // the operator's weight when WeightSet
+	WeightSet     bool
+
+	// Set for servers added or removed at run time (fsm/serverops.go).
+	Addr    string
+	Cookie  string
+	Dynamic bool
+	Removed bool
 }
 
 // Usable reports whether new sessions may go to the server.
 func (s ServerState) Usable() bool {
-	return s.Admin == fsmpb.AdminState_ADMIN_READY && s.Health != fsmpb.Health_HEALTH_DOWN
+	return s.Admin == fsmpb.AdminState_ADMIN_READY && s.Health != fsmpb.Health_HEALTH_DOWN && !s.Removed
 }
 
 // KeepsSessions reports whether sessions already bound to the server stay
 // there (ready or draining, and not agreed down).
 func (s ServerState) KeepsSessions() bool {
-	return s.Admin != fsmpb.AdminState_ADMIN_MAINT && s.Health != fsmpb.Health_HEALTH_DOWN
+	return s.Admin != fsmpb.AdminState_ADMIN_MAINT && s.Health != fsmpb.Health_HEALTH_DOWN && !s.Removed
 }
 
 // ServerTable is an immutable view of every server's agreed state; a server

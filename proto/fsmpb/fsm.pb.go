@@ -542,7 +542,12 @@ type Server struct {
 	Admin         AdminState             `protobuf:"varint,3,opt,name=admin,proto3,enum=haraft.fsm.v1.AdminState" json:"admin,omitempty"`
 	Health        Health                 `protobuf:"varint,4,opt,name=health,proto3,enum=haraft.fsm.v1.Health" json:"health,omitempty"`
 	HealthChanged int64                  `protobuf:"varint,5,opt,name=health_changed,json=healthChanged,proto3" json:"health_changed,omitempty"` // unix ms, leader-stamped
-	Weight        int32                  `protobuf:"varint,6,opt,name=weight,proto3" json:"weight,omitempty"`                                    // 0 = use the configured weight
+	Weight        int32                  `protobuf:"varint,6,opt,name=weight,proto3" json:"weight,omitempty"`                                    // the operator's weight when weight_set, else the configured one
+	Addr          string                 `protobuf:"bytes,7,opt,name=addr,proto3" json:"addr,omitempty"`                                         // host:port of a server added at run time (AddServer)
+	Cookie        string                 `protobuf:"bytes,8,opt,name=cookie,proto3" json:"cookie,omitempty"`                                     // its cookie value; default its name
+	Dynamic       bool                   `protobuf:"varint,9,opt,name=dynamic,proto3" json:"dynamic,omitempty"`                                  // added at run time, not from the config file
+	Removed       bool                   `protobuf:"varint,10,opt,name=removed,proto3" json:"removed,omitempty"`                                 // removed at run time: takes no new sessions and keeps none
+	WeightSet     bool                   `protobuf:"varint,11,opt,name=weight_set,json=weightSet,proto3" json:"weight_set,omitempty"`            // weight was set by an operator (SetServerWeight)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -619,6 +624,243 @@ func (x *Server) GetWeight() int32 {
 	return 0
 }
 
+func (x *Server) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *Server) GetCookie() string {
+	if x != nil {
+		return x.Cookie
+	}
+	return ""
+}
+
+func (x *Server) GetDynamic() bool {
+	if x != nil {
+		return x.Dynamic
+	}
+	return false
+}
+
+func (x *Server) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
+func (x *Server) GetWeightSet() bool {
+	if x != nil {
+		return x.WeightSet
+	}
+	return false
+}
+
+// SetServerWeight sets (or, with use_configured, clears) the operator's weight of a
+// server, 0..256; 0 sends it no new sessions.
+type SetServerWeight struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Weight        int32                  `protobuf:"varint,3,opt,name=weight,proto3" json:"weight,omitempty"`
+	UseConfigured bool                   `protobuf:"varint,4,opt,name=use_configured,json=useConfigured,proto3" json:"use_configured,omitempty"` // forget the operator's weight: use the configured one
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetServerWeight) Reset() {
+	*x = SetServerWeight{}
+	mi := &file_fsm_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetServerWeight) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetServerWeight) ProtoMessage() {}
+
+func (x *SetServerWeight) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetServerWeight.ProtoReflect.Descriptor instead.
+func (*SetServerWeight) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SetServerWeight) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *SetServerWeight) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SetServerWeight) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *SetServerWeight) GetUseConfigured() bool {
+	if x != nil {
+		return x.UseConfigured
+	}
+	return false
+}
+
+// AddServer adds a server to a backend at run time (or re-adds a removed
+// one); every node's proxy then agrees on it.
+type AddServer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Addr          string                 `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
+	Cookie        string                 `protobuf:"bytes,4,opt,name=cookie,proto3" json:"cookie,omitempty"`
+	Weight        int32                  `protobuf:"varint,5,opt,name=weight,proto3" json:"weight,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddServer) Reset() {
+	*x = AddServer{}
+	mi := &file_fsm_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddServer) ProtoMessage() {}
+
+func (x *AddServer) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddServer.ProtoReflect.Descriptor instead.
+func (*AddServer) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AddServer) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *AddServer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AddServer) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *AddServer) GetCookie() string {
+	if x != nil {
+		return x.Cookie
+	}
+	return ""
+}
+
+func (x *AddServer) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+// RemoveServer removes a server at run time: it is kept as a tombstone so
+// a configured server stays removed; its sessions move as if it were down.
+type RemoveServer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveServer) Reset() {
+	*x = RemoveServer{}
+	mi := &file_fsm_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveServer) ProtoMessage() {}
+
+func (x *RemoveServer) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveServer.ProtoReflect.Descriptor instead.
+func (*RemoveServer) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RemoveServer) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *RemoveServer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // SetServerAdmin sets the admin state of a server (ready|drain|maint).
 type SetServerAdmin struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -631,7 +873,7 @@ type SetServerAdmin struct {
 
 func (x *SetServerAdmin) Reset() {
 	*x = SetServerAdmin{}
-	mi := &file_fsm_proto_msgTypes[7]
+	mi := &file_fsm_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +885,7 @@ func (x *SetServerAdmin) String() string {
 func (*SetServerAdmin) ProtoMessage() {}
 
 func (x *SetServerAdmin) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[7]
+	mi := &file_fsm_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +898,7 @@ func (x *SetServerAdmin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetServerAdmin.ProtoReflect.Descriptor instead.
 func (*SetServerAdmin) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{7}
+	return file_fsm_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SetServerAdmin) GetBackend() string {
@@ -693,7 +935,7 @@ type SetServerHealth struct {
 
 func (x *SetServerHealth) Reset() {
 	*x = SetServerHealth{}
-	mi := &file_fsm_proto_msgTypes[8]
+	mi := &file_fsm_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +947,7 @@ func (x *SetServerHealth) String() string {
 func (*SetServerHealth) ProtoMessage() {}
 
 func (x *SetServerHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[8]
+	mi := &file_fsm_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +960,7 @@ func (x *SetServerHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetServerHealth.ProtoReflect.Descriptor instead.
 func (*SetServerHealth) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{8}
+	return file_fsm_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetServerHealth) GetBackend() string {
@@ -757,13 +999,14 @@ type Node struct {
 	RaftAddr         string                 `protobuf:"bytes,3,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
 	HttpAddr         string                 `protobuf:"bytes,4,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
 	RegisteredUnixMs int64                  `protobuf:"varint,5,opt,name=registered_unix_ms,json=registeredUnixMs,proto3" json:"registered_unix_ms,omitempty"`
+	AdminAddr        string                 `protobuf:"bytes,6,opt,name=admin_addr,json=adminAddr,proto3" json:"admin_addr,omitempty"` // the node's admin gRPC address, empty when it serves none
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_fsm_proto_msgTypes[9]
+	mi := &file_fsm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -775,7 +1018,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[9]
+	mi := &file_fsm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -788,7 +1031,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{9}
+	return file_fsm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Node) GetId() string {
@@ -826,6 +1069,13 @@ func (x *Node) GetRegisteredUnixMs() int64 {
 	return 0
 }
 
+func (x *Node) GetAdminAddr() string {
+	if x != nil {
+		return x.AdminAddr
+	}
+	return ""
+}
+
 // RegisterNode upserts a node's description.
 type RegisterNode struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -836,7 +1086,7 @@ type RegisterNode struct {
 
 func (x *RegisterNode) Reset() {
 	*x = RegisterNode{}
-	mi := &file_fsm_proto_msgTypes[10]
+	mi := &file_fsm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +1098,7 @@ func (x *RegisterNode) String() string {
 func (*RegisterNode) ProtoMessage() {}
 
 func (x *RegisterNode) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[10]
+	mi := &file_fsm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1111,7 @@ func (x *RegisterNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNode.ProtoReflect.Descriptor instead.
 func (*RegisterNode) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{10}
+	return file_fsm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RegisterNode) GetNode() *Node {
@@ -888,7 +1138,7 @@ type EIP struct {
 
 func (x *EIP) Reset() {
 	*x = EIP{}
-	mi := &file_fsm_proto_msgTypes[11]
+	mi := &file_fsm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1150,7 @@ func (x *EIP) String() string {
 func (*EIP) ProtoMessage() {}
 
 func (x *EIP) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[11]
+	mi := &file_fsm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1163,7 @@ func (x *EIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EIP.ProtoReflect.Descriptor instead.
 func (*EIP) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{11}
+	return file_fsm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *EIP) GetId() string {
@@ -983,7 +1233,7 @@ type AssignEIP struct {
 
 func (x *AssignEIP) Reset() {
 	*x = AssignEIP{}
-	mi := &file_fsm_proto_msgTypes[12]
+	mi := &file_fsm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1245,7 @@ func (x *AssignEIP) String() string {
 func (*AssignEIP) ProtoMessage() {}
 
 func (x *AssignEIP) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[12]
+	mi := &file_fsm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1258,7 @@ func (x *AssignEIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignEIP.ProtoReflect.Descriptor instead.
 func (*AssignEIP) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{12}
+	return file_fsm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AssignEIP) GetEip() *EIP {
@@ -1039,7 +1289,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_fsm_proto_msgTypes[13]
+	mi := &file_fsm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1301,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[13]
+	mi := &file_fsm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1314,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{13}
+	return file_fsm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *NodeStatus) GetNodeId() string {
@@ -1147,7 +1397,7 @@ type ReportNodeStatus struct {
 
 func (x *ReportNodeStatus) Reset() {
 	*x = ReportNodeStatus{}
-	mi := &file_fsm_proto_msgTypes[14]
+	mi := &file_fsm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1409,7 @@ func (x *ReportNodeStatus) String() string {
 func (*ReportNodeStatus) ProtoMessage() {}
 
 func (x *ReportNodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[14]
+	mi := &file_fsm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1422,7 @@ func (x *ReportNodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportNodeStatus.ProtoReflect.Descriptor instead.
 func (*ReportNodeStatus) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{14}
+	return file_fsm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReportNodeStatus) GetStatus() *NodeStatus {
@@ -1195,7 +1445,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_fsm_proto_msgTypes[15]
+	mi := &file_fsm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1457,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[15]
+	mi := &file_fsm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1470,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{15}
+	return file_fsm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ApplyResult) GetErrorCode() string {
@@ -1264,7 +1514,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_fsm_proto_msgTypes[16]
+	mi := &file_fsm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1276,7 +1526,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[16]
+	mi := &file_fsm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1289,7 +1539,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{16}
+	return file_fsm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SnapshotRecord) GetRecord() isSnapshotRecord_Record {
@@ -1418,7 +1668,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_fsm_proto_msgTypes[17]
+	mi := &file_fsm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1680,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[17]
+	mi := &file_fsm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1693,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{17}
+	return file_fsm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SnapshotHeader) GetFormat() uint32 {
@@ -1470,7 +1720,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_fsm_proto_msgTypes[18]
+	mi := &file_fsm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1732,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[18]
+	mi := &file_fsm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1745,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{18}
+	return file_fsm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SnapshotTrailer) GetRecords() uint64 {
@@ -1535,14 +1785,35 @@ const file_fsm_proto_rawDesc = "" +
 	"\x0eDeleteSessions\x125\n" +
 	"\bsessions\x18\x01 \x03(\v2\x19.haraft.fsm.v1.SessionRefR\bsessions\"D\n" +
 	"\x0eRebindSessions\x122\n" +
-	"\bbindings\x18\x01 \x03(\v2\x16.haraft.fsm.v1.BindingR\bbindings\"\xd5\x01\n" +
+	"\bbindings\x18\x01 \x03(\v2\x16.haraft.fsm.v1.BindingR\bbindings\"\xd4\x02\n" +
 	"\x06Server\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
 	"\x05admin\x18\x03 \x01(\x0e2\x19.haraft.fsm.v1.AdminStateR\x05admin\x12-\n" +
 	"\x06health\x18\x04 \x01(\x0e2\x15.haraft.fsm.v1.HealthR\x06health\x12%\n" +
 	"\x0ehealth_changed\x18\x05 \x01(\x03R\rhealthChanged\x12\x16\n" +
-	"\x06weight\x18\x06 \x01(\x05R\x06weight\"o\n" +
+	"\x06weight\x18\x06 \x01(\x05R\x06weight\x12\x12\n" +
+	"\x04addr\x18\a \x01(\tR\x04addr\x12\x16\n" +
+	"\x06cookie\x18\b \x01(\tR\x06cookie\x12\x18\n" +
+	"\adynamic\x18\t \x01(\bR\adynamic\x12\x18\n" +
+	"\aremoved\x18\n" +
+	" \x01(\bR\aremoved\x12\x1d\n" +
+	"\n" +
+	"weight_set\x18\v \x01(\bR\tweightSet\"~\n" +
+	"\x0fSetServerWeight\x12\x18\n" +
+	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06weight\x18\x03 \x01(\x05R\x06weight\x12%\n" +
+	"\x0euse_configured\x18\x04 \x01(\bR\ruseConfigured\"}\n" +
+	"\tAddServer\x12\x18\n" +
+	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
+	"\x04addr\x18\x03 \x01(\tR\x04addr\x12\x16\n" +
+	"\x06cookie\x18\x04 \x01(\tR\x06cookie\x12\x16\n" +
+	"\x06weight\x18\x05 \x01(\x05R\x06weight\"<\n" +
+	"\fRemoveServer\x12\x18\n" +
+	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"o\n" +
 	"\x0eSetServerAdmin\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
@@ -1551,13 +1822,15 @@ const file_fsm_proto_rawDesc = "" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12-\n" +
 	"\x06health\x18\x03 \x01(\x0e2\x15.haraft.fsm.v1.HealthR\x06health\x12\"\n" +
-	"\rstamp_unix_ms\x18\x04 \x01(\x03R\vstampUnixMs\"\x8e\x01\n" +
+	"\rstamp_unix_ms\x18\x04 \x01(\x03R\vstampUnixMs\"\xad\x01\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x0e\n" +
 	"\x02az\x18\x02 \x01(\tR\x02az\x12\x1b\n" +
 	"\traft_addr\x18\x03 \x01(\tR\braftAddr\x12\x1b\n" +
 	"\thttp_addr\x18\x04 \x01(\tR\bhttpAddr\x12,\n" +
-	"\x12registered_unix_ms\x18\x05 \x01(\x03R\x10registeredUnixMs\"7\n" +
+	"\x12registered_unix_ms\x18\x05 \x01(\x03R\x10registeredUnixMs\x12\x1d\n" +
+	"\n" +
+	"admin_addr\x18\x06 \x01(\tR\tadminAddr\"7\n" +
 	"\fRegisterNode\x12'\n" +
 	"\x04node\x18\x01 \x01(\v2\x13.haraft.fsm.v1.NodeR\x04node\"\xc8\x01\n" +
 	"\x03EIP\x12\x0e\n" +
@@ -1640,7 +1913,7 @@ func file_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_fsm_proto_goTypes = []any{
 	(AdminState)(0),          // 0: haraft.fsm.v1.AdminState
 	(Health)(0),              // 1: haraft.fsm.v1.Health
@@ -1653,18 +1926,21 @@ var file_fsm_proto_goTypes = []any{
 	(*DeleteSessions)(nil),   // 8: haraft.fsm.v1.DeleteSessions
 	(*RebindSessions)(nil),   // 9: haraft.fsm.v1.RebindSessions
 	(*Server)(nil),           // 10: haraft.fsm.v1.Server
-	(*SetServerAdmin)(nil),   // 11: haraft.fsm.v1.SetServerAdmin
-	(*SetServerHealth)(nil),  // 12: haraft.fsm.v1.SetServerHealth
-	(*Node)(nil),             // 13: haraft.fsm.v1.Node
-	(*RegisterNode)(nil),     // 14: haraft.fsm.v1.RegisterNode
-	(*EIP)(nil),              // 15: haraft.fsm.v1.EIP
-	(*AssignEIP)(nil),        // 16: haraft.fsm.v1.AssignEIP
-	(*NodeStatus)(nil),       // 17: haraft.fsm.v1.NodeStatus
-	(*ReportNodeStatus)(nil), // 18: haraft.fsm.v1.ReportNodeStatus
-	(*ApplyResult)(nil),      // 19: haraft.fsm.v1.ApplyResult
-	(*SnapshotRecord)(nil),   // 20: haraft.fsm.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),   // 21: haraft.fsm.v1.SnapshotHeader
-	(*SnapshotTrailer)(nil),  // 22: haraft.fsm.v1.SnapshotTrailer
+	(*SetServerWeight)(nil),  // 11: haraft.fsm.v1.SetServerWeight
+	(*AddServer)(nil),        // 12: haraft.fsm.v1.AddServer
+	(*RemoveServer)(nil),     // 13: haraft.fsm.v1.RemoveServer
+	(*SetServerAdmin)(nil),   // 14: haraft.fsm.v1.SetServerAdmin
+	(*SetServerHealth)(nil),  // 15: haraft.fsm.v1.SetServerHealth
+	(*Node)(nil),             // 16: haraft.fsm.v1.Node
+	(*RegisterNode)(nil),     // 17: haraft.fsm.v1.RegisterNode
+	(*EIP)(nil),              // 18: haraft.fsm.v1.EIP
+	(*AssignEIP)(nil),        // 19: haraft.fsm.v1.AssignEIP
+	(*NodeStatus)(nil),       // 20: haraft.fsm.v1.NodeStatus
+	(*ReportNodeStatus)(nil), // 21: haraft.fsm.v1.ReportNodeStatus
+	(*ApplyResult)(nil),      // 22: haraft.fsm.v1.ApplyResult
+	(*SnapshotRecord)(nil),   // 23: haraft.fsm.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),   // 24: haraft.fsm.v1.SnapshotHeader
+	(*SnapshotTrailer)(nil),  // 25: haraft.fsm.v1.SnapshotTrailer
 }
 var file_fsm_proto_depIdxs = []int32{
 	4,  // 0: haraft.fsm.v1.LearnSessions.bindings:type_name -> haraft.fsm.v1.Binding
@@ -1675,19 +1951,19 @@ var file_fsm_proto_depIdxs = []int32{
 	1,  // 5: haraft.fsm.v1.Server.health:type_name -> haraft.fsm.v1.Health
 	0,  // 6: haraft.fsm.v1.SetServerAdmin.admin:type_name -> haraft.fsm.v1.AdminState
 	1,  // 7: haraft.fsm.v1.SetServerHealth.health:type_name -> haraft.fsm.v1.Health
-	13, // 8: haraft.fsm.v1.RegisterNode.node:type_name -> haraft.fsm.v1.Node
-	15, // 9: haraft.fsm.v1.AssignEIP.eip:type_name -> haraft.fsm.v1.EIP
+	16, // 8: haraft.fsm.v1.RegisterNode.node:type_name -> haraft.fsm.v1.Node
+	18, // 9: haraft.fsm.v1.AssignEIP.eip:type_name -> haraft.fsm.v1.EIP
 	2,  // 10: haraft.fsm.v1.NodeStatus.role:type_name -> haraft.fsm.v1.NodeRole
 	3,  // 11: haraft.fsm.v1.NodeStatus.proxy:type_name -> haraft.fsm.v1.ProxyHealth
-	17, // 12: haraft.fsm.v1.ReportNodeStatus.status:type_name -> haraft.fsm.v1.NodeStatus
+	20, // 12: haraft.fsm.v1.ReportNodeStatus.status:type_name -> haraft.fsm.v1.NodeStatus
 	6,  // 13: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
-	21, // 14: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
+	24, // 14: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
 	4,  // 15: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
 	10, // 16: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
-	13, // 17: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
-	15, // 18: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
-	22, // 19: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
-	17, // 20: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
+	16, // 17: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
+	18, // 18: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
+	25, // 19: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
+	20, // 20: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
 	21, // [21:21] is the sub-list for method output_type
 	21, // [21:21] is the sub-list for method input_type
 	21, // [21:21] is the sub-list for extension type_name
@@ -1700,7 +1976,7 @@ func file_fsm_proto_init() {
 	if File_fsm_proto != nil {
 		return
 	}
-	file_fsm_proto_msgTypes[16].OneofWrappers = []any{
+	file_fsm_proto_msgTypes[19].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Session)(nil),
 		(*SnapshotRecord_Server)(nil),
@@ -1715,7 +1991,7 @@ func file_fsm_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsm_proto_rawDesc), len(file_fsm_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   19,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,68 @@
+package fsm
+
+import (
+	"fmt"
+
+	"github.com/haraft/haraft/proto/fsmpb"
+)
+
+// Operator changes to the server table: weight, and servers added or
+// removed at run time. Removal keeps a tombstone (Removed) so that a server
+// from the config file stays removed on every node; re-adding clears it.
+
+// serverRecord is the snapshot/list form of one server table entry.
+func serverRecord(k ServerKey, v ServerState) *fsmpb.Server {
+	return &fsmpb.Server{Backend: k.Backend, Name: k.Name, Admin: v.Admin, Health: v.Health, HealthChanged: v.HealthChanged,
+		Weight: v.Weight, WeightSet: v.WeightSet, Addr: v.Addr, Cookie: v.Cookie, Dynamic: v.Dynamic, Removed: v.Removed}
+}
+
+// serverState is the inverse of serverRecord.
+func serverState(s *fsmpb.Server) ServerState {
+	return ServerState{Admin: s.Admin, Health: s.Health, HealthChanged: s.HealthChanged, Weight: s.Weight, WeightSet: s.WeightSet,
+		Addr: s.Addr, Cookie: s.Cookie, Dynamic: s.Dynamic, Removed: s.Removed}
+}
+
+// MaxWeight is the largest server weight, as in the config file.
+const MaxWeight = 256
+
+func (s *State) applyServerWeight(m *fsmpb.SetServerWeight) *fsmpb.ApplyResult {
+	if m.Backend == "" || m.Name == "" {
+		return &fsmpb.ApplyResult{ErrorCode: "invalid", Error: "set_server_weight: backend and server name are required"}
+	}
+	if !m.UseConfigured && (m.Weight < 0 || m.Weight > MaxWeight) {
+		return &fsmpb.ApplyResult{ErrorCode: "invalid", Error: fmt.Sprintf("set_server_weight: weight %d is out of range 0..%d", m.Weight, MaxWeight)}
+	}
+	s.updateServer(m.Backend, m.Name, func(st *ServerState) {
+		if m.UseConfigured {
+			st.Weight, st.WeightSet = 0, false
+			return
+		}
+		st.Weight, st.WeightSet = m.Weight, true
+	})
+	return &fsmpb.ApplyResult{}
+}
+
+func (s *State) applyAddServer(m *fsmpb.AddServer) *fsmpb.ApplyResult {
+	if m.Backend == "" || m.Name == "" || m.Addr == "" {
+		return &fsmpb.ApplyResult{ErrorCode: "invalid", Error: "add_server: backend, server name and addr are required"}
+	}
+	if m.Weight < 0 || m.Weight > MaxWeight {
+		return &fsmpb.ApplyResult{ErrorCode: "invalid", Error: fmt.Sprintf("add_server: weight %d is out of range 0..%d", m.Weight, MaxWeight)}
+	}
+	s.updateServer(m.Backend, m.Name, func(st *ServerState) {
+		st.Addr, st.Cookie, st.Dynamic, st.Removed = m.Addr, m.Cookie, true, false
+		if st.Cookie == "" {
+			st.Cookie = m.Name
+		}
+		st.Weight, st.WeightSet = m.Weight, true
+	})
+	return &fsmpb.ApplyResult{}
+}
+
+func (s *State) applyRemoveServer(m *fsmpb.RemoveServer) *fsmpb.ApplyResult {
+	if m.Backend == "" || m.Name == "" {
+		return &fsmpb.ApplyResult{ErrorCode: "invalid", Error: "remove_server: backend and server name are required"}
+	}
+	s.updateServer(m.Backend, m.Name, func(st *ServerState) { st.Removed = true })
+	return &fsmpb.ApplyResult{}
+}

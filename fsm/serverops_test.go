@@ -1,0 +1,158 @@
+package fsm
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/haraft/haraft/proto/fsmpb"
+)
+
+func TestServerOps(t *testing.T) {
+	tests := []struct {
+		name    string
+		cmds    []func(*testing.T) []byte
+		backend string
+		server  string
+		want    ServerState
+		errCode string
+	}{
+		{
+			name: "weight set then reset",
+			cmds: []func(*testing.T) []byte{
+				func(t *testing.T) []byte {
+					return mustEncode(t, SetServerWeightType, &fsmpb.SetServerWeight{Backend: "app", Name: "A", Weight: 7})
+				},
+				func(t *testing.T) []byte {
+					return mustEncode(t, SetServerWeightType, &fsmpb.SetServerWeight{Backend: "app", Name: "A", UseConfigured: true})
+				},
+			},
+			backend: "app", server: "A", want: ServerState{},
+		},
+		{
+			name: "weight zero is a real weight",
+			cmds: []func(*testing.T) []byte{func(t *testing.T) []byte {
+				return mustEncode(t, SetServerWeightType, &fsmpb.SetServerWeight{Backend: "app", Name: "A", Weight: 0})
+			}},
+			backend: "app", server: "A", want: ServerState{WeightSet: true},
+		},
+		{
+			name: "weight out of range refused",
+			cmds: []func(*testing.T) []byte{func(t *testing.T) []byte {
+				return mustEncode(t, SetServerWeightType, &fsmpb.SetServerWeight{Backend: "app", Name: "A", Weight: 257})
+			}},
+			backend: "app", server: "A", want: ServerState{}, errCode: "invalid",
+		},
+		{
+			name: "add then remove then re-add",
+			cmds: []func(*testing.T) []byte{
+				func(t *testing.T) []byte {
+					return mustEncode(t, AddServerType, &fsmpb.AddServer{Backend: "app", Name: "C", Addr: "127.0.0.1:9", Weight: 2})
+				},
+				func(t *testing.T) []byte {
+					return mustEncode(t, RemoveServerType, &fsmpb.RemoveServer{Backend: "app", Name: "C"})
+				},
+				func(t *testing.T) []byte {
+					return mustEncode(t, AddServerType, &fsmpb.AddServer{Backend: "app", Name: "C", Addr: "127.0.0.1:10", Cookie: "c", Weight: 3})
+				},
+			},
+			backend: "app", server: "C", want: ServerState{Addr: "127.0.0.1:10", Cookie: "c", Dynamic: true, Weight: 3, WeightSet: true},
+		},
+		{
+			name: "add needs an address",
+			cmds: []func(*testing.T) []byte{func(t *testing.T) []byte {
+				return mustEncode(t, AddServerType, &fsmpb.AddServer{Backend: "app", Name: "C"})
+			}},
+			backend: "app", server: "C", want: ServerState{}, errCode: "invalid",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := New(nil)
+			var last *fsmpb.ApplyResult
+			for _, c := range tt.cmds {
+				last = f.ApplyCommand(c(t))
+			}
+			if last.ErrorCode != tt.errCode {
+				t.Fatalf("error code %q (%s), want %q", last.ErrorCode, last.Error, tt.errCode)
+			}
+			if got := f.Servers().Get(tt.backend, tt.server); got != tt.want {
+				t.Fatalf("server state %+v, want %+v", got, tt.want)
+			}
+			// The state survives a snapshot round trip.
+			st, err := ReadSnapshot(bytes.NewReader(snapshotBytes(t, f)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := st.Servers().Get(tt.backend, tt.server); got != tt.want {
+				t.Fatalf("after restore %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRemovedServerKeepsNoSessions(t *testing.T) {
+	f := New(nil)
+	f.ApplyCommand(mustEncode(t, LearnSessionsType, learn(bind("s1", "A"))))
+	f.ApplyCommand(mustEncode(t, RemoveServerType, &fsmpb.RemoveServer{Backend: "app", Name: "A"}))
+	st := f.Servers().Get("app", "A")
+	if st.Usable() || st.KeepsSessions() {
+		t.Fatalf("removed server usable=%v keeps=%v", st.Usable(), st.KeepsSessions())
+	}
+	// A new learn for the session may now bind it elsewhere.
+	res := f.ApplyCommand(mustEncode(t, LearnSessionsType, learn(bind("s1", "B"))))
+	if got := res.Learn.Committed[0].Server; got != "B" {
+		t.Fatalf("committed %s, want B", got)
+	}
+}
+
+func TestSessionsPage(t *testing.T) {
+	f := New(nil)
+	var bs []*fsmpb.Binding
+	for i := 0; i < 25; i++ {
+		bs = append(bs, bind(fmt.Sprintf("k%02d", i), []string{"A", "B"}[i%2]))
+	}
+	bs = append(bs, &fsmpb.Binding{Backend: "other", Key: "k00", Server: "X"})
+	f.ApplyCommand(mustEncode(t, LearnSessionsType, learn(bs...)))
+
+	tests := []struct {
+		name   string
+		filter SessionFilter
+		limit  int
+		want   int // sessions over all pages
+	}{
+		{"all", SessionFilter{}, 7, 26},
+		{"backend", SessionFilter{Backend: "app"}, 10, 25},
+		{"server", SessionFilter{Backend: "app", Server: "A"}, 4, 13},
+		{"none", SessionFilter{Backend: "nope"}, 4, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var after SessionKey
+			var got []*fsmpb.Binding
+			for pages := 0; ; pages++ {
+				page, more := f.SessionsPage(tt.filter, after, tt.limit)
+				if len(page) > tt.limit {
+					t.Fatalf("page of %d > limit %d", len(page), tt.limit)
+				}
+				got = append(got, page...)
+				if !more {
+					break
+				}
+				last := page[len(page)-1]
+				after = SessionKey{last.Backend, last.Key}
+				if pages > 100 {
+					t.Fatal("paging does not end")
+				}
+			}
+			if len(got) != tt.want {
+				t.Fatalf("%d sessions, want %d", len(got), tt.want)
+			}
+			for i := 1; i < len(got); i++ {
+				if compareKeys(SessionKey{got[i-1].Backend, got[i-1].Key}, SessionKey{got[i].Backend, got[i].Key}) >= 0 {
+					t.Fatalf("out of order at %d: %v then %v", i, got[i-1], got[i])
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,3 @@
+module haraft.bench/backend
+
+go 1.26

@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# bench/proxy/run.sh: HAProxy 2.6 and haraft side by side, in one run.
+#
+# Starts two anchor backends (A, B), one HAProxy (nbthread 1) and one
+# single-node haraft (GOMAXPROCS=1, real Raft + boltdb), each with an
+# insert-mode listener (cookie SERVERID insert indirect nocache) and a
+# learn-mode listener (JSESSIONID learned from the application), loads every
+# listener in turn with wrk -t1 -c64 on loopback with keep-alive, and prints
+# req/s, p50, p99 and the haraft/HAProxy ratios in one table.
+#
+# See README.md for the CPU layout and why it is fair. Environment:
+#   DURATION=10s    wrk duration per measurement
+#   ROUNDS=1        rounds; each round measures every target once, in
+#                   alternating order; the table shows the median round
+#   PIN=1           pin the proxy under test to PROXY_CPU and wrk + backends
+#                   to LOAD_CPU (0: let the scheduler place everything)
+#   PROXY_CPU=0 LOAD_CPU=1
+#   BASE_PORT=19100 ports BASE_PORT..BASE_PORT+9 are used
+#   DIRECT=1        also measure the backend answered directly (the ceiling)
+#   PROFILE=FILE    record 5 s of haraft under insert load with perf (user and
+#                   kernel stacks) into FILE; read it with perf report -i FILE
+#   KEEP=DIR        keep logs and configs in DIR instead of a temp dir
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-1}
+PIN=${PIN:-1}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+BASE_PORT=${BASE_PORT:-19100}
+DIRECT=${DIRECT:-1}
+PROFILE=${PROFILE:-}
+
+for tool in haproxy wrk curl go taskset; do
+	command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 1; }
+done
+
+if [[ -n ${KEEP:-} ]]; then
+	work=$KEEP
+	mkdir -p "$work"
+else
+	work=$(mktemp -d /tmp/haraft-bench.XXXXXX)
+fi
+pids=()
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	[[ -n ${KEEP:-} ]] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_a=$((BASE_PORT + 1))
+port_b=$((BASE_PORT + 2))
+hap_insert=$((BASE_PORT + 3))
+hap_learn=$((BASE_PORT + 4))
+har_insert=$((BASE_PORT + 5))
+har_learn=$((BASE_PORT + 6))
+har_raft=$((BASE_PORT + 7))
+har_ops=$((BASE_PORT + 8))
+for p in $port_a $port_b $hap_insert $hap_learn $har_insert $har_learn $har_raft $har_ops; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		echo "run.sh: port $p is in use; set BASE_PORT" >&2
+		exit 1
+	fi
+done
+
+on_proxy_cpu=()
+on_load_cpu=()
+if [[ $PIN == 1 ]]; then
+	on_proxy_cpu=(taskset -c "$PROXY_CPU")
+	on_load_cpu=(taskset -c "$LOAD_CPU")
+fi
+
+echo "building into $work ..." >&2
+(cd "$here/backend" && go build -o "$work/backend" .)
+(cd "$root" && go build -o "$work/haraftd" ./cmd/haraftd)
+
+# The backends: the anchor's Go app server, one P each (as in DESIGN.md).
+GOMAXPROCS=1 "${on_load_cpu[@]}" "$work/backend" -addr "127.0.0.1:$port_a" -name A >"$work/backend-a.log" 2>&1 &
+pids+=($!)
+GOMAXPROCS=1 "${on_load_cpu[@]}" "$work/backend" -addr "127.0.0.1:$port_b" -name B >"$work/backend-b.log" 2>&1 &
+pids+=($!)
+
+# HAProxy: the anchor's configuration, plus a learn-mode listener (HAProxy
+# learns JSESSIONID with a stick table, the closest equivalent of haraft's
+# learn mode).
+cat >"$work/haproxy.cfg" <<EOF
+global
+    maxconn 8000
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    option http-keep-alive
+listen webfarm
+    bind 127.0.0.1:$hap_insert
+    balance roundrobin
+    cookie SERVERID insert indirect nocache
+    option forwardfor
+    http-reuse always
+    server A 127.0.0.1:$port_a cookie A check inter 2s
+    server B 127.0.0.1:$port_b cookie B check inter 2s
+listen learn
+    bind 127.0.0.1:$hap_learn
+    balance roundrobin
+    option forwardfor
+    http-reuse always
+    stick-table type string len 64 size 1m expire 30m
+    stick match req.cook(JSESSIONID)
+    stick store-response res.cook(JSESSIONID)
+    server A 127.0.0.1:$port_a check inter 2s
+    server B 127.0.0.1:$port_b check inter 2s
+EOF
+"${on_proxy_cpu[@]}" haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
+pids+=($!)
+hap_pid=$!
+
+# haraft: one node, real Raft with boltdb on disk, the same two listeners.
+cat >"$work/haraft.yaml" <<EOF
+node: {id: bench, data_dir: $work/raft}
+raft:
+  bind: 127.0.0.1:$har_raft
+  peers: [{id: bench, addr: 127.0.0.1:$har_raft}]
+  heartbeat_timeout: 200ms
+  election_timeout: 200ms
+  leader_lease_timeout: 100ms
+http: {addr: 127.0.0.1:$har_ops}
+frontends:
+  - {name: insert, bind: 127.0.0.1:$har_insert, backend: ins}
+  - {name: learn, bind: 127.0.0.1:$har_learn, backend: lrn}
+backends:
+  - name: ins
+    cookie: {name: SERVERID, mode: insert, indirect: true, nocache: true}
+    servers: &servers
+      - {name: A, addr: 127.0.0.1:$port_a, cookie: A}
+      - {name: B, addr: 127.0.0.1:$port_b, cookie: B}
+  - name: lrn
+    cookie: {name: JSESSIONID, mode: learn}
+    servers: *servers
+EOF
+GOMAXPROCS=1 "${on_proxy_cpu[@]}" "$work/haraftd" -config "$work/haraft.yaml" -log-level warn >"$work/haraft.log" 2>&1 &
+pids+=($!)
+har_pid=$!
+
+wait_http() { # url: wait until it answers
+	local i
+	for i in $(seq 1 150); do
+		curl -fs -o /dev/null "$1" && return 0
+		sleep 0.1
+	done
+	echo "run.sh: $1 did not come up; logs in $work" >&2
+	KEEP=$work
+	exit 1
+}
+wait_http "http://127.0.0.1:$port_a/"
+wait_http "http://127.0.0.1:$port_b/"
+wait_http "http://127.0.0.1:$hap_insert/"
+wait_http "http://127.0.0.1:$har_insert/"
+
+# learn_cookie URL: the JSESSIONID the application hands out through the
+# proxy, which the proxy learns.
+learn_cookie() {
+	curl -fs -D - -o /dev/null "$1" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: JSESSIONID=\([^;]*\).*/\1/p' | head -1
+}
+hap_sess=$(learn_cookie "http://127.0.0.1:$hap_learn/")
+har_sess=$(learn_cookie "http://127.0.0.1:$har_learn/")
+[[ -n $hap_sess && -n $har_sess ]] || { echo "run.sh: no JSESSIONID learned" >&2; exit 1; }
+sleep 0.5 # let haraft commit the binding (it serves it before, too)
+# Both proxies must route the learned session to the server that set it.
+for url in "http://127.0.0.1:$hap_learn/|$hap_sess" "http://127.0.0.1:$har_learn/|$har_sess"; do
+	if [[ -n $(curl -fs -D - -o /dev/null -H "Cookie: JSESSIONID=${url#*|}" "${url%|*}" | grep -i '^set-cookie') ]]; then
+		echo "run.sh: ${url%|*} did not keep the learned session" >&2
+		exit 1
+	fi
+done
+
+cpu_ticks() { # pid: utime+stime in clock ticks
+	awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+hz=$(getconf CLK_TCK)
+
+# measure NAME URL COOKIE PID: one wrk run; appends "NAME rps p50 p99 cpu" to results.
+to_ms() { # wrk latency (123.45us|1.23ms|1.02s) -> ms
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000
+		printf "%.3f", n
+	}'
+}
+measure() {
+	local name=$1 url=$2 cookie=$3 pid=$4 out t0 t1 secs
+	"${on_load_cpu[@]}" wrk -t1 -c64 -d2s -H "Cookie: $cookie" "$url" >/dev/null 2>&1 # warm up
+	t0=$(cpu_ticks "$pid")
+	out=$("${on_load_cpu[@]}" wrk -t1 -c64 -d"$DURATION" --latency -H "Cookie: $cookie" "$url")
+	t1=$(cpu_ticks "$pid")
+	echo "$out" >"$work/wrk-$name-$round.txt"
+	local rps p50 p99 errs
+	rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
+	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+	errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
+	[[ -z $errs ]] || echo "run.sh: $name: $errs" >&2
+	secs=${DURATION%s}
+	local cpu=-
+	[[ $pid == 0 ]] || cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$secs" 'BEGIN {printf "%.0f", 100 * d / hz / s}')
+	echo "$name $rps $p50 $p99 $cpu" >>"$work/results-$round.txt"
+	echo "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, proxy cpu $cpu%" >&2
+}
+
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews the figures)" >&2
+for round in $(seq 1 "$ROUNDS"); do
+	echo "round $round" >&2
+	: >"$work/results-$round.txt"
+	if [[ $DIRECT == 1 && $round == 1 ]]; then
+		measure direct "http://127.0.0.1:$port_a/" "x=1" 0
+	fi
+	# Alternate the order between rounds so drift hits both proxies alike.
+	if ((round % 2)); then
+		order="hap har"
+	else
+		order="har hap"
+	fi
+	for who in $order; do
+		if [[ $who == hap ]]; then
+			measure haproxy-insert "http://127.0.0.1:$hap_insert/" "SERVERID=A" "$hap_pid"
+		else
+			measure haraft-insert "http://127.0.0.1:$har_insert/" "SERVERID=A" "$har_pid"
+			if [[ -n $PROFILE && $round == 1 ]]; then
+				"${on_load_cpu[@]}" wrk -t1 -c64 -d7s -H "Cookie: SERVERID=A" "http://127.0.0.1:$har_insert/" >/dev/null &
+				sleep 1
+				perf record -q -F 2999 -g -o "$PROFILE" -p "$har_pid" -- sleep 5 >/dev/null 2>&1 ||
+					echo "run.sh: perf record failed" >&2
+				wait $!
+			fi
+		fi
+	done
+	for who in $order; do
+		if [[ $who == hap ]]; then
+			measure haproxy-learn "http://127.0.0.1:$hap_learn/" "JSESSIONID=$hap_sess" "$hap_pid"
+		else
+			measure haraft-learn "http://127.0.0.1:$har_learn/" "JSESSIONID=$har_sess" "$har_pid"
+		fi
+	done
+done
+
+# The median round by haraft-insert/haproxy-insert ratio.
+pick=$(for round in $(seq 1 "$ROUNDS"); do
+	awk -v r="$round" '$1 == "haproxy-insert" {h = $2} $1 == "haraft-insert" {x = $2} END {printf "%.4f %s\n", x / h, r}' "$work/results-$round.txt"
+done | sort -n | awk '{a[NR] = $2} END {print a[int((NR + 1) / 2)]}')
+
+echo
+echo "haraft $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo ?) vs $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk -t1 -c64 -d$DURATION, pinned=$PIN, round $pick of $ROUNDS"
+awk -v pin="$PIN" '
+	{rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; cpu[$1] = $5}
+	END {
+		printf "%-7s | %-30s | %-30s | %-15s\n", "mode", "HAProxy req/s  p50ms  p99ms cpu", "haraft  req/s  p50ms  p99ms cpu", "ratio rps  p99"
+		printf "%s\n", "--------+--------------------------------+--------------------------------+----------------"
+		n = split("insert learn", modes, " ")
+		for (i = 1; i <= n; i++) {
+			m = modes[i]; h = "haproxy-" m; x = "haraft-" m
+			printf "%-7s | %9d %6.2f %6.2f %4s%% | %9d %6.2f %6.2f %4s%% | %5.2fx %6.2fx\n", m, rps[h], p50[h], p99[h], cpu[h], rps[x], p50[x], p99[x], cpu[x], rps[x] / rps[h], p99[x] / p99[h]
+		}
+		if ("direct" in rps) printf "direct  | backend A answered directly: %d req/s, p50 %.2f ms, p99 %.2f ms\n", rps["direct"], p50["direct"], p99["direct"]
+		printf "haraft learn/insert: %.3f   HAProxy learn/insert: %.3f\n", rps["haraft-learn"] / rps["haraft-insert"], rps["haproxy-learn"] / rps["haproxy-insert"]
+	}' "$work/results-1.txt" "$work/results-$pick.txt"

@@ -25,7 +25,8 @@ type Config struct {
 	File      string     `yaml:"-"` // where the config came from; "<dev>" for code-built configs
 	Node      Node       `yaml:"node"`
 	Raft      Raft       `yaml:"raft"`
-	HTTP      HTTP       `yaml:"http"` // ops listener: /ready /healthz
+	HTTP      HTTP       `yaml:"http"`            // ops listener: /ready /healthz
+	Admin     Admin      `yaml:"admin,omitempty"` // admin gRPC listener (admin.go)
 	Timeouts  Timeouts   `yaml:"timeouts"`
 	Proposals Proposals  `yaml:"proposals"`
 	Frontends []Frontend `yaml:"frontends"`
@@ -61,6 +62,11 @@ type Raft struct {
 	SnapshotInterval   Duration `yaml:"snapshot_interval"`    // default 120s
 	SnapshotThreshold  uint64   `yaml:"snapshot_threshold"`   // default 8192
 	TrailingLogs       uint64   `yaml:"trailing_logs"`        // default 10240
+
+	// TLS, when set, makes the cluster port (Raft and node-to-node RPCs)
+	// mutual TLS: a node without a certificate signed by ca_file can
+	// neither join nor read anything.
+	TLS *TLS `yaml:"tls,omitempty"`
 }
 
 // Peer is one member of the static bootstrap set.

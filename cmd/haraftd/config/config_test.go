@@ -38,8 +38,17 @@ func TestLoadFull(t *testing.T) {
 			},
 			HeartbeatTimeout: ms(2000), ElectionTimeout: ms(3000), LeaderLeaseTimeout: ms(1500),
 			CommitTimeout: ms(20), SnapshotInterval: ms(300000), SnapshotThreshold: 100, TrailingLogs: 0,
+			TLS: &TLS{CAFile: "/etc/haraft/ca.pem", CertFile: "/etc/haraft/n2.pem", KeyFile: "/etc/haraft/n2-key.pem"},
 		},
-		HTTP:      HTTP{Addr: ":9100"},
+		HTTP: HTTP{Addr: ":9100"},
+		Admin: Admin{
+			Addr: "10.0.1.2:9200",
+			TLS:  &TLS{CAFile: "/etc/haraft/admin-ca.pem", CertFile: "/etc/haraft/n2-admin.pem", KeyFile: "/etc/haraft/n2-admin-key.pem"},
+			Tokens: []Token{
+				{Name: "ops", Role: RoleWrite, Secret: "0123456789abcdef0123"},
+				{Name: "dashboard", Role: RoleRead, SecretFile: "/etc/haraft/dashboard.token"},
+			},
+		},
 		Timeouts:  Timeouts{Connect: ms(1000), Client: ms(60000), Server: ms(90000), HTTPRequest: ms(5000), HTTPKeepAlive: ms(2000)},
 		Proposals: Proposals{BatchSize: 64, FlushInterval: ms(1), QueueSize: 64},
 		Frontends: []Frontend{

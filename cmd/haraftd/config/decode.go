@@ -333,6 +333,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		{"http", func(p string, v *yaml.Node) {
 			d.mapping(p, v, []field{{"addr", d.str(&c.HTTP.Addr)}})
 		}},
+		{"admin", func(p string, v *yaml.Node) { d.admin(p, v, &c.Admin) }},
 		{"timeouts", func(p string, v *yaml.Node) { d.timeouts(p, v, &c.Timeouts) }},
 		{"proposals", func(p string, v *yaml.Node) { d.proposals(p, v, &c.Proposals) }},
 		{"frontends", seq(d, &c.Frontends, func() Frontend { return Frontend{} }, d.frontend)},
@@ -366,6 +367,7 @@ func (d *decoder) raft(path string, v *yaml.Node, r *Raft) {
 		{"snapshot_interval", d.duration(&r.SnapshotInterval)},
 		{"snapshot_threshold", d.unsigned(&r.SnapshotThreshold)},
 		{"trailing_logs", d.unsigned(&r.TrailingLogs)},
+		{"tls", d.tlsPtr(&r.TLS)},
 	})
 }
 

@@ -84,7 +84,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown section", func(t *testing.T) string { return edit(t, "http:", "htp:") },
 			[]string{
 				`t.yaml:1: http.addr: required`, // absent: line of the enclosing (root) mapping
-				`t.yaml:11: htp: unknown field (known: node, raft, http, timeouts, proposals, frontends, backends)`,
+				`t.yaml:11: htp: unknown field (known: node, raft, http, admin, timeouts, proposals, frontends, backends)`,
 			}},
 		{"unknown in flow mapping", func(t *testing.T) string {
 			return edit(t, "{name: JSESSIONID, mode: learn}", "{name: JSESSIONID, mode: learn, sticky: true}")
@@ -237,6 +237,52 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:25: backends[0].servers[1].weight: 257 is out of range 0..256`}},
 		{"duplicate backend", func(t *testing.T) string { return base + "  - name: app\n    servers: [{name: A, addr: 'h:1'}]\n" },
 			[]string{`t.yaml:25: backends[1].name: duplicate backend name "app" (also backends[0])`}},
+
+		// Admin API and TLS.
+		{"admin without addr", func(t *testing.T) string {
+			return base + "admin:\n  tokens: [{name: ops, role: write, secret: 0123456789abcdef}]\n"
+		}, []string{`t.yaml:25: admin.addr: required when admin.tls or admin.tokens is set`}},
+		{"admin addr conflicts", func(t *testing.T) string { return base + "admin: {addr: 127.0.0.1:9101}\n" },
+			[]string{`t.yaml:25: admin.addr: "127.0.0.1:9101" conflicts with http.addr "127.0.0.1:9101"`}},
+		{"admin token problems", func(t *testing.T) string {
+			return base + `admin:
+  addr: 127.0.0.1:9201
+  tokens:
+    - {name: ops, role: admin, secret: short}
+    - {name: ops, role: read}
+    - {name: a, role: write, secret: 0123456789abcdef, secret_file: /x}
+    - {name: b, role: write, secret: 0123456789abcdef}
+    - {name: c, role: write, secret: 0123456789abcdef}
+    - {role: read, secret_file: /t}
+`
+		}, []string{
+			`t.yaml:28: admin.tokens[0].role: invalid value "admin" (allowed: read, write)`,
+			`t.yaml:28: admin.tokens[0].secret: too short (5 characters): use at least 16`,
+			`t.yaml:29: admin.tokens[1].name: duplicate token name "ops" (also admin.tokens[0])`,
+			`t.yaml:29: admin.tokens[1].secret: required: set secret or secret_file`,
+			`t.yaml:30: admin.tokens[2].secret_file: set either secret or secret_file, not both`,
+			`t.yaml:32: admin.tokens[4].secret: same secret as admin.tokens[3]: every token needs its own`,
+			`t.yaml:33: admin.tokens[5].name: required`,
+		}},
+		{"unknown admin field", func(t *testing.T) string { return base + "admin: {addr: 127.0.0.1:9201, token: x}\n" },
+			[]string{`t.yaml:25: admin.token: unknown field (known: addr, tls, tokens)`}},
+		{"admin tls needs cert and key", func(t *testing.T) string {
+			return base + "admin:\n  addr: 127.0.0.1:9201\n  tls: {ca_file: /ca.pem}\n"
+		}, []string{
+			`t.yaml:27: admin.tls.cert_file: required`,
+			`t.yaml:27: admin.tls.key_file: required`,
+		}},
+		{"raft tls needs a ca", func(t *testing.T) string {
+			return edit(t, "  bind: 127.0.0.1:7001\n", "  bind: 127.0.0.1:7001\n  tls: {cert_file: /n1.pem, key_file: /n1-key.pem}\n")
+		}, []string{`t.yaml:6: raft.tls.ca_file: required: mutual TLS between nodes needs the CA that signed every node's certificate`}},
+		{"raft tls unknown field", func(t *testing.T) string {
+			return edit(t, "  bind: 127.0.0.1:7001\n", "  bind: 127.0.0.1:7001\n  tls: {ca: /ca.pem}\n")
+		}, []string{
+			`t.yaml:6: raft.tls.ca: unknown field (known: ca_file, cert_file, key_file)`,
+			`t.yaml:6: raft.tls.ca_file: required`,
+			`t.yaml:6: raft.tls.cert_file: required`,
+			`t.yaml:6: raft.tls.key_file: required`,
+		}},
 
 		// Several problems at once, reported in line order.
 		{"many", func(t *testing.T) string {

@@ -38,6 +38,7 @@ func (c *Config) Validate() error {
 	if v.required("http.addr", c.HTTP.Addr) {
 		v.addr("http.addr", c.HTTP.Addr, listenAddr)
 	}
+	v.admin(&c.Admin)
 	v.timeouts(&c.Timeouts)
 	v.proposals(&c.Proposals)
 	v.backends(c.Backends)
@@ -115,6 +116,7 @@ func (v *validator) raft(c *Config) {
 	}
 
 	v.peers(c, adv, advOK)
+	v.tls("raft.tls", r.TLS, "mutual TLS between nodes needs the CA that signed every node's certificate")
 
 	v.atLeast("raft.heartbeat_timeout", r.HeartbeatTimeout, 5*time.Millisecond)
 	v.atLeast("raft.election_timeout", r.ElectionTimeout, 5*time.Millisecond)
@@ -329,6 +331,9 @@ func (v *validator) listeners(c *Config) {
 	}
 	add("raft.bind", c.Raft.Bind)
 	add("http.addr", c.HTTP.Addr)
+	if c.Admin.Addr != "" {
+		add("admin.addr", c.Admin.Addr)
+	}
 	for i, f := range c.Frontends {
 		add(fmt.Sprintf("frontends[%d].bind", i), f.Bind)
 	}

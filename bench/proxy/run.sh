@@ -12,8 +12,9 @@
 #   DURATION=10s    wrk duration per measurement
 #   ROUNDS=1        rounds; each round measures every target once, in
 #                   alternating order; the table shows the median round
-#   PIN=1           pin the proxy under test to PROXY_CPU and wrk + backends
-#                   to LOAD_CPU (0: let the scheduler place everything)
+#   PIN=proxy       CPU layout: proxy = the proxy under test is pinned to
+#                   PROXY_CPU, wrk and the backends run anywhere; split = also
+#                   pin wrk and the backends to LOAD_CPU; none = no pinning
 #   PROXY_CPU=0 LOAD_CPU=1
 #   BASE_PORT=19100 ports BASE_PORT..BASE_PORT+9 are used
 #   DIRECT=1        also measure the backend answered directly (the ceiling)
@@ -26,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-1}
-PIN=${PIN:-1}
+PIN=${PIN:-proxy}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BASE_PORT=${BASE_PORT:-19100}
@@ -74,10 +75,18 @@ done
 
 on_proxy_cpu=()
 on_load_cpu=()
-if [[ $PIN == 1 ]]; then
+case $PIN in
+proxy) on_proxy_cpu=(taskset -c "$PROXY_CPU") ;;
+split)
 	on_proxy_cpu=(taskset -c "$PROXY_CPU")
 	on_load_cpu=(taskset -c "$LOAD_CPU")
-fi
+	;;
+none) ;;
+*)
+	echo "run.sh: PIN must be proxy, split or none" >&2
+	exit 1
+	;;
+esac
 
 echo "building into $work ..." >&2
 (cd "$here/backend" && go build -o "$work/backend" .)

@@ -30,17 +30,18 @@ type MessageType uint8
 
 // The command types. Values are part of the on-disk format: never renumber.
 const (
-	LearnSessionsType    MessageType = 1
-	DeleteSessionsType   MessageType = 2
-	RebindSessionsType   MessageType = 3
-	SetServerAdminType   MessageType = 4
-	SetServerHealthType  MessageType = 5
-	RegisterNodeType     MessageType = 6
-	AssignEIPType        MessageType = 7
-	ReportNodeStatusType MessageType = 8
-	SetServerWeightType  MessageType = 9
-	AddServerType        MessageType = 10
-	RemoveServerType     MessageType = 11
+	LearnSessionsType     MessageType = 1
+	DeleteSessionsType    MessageType = 2
+	RebindSessionsType    MessageType = 3
+	SetServerAdminType    MessageType = 4
+	SetServerHealthType   MessageType = 5
+	RegisterNodeType      MessageType = 6
+	AssignEIPType         MessageType = 7
+	ReportNodeStatusType  MessageType = 8
+	SetServerWeightType   MessageType = 9
+	AddServerType         MessageType = 10
+	RemoveServerType      MessageType = 11
+	ReportHealthViewsType MessageType = 12
 
 	// IgnoreUnknownTypeFlag marks a command that an older binary may skip
 	// instead of stopping, for commands that only add optional state.
@@ -89,6 +90,10 @@ func registry() map[MessageType]command {
 			}},
 		AddServerType: {"add_server", func() proto.Message { return &fsmpb.AddServer{} },
 			func(s *State, m proto.Message) *fsmpb.ApplyResult { return s.applyAddServer(m.(*fsmpb.AddServer)) }},
+		ReportHealthViewsType: {"report_health_views", func() proto.Message { return &fsmpb.ReportHealthViews{} },
+			func(s *State, m proto.Message) *fsmpb.ApplyResult {
+				return s.applyHealthViews(m.(*fsmpb.ReportHealthViews))
+			}},
 		RemoveServerType: {"remove_server", func() proto.Message { return &fsmpb.RemoveServer{} },
 			func(s *State, m proto.Message) *fsmpb.ApplyResult {
 				return s.applyRemoveServer(m.(*fsmpb.RemoveServer))

@@ -43,6 +43,10 @@ func testLog(t *testing.T) [][]byte {
 		mustEncode(t, RegisterNodeType, &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: "n2", Az: "b", RaftAddr: "127.0.0.1:2"}}),
 		mustEncode(t, RegisterNodeType, &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: "n1", Az: "a", RaftAddr: "127.0.0.1:1"}}),
 		mustEncode(t, AssignEIPType, &fsmpb.AssignEIP{Eip: &fsmpb.EIP{Id: "eipalloc-1", Holder: "n1", Term: 3}}),
+		mustEncode(t, ReportHealthViewsType, &fsmpb.ReportHealthViews{Views: []*fsmpb.HealthView{
+			{Backend: "app", Server: "A", Node: "n2", Health: fsmpb.Health_HEALTH_DOWN, StampUnixMs: 9},
+			{Backend: "app", Server: "A", Node: "n1", Health: fsmpb.Health_HEALTH_UP, StampUnixMs: 9},
+		}}),
 	)
 	return log
 }
@@ -87,6 +91,9 @@ func TestDeterministicSnapshots(t *testing.T) {
 	}
 	if srv, _ := c.Lookup("app", "t002"); srv != "A" {
 		t.Fatalf("rebind lost: t002 on %q", srv)
+	}
+	if v := c.HealthViews("app", "A"); len(v) != 2 || v["n2"].Health != fsmpb.Health_HEALTH_DOWN {
+		t.Fatalf("health views not restored: %v", v)
 	}
 	if st := c.Servers().Get("app", "B"); st.Admin != fsmpb.AdminState_ADMIN_DRAIN {
 		t.Fatalf("server state not restored: %+v", st)

@@ -34,6 +34,7 @@ type snapshot struct {
 	nodes    []*fsmpb.Node
 	eips     []*fsmpb.EIP
 	statuses []*fsmpb.NodeStatus
+	views    []*fsmpb.HealthView
 }
 
 func (s *State) capture() *snapshot {
@@ -47,6 +48,11 @@ func (s *State) capture() *snapshot {
 	}
 	for _, e := range s.eips {
 		snap.eips = append(snap.eips, cloneEIP(e))
+	}
+	for _, byNode := range s.views {
+		for _, v := range byNode {
+			snap.views = append(snap.views, cloneHealthView(v))
+		}
 	}
 	for _, n := range s.nodeStatus {
 		snap.statuses = append(snap.statuses, cloneNodeStatus(n))
@@ -69,6 +75,9 @@ func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
 	slices.SortFunc(sn.nodes, func(a, b *fsmpb.Node) int { return cmp.Compare(a.Id, b.Id) })
 	slices.SortFunc(sn.eips, func(a, b *fsmpb.EIP) int { return cmp.Compare(a.Id, b.Id) })
 	slices.SortFunc(sn.statuses, func(a, b *fsmpb.NodeStatus) int { return cmp.Compare(a.NodeId, b.NodeId) })
+	slices.SortFunc(sn.views, func(a, b *fsmpb.HealthView) int {
+		return cmp.Or(cmp.Compare(a.Backend, b.Backend), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Node, b.Node))
+	})
 
 	rw := &recordWriter{w: bufio.NewWriterSize(w, 256<<10)}
 	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Header{Header: &fsmpb.SnapshotHeader{Format: snapshotFormat, Sessions: uint64(len(sn.sessions))}}})
@@ -86,6 +95,9 @@ func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
 	}
 	for _, n := range sn.statuses {
 		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_NodeStatus{NodeStatus: n}})
+	}
+	for _, v := range sn.views {
+		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_HealthView{HealthView: v}})
 	}
 	trailer := &fsmpb.SnapshotTrailer{Records: rw.records, Crc32C: rw.crc}
 	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Trailer{Trailer: trailer}})
@@ -208,6 +220,8 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			st.nodes[v.Node.Id] = v.Node
 		case *fsmpb.SnapshotRecord_Eip:
 			st.eips[v.Eip.Id] = v.Eip
+		case *fsmpb.SnapshotRecord_HealthView:
+			st.putView(v.HealthView)
 		case *fsmpb.SnapshotRecord_NodeStatus:
 			st.nodeStatus[v.NodeStatus.NodeId] = v.NodeStatus
 		default:
@@ -225,6 +239,7 @@ func (s *State) replace(from *State) {
 	s.nodes = from.nodes
 	s.eips = from.eips
 	s.nodeStatus = from.nodeStatus
+	s.views = from.views
 	s.mu.Unlock()
 	s.servers.Store(from.servers.Load())
 }

@@ -87,6 +87,8 @@ type State struct {
 	eips     map[string]*fsmpb.EIP
 	// nodeStatus holds each node's self-reported status (fsm/nodestatus.go).
 	nodeStatus map[string]*fsmpb.NodeStatus
+	// views holds every node's view of every server's health (fsm/health.go).
+	views map[ServerKey]map[string]*fsmpb.HealthView
 
 	servers atomic.Pointer[ServerTable]
 
@@ -103,6 +105,7 @@ func NewState() *State {
 		nodes:      make(map[string]*fsmpb.Node),
 		eips:       make(map[string]*fsmpb.EIP),
 		nodeStatus: make(map[string]*fsmpb.NodeStatus),
+		views:      make(map[ServerKey]map[string]*fsmpb.HealthView),
 		appliedCh:  make(chan struct{}),
 	}
 	s.servers.Store(&ServerTable{servers: map[ServerKey]ServerState{}})

@@ -1432,6 +1432,138 @@ func (x *ReportNodeStatus) GetStatus() *NodeStatus {
 	return nil
 }
 
+// HealthView is one node's view of one server's health, from its own
+// checks (after rise/fall). The leader aggregates the views of the live
+// nodes into the agreed health (SetServerHealth).
+type HealthView struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	Server        string                 `protobuf:"bytes,2,opt,name=server,proto3" json:"server,omitempty"`
+	Node          string                 `protobuf:"bytes,3,opt,name=node,proto3" json:"node,omitempty"`
+	Health        Health                 `protobuf:"varint,4,opt,name=health,proto3,enum=haraft.fsm.v1.Health" json:"health,omitempty"`
+	StampUnixMs   int64                  `protobuf:"varint,5,opt,name=stamp_unix_ms,json=stampUnixMs,proto3" json:"stamp_unix_ms,omitempty"` // stamped by the reporting node
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`                                 // last check's outcome, e.g. "connection refused"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HealthView) Reset() {
+	*x = HealthView{}
+	mi := &file_fsm_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HealthView) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HealthView) ProtoMessage() {}
+
+func (x *HealthView) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HealthView.ProtoReflect.Descriptor instead.
+func (*HealthView) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *HealthView) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *HealthView) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
+func (x *HealthView) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *HealthView) GetHealth() Health {
+	if x != nil {
+		return x.Health
+	}
+	return Health_HEALTH_UNKNOWN
+}
+
+func (x *HealthView) GetStampUnixMs() int64 {
+	if x != nil {
+		return x.StampUnixMs
+	}
+	return 0
+}
+
+func (x *HealthView) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ReportHealthViews replaces the reporting node's views of the listed servers.
+type ReportHealthViews struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Views         []*HealthView          `protobuf:"bytes,1,rep,name=views,proto3" json:"views,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportHealthViews) Reset() {
+	*x = ReportHealthViews{}
+	mi := &file_fsm_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportHealthViews) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportHealthViews) ProtoMessage() {}
+
+func (x *ReportHealthViews) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportHealthViews.ProtoReflect.Descriptor instead.
+func (*ReportHealthViews) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ReportHealthViews) GetViews() []*HealthView {
+	if x != nil {
+		return x.Views
+	}
+	return nil
+}
+
 // ApplyResult is what Apply returns for every command. Business errors are
 // values (code + message), never panics.
 type ApplyResult struct {
@@ -1445,7 +1577,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_fsm_proto_msgTypes[18]
+	mi := &file_fsm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1589,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[18]
+	mi := &file_fsm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1602,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{18}
+	return file_fsm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ApplyResult) GetErrorCode() string {
@@ -1507,6 +1639,7 @@ type SnapshotRecord struct {
 	//	*SnapshotRecord_Eip
 	//	*SnapshotRecord_Trailer
 	//	*SnapshotRecord_NodeStatus
+	//	*SnapshotRecord_HealthView
 	Record        isSnapshotRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1514,7 +1647,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_fsm_proto_msgTypes[19]
+	mi := &file_fsm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1659,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[19]
+	mi := &file_fsm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1672,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{19}
+	return file_fsm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SnapshotRecord) GetRecord() isSnapshotRecord_Record {
@@ -1612,6 +1745,15 @@ func (x *SnapshotRecord) GetNodeStatus() *NodeStatus {
 	return nil
 }
 
+func (x *SnapshotRecord) GetHealthView() *HealthView {
+	if x != nil {
+		if x, ok := x.Record.(*SnapshotRecord_HealthView); ok {
+			return x.HealthView
+		}
+	}
+	return nil
+}
+
 type isSnapshotRecord_Record interface {
 	isSnapshotRecord_Record()
 }
@@ -1644,6 +1786,10 @@ type SnapshotRecord_NodeStatus struct {
 	NodeStatus *NodeStatus `protobuf:"bytes,7,opt,name=node_status,json=nodeStatus,proto3,oneof"`
 }
 
+type SnapshotRecord_HealthView struct {
+	HealthView *HealthView `protobuf:"bytes,8,opt,name=health_view,json=healthView,proto3,oneof"`
+}
+
 func (*SnapshotRecord_Header) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Session) isSnapshotRecord_Record() {}
@@ -1658,6 +1804,8 @@ func (*SnapshotRecord_Trailer) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_NodeStatus) isSnapshotRecord_Record() {}
 
+func (*SnapshotRecord_HealthView) isSnapshotRecord_Record() {}
+
 type SnapshotHeader struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Format        uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"`
@@ -1668,7 +1816,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_fsm_proto_msgTypes[20]
+	mi := &file_fsm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1828,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[20]
+	mi := &file_fsm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1841,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{20}
+	return file_fsm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SnapshotHeader) GetFormat() uint32 {
@@ -1720,7 +1868,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_fsm_proto_msgTypes[21]
+	mi := &file_fsm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1880,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[21]
+	mi := &file_fsm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1893,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{21}
+	return file_fsm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SnapshotTrailer) GetRecords() uint64 {
@@ -1860,12 +2008,22 @@ const file_fsm_proto_rawDesc = "" +
 	"\x06reason\x18\n" +
 	" \x01(\tR\x06reason\"E\n" +
 	"\x10ReportNodeStatus\x121\n" +
-	"\x06status\x18\x01 \x01(\v2\x19.haraft.fsm.v1.NodeStatusR\x06status\"t\n" +
+	"\x06status\x18\x01 \x01(\v2\x19.haraft.fsm.v1.NodeStatusR\x06status\"\xbd\x01\n" +
+	"\n" +
+	"HealthView\x12\x18\n" +
+	"\abackend\x18\x01 \x01(\tR\abackend\x12\x16\n" +
+	"\x06server\x18\x02 \x01(\tR\x06server\x12\x12\n" +
+	"\x04node\x18\x03 \x01(\tR\x04node\x12-\n" +
+	"\x06health\x18\x04 \x01(\x0e2\x15.haraft.fsm.v1.HealthR\x06health\x12\"\n" +
+	"\rstamp_unix_ms\x18\x05 \x01(\x03R\vstampUnixMs\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"D\n" +
+	"\x11ReportHealthViews\x12/\n" +
+	"\x05views\x18\x01 \x03(\v2\x19.haraft.fsm.v1.HealthViewR\x05views\"t\n" +
 	"\vApplyResult\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x120\n" +
-	"\x05learn\x18\x03 \x01(\v2\x1a.haraft.fsm.v1.LearnResultR\x05learn\"\x85\x03\n" +
+	"\x05learn\x18\x03 \x01(\v2\x1a.haraft.fsm.v1.LearnResultR\x05learn\"\xc3\x03\n" +
 	"\x0eSnapshotRecord\x127\n" +
 	"\x06header\x18\x01 \x01(\v2\x1d.haraft.fsm.v1.SnapshotHeaderH\x00R\x06header\x122\n" +
 	"\asession\x18\x02 \x01(\v2\x16.haraft.fsm.v1.BindingH\x00R\asession\x12/\n" +
@@ -1874,7 +2032,9 @@ const file_fsm_proto_rawDesc = "" +
 	"\x03eip\x18\x05 \x01(\v2\x12.haraft.fsm.v1.EIPH\x00R\x03eip\x12:\n" +
 	"\atrailer\x18\x06 \x01(\v2\x1e.haraft.fsm.v1.SnapshotTrailerH\x00R\atrailer\x12<\n" +
 	"\vnode_status\x18\a \x01(\v2\x19.haraft.fsm.v1.NodeStatusH\x00R\n" +
-	"nodeStatusB\b\n" +
+	"nodeStatus\x12<\n" +
+	"\vhealth_view\x18\b \x01(\v2\x19.haraft.fsm.v1.HealthViewH\x00R\n" +
+	"healthViewB\b\n" +
 	"\x06record\"D\n" +
 	"\x0eSnapshotHeader\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x1a\n" +
@@ -1913,34 +2073,36 @@ func file_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_fsm_proto_goTypes = []any{
-	(AdminState)(0),          // 0: haraft.fsm.v1.AdminState
-	(Health)(0),              // 1: haraft.fsm.v1.Health
-	(NodeRole)(0),            // 2: haraft.fsm.v1.NodeRole
-	(ProxyHealth)(0),         // 3: haraft.fsm.v1.ProxyHealth
-	(*Binding)(nil),          // 4: haraft.fsm.v1.Binding
-	(*LearnSessions)(nil),    // 5: haraft.fsm.v1.LearnSessions
-	(*LearnResult)(nil),      // 6: haraft.fsm.v1.LearnResult
-	(*SessionRef)(nil),       // 7: haraft.fsm.v1.SessionRef
-	(*DeleteSessions)(nil),   // 8: haraft.fsm.v1.DeleteSessions
-	(*RebindSessions)(nil),   // 9: haraft.fsm.v1.RebindSessions
-	(*Server)(nil),           // 10: haraft.fsm.v1.Server
-	(*SetServerWeight)(nil),  // 11: haraft.fsm.v1.SetServerWeight
-	(*AddServer)(nil),        // 12: haraft.fsm.v1.AddServer
-	(*RemoveServer)(nil),     // 13: haraft.fsm.v1.RemoveServer
-	(*SetServerAdmin)(nil),   // 14: haraft.fsm.v1.SetServerAdmin
-	(*SetServerHealth)(nil),  // 15: haraft.fsm.v1.SetServerHealth
-	(*Node)(nil),             // 16: haraft.fsm.v1.Node
-	(*RegisterNode)(nil),     // 17: haraft.fsm.v1.RegisterNode
-	(*EIP)(nil),              // 18: haraft.fsm.v1.EIP
-	(*AssignEIP)(nil),        // 19: haraft.fsm.v1.AssignEIP
-	(*NodeStatus)(nil),       // 20: haraft.fsm.v1.NodeStatus
-	(*ReportNodeStatus)(nil), // 21: haraft.fsm.v1.ReportNodeStatus
-	(*ApplyResult)(nil),      // 22: haraft.fsm.v1.ApplyResult
-	(*SnapshotRecord)(nil),   // 23: haraft.fsm.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),   // 24: haraft.fsm.v1.SnapshotHeader
-	(*SnapshotTrailer)(nil),  // 25: haraft.fsm.v1.SnapshotTrailer
+	(AdminState)(0),           // 0: haraft.fsm.v1.AdminState
+	(Health)(0),               // 1: haraft.fsm.v1.Health
+	(NodeRole)(0),             // 2: haraft.fsm.v1.NodeRole
+	(ProxyHealth)(0),          // 3: haraft.fsm.v1.ProxyHealth
+	(*Binding)(nil),           // 4: haraft.fsm.v1.Binding
+	(*LearnSessions)(nil),     // 5: haraft.fsm.v1.LearnSessions
+	(*LearnResult)(nil),       // 6: haraft.fsm.v1.LearnResult
+	(*SessionRef)(nil),        // 7: haraft.fsm.v1.SessionRef
+	(*DeleteSessions)(nil),    // 8: haraft.fsm.v1.DeleteSessions
+	(*RebindSessions)(nil),    // 9: haraft.fsm.v1.RebindSessions
+	(*Server)(nil),            // 10: haraft.fsm.v1.Server
+	(*SetServerWeight)(nil),   // 11: haraft.fsm.v1.SetServerWeight
+	(*AddServer)(nil),         // 12: haraft.fsm.v1.AddServer
+	(*RemoveServer)(nil),      // 13: haraft.fsm.v1.RemoveServer
+	(*SetServerAdmin)(nil),    // 14: haraft.fsm.v1.SetServerAdmin
+	(*SetServerHealth)(nil),   // 15: haraft.fsm.v1.SetServerHealth
+	(*Node)(nil),              // 16: haraft.fsm.v1.Node
+	(*RegisterNode)(nil),      // 17: haraft.fsm.v1.RegisterNode
+	(*EIP)(nil),               // 18: haraft.fsm.v1.EIP
+	(*AssignEIP)(nil),         // 19: haraft.fsm.v1.AssignEIP
+	(*NodeStatus)(nil),        // 20: haraft.fsm.v1.NodeStatus
+	(*ReportNodeStatus)(nil),  // 21: haraft.fsm.v1.ReportNodeStatus
+	(*HealthView)(nil),        // 22: haraft.fsm.v1.HealthView
+	(*ReportHealthViews)(nil), // 23: haraft.fsm.v1.ReportHealthViews
+	(*ApplyResult)(nil),       // 24: haraft.fsm.v1.ApplyResult
+	(*SnapshotRecord)(nil),    // 25: haraft.fsm.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),    // 26: haraft.fsm.v1.SnapshotHeader
+	(*SnapshotTrailer)(nil),   // 27: haraft.fsm.v1.SnapshotTrailer
 }
 var file_fsm_proto_depIdxs = []int32{
 	4,  // 0: haraft.fsm.v1.LearnSessions.bindings:type_name -> haraft.fsm.v1.Binding
@@ -1956,19 +2118,22 @@ var file_fsm_proto_depIdxs = []int32{
 	2,  // 10: haraft.fsm.v1.NodeStatus.role:type_name -> haraft.fsm.v1.NodeRole
 	3,  // 11: haraft.fsm.v1.NodeStatus.proxy:type_name -> haraft.fsm.v1.ProxyHealth
 	20, // 12: haraft.fsm.v1.ReportNodeStatus.status:type_name -> haraft.fsm.v1.NodeStatus
-	6,  // 13: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
-	24, // 14: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
-	4,  // 15: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
-	10, // 16: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
-	16, // 17: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
-	18, // 18: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
-	25, // 19: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
-	20, // 20: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	1,  // 13: haraft.fsm.v1.HealthView.health:type_name -> haraft.fsm.v1.Health
+	22, // 14: haraft.fsm.v1.ReportHealthViews.views:type_name -> haraft.fsm.v1.HealthView
+	6,  // 15: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
+	26, // 16: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
+	4,  // 17: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
+	10, // 18: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
+	16, // 19: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
+	18, // 20: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
+	27, // 21: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
+	20, // 22: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
+	22, // 23: haraft.fsm.v1.SnapshotRecord.health_view:type_name -> haraft.fsm.v1.HealthView
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_fsm_proto_init() }
@@ -1976,7 +2141,7 @@ func file_fsm_proto_init() {
 	if File_fsm_proto != nil {
 		return
 	}
-	file_fsm_proto_msgTypes[19].OneofWrappers = []any{
+	file_fsm_proto_msgTypes[21].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Session)(nil),
 		(*SnapshotRecord_Server)(nil),
@@ -1984,6 +2149,7 @@ func file_fsm_proto_init() {
 		(*SnapshotRecord_Eip)(nil),
 		(*SnapshotRecord_Trailer)(nil),
 		(*SnapshotRecord_NodeStatus)(nil),
+		(*SnapshotRecord_HealthView)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1991,7 +2157,7 @@ func file_fsm_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsm_proto_rawDesc), len(file_fsm_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

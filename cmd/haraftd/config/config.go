@@ -112,6 +112,7 @@ type Backend struct {
 	Balance     string   `yaml:"balance"`      // roundrobin (default) | leastconn | source | random
 	Cookie      *Cookie  `yaml:"cookie"`       // optional; nil = no stickiness
 	LearnCommit string   `yaml:"learn_commit"` // async (default) | sync; only meaningful with cookie mode learn
+	Check       *Check   `yaml:"check"`        // optional; nil = no active health checks (servers count as up)
 	Servers     []Server `yaml:"servers"`      // at least one
 }
 
@@ -125,6 +126,31 @@ type Cookie struct {
 	HTTPOnly   bool   `yaml:"httponly"`    // set HttpOnly on inserted cookies
 	Secure     bool   `yaml:"secure"`      // set Secure on inserted cookies
 	DynamicKey string `yaml:"dynamic_key"` // when set, server cookie values are an HMAC of the server name (insert, prefix, rewrite only)
+}
+
+// Check is HAProxy's "check inter fastinter downinter rise fall" for every
+// server of the backend, "timeout check", "option httpchk" with
+// "http-check expect status", plus how many nodes must agree.
+type Check struct {
+	Inter     Duration   `yaml:"inter"`     // default 2s: between checks of an up server
+	FastInter Duration   `yaml:"fastinter"` // default inter: while a server is changing state
+	DownInter Duration   `yaml:"downinter"` // default inter: between checks of a down server
+	Timeout   Duration   `yaml:"timeout"`   // default inter, at most inter
+	Rise      int        `yaml:"rise"`      // default 2: consecutive successes to count a server up
+	Fall      int        `yaml:"fall"`      // default 3: consecutive failures to count it down
+	HTTPChk   *HTTPCheck `yaml:"httpchk"`   // nil: TCP connect check
+	// AgreeDown and AgreeUp are how many live nodes must see a server down
+	// (up) before the leader commits it so; 0 = a majority of live nodes.
+	AgreeDown int `yaml:"agree_down"`
+	AgreeUp   int `yaml:"agree_up"`
+}
+
+// HTTPCheck is "option httpchk METHOD URI" and "http-check expect status".
+type HTTPCheck struct {
+	Method       string `yaml:"method"`        // default GET
+	URI          string `yaml:"uri"`           // default /
+	Host         string `yaml:"host"`          // Host header; default the server address
+	ExpectStatus int    `yaml:"expect_status"` // 0 (default): any 2xx or 3xx, as HAProxy
 }
 
 // Server is one HAProxy server line of a backend.
@@ -203,6 +229,25 @@ func defaultBackend() Backend {
 }
 
 func defaultServer() Server { return Server{Weight: 1} }
+
+func defaultCheck() Check { return Check{Inter: Duration{2 * time.Second}, Rise: 2, Fall: 3} }
+
+// checkDerived fills the check fields whose default is another field.
+func (c *Check) checkDerived() {
+	if c.FastInter.Duration == 0 {
+		c.FastInter = c.Inter
+	}
+	if c.DownInter.Duration == 0 {
+		c.DownInter = c.Inter
+	}
+	if c.Timeout.Duration == 0 {
+		c.Timeout = c.Inter
+	}
+	if c.HTTPChk != nil {
+		setStr(&c.HTTPChk.Method, "GET")
+		setStr(&c.HTTPChk.URI, "/")
+	}
+}
 
 // ApplyDefaults fills, in a config built in code, every zero-valued field
 // whose zero value is not legal: empty strings with a default (node.az,

@@ -411,7 +411,43 @@ func (d *decoder) backend(path string, v *yaml.Node, b *Backend) {
 			b.Cookie = ck
 		}},
 		{"learn_commit", d.str(&b.LearnCommit)},
+		{"check", func(p string, v *yaml.Node) {
+			if isNull(resolve(v)) {
+				b.Check = nil
+				return
+			}
+			ck := defaultCheck()
+			d.check(p, v, &ck)
+			b.Check = &ck
+		}},
 		{"servers", seq(d, &b.Servers, defaultServer, d.server)},
+	})
+}
+
+func (d *decoder) check(path string, v *yaml.Node, c *Check) {
+	d.mapping(path, v, []field{
+		{"inter", d.duration(&c.Inter)},
+		{"fastinter", d.duration(&c.FastInter)},
+		{"downinter", d.duration(&c.DownInter)},
+		{"timeout", d.duration(&c.Timeout)},
+		{"rise", d.integer(&c.Rise)},
+		{"fall", d.integer(&c.Fall)},
+		{"httpchk", func(p string, v *yaml.Node) {
+			if isNull(resolve(v)) {
+				c.HTTPChk = nil
+				return
+			}
+			h := &HTTPCheck{}
+			d.mapping(p, v, []field{
+				{"method", d.str(&h.Method)},
+				{"uri", d.str(&h.URI)},
+				{"host", d.str(&h.Host)},
+				{"expect_status", d.integer(&h.ExpectStatus)},
+			})
+			c.HTTPChk = h
+		}},
+		{"agree_down", d.integer(&c.AgreeDown)},
+		{"agree_up", d.integer(&c.AgreeUp)},
 	})
 }
 

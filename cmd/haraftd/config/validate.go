@@ -226,6 +226,9 @@ func (v *validator) backends(bs []Backend) {
 		if b.Cookie != nil {
 			v.cookie(path+".cookie", b.Cookie)
 		}
+		if b.Check != nil {
+			v.check(path+".check", b.Check)
+		}
 		v.servers(path+".servers", b.Servers)
 	}
 }
@@ -237,6 +240,40 @@ func (v *validator) cookie(path string, c *Cookie) {
 	v.enum(path+".mode", c.Mode, cookieModes)
 	if c.DynamicKey != "" && c.Mode == CookieLearn {
 		v.errf(path+".dynamic_key", "only used with mode insert, prefix or rewrite (mode is learn: the application sets the cookie)")
+	}
+}
+
+func (v *validator) check(path string, c *Check) {
+	c.checkDerived()
+	v.atLeast(path+".inter", c.Inter, 10*time.Millisecond)
+	v.atLeast(path+".fastinter", c.FastInter, 10*time.Millisecond)
+	v.atLeast(path+".downinter", c.DownInter, 10*time.Millisecond)
+	v.atLeast(path+".timeout", c.Timeout, time.Millisecond)
+	if c.Timeout.Duration > c.Inter.Duration {
+		v.errf(path+".timeout", "%v is longer than inter %v: checks would overlap", c.Timeout.Duration, c.Inter.Duration)
+	}
+	if c.Rise < 1 || c.Rise > 100 {
+		v.errf(path+".rise", "must be 1..100, got %d", c.Rise)
+	}
+	if c.Fall < 1 || c.Fall > 100 {
+		v.errf(path+".fall", "must be 1..100, got %d", c.Fall)
+	}
+	if c.AgreeDown < 0 {
+		v.errf(path+".agree_down", "must be 0 (majority of live nodes) or a node count, got %d", c.AgreeDown)
+	}
+	if c.AgreeUp < 0 {
+		v.errf(path+".agree_up", "must be 0 (majority of live nodes) or a node count, got %d", c.AgreeUp)
+	}
+	if h := c.HTTPChk; h != nil {
+		if !isToken(h.Method) {
+			v.errf(path+".httpchk.method", "invalid HTTP method %q", h.Method)
+		}
+		if !strings.HasPrefix(h.URI, "/") || strings.ContainsAny(h.URI, " \r\n") {
+			v.errf(path+".httpchk.uri", "must be an absolute path starting with /, got %q", h.URI)
+		}
+		if h.ExpectStatus != 0 && (h.ExpectStatus < 100 || h.ExpectStatus > 599) {
+			v.errf(path+".httpchk.expect_status", "must be an HTTP status 100..599 (or 0 for any 2xx/3xx), got %d", h.ExpectStatus)
+		}
 	}
 }
 

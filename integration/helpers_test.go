@@ -15,15 +15,18 @@ import (
 
 func startDev(t *testing.T, cookie config.Cookie, learnCommit string) *daemon.DevCluster {
 	t.Helper()
+	return startDevWith(t, daemon.DevOptions{Cookie: cookie, LearnCommit: learnCommit})
+}
+
+func startDevWith(t *testing.T, o daemon.DevOptions) *daemon.DevCluster {
+	t.Helper()
 	level := slog.LevelWarn
 	if os.Getenv("HARAFT_TEST_VERBOSE") != "" {
 		level = slog.LevelDebug
 	}
-	o := daemon.DevOptions{
-		DataDir: t.TempDir(), FastRaft: true, Cookie: cookie, LearnCommit: learnCommit,
-		Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})),
-		RaftLogLevel: raftLogLevel(),
-	}
+	o.DataDir, o.FastRaft = t.TempDir(), true
+	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	o.RaftLogLevel = raftLogLevel()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	c, err := daemon.StartDev(ctx, o)

@@ -46,6 +46,7 @@ type BackendOptions struct {
 	Servers    []ServerOptions
 	Timeouts   Timeouts
 	ForwardFor bool
+	Check      *HealthCheck // nil: no active checks
 }
 
 // Timeouts are HAProxy's timeouts of the same names.
@@ -79,6 +80,7 @@ type Backend struct {
 	byCookie map[string]*Server
 	timeouts Timeouts
 	fwdFor   bool
+	check    *HealthCheck
 }
 
 // NewBackend builds a backend from its options.
@@ -86,7 +88,7 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 	if len(o.Servers) == 0 {
 		return nil, fmt.Errorf("backend %s: no servers", o.Name)
 	}
-	b := &Backend{Name: o.Name, Cookie: o.Cookie, LearnSync: o.LearnSync, byName: map[string]*Server{}, byCookie: map[string]*Server{}, timeouts: o.Timeouts, fwdFor: o.ForwardFor}
+	b := &Backend{Name: o.Name, Cookie: o.Cookie, LearnSync: o.LearnSync, byName: map[string]*Server{}, byCookie: map[string]*Server{}, timeouts: o.Timeouts, fwdFor: o.ForwardFor, check: o.Check}
 	bal, err := NewBalancer(o.Balance)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", o.Name, err)

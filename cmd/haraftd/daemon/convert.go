@@ -34,7 +34,7 @@ func timeouts(cfg *config.Config) proxy.Timeouts {
 // backendOptions maps a backend section onto proxy.BackendOptions.
 func backendOptions(cfg *config.Config, b config.Backend) proxy.BackendOptions {
 	o := proxy.BackendOptions{Name: b.Name, Balance: b.Balance, LearnSync: b.LearnCommit == config.LearnCommitSync,
-		Timeouts: timeouts(cfg), ForwardFor: true}
+		Timeouts: timeouts(cfg), ForwardFor: true, Check: healthCheck(b.Check)}
 	if c := b.Cookie; c != nil {
 		o.Cookie = &proxy.CookieOptions{Name: c.Name, Mode: c.Mode, Indirect: c.Indirect, NoCache: c.NoCache,
 			HTTPOnly: c.HTTPOnly, Secure: c.Secure, DynamicKey: c.DynamicKey}

@@ -38,6 +38,8 @@ type Daemon struct {
 	node *cluster.Node
 
 	learner   *proxy.Learner
+	health    *proxy.HealthMonitor
+	liveness  *cluster.Liveness // optional: the leader's view of which members are alive
 	backends  map[string]*proxy.Backend
 	frontends []*proxy.Frontend
 	ops       *http.Server
@@ -124,6 +126,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 	}()
 
+	d.startHealth()
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()

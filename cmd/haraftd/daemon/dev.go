@@ -24,6 +24,7 @@ type DevOptions struct {
 	BackendPorts [2]int
 	Cookie       config.Cookie // default {JSESSIONID, learn}
 	LearnCommit  string        // async (default) | sync
+	Check        *config.Check // health checks of the demo backends; nil: none
 	FastRaft     bool          // 50 ms Raft timeouts (tests)
 	Logger       *slog.Logger
 	RaftLogLevel string
@@ -31,7 +32,8 @@ type DevOptions struct {
 
 // DefaultDevOptions are the ports the README's quick start prints.
 func DefaultDevOptions(dataDir string) DevOptions {
-	return DevOptions{DataDir: dataDir, ProxyPort: 8001, OpsPort: 9101, RaftPort: 7001, BackendPorts: [2]int{9001, 9002}}
+	check := config.Check{Inter: config.Duration{Duration: time.Second}, Rise: 2, Fall: 2}
+	return DevOptions{DataDir: dataDir, ProxyPort: 8001, OpsPort: 9101, RaftPort: 7001, BackendPorts: [2]int{9001, 9002}, Check: &check}
 }
 
 // DevCluster is a running development cluster.
@@ -119,8 +121,13 @@ func (c *DevCluster) nodeConfig(i int, peers []config.Peer) *config.Config {
 	}
 	cfg.HTTP.Addr = portAddr(o.OpsPort, i)
 	cookie := o.Cookie
+	var check *config.Check
+	if o.Check != nil {
+		ck := *o.Check
+		check = &ck
+	}
 	cfg.Backends = []config.Backend{{
-		Name: "app", Balance: config.BalanceRoundRobin, Cookie: &cookie, LearnCommit: o.LearnCommit,
+		Name: "app", Balance: config.BalanceRoundRobin, Cookie: &cookie, LearnCommit: o.LearnCommit, Check: check,
 		Servers: []config.Server{
 			{Name: "A", Addr: c.Backends[0].Addr(), Cookie: "A", Weight: 1},
 			{Name: "B", Addr: c.Backends[1].Addr(), Cookie: "B", Weight: 1},

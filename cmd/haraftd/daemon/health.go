@@ -1,0 +1,84 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/haraft/haraft/cmd/haraftd/config"
+	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proto/fsmpb"
+	"github.com/haraft/haraft/proxy"
+)
+
+// healthCheck maps a backend's check section onto proxy.HealthCheck.
+func healthCheck(c *config.Check) *proxy.HealthCheck {
+	if c == nil {
+		return nil
+	}
+	h := &proxy.HealthCheck{Inter: c.Inter.Duration, FastInter: c.FastInter.Duration, DownInter: c.DownInter.Duration,
+		Timeout: c.Timeout.Duration, Rise: c.Rise, Fall: c.Fall, AgreeDown: c.AgreeDown, AgreeUp: c.AgreeUp}
+	if c.HTTPChk != nil {
+		h.HTTP = &proxy.HTTPCheck{Method: c.HTTPChk.Method, URI: c.HTTPChk.URI, Host: c.HTTPChk.Host, ExpectStatus: c.HTTPChk.ExpectStatus}
+	}
+	return h
+}
+
+// startHealth runs this node's checks (reporting its views through the
+// leader) and the agreement loop that, on the leader, commits the agreed
+// health of every server.
+func (d *Daemon) startHealth() {
+	backends := make([]*proxy.Backend, 0, len(d.backends))
+	for _, bc := range d.cfg.Backends {
+		backends = append(backends, d.backends[bc.Name])
+	}
+	d.health = proxy.NewHealthMonitor(d.cfg.Node.ID, backends, func(ctx context.Context, views []*fsmpb.HealthView) error {
+		res, err := d.node.Apply(ctx, fsm.ReportHealthViewsType, &fsmpb.ReportHealthViews{Views: views})
+		if err == nil && res.ErrorCode != "" {
+			return &applyError{res}
+		}
+		return err
+	}, d.log)
+	agree := proxy.NewHealthAgreement(proxy.AgreementOptions{
+		Backends: backends,
+		State:    d.fsm,
+		IsLeader: d.node.IsLeader,
+		Members:  d.voters,
+		Alive:    d.alive,
+		Commit: func(ctx context.Context, m *fsmpb.SetServerHealth) error {
+			_, err := d.node.ApplyAsLeader(ctx, fsm.SetServerHealthType, m)
+			return err
+		},
+		Logger: d.log,
+	})
+	d.wg.Add(2)
+	go func() { defer d.wg.Done(); d.health.Run(d.ctx) }()
+	go func() { defer d.wg.Done(); agree.Run(d.ctx) }()
+}
+
+// voters returns the ids of the voting members of the Raft configuration.
+func (d *Daemon) voters() []string {
+	f := d.node.Raft().GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	var ids []string
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage.String() == "Voter" {
+			ids = append(ids, string(s.ID))
+		}
+	}
+	return ids
+}
+
+// alive reports whether the leader counts a member alive. Until a liveness
+// tracker is attached every member counts (dead members' stale views then
+// need a majority of all members to move a server).
+func (d *Daemon) alive(id string) bool {
+	if d.liveness == nil {
+		return true
+	}
+	return d.liveness.Alive(id)
+}
+
+type applyError struct{ res *fsmpb.ApplyResult }
+
+func (e *applyError) Error() string { return e.res.ErrorCode + ": " + e.res.Error }

@@ -1,0 +1,132 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proto/fsmpb"
+)
+
+// ViewState is what the agreement reads: the agreed server table and every
+// node's views.
+type ViewState interface {
+	Servers() *fsm.ServerTable
+	HealthViews(backend, server string) map[string]*fsmpb.HealthView
+}
+
+// AgreementOptions configures a HealthAgreement.
+type AgreementOptions struct {
+	Backends []*Backend
+	State    ViewState
+	IsLeader func() bool
+	Members  func() []string      // voting members' ids
+	Alive    func(id string) bool // nil: every member counts as alive
+	Commit   func(ctx context.Context, m *fsmpb.SetServerHealth) error
+	Interval time.Duration    // default 100 ms
+	Now      func() time.Time // stamps commits (leader time)
+	Logger   *slog.Logger
+}
+
+// HealthAgreement runs on every node and acts on the leader: it commits a
+// server DOWN when enough live nodes (a majority by default, or the
+// backend's agree_down) see it down, and UP when enough see it up
+// (agree_up). A single node's view never moves a server, so one node with
+// a broken network path cannot take a server out for everyone, and every
+// node reassigns sessions from the same agreed view.
+type HealthAgreement struct{ o AgreementOptions }
+
+// NewHealthAgreement returns an agreement loop.
+func NewHealthAgreement(o AgreementOptions) *HealthAgreement {
+	if o.Interval <= 0 {
+		o.Interval = 100 * time.Millisecond
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &HealthAgreement{o: o}
+}
+
+// Run evaluates the views every interval while this node leads.
+func (a *HealthAgreement) Run(ctx context.Context) {
+	t := time.NewTicker(a.o.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if a.o.IsLeader() {
+			a.evaluate(ctx)
+		}
+	}
+}
+
+// Decision is the agreement's verdict for one server.
+type Decision struct {
+	Live, Down, Up, NeedDown, NeedUp int
+	Health                           fsmpb.Health // HEALTH_UNKNOWN: no change
+}
+
+// Decide counts the live nodes' views of one server.
+func (a *HealthAgreement) Decide(b *Backend, s *Server) Decision {
+	var d Decision
+	views := a.o.State.HealthViews(b.Name, s.Name)
+	for _, id := range a.o.Members() {
+		if a.o.Alive != nil && !a.o.Alive(id) {
+			continue
+		}
+		d.Live++
+		switch views[id].GetHealth() {
+		case fsmpb.Health_HEALTH_DOWN:
+			d.Down++
+		case fsmpb.Health_HEALTH_UP:
+			d.Up++
+		}
+	}
+	majority := d.Live/2 + 1
+	d.NeedDown, d.NeedUp = majority, majority
+	if b.check.AgreeDown > 0 {
+		d.NeedDown = b.check.AgreeDown
+	}
+	if b.check.AgreeUp > 0 {
+		d.NeedUp = b.check.AgreeUp
+	}
+	cur := a.o.State.Servers().Get(b.Name, s.Name).Health
+	switch {
+	case d.Live == 0:
+	case d.Down >= d.NeedDown && cur != fsmpb.Health_HEALTH_DOWN:
+		d.Health = fsmpb.Health_HEALTH_DOWN
+	case d.Up >= d.NeedUp && d.Down < d.NeedDown && cur != fsmpb.Health_HEALTH_UP:
+		d.Health = fsmpb.Health_HEALTH_UP
+	}
+	return d
+}
+
+func (a *HealthAgreement) evaluate(ctx context.Context) {
+	for _, b := range a.o.Backends {
+		if b.check == nil {
+			continue
+		}
+		for _, s := range b.Servers {
+			d := a.Decide(b, s)
+			if d.Health == fsmpb.Health_HEALTH_UNKNOWN {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err := a.o.Commit(cctx, &fsmpb.SetServerHealth{Backend: b.Name, Name: s.Name, Health: d.Health, StampUnixMs: a.o.Now().UnixMilli()})
+			cancel()
+			if err != nil {
+				a.o.Logger.Warn("could not commit agreed health", "backend", b.Name, "server", s.Name, "health", d.Health.String(), "err", err)
+				continue
+			}
+			a.o.Logger.Info("agreed health committed", "backend", b.Name, "server", s.Name, "health", d.Health.String(),
+				"down_views", d.Down, "up_views", d.Up, "live_nodes", d.Live)
+		}
+	}
+}

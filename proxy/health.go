@@ -1,0 +1,263 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/haraft/haraft/proto/fsmpb"
+)
+
+// HealthCheck configures active health checks of a backend's servers, as
+// HAProxy's `check inter fastinter downinter rise fall`, `timeout check`
+// and `option httpchk` / `http-check expect status`.
+type HealthCheck struct {
+	Inter, FastInter, DownInter, Timeout time.Duration
+	Rise, Fall                           int
+	HTTP                                 *HTTPCheck // nil: TCP connect
+	// AgreeDown / AgreeUp: live nodes that must see a server down / up
+	// before the leader commits it; 0 = a majority of live nodes.
+	AgreeDown, AgreeUp int
+}
+
+// HTTPCheck is `option httpchk METHOD URI` with `http-check expect status`.
+type HTTPCheck struct {
+	Method, URI, Host string
+	ExpectStatus      int // 0: any 2xx or 3xx
+}
+
+// Checker probes one server once. Implementations are small and
+// stateless; rise/fall accounting is the monitor's.
+type Checker interface {
+	Check(ctx context.Context, addr string) error
+}
+
+// TCPChecker succeeds when a TCP connection can be made.
+type TCPChecker struct{}
+
+// Check dials addr.
+func (TCPChecker) Check(ctx context.Context, addr string) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// HTTPChecker sends one request and checks the status.
+type HTTPChecker struct {
+	cfg    *HTTPCheck
+	client *http.Client
+}
+
+// NewHTTPChecker returns a checker for c.
+func NewHTTPChecker(c *HTTPCheck) *HTTPChecker {
+	return &HTTPChecker{cfg: c, client: &http.Client{
+		Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}}
+}
+
+// Check sends the request to addr.
+func (h *HTTPChecker) Check(ctx context.Context, addr string) error {
+	req, err := http.NewRequestWithContext(ctx, h.cfg.Method, "http://"+addr+h.cfg.URI, nil)
+	if err != nil {
+		return err
+	}
+	if h.cfg.Host != "" {
+		req.Host = h.cfg.Host
+	}
+	req.Header.Set("User-Agent", "haraft-check")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if want := h.cfg.ExpectStatus; want != 0 {
+		if resp.StatusCode != want {
+			return fmt.Errorf("status %d, expected %d", resp.StatusCode, want)
+		}
+	} else if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// ViewReporter sends this node's changed views to the cluster
+// (ReportHealthViews through the leader).
+type ViewReporter func(ctx context.Context, views []*fsmpb.HealthView) error
+
+// HealthMonitor runs this node's checks of every server of every backend
+// with a check section, applies rise/fall, and reports each change of its
+// view to the cluster. It decides nothing: the leader agrees on health
+// from the views of the live nodes (see HealthAgreement).
+type HealthMonitor struct {
+	node     string
+	backends []*Backend
+	report   ViewReporter
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu      sync.Mutex
+	pending map[[2]string]*fsmpb.HealthView // unreported changes, latest per server
+	kick    chan struct{}
+	local   map[[2]string]fsmpb.Health
+}
+
+// NewHealthMonitor returns a monitor for the backends that have checks.
+func NewHealthMonitor(node string, backends []*Backend, report ViewReporter, log *slog.Logger) *HealthMonitor {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &HealthMonitor{node: node, backends: backends, report: report, log: log, now: time.Now,
+		pending: map[[2]string]*fsmpb.HealthView{}, kick: make(chan struct{}, 1), local: map[[2]string]fsmpb.Health{}}
+}
+
+// Local returns this node's own current view of a server.
+func (m *HealthMonitor) Local(backend, server string) fsmpb.Health {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.local[[2]string{backend, server}]
+}
+
+// Run checks until ctx ends.
+func (m *HealthMonitor) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, b := range m.backends {
+		if b.check == nil {
+			continue
+		}
+		var ck Checker = TCPChecker{}
+		if b.check.HTTP != nil {
+			ck = NewHTTPChecker(b.check.HTTP)
+		}
+		for _, s := range b.Servers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				m.checkLoop(ctx, b, s, ck)
+			}()
+		}
+	}
+	m.reportLoop(ctx)
+	wg.Wait()
+}
+
+// checkLoop probes one server. The first result sets the view at once;
+// after that `rise` consecutive successes bring it up and `fall`
+// consecutive failures take it down. The interval is inter while up,
+// downinter while down, fastinter while a change is under way.
+func (m *HealthMonitor) checkLoop(ctx context.Context, b *Backend, s *Server, ck Checker) {
+	c := b.check
+	state := fsmpb.Health_HEALTH_UNKNOWN
+	streak := 0 // consecutive results contradicting the state
+	for {
+		cctx, cancel := context.WithTimeout(ctx, c.Timeout)
+		err := ck.Check(cctx, s.Addr)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		ok := err == nil
+		next := state
+		switch {
+		case state == fsmpb.Health_HEALTH_UNKNOWN:
+			next = map[bool]fsmpb.Health{true: fsmpb.Health_HEALTH_UP, false: fsmpb.Health_HEALTH_DOWN}[ok]
+		case (state == fsmpb.Health_HEALTH_UP) == ok:
+			streak = 0
+		default:
+			streak++
+			if (ok && streak >= c.Rise) || (!ok && streak >= c.Fall) {
+				next = map[bool]fsmpb.Health{true: fsmpb.Health_HEALTH_UP, false: fsmpb.Health_HEALTH_DOWN}[ok]
+			}
+		}
+		if next != state {
+			state, streak = next, 0
+			reason := "check passed"
+			if err != nil {
+				reason = err.Error()
+			}
+			m.log.Info("health check view changed", "backend", b.Name, "server", s.Name, "health", next.String(), "reason", reason)
+			m.changed(&fsmpb.HealthView{Backend: b.Name, Server: s.Name, Node: m.node, Health: next, StampUnixMs: m.now().UnixMilli(), Reason: reason})
+		}
+		wait := c.Inter
+		switch {
+		case streak > 0:
+			wait = c.FastInter
+		case state == fsmpb.Health_HEALTH_DOWN:
+			wait = c.DownInter
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (m *HealthMonitor) changed(v *fsmpb.HealthView) {
+	k := [2]string{v.Backend, v.Server}
+	m.mu.Lock()
+	m.pending[k] = v
+	m.local[k] = v.Health
+	m.mu.Unlock()
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// reportLoop sends pending views, retrying until they are committed.
+func (m *HealthMonitor) reportLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-m.kick:
+		}
+		for {
+			m.mu.Lock()
+			views := make([]*fsmpb.HealthView, 0, len(m.pending))
+			for _, v := range m.pending {
+				views = append(views, v)
+			}
+			m.mu.Unlock()
+			if len(views) == 0 {
+				break
+			}
+			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := m.report(rctx, views)
+			cancel()
+			if err == nil {
+				m.mu.Lock()
+				for _, v := range views {
+					k := [2]string{v.Backend, v.Server}
+					if m.pending[k] == v {
+						delete(m.pending, k)
+					}
+				}
+				m.mu.Unlock()
+				continue
+			}
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return
+			}
+			m.log.Warn("could not report health views; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}
+}

@@ -1,0 +1,167 @@
+// Package admin owns the admin gRPC API of one haraftd node
+// (haraft.admin.v1.Admin, proto/admin.proto): the service implementation,
+// bearer-token authorization (read and write roles), the event hub behind
+// Watch and the status page's "recent events", and the mapping of cluster
+// and FSM errors to gRPC statuses an operator can act on.
+//
+// It lives under cmd/haraftd, not cluster/, because it is part of the
+// daemon's wiring: it reads the node's configuration (backends, tokens) and
+// its proxy counters, and it adds no Raft behaviour — writes go through
+// cluster.Node.Apply, which forwards them to the leader, and the few calls
+// Raft only allows on the leader (membership, leadership transfer,
+// snapshots) are refused on a follower with the leader's admin address in
+// the status, which haraftctl follows.
+package admin
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/haraft/haraft/cluster"
+	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proto/adminpb"
+)
+
+// ServerConfig is one configured server of a backend, as the config file
+// has it.
+type ServerConfig struct {
+	Name   string
+	Addr   string
+	Cookie string
+	Weight int
+}
+
+// BackendConfig is one configured backend.
+type BackendConfig struct {
+	Name    string
+	Servers []ServerConfig
+}
+
+// Token is one bearer token.
+type Token struct {
+	Name   string
+	Secret string
+	Write  bool // false: read-only
+}
+
+// Options configure a Server.
+type Options struct {
+	NodeID string
+	AZ     string
+	Node   *cluster.Node
+	FSM    *fsm.FSM
+	// Backends are the configured backends, in config order.
+	Backends []BackendConfig
+	// Tokens allowed to call the API. None: reads are open to anyone who
+	// reaches the listener and writes are refused.
+	Tokens []Token
+	// TLS, when set, is the listener's TLS config (with ClientCAs for mTLS).
+	TLS *tls.Config
+
+	// Local counters of this node, optional.
+	Ready     func() bool
+	Frontends func() []*adminpb.Frontend
+	Learner   func() *adminpb.LearnerStats
+	// Liveness is the leader's view of its peers (cluster.Liveness.Peers),
+	// optional.
+	Liveness func() []cluster.PeerLiveness
+
+	Logger *slog.Logger
+}
+
+// Server is the admin API of one node.
+type Server struct {
+	adminpb.UnimplementedAdminServer
+
+	opts   Options
+	log    *slog.Logger
+	grpc   *grpc.Server
+	ln     net.Listener
+	events *Hub
+	auth   *authorizer
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds the server and starts its event hub; Serve starts answering.
+func New(o Options) (*Server, error) {
+	if o.Node == nil || o.FSM == nil {
+		return nil, errors.New("admin: Options.Node and Options.FSM are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Ready == nil {
+		o.Ready = o.Node.Ready
+	}
+	s := &Server{opts: o, log: o.Logger.With("component", "admin")}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.auth = newAuthorizer(o.Tokens, s.log)
+	s.events = NewHub(o.NodeID, o.Node, o.FSM, s.log)
+	sopts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.auth.unary),
+		grpc.ChainStreamInterceptor(s.auth.stream),
+		grpc.MaxRecvMsgSize(8 << 20),
+	}
+	if o.TLS != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(o.TLS)))
+	}
+	s.grpc = grpc.NewServer(sopts...)
+	adminpb.RegisterAdminServer(s.grpc, s)
+	reflection.Register(s.grpc)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.events.Run(s.ctx)
+	}()
+	return s, nil
+}
+
+// Events returns the node's event hub (the status page shows its recent
+// events).
+func (s *Server) Events() *Hub { return s.events }
+
+// Serve answers on ln until Stop.
+func (s *Server) Serve(ln net.Listener) error {
+	s.ln = ln
+	if err := s.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("admin: %w", err)
+	}
+	return nil
+}
+
+// Stop ends the open Watch streams and every call, then the hub.
+func (s *Server) Stop() {
+	s.cancel()
+	s.grpc.Stop()
+	s.wg.Wait()
+}
+
+// backend returns the configured backend named name.
+func (s *Server) backend(name string) (BackendConfig, bool) {
+	for _, b := range s.opts.Backends {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return BackendConfig{}, false
+}
+
+func (s *Server) backendNames() []string {
+	out := make([]string, len(s.opts.Backends))
+	for i, b := range s.opts.Backends {
+		out[i] = b.Name
+	}
+	return out
+}

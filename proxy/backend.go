@@ -31,10 +31,11 @@ type CookieOptions struct {
 
 // ServerOptions configures one server.
 type ServerOptions struct {
-	Name   string
-	Addr   string
-	Cookie string
-	Weight int
+	Name    string
+	Addr    string
+	Cookie  string
+	Weight  int
+	MaxConn int // 0: unlimited; beyond it requests queue (timeout queue)
 }
 
 // BackendOptions configures one backend (a group of servers).
@@ -56,6 +57,7 @@ type Timeouts struct {
 	Server        time.Duration
 	HTTPRequest   time.Duration
 	HTTPKeepAlive time.Duration
+	Queue         time.Duration // longest a request waits for a server slot (maxconn)
 }
 
 // Server is one configured server of a backend.
@@ -66,6 +68,7 @@ type Server struct {
 	Weight int
 
 	transport *http.Transport
+	serverCounters
 }
 
 // Backend is a configured group of servers with its stickiness policy.
@@ -96,6 +99,7 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 	b.balancer = bal
 	for _, so := range o.Servers {
 		s := &Server{Name: so.Name, Addr: so.Addr, Cookie: so.Cookie, Weight: so.Weight}
+		s.serverCounters.init(so.MaxConn)
 		if s.Cookie == "" {
 			s.Cookie = s.Name
 		}

@@ -111,11 +111,18 @@ func (f *Frontend) Stats() FrontendStats {
 
 func (f *Frontend) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	f.requests.Add(1)
-	rt, err := f.backend.route(f.state, f.learner, req.Header["Cookie"])
+	client, _, _ := net.SplitHostPort(req.RemoteAddr)
+	rt, err := f.backend.route(f.state, f.learner, req.Header["Cookie"], client)
 	if err != nil {
 		f.fail(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
+	srv := rt.server
+	if err := srv.acquire(req.Context(), f.backend.timeouts.Queue); err != nil {
+		f.fail(w, http.StatusServiceUnavailable, fmt.Sprintf("server %s: %v", srv.Name, err))
+		return
+	}
+	defer srv.release(false)
 	f.rp.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), routeKey{}, &rt)))
 }
 
@@ -155,7 +162,8 @@ func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			others = append(others, s)
 		}
 	}
-	next := t.f.backend.balancer.Pick(others)
+	client, _, _ := net.SplitHostPort(req.RemoteAddr)
+	next := t.f.backend.balancer.Pick(others, client)
 	if next == nil {
 		return nil, err
 	}
@@ -204,6 +212,7 @@ func (f *Frontend) modifyResponse(resp *http.Response) error {
 
 func (f *Frontend) errorHandler(w http.ResponseWriter, req *http.Request, err error) {
 	rt := routeOf(req)
+	rt.server.failures.Add(1)
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -33,8 +33,9 @@ func (b *Backend) usable(dst []*Server, t *fsm.ServerTable) []*Server {
 	return dst
 }
 
-// route chooses the server for a request from its Cookie header lines.
-func (b *Backend) route(st State, l *Learner, cookieLines []string) (route, error) {
+// route chooses the server for a request from its Cookie header lines and
+// the client's address (for balance source).
+func (b *Backend) route(st State, l *Learner, cookieLines []string, client string) (route, error) {
 	table := st.Servers()
 	var buf [maxInlineServers]*Server
 	candidates := b.usable(buf[:0], table)
@@ -46,7 +47,7 @@ func (b *Backend) route(st State, l *Learner, cookieLines []string) (route, erro
 			}
 		}
 	}
-	r.server = b.balancer.Pick(candidates)
+	r.server = b.balancer.Pick(notFull(candidates), client)
 	if r.server == nil {
 		return r, errNoServer
 	}
@@ -142,4 +143,25 @@ func (b *Backend) response(r *route, setCookies []string, l *Learner) (out []str
 		return out, nil, o.NoCache
 	}
 	return setCookies, nil, false
+}
+
+// notFull drops the servers at their maxconn, unless every one is: then
+// the request queues on whichever the balancer picks.
+func notFull(c []*Server) []*Server {
+	n := 0
+	for _, s := range c {
+		if !s.full() {
+			n++
+		}
+	}
+	if n == 0 || n == len(c) {
+		return c
+	}
+	out := make([]*Server, 0, n)
+	for _, s := range c {
+		if !s.full() {
+			out = append(out, s)
+		}
+	}
+	return out
 }

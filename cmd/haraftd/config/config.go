@@ -88,6 +88,7 @@ type Timeouts struct {
 	Server        Duration `yaml:"server"`          // default 30s
 	HTTPRequest   Duration `yaml:"http_request"`    // default 10s
 	HTTPKeepAlive Duration `yaml:"http_keep_alive"` // default 60s
+	Queue         Duration `yaml:"queue"`           // timeout queue: waiting for a server at its maxconn; default connect
 }
 
 // Proposals configures the batching of learned session bindings into Raft
@@ -155,10 +156,11 @@ type HTTPCheck struct {
 
 // Server is one HAProxy server line of a backend.
 type Server struct {
-	Name   string `yaml:"name"`   // required, unique within the backend, [A-Za-z0-9._-] only
-	Addr   string `yaml:"addr"`   // required host:port
-	Cookie string `yaml:"cookie"` // default Name; unique within the backend; no '~' (prefix delimiter)
-	Weight int    `yaml:"weight"` // default 1, 0..256 (0: receives no new sessions)
+	Name    string `yaml:"name"`    // required, unique within the backend, [A-Za-z0-9._-] only
+	Addr    string `yaml:"addr"`    // required host:port
+	Cookie  string `yaml:"cookie"`  // default Name; unique within the backend; no '~' (prefix delimiter)
+	Weight  int    `yaml:"weight"`  // default 1, 0..256 (0: receives no new sessions)
+	MaxConn int    `yaml:"maxconn"` // 0 (default): unlimited; beyond it requests queue up to timeouts.queue
 }
 
 // Values of the enum fields.
@@ -295,6 +297,9 @@ func (c *Config) applyDerived() {
 	if c.Raft.Advertise == "" && c.Raft.Bind != "" {
 		c.Raft.Advertise = c.Raft.Bind
 		c.advertiseFromBind = true
+	}
+	if c.Timeouts.Queue.Duration == 0 {
+		c.Timeouts.Queue = c.Timeouts.Connect // as HAProxy: timeout queue defaults to timeout connect
 	}
 	for i := range c.Backends {
 		for j := range c.Backends[i].Servers {

@@ -49,7 +49,7 @@ func TestLoadFull(t *testing.T) {
 				{Name: "dashboard", Role: RoleRead, SecretFile: "/etc/haraft/dashboard.token"},
 			},
 		},
-		Timeouts:  Timeouts{Connect: ms(1000), Client: ms(60000), Server: ms(90000), HTTPRequest: ms(5000), HTTPKeepAlive: ms(2000)},
+		Timeouts:  Timeouts{Connect: ms(1000), Client: ms(60000), Server: ms(90000), HTTPRequest: ms(5000), HTTPKeepAlive: ms(2000), Queue: ms(1000)},
 		Proposals: Proposals{BatchSize: 64, FlushInterval: ms(1), QueueSize: 64},
 		Frontends: []Frontend{
 			{Name: "web", Bind: ":80", Backend: "app"},
@@ -86,6 +86,7 @@ func TestLoadDefaults(t *testing.T) {
 	want.Raft.Bind, want.Raft.Advertise = "127.0.0.1:7000", "127.0.0.1:7000"
 	want.Raft.Peers = []Peer{{ID: "solo", Addr: "127.0.0.1:7000"}}
 	want.HTTP.Addr = "127.0.0.1:9100"
+	want.Timeouts.Queue = want.Timeouts.Connect
 	want.Frontends = []Frontend{{Name: "web", Bind: "127.0.0.1:8000", Backend: "app"}}
 	want.Backends = []Backend{{
 		Name: "app", Balance: "roundrobin", LearnCommit: "async",
@@ -111,6 +112,7 @@ func TestLoadDefaults(t *testing.T) {
 		"server":               {to.Server, ms(30000)},
 		"http_request":         {to.HTTPRequest, ms(10000)},
 		"http_keep_alive":      {to.HTTPKeepAlive, ms(60000)},
+		"queue":                {to.Queue, ms(5000)},
 		"batch_size":           {p.BatchSize, 512},
 		"flush_interval":       {p.FlushInterval, ms(2)},
 		"queue_size":           {p.QueueSize, 65536},

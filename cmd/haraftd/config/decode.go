@@ -378,6 +378,7 @@ func (d *decoder) timeouts(path string, v *yaml.Node, t *Timeouts) {
 		{"server", d.duration(&t.Server)},
 		{"http_request", d.duration(&t.HTTPRequest)},
 		{"http_keep_alive", d.duration(&t.HTTPKeepAlive)},
+		{"queue", d.duration(&t.Queue)},
 	})
 }
 
@@ -469,6 +470,7 @@ func (d *decoder) server(path string, v *yaml.Node, s *Server) {
 		{"addr", d.str(&s.Addr)},
 		{"cookie", d.str(&s.Cookie)},
 		{"weight", d.integer(&s.Weight)},
+		{"maxconn", d.integer(&s.MaxConn)},
 	})
 }
 

@@ -317,6 +317,9 @@ func (v *validator) servers(path string, ss []Server) {
 				cookies[ck] = i
 			}
 		}
+		if s.MaxConn < 0 {
+			v.errf(p+".maxconn", "must be 0 (unlimited) or positive, got %d", s.MaxConn)
+		}
 		if s.Weight < 0 || s.Weight > 256 {
 			v.errf(p+".weight", "%d is out of range 0..256", s.Weight)
 		}

@@ -28,7 +28,7 @@ func clusterConfig(cfg *config.Config, f *fsm.FSM, log *slog.Logger, o Options) 
 func timeouts(cfg *config.Config) proxy.Timeouts {
 	t := cfg.Timeouts
 	return proxy.Timeouts{Connect: t.Connect.Duration, Client: t.Client.Duration, Server: t.Server.Duration,
-		HTTPRequest: t.HTTPRequest.Duration, HTTPKeepAlive: t.HTTPKeepAlive.Duration}
+		HTTPRequest: t.HTTPRequest.Duration, HTTPKeepAlive: t.HTTPKeepAlive.Duration, Queue: t.Queue.Duration}
 }
 
 // backendOptions maps a backend section onto proxy.BackendOptions.
@@ -40,7 +40,7 @@ func backendOptions(cfg *config.Config, b config.Backend) proxy.BackendOptions {
 			HTTPOnly: c.HTTPOnly, Secure: c.Secure, DynamicKey: c.DynamicKey}
 	}
 	for _, s := range b.Servers {
-		o.Servers = append(o.Servers, proxy.ServerOptions{Name: s.Name, Addr: s.Addr, Cookie: s.Cookie, Weight: s.Weight})
+		o.Servers = append(o.Servers, proxy.ServerOptions{Name: s.Name, Addr: s.Addr, Cookie: s.Cookie, Weight: s.Weight, MaxConn: s.MaxConn})
 	}
 	return o
 }

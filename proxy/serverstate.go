@@ -1,0 +1,87 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+)
+
+// errQueueTimeout means a request waited `timeout queue` for a slot of a
+// server at its maxconn.
+var errQueueTimeout = errors.New("server queue timeout")
+
+// serverCounters is a server's run-time state on this node: active and
+// queued requests with the maxconn slots, and counters for the admin API
+// and metrics. Agreed state (admin, health) lives in the FSM, not here.
+type serverCounters struct {
+	active, queued             atomic.Int64
+	requests, failures, queueT atomic.Uint64
+	slots                      chan struct{} // nil: no maxconn
+}
+
+func (c *serverCounters) init(maxConn int) {
+	if maxConn > 0 {
+		c.slots = make(chan struct{}, maxConn)
+	}
+}
+
+// Active returns the requests in flight to the server from this node.
+func (c *serverCounters) Active() int64 { return c.active.Load() }
+
+// Queued returns the requests waiting for a slot.
+func (c *serverCounters) Queued() int64 { return c.queued.Load() }
+
+// ServerStats are a server's counters on this node.
+type ServerStats struct {
+	Active, Queued               int64
+	Requests, Failures, Timeouts uint64
+}
+
+// Stats returns the server's counters.
+func (c *serverCounters) Stats() ServerStats {
+	return ServerStats{c.active.Load(), c.queued.Load(), c.requests.Load(), c.failures.Load(), c.queueT.Load()}
+}
+
+// acquire takes a slot (waiting up to wait when the server is at its
+// maxconn) and counts the request active. Every acquire that returns nil
+// is paired with a release.
+func (c *serverCounters) acquire(ctx context.Context, wait time.Duration) error {
+	if c.slots != nil {
+		select {
+		case c.slots <- struct{}{}:
+		default:
+			c.queued.Add(1)
+			t := time.NewTimer(wait)
+			select {
+			case c.slots <- struct{}{}:
+				t.Stop()
+				c.queued.Add(-1)
+			case <-t.C:
+				c.queued.Add(-1)
+				c.queueT.Add(1)
+				return errQueueTimeout
+			case <-ctx.Done():
+				t.Stop()
+				c.queued.Add(-1)
+				return ctx.Err()
+			}
+		}
+	}
+	c.active.Add(1)
+	c.requests.Add(1)
+	return nil
+}
+
+func (c *serverCounters) release(failed bool) {
+	c.active.Add(-1)
+	if failed {
+		c.failures.Add(1)
+	}
+	if c.slots != nil {
+		<-c.slots
+	}
+}
+
+// full reports whether the server is at its maxconn.
+func (c *serverCounters) full() bool { return c.slots != nil && len(c.slots) == cap(c.slots) }

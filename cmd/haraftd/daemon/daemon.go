@@ -44,6 +44,7 @@ type Daemon struct {
 	frontends []*proxy.Frontend
 	ops       *http.Server
 	opsLn     net.Listener
+	admin     *adminParts // admin.go
 
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -88,7 +89,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 
 	d.fsm = fsm.New(log)
-	node, err := cluster.New(clusterConfig(cfg, d.fsm, log, opts))
+	node, err := newClusterNode(cfg, d.fsm, log, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +127,9 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 	}()
 
+	if err := d.startAdmin(); err != nil {
+		return nil, err
+	}
 	d.startHealth()
 	d.wg.Add(1)
 	go func() {
@@ -156,7 +160,7 @@ func (d *Daemon) gateAndServe() {
 	}
 	close(d.serving)
 	d.log.Info("serving", "frontends", len(d.frontends))
-	reg := &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: d.cfg.Node.ID, Az: d.cfg.Node.AZ, RaftAddr: d.node.Addr(), HttpAddr: d.opsLn.Addr().String(), RegisteredUnixMs: time.Now().UnixMilli()}}
+	reg := &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: d.cfg.Node.ID, Az: d.cfg.Node.AZ, RaftAddr: d.node.Addr(), HttpAddr: d.opsLn.Addr().String(), AdminAddr: d.AdminAddr(), RegisteredUnixMs: time.Now().UnixMilli()}}
 	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
 	defer cancel()
 	if _, err := d.node.Apply(ctx, fsm.RegisterNodeType, reg); err != nil && d.ctx.Err() == nil {
@@ -216,6 +220,7 @@ func (d *Daemon) closeAll() error {
 	if d.ops != nil {
 		d.ops.Close()
 	}
+	d.stopAdmin()
 	for _, f := range d.frontends {
 		_ = f.Shutdown(context.Background())
 	}

@@ -19,7 +19,7 @@ import (
 type DevOptions struct {
 	DataDir string // root; node i keeps its data in DataDir/n<i>
 	// Ports of node 1; node i uses port+i-1. 0 picks free ports (tests).
-	ProxyPort, OpsPort, RaftPort int
+	ProxyPort, OpsPort, RaftPort, AdminPort int
 	// BackendPorts of the demo backends A and B; 0 picks free ports.
 	BackendPorts [2]int
 	Cookie       config.Cookie // default {JSESSIONID, learn}
@@ -28,12 +28,15 @@ type DevOptions struct {
 	FastRaft     bool          // 50 ms Raft timeouts (tests)
 	Logger       *slog.Logger
 	RaftLogLevel string
+	// Plain turns off the dev CA and tokens: no TLS anywhere, admin reads
+	// open and writes refused (dev_admin.go).
+	Plain bool
 }
 
 // DefaultDevOptions are the ports the README's quick start prints.
 func DefaultDevOptions(dataDir string) DevOptions {
 	check := config.Check{Inter: config.Duration{Duration: time.Second}, Rise: 2, Fall: 2}
-	return DevOptions{DataDir: dataDir, ProxyPort: 8001, OpsPort: 9101, RaftPort: 7001, BackendPorts: [2]int{9001, 9002}, Check: &check}
+	return DevOptions{DataDir: dataDir, ProxyPort: 8001, OpsPort: 9101, RaftPort: 7001, AdminPort: 9201, BackendPorts: [2]int{9001, 9002}, Check: &check}
 }
 
 // DevCluster is a running development cluster.
@@ -41,6 +44,7 @@ type DevCluster struct {
 	Backends []*demobackend.Server
 	Nodes    []*Daemon
 	Configs  []*config.Config
+	Security *DevSecurity // nil with Plain
 	opts     DevOptions
 	raftLns  []net.Listener
 }
@@ -83,6 +87,9 @@ func StartDev(ctx context.Context, o DevOptions) (*DevCluster, error) {
 		}
 		c.raftLns = append(c.raftLns, ln)
 		peers = append(peers, config.Peer{ID: fmt.Sprintf("n%d", i+1), Addr: ln.Addr().String()})
+	}
+	if err := c.prepareSecurity(); err != nil {
+		return nil, err
 	}
 	for i := 0; i < 3; i++ {
 		cfg := c.nodeConfig(i, peers)
@@ -134,6 +141,7 @@ func (c *DevCluster) nodeConfig(i int, peers []config.Peer) *config.Config {
 		},
 	}}
 	cfg.Frontends = []config.Frontend{{Name: "web", Bind: portAddr(o.ProxyPort, i), Backend: "app"}}
+	c.secureNode(cfg, i)
 	return cfg
 }
 
@@ -169,6 +177,7 @@ func (c *DevCluster) startNode(i int) error {
 		c.Configs[i].Frontends[j].Bind = f.Addr().String()
 	}
 	c.Configs[i].HTTP.Addr = d.OpsAddr()
+	c.Configs[i].Admin.Addr = d.AdminAddr()
 	return nil
 }
 

@@ -92,6 +92,10 @@ func (n *Node) applyLocal(ctx context.Context, data []byte) (*fsmpb.ApplyResult,
 	if err := n.fsm.Validate(data); err != nil {
 		return nil, 0, err
 	}
+	data, err := fsm.StampLeaderTime(data, n.clock.Now())
+	if err != nil {
+		return nil, 0, err
+	}
 	timeout := defaultApplyTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)

@@ -75,6 +75,7 @@ type Node struct {
 	ready    atomic.Bool
 	readyCh  chan struct{}
 	observer *leaderObserver
+	clock    leaderClock
 	closed   sync.Once
 }
 
@@ -93,7 +94,7 @@ func New(cfg Config) (*Node, error) {
 	if err := dd.prepare(cfg.NodeID); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: log, fsm: cfg.FSM, readyCh: make(chan struct{})}
+	n := &Node{cfg: cfg, log: log, fsm: cfg.FSM, readyCh: make(chan struct{}), clock: newLeaderClock()}
 	ok := false
 	defer func() {
 		if !ok {

@@ -42,6 +42,8 @@ const (
 	AddServerType         MessageType = 10
 	RemoveServerType      MessageType = 11
 	ReportHealthViewsType MessageType = 12
+	TouchSessionsType     MessageType = 13
+	ExpireSessionsType    MessageType = 14
 
 	// IgnoreUnknownTypeFlag marks a command that an older binary may skip
 	// instead of stopping, for commands that only add optional state.
@@ -90,6 +92,10 @@ func registry() map[MessageType]command {
 			}},
 		AddServerType: {"add_server", func() proto.Message { return &fsmpb.AddServer{} },
 			func(s *State, m proto.Message) *fsmpb.ApplyResult { return s.applyAddServer(m.(*fsmpb.AddServer)) }},
+		TouchSessionsType: {"touch_sessions", func() proto.Message { return &fsmpb.TouchSessions{} },
+			func(s *State, m proto.Message) *fsmpb.ApplyResult { return s.applyTouch(m.(*fsmpb.TouchSessions)) }},
+		ExpireSessionsType: {"expire_sessions", func() proto.Message { return &fsmpb.ExpireSessions{} },
+			func(s *State, m proto.Message) *fsmpb.ApplyResult { return s.applyExpire(m.(*fsmpb.ExpireSessions)) }},
 		ReportHealthViewsType: {"report_health_views", func() proto.Message { return &fsmpb.ReportHealthViews{} },
 			func(s *State, m proto.Message) *fsmpb.ApplyResult {
 				return s.applyHealthViews(m.(*fsmpb.ReportHealthViews))

@@ -16,7 +16,7 @@ func (s *State) applyLearn(m *fsmpb.LearnSessions) *fsmpb.ApplyResult {
 			res.Committed = append(res.Committed, &fsmpb.Binding{Backend: b.Backend, Key: b.Key, Server: cur.server, CreatedUnixMs: cur.created, LearnedBy: cur.learnedBy})
 			continue
 		}
-		s.sessions[SessionKey{s.internString(b.Backend), b.Key}] = binding{server: s.internString(b.Server), learnedBy: s.internString(b.LearnedBy), created: b.CreatedUnixMs}
+		s.sessions[SessionKey{s.internString(b.Backend), b.Key}] = binding{server: s.internString(b.Server), learnedBy: s.internString(b.LearnedBy), created: b.CreatedUnixMs, lastSeen: max(b.LastSeenUnixMs, b.CreatedUnixMs)}
 		res.Committed = append(res.Committed, b)
 	}
 	return &fsmpb.ApplyResult{Learn: res}
@@ -38,7 +38,7 @@ func (s *State) applyRebind(m *fsmpb.RebindSessions) *fsmpb.ApplyResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, b := range m.Bindings {
-		s.sessions[SessionKey{s.internString(b.Backend), b.Key}] = binding{server: s.internString(b.Server), learnedBy: s.internString(b.LearnedBy), created: b.CreatedUnixMs}
+		s.sessions[SessionKey{s.internString(b.Backend), b.Key}] = binding{server: s.internString(b.Server), learnedBy: s.internString(b.LearnedBy), created: b.CreatedUnixMs, lastSeen: max(b.LastSeenUnixMs, b.CreatedUnixMs)}
 	}
 	return &fsmpb.ApplyResult{}
 }

@@ -41,7 +41,7 @@ func (s *State) capture() *snapshot {
 	s.mu.RLock()
 	snap := &snapshot{sessions: make([]*fsmpb.Binding, 0, len(s.sessions))}
 	for k, b := range s.sessions {
-		snap.sessions = append(snap.sessions, &fsmpb.Binding{Backend: k.Backend, Key: k.Key, Server: b.server, CreatedUnixMs: b.created, LearnedBy: b.learnedBy})
+		snap.sessions = append(snap.sessions, &fsmpb.Binding{Backend: k.Backend, Key: k.Key, Server: b.server, CreatedUnixMs: b.created, LearnedBy: b.learnedBy, LastSeenUnixMs: b.lastSeen})
 	}
 	for _, n := range s.nodes {
 		snap.nodes = append(snap.nodes, cloneNode(n))
@@ -213,7 +213,7 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			}
 		case *fsmpb.SnapshotRecord_Session:
 			b := v.Session
-			st.sessions[SessionKey{st.internString(b.Backend), b.Key}] = binding{server: st.internString(b.Server), learnedBy: st.internString(b.LearnedBy), created: b.CreatedUnixMs}
+			st.sessions[SessionKey{st.internString(b.Backend), b.Key}] = binding{server: st.internString(b.Server), learnedBy: st.internString(b.LearnedBy), created: b.CreatedUnixMs, lastSeen: max(b.LastSeenUnixMs, b.CreatedUnixMs)}
 		case *fsmpb.SnapshotRecord_Server:
 			servers[ServerKey{v.Server.Backend, v.Server.Name}] = serverState(v.Server)
 		case *fsmpb.SnapshotRecord_Node:

@@ -20,6 +20,7 @@ type binding struct {
 	server    string
 	learnedBy string
 	created   int64
+	lastSeen  int64
 }
 
 // ServerKey names one server of one backend.
@@ -139,7 +140,7 @@ func (s *State) Binding(backend, key string) (*fsmpb.Binding, bool) {
 	if !ok {
 		return nil, false
 	}
-	return &fsmpb.Binding{Backend: backend, Key: key, Server: b.server, CreatedUnixMs: b.created, LearnedBy: b.learnedBy}, true
+	return &fsmpb.Binding{Backend: backend, Key: key, Server: b.server, CreatedUnixMs: b.created, LearnedBy: b.learnedBy, LastSeenUnixMs: b.lastSeen}, true
 }
 
 // SessionCount returns the number of bound sessions.

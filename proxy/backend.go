@@ -27,6 +27,9 @@ type CookieOptions struct {
 	HTTPOnly   bool
 	Secure     bool
 	DynamicKey string
+	// MaxIdle / MaxLife expire learned sessions (learn mode): idle longer
+	// than MaxIdle or older than MaxLife, by the leader's clock. 0: never.
+	MaxIdle, MaxLife time.Duration
 }
 
 // ServerOptions configures one server.

@@ -24,6 +24,7 @@ type LearnerOptions struct {
 	FlushInterval time.Duration // longest a binding waits for its batch
 	QueueSize     int           // bounded queue; full = count and drop
 	InFlight      int           // concurrent proposals (default 4)
+	TouchInterval time.Duration // how often used sessions are reported for maxidle (default 1s)
 	Now           func() time.Time
 	Logger        *slog.Logger
 }
@@ -62,6 +63,9 @@ type Learner struct {
 	stats   struct{ queued, dropped, proposed, committed, conflicts, failed, batches atomic.Uint64 }
 	log     *slog.Logger
 	stopped chan struct{}
+
+	touchMu sync.Mutex
+	touched map[string]map[string]struct{} // backend → session keys used since the last flush
 }
 
 // NewLearner returns a learner proposing through p.
@@ -81,10 +85,13 @@ func NewLearner(p Proposer, o LearnerOptions) *Learner {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.TouchInterval <= 0 {
+		o.TouchInterval = time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Learner{opts: o, prop: p, queue: make(chan learnItem, o.QueueSize), pend: map[fsm.SessionKey]pendingBinding{}, log: o.Logger, stopped: make(chan struct{})}
+	return &Learner{opts: o, prop: p, queue: make(chan learnItem, o.QueueSize), pend: map[fsm.SessionKey]pendingBinding{}, log: o.Logger, stopped: make(chan struct{}), touched: map[string]map[string]struct{}{}}
 }
 
 // Stats returns a snapshot of the counters.
@@ -165,6 +172,8 @@ func (l *Learner) Run(ctx context.Context) {
 	timer.Stop()
 	sweep := time.NewTicker(pendingGrace / 4)
 	defer sweep.Stop()
+	touches := time.NewTicker(l.opts.TouchInterval)
+	defer touches.Stop()
 	var batch []learnItem
 	flush := func() {
 		if len(batch) > 0 {
@@ -187,6 +196,8 @@ func (l *Learner) Run(ctx context.Context) {
 			flush()
 		case <-sweep.C:
 			l.sweep()
+		case <-touches.C:
+			l.flushTouches()
 		case <-ctx.Done():
 			for {
 				select {
@@ -261,4 +272,49 @@ func (l *Learner) PendingCount() int {
 	l.pendMu.RLock()
 	defer l.pendMu.RUnlock()
 	return len(l.pend)
+}
+
+// maxTouchBatch bounds the keys of one TouchSessions entry.
+const maxTouchBatch = 4096
+
+// touch records that a learned session was used, for maxidle.
+func (l *Learner) touch(backend, key string) {
+	l.touchMu.Lock()
+	set := l.touched[backend]
+	if set == nil {
+		set = map[string]struct{}{}
+		l.touched[backend] = set
+	}
+	set[key] = struct{}{}
+	l.touchMu.Unlock()
+}
+
+// flushTouches proposes the sessions used since the last flush; the leader
+// stamps the time. A failed flush is dropped: the next use touches again.
+func (l *Learner) flushTouches() {
+	l.touchMu.Lock()
+	touched := l.touched
+	l.touched = map[string]map[string]struct{}{}
+	l.touchMu.Unlock()
+	for backend, set := range touched {
+		keys := make([]string, 0, min(len(set), maxTouchBatch))
+		for k := range set {
+			keys = append(keys, k)
+			if len(keys) == maxTouchBatch {
+				l.proposeTouch(backend, keys)
+				keys = keys[:0:0]
+			}
+		}
+		if len(keys) > 0 {
+			l.proposeTouch(backend, keys)
+		}
+	}
+}
+
+func (l *Learner) proposeTouch(backend string, keys []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := l.prop.Apply(ctx, fsm.TouchSessionsType, &fsmpb.TouchSessions{Backend: backend, Keys: keys}); err != nil {
+		l.log.Warn("session touches not committed", "backend", backend, "count", len(keys), "err", err)
+	}
 }

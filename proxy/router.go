@@ -90,6 +90,9 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 	}
 	if table.Get(b.Name, s.Name).KeepsSessions() {
 		r.server, r.viaCookie = s, true
+		if o.Mode == ModeLearn && o.MaxIdle > 0 && l != nil {
+			l.touch(b.Name, v)
+		}
 		return true
 	}
 	// The session's server is agreed down or in maintenance: every node

@@ -224,14 +224,15 @@ func (ProxyHealth) EnumDescriptor() ([]byte, []int) {
 
 // Binding maps a session (a cookie value within a backend) to a server.
 type Binding struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`                                     // backend (HAProxy "backend" section) name
-	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`                                             // session key: the application cookie value
-	Server        string                 `protobuf:"bytes,3,opt,name=server,proto3" json:"server,omitempty"`                                       // server name within the backend
-	CreatedUnixMs int64                  `protobuf:"varint,4,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"` // stamped by the proposer, never by Apply
-	LearnedBy     string                 `protobuf:"bytes,5,opt,name=learned_by,json=learnedBy,proto3" json:"learned_by,omitempty"`                // node id that saw the backend set the cookie
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Backend        string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`                                          // backend (HAProxy "backend" section) name
+	Key            string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`                                                  // session key: the application cookie value
+	Server         string                 `protobuf:"bytes,3,opt,name=server,proto3" json:"server,omitempty"`                                            // server name within the backend
+	CreatedUnixMs  int64                  `protobuf:"varint,4,opt,name=created_unix_ms,json=createdUnixMs,proto3" json:"created_unix_ms,omitempty"`      // stamped by the proposer, never by Apply
+	LearnedBy      string                 `protobuf:"bytes,5,opt,name=learned_by,json=learnedBy,proto3" json:"learned_by,omitempty"`                     // node id that saw the backend set the cookie
+	LastSeenUnixMs int64                  `protobuf:"varint,6,opt,name=last_seen_unix_ms,json=lastSeenUnixMs,proto3" json:"last_seen_unix_ms,omitempty"` // leader-stamped by TouchSessions; created when never touched
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Binding) Reset() {
@@ -297,6 +298,13 @@ func (x *Binding) GetLearnedBy() string {
 		return x.LearnedBy
 	}
 	return ""
+}
+
+func (x *Binding) GetLastSeenUnixMs() int64 {
+	if x != nil {
+		return x.LastSeenUnixMs
+	}
+	return 0
 }
 
 // LearnSessions proposes many bindings in one log entry. First binding wins:
@@ -1564,6 +1572,138 @@ func (x *ReportHealthViews) GetViews() []*HealthView {
 	return nil
 }
 
+// TouchSessions records that sessions were used (for maxidle). The leader
+// stamps the time when the entry enters the log.
+type TouchSessions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	Keys          []string               `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	StampUnixMs   int64                  `protobuf:"varint,3,opt,name=stamp_unix_ms,json=stampUnixMs,proto3" json:"stamp_unix_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TouchSessions) Reset() {
+	*x = TouchSessions{}
+	mi := &file_fsm_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TouchSessions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TouchSessions) ProtoMessage() {}
+
+func (x *TouchSessions) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TouchSessions.ProtoReflect.Descriptor instead.
+func (*TouchSessions) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *TouchSessions) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *TouchSessions) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *TouchSessions) GetStampUnixMs() int64 {
+	if x != nil {
+		return x.StampUnixMs
+	}
+	return 0
+}
+
+// ExpireSessions removes the backend's sessions idle longer than max_idle_ms
+// or older than max_life_ms at now_unix_ms (the leader's clock; 0 = no limit).
+type ExpireSessions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	NowUnixMs     int64                  `protobuf:"varint,2,opt,name=now_unix_ms,json=nowUnixMs,proto3" json:"now_unix_ms,omitempty"`
+	MaxIdleMs     int64                  `protobuf:"varint,3,opt,name=max_idle_ms,json=maxIdleMs,proto3" json:"max_idle_ms,omitempty"`
+	MaxLifeMs     int64                  `protobuf:"varint,4,opt,name=max_life_ms,json=maxLifeMs,proto3" json:"max_life_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExpireSessions) Reset() {
+	*x = ExpireSessions{}
+	mi := &file_fsm_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExpireSessions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExpireSessions) ProtoMessage() {}
+
+func (x *ExpireSessions) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExpireSessions.ProtoReflect.Descriptor instead.
+func (*ExpireSessions) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ExpireSessions) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *ExpireSessions) GetNowUnixMs() int64 {
+	if x != nil {
+		return x.NowUnixMs
+	}
+	return 0
+}
+
+func (x *ExpireSessions) GetMaxIdleMs() int64 {
+	if x != nil {
+		return x.MaxIdleMs
+	}
+	return 0
+}
+
+func (x *ExpireSessions) GetMaxLifeMs() int64 {
+	if x != nil {
+		return x.MaxLifeMs
+	}
+	return 0
+}
+
 // ApplyResult is what Apply returns for every command. Business errors are
 // values (code + message), never panics.
 type ApplyResult struct {
@@ -1571,13 +1711,14 @@ type ApplyResult struct {
 	ErrorCode     string                 `protobuf:"bytes,1,opt,name=error_code,json=errorCode,proto3" json:"error_code,omitempty"` // empty on success, e.g. "not_found", "stale_term"
 	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
 	Learn         *LearnResult           `protobuf:"bytes,3,opt,name=learn,proto3" json:"learn,omitempty"`
+	Count         int64                  `protobuf:"varint,4,opt,name=count,proto3" json:"count,omitempty"` // e.g. sessions removed by ExpireSessions
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_fsm_proto_msgTypes[20]
+	mi := &file_fsm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1730,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[20]
+	mi := &file_fsm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1743,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{20}
+	return file_fsm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ApplyResult) GetErrorCode() string {
@@ -1626,6 +1767,13 @@ func (x *ApplyResult) GetLearn() *LearnResult {
 	return nil
 }
 
+func (x *ApplyResult) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // SnapshotRecord is one record of a snapshot stream: a header, then the
 // state, then a trailer that lets Restore detect truncation.
 type SnapshotRecord struct {
@@ -1647,7 +1795,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_fsm_proto_msgTypes[21]
+	mi := &file_fsm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1807,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[21]
+	mi := &file_fsm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1820,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{21}
+	return file_fsm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SnapshotRecord) GetRecord() isSnapshotRecord_Record {
@@ -1816,7 +1964,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_fsm_proto_msgTypes[22]
+	mi := &file_fsm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +1976,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[22]
+	mi := &file_fsm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +1989,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{22}
+	return file_fsm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SnapshotHeader) GetFormat() uint32 {
@@ -1868,7 +2016,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_fsm_proto_msgTypes[23]
+	mi := &file_fsm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +2028,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[23]
+	mi := &file_fsm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +2041,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{23}
+	return file_fsm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SnapshotTrailer) GetRecords() uint64 {
@@ -1914,14 +2062,15 @@ var File_fsm_proto protoreflect.FileDescriptor
 
 const file_fsm_proto_rawDesc = "" +
 	"\n" +
-	"\tfsm.proto\x12\rharaft.fsm.v1\"\x94\x01\n" +
+	"\tfsm.proto\x12\rharaft.fsm.v1\"\xbf\x01\n" +
 	"\aBinding\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
 	"\x06server\x18\x03 \x01(\tR\x06server\x12&\n" +
 	"\x0fcreated_unix_ms\x18\x04 \x01(\x03R\rcreatedUnixMs\x12\x1d\n" +
 	"\n" +
-	"learned_by\x18\x05 \x01(\tR\tlearnedBy\"C\n" +
+	"learned_by\x18\x05 \x01(\tR\tlearnedBy\x12)\n" +
+	"\x11last_seen_unix_ms\x18\x06 \x01(\x03R\x0elastSeenUnixMs\"C\n" +
 	"\rLearnSessions\x122\n" +
 	"\bbindings\x18\x01 \x03(\v2\x16.haraft.fsm.v1.BindingR\bbindings\"C\n" +
 	"\vLearnResult\x124\n" +
@@ -2018,12 +2167,22 @@ const file_fsm_proto_rawDesc = "" +
 	"\rstamp_unix_ms\x18\x05 \x01(\x03R\vstampUnixMs\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\"D\n" +
 	"\x11ReportHealthViews\x12/\n" +
-	"\x05views\x18\x01 \x03(\v2\x19.haraft.fsm.v1.HealthViewR\x05views\"t\n" +
+	"\x05views\x18\x01 \x03(\v2\x19.haraft.fsm.v1.HealthViewR\x05views\"a\n" +
+	"\rTouchSessions\x12\x18\n" +
+	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
+	"\x04keys\x18\x02 \x03(\tR\x04keys\x12\"\n" +
+	"\rstamp_unix_ms\x18\x03 \x01(\x03R\vstampUnixMs\"\x8a\x01\n" +
+	"\x0eExpireSessions\x12\x18\n" +
+	"\abackend\x18\x01 \x01(\tR\abackend\x12\x1e\n" +
+	"\vnow_unix_ms\x18\x02 \x01(\x03R\tnowUnixMs\x12\x1e\n" +
+	"\vmax_idle_ms\x18\x03 \x01(\x03R\tmaxIdleMs\x12\x1e\n" +
+	"\vmax_life_ms\x18\x04 \x01(\x03R\tmaxLifeMs\"\x8a\x01\n" +
 	"\vApplyResult\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x120\n" +
-	"\x05learn\x18\x03 \x01(\v2\x1a.haraft.fsm.v1.LearnResultR\x05learn\"\xc3\x03\n" +
+	"\x05learn\x18\x03 \x01(\v2\x1a.haraft.fsm.v1.LearnResultR\x05learn\x12\x14\n" +
+	"\x05count\x18\x04 \x01(\x03R\x05count\"\xc3\x03\n" +
 	"\x0eSnapshotRecord\x127\n" +
 	"\x06header\x18\x01 \x01(\v2\x1d.haraft.fsm.v1.SnapshotHeaderH\x00R\x06header\x122\n" +
 	"\asession\x18\x02 \x01(\v2\x16.haraft.fsm.v1.BindingH\x00R\asession\x12/\n" +
@@ -2073,7 +2232,7 @@ func file_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_fsm_proto_goTypes = []any{
 	(AdminState)(0),           // 0: haraft.fsm.v1.AdminState
 	(Health)(0),               // 1: haraft.fsm.v1.Health
@@ -2099,10 +2258,12 @@ var file_fsm_proto_goTypes = []any{
 	(*ReportNodeStatus)(nil),  // 21: haraft.fsm.v1.ReportNodeStatus
 	(*HealthView)(nil),        // 22: haraft.fsm.v1.HealthView
 	(*ReportHealthViews)(nil), // 23: haraft.fsm.v1.ReportHealthViews
-	(*ApplyResult)(nil),       // 24: haraft.fsm.v1.ApplyResult
-	(*SnapshotRecord)(nil),    // 25: haraft.fsm.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),    // 26: haraft.fsm.v1.SnapshotHeader
-	(*SnapshotTrailer)(nil),   // 27: haraft.fsm.v1.SnapshotTrailer
+	(*TouchSessions)(nil),     // 24: haraft.fsm.v1.TouchSessions
+	(*ExpireSessions)(nil),    // 25: haraft.fsm.v1.ExpireSessions
+	(*ApplyResult)(nil),       // 26: haraft.fsm.v1.ApplyResult
+	(*SnapshotRecord)(nil),    // 27: haraft.fsm.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),    // 28: haraft.fsm.v1.SnapshotHeader
+	(*SnapshotTrailer)(nil),   // 29: haraft.fsm.v1.SnapshotTrailer
 }
 var file_fsm_proto_depIdxs = []int32{
 	4,  // 0: haraft.fsm.v1.LearnSessions.bindings:type_name -> haraft.fsm.v1.Binding
@@ -2121,12 +2282,12 @@ var file_fsm_proto_depIdxs = []int32{
 	1,  // 13: haraft.fsm.v1.HealthView.health:type_name -> haraft.fsm.v1.Health
 	22, // 14: haraft.fsm.v1.ReportHealthViews.views:type_name -> haraft.fsm.v1.HealthView
 	6,  // 15: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
-	26, // 16: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
+	28, // 16: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
 	4,  // 17: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
 	10, // 18: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
 	16, // 19: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
 	18, // 20: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
-	27, // 21: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
+	29, // 21: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
 	20, // 22: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
 	22, // 23: haraft.fsm.v1.SnapshotRecord.health_view:type_name -> haraft.fsm.v1.HealthView
 	24, // [24:24] is the sub-list for method output_type
@@ -2141,7 +2302,7 @@ func file_fsm_proto_init() {
 	if File_fsm_proto != nil {
 		return
 	}
-	file_fsm_proto_msgTypes[21].OneofWrappers = []any{
+	file_fsm_proto_msgTypes[23].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Session)(nil),
 		(*SnapshotRecord_Server)(nil),
@@ -2157,7 +2318,7 @@ func file_fsm_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsm_proto_rawDesc), len(file_fsm_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

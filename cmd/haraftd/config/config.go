@@ -120,13 +120,15 @@ type Backend struct {
 // Cookie is HAProxy's "cookie <name> <mode> [indirect] [nocache] [httponly]
 // [secure]" plus "dynamic-cookie-key".
 type Cookie struct {
-	Name       string `yaml:"name"`        // required RFC 6265 token, e.g. JSESSIONID or SERVERID
-	Mode       string `yaml:"mode"`        // required: learn | prefix | insert | rewrite
-	Indirect   bool   `yaml:"indirect"`    // do not forward our cookie to the server
-	NoCache    bool   `yaml:"nocache"`     // mark responses that set the cookie uncacheable
-	HTTPOnly   bool   `yaml:"httponly"`    // set HttpOnly on inserted cookies
-	Secure     bool   `yaml:"secure"`      // set Secure on inserted cookies
-	DynamicKey string `yaml:"dynamic_key"` // when set, server cookie values are an HMAC of the server name (insert, prefix, rewrite only)
+	Name       string   `yaml:"name"`        // required RFC 6265 token, e.g. JSESSIONID or SERVERID
+	Mode       string   `yaml:"mode"`        // required: learn | prefix | insert | rewrite
+	Indirect   bool     `yaml:"indirect"`    // do not forward our cookie to the server
+	NoCache    bool     `yaml:"nocache"`     // mark responses that set the cookie uncacheable
+	HTTPOnly   bool     `yaml:"httponly"`    // set HttpOnly on inserted cookies
+	Secure     bool     `yaml:"secure"`      // set Secure on inserted cookies
+	DynamicKey string   `yaml:"dynamic_key"` // when set, server cookie values are an HMAC of the server name (insert, prefix, rewrite only)
+	MaxIdle    Duration `yaml:"maxidle"`     // learn mode: forget a session unused this long (leader's clock); 0 = never
+	MaxLife    Duration `yaml:"maxlife"`     // learn mode: forget a session this long after it was learned; 0 = never
 }
 
 // Check is HAProxy's "check inter fastinter downinter rise fall" for every

@@ -461,6 +461,8 @@ func (d *decoder) cookie(path string, v *yaml.Node, c *Cookie) {
 		{"httponly", d.boolean(&c.HTTPOnly)},
 		{"secure", d.boolean(&c.Secure)},
 		{"dynamic_key", d.str(&c.DynamicKey)},
+		{"maxidle", d.duration(&c.MaxIdle)},
+		{"maxlife", d.duration(&c.MaxLife)},
 	})
 }
 

@@ -88,7 +88,7 @@ func TestParseErrors(t *testing.T) {
 			}},
 		{"unknown in flow mapping", func(t *testing.T) string {
 			return edit(t, "{name: JSESSIONID, mode: learn}", "{name: JSESSIONID, mode: learn, sticky: true}")
-		}, []string{`t.yaml:19: backends[0].cookie.sticky: unknown field (known: name, mode, indirect, nocache, httponly, secure, dynamic_key)`}},
+		}, []string{`t.yaml:19: backends[0].cookie.sticky: unknown field (known: name, mode, indirect, nocache, httponly, secure, dynamic_key, maxidle, maxlife)`}},
 		{"duplicate field", func(t *testing.T) string { return edit(t, "  data_dir: /tmp/n1", "  id: n2") },
 			[]string{
 				`t.yaml:1: node.data_dir: required`,

@@ -238,6 +238,12 @@ func (v *validator) cookie(path string, c *Cookie) {
 		v.errf(path+".name", "invalid cookie name %q: must be an RFC 6265 token (no spaces, controls or ()<>@,;:\\\"/[]?={})", c.Name)
 	}
 	v.enum(path+".mode", c.Mode, cookieModes)
+	if (c.MaxIdle.Duration != 0 || c.MaxLife.Duration != 0) && c.Mode != CookieLearn {
+		v.errf(path+".maxidle", "maxidle/maxlife expire learned sessions: only used with mode learn")
+	}
+	if c.MaxIdle.Duration < 0 || c.MaxLife.Duration < 0 {
+		v.errf(path+".maxidle", "must not be negative")
+	}
 	if c.DynamicKey != "" && c.Mode == CookieLearn {
 		v.errf(path+".dynamic_key", "only used with mode insert, prefix or rewrite (mode is learn: the application sets the cookie)")
 	}

@@ -37,7 +37,8 @@ func backendOptions(cfg *config.Config, b config.Backend) proxy.BackendOptions {
 		Timeouts: timeouts(cfg), ForwardFor: true, Check: healthCheck(b.Check)}
 	if c := b.Cookie; c != nil {
 		o.Cookie = &proxy.CookieOptions{Name: c.Name, Mode: c.Mode, Indirect: c.Indirect, NoCache: c.NoCache,
-			HTTPOnly: c.HTTPOnly, Secure: c.Secure, DynamicKey: c.DynamicKey}
+			HTTPOnly: c.HTTPOnly, Secure: c.Secure, DynamicKey: c.DynamicKey,
+			MaxIdle: c.MaxIdle.Duration, MaxLife: c.MaxLife.Duration}
 	}
 	for _, s := range b.Servers {
 		o.Servers = append(o.Servers, proxy.ServerOptions{Name: s.Name, Addr: s.Addr, Cookie: s.Cookie, Weight: s.Weight, MaxConn: s.MaxConn})

@@ -96,7 +96,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 	d.node = node
 	d.learner = proxy.NewLearner(node, proxy.LearnerOptions{
 		NodeID: cfg.Node.ID, BatchSize: cfg.Proposals.BatchSize, FlushInterval: cfg.Proposals.FlushInterval.Duration,
-		QueueSize: cfg.Proposals.QueueSize, Logger: log,
+		QueueSize: cfg.Proposals.QueueSize, Logger: log, TouchInterval: touchInterval(cfg),
 	})
 	d.learnerDone = make(chan struct{})
 	go func() {
@@ -131,6 +131,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.startHealth()
+	d.startExpiry()
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()

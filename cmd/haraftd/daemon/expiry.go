@@ -1,0 +1,38 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"github.com/haraft/haraft/cmd/haraftd/config"
+	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proto/fsmpb"
+	"github.com/haraft/haraft/proxy"
+)
+
+// startExpiry runs the leader's session expiry for backends with
+// maxidle/maxlife.
+func (d *Daemon) startExpiry() {
+	backends := make([]*proxy.Backend, 0, len(d.backends))
+	for _, bc := range d.cfg.Backends {
+		backends = append(backends, d.backends[bc.Name])
+	}
+	e := proxy.NewSessionExpiry(backends, d.node.IsLeader,
+		func(ctx context.Context, t fsm.MessageType, m *fsmpb.ExpireSessions) (*fsmpb.ApplyResult, error) {
+			return d.node.ApplyAsLeader(ctx, t, m)
+		}, d.log)
+	d.wg.Add(1)
+	go func() { defer d.wg.Done(); e.Run(d.ctx) }()
+}
+
+// touchInterval reports used sessions often enough for the shortest
+// maxidle: a quarter of it, between 50 ms and 1 s.
+func touchInterval(cfg *config.Config) time.Duration {
+	d := time.Second
+	for _, b := range cfg.Backends {
+		if b.Cookie != nil && b.Cookie.MaxIdle.Duration > 0 {
+			d = min(d, max(b.Cookie.MaxIdle.Duration/4, 50*time.Millisecond))
+		}
+	}
+	return d
+}

@@ -1287,12 +1287,14 @@ type NodeStatus struct {
 	Proxy              ProxyHealth            `protobuf:"varint,4,opt,name=proxy,proto3,enum=haraft.fsm.v1.ProxyHealth" json:"proxy,omitempty"`
 	InstanceId         string                 `protobuf:"bytes,5,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`                           // EC2 instance id, when known
 	NetworkInterfaceId string                 `protobuf:"bytes,6,opt,name=network_interface_id,json=networkInterfaceId,proto3" json:"network_interface_id,omitempty"` // EC2 ENI, when the EIP goes to an ENI
-	PrivateIp          string                 `protobuf:"bytes,7,opt,name=private_ip,json=privateIp,proto3" json:"private_ip,omitempty"`                              // private address of the ENI, optional
-	Holding            []string               `protobuf:"bytes,8,rep,name=holding,proto3" json:"holding,omitempty"`                                                   // EIP ids this node serves now, sorted
-	ReportedUnixMs     int64                  `protobuf:"varint,9,opt,name=reported_unix_ms,json=reportedUnixMs,proto3" json:"reported_unix_ms,omitempty"`            // stamped by the node
-	Reason             string                 `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// EC2: the private addresses (primary first) an EIP may be associated
+	// with; one EIP per address, so the node holds at most this many.
+	PrivateIps     []string `protobuf:"bytes,7,rep,name=private_ips,json=privateIps,proto3" json:"private_ips,omitempty"`
+	Holding        []string `protobuf:"bytes,8,rep,name=holding,proto3" json:"holding,omitempty"`                                        // EIP ids this node serves now, sorted
+	ReportedUnixMs int64    `protobuf:"varint,9,opt,name=reported_unix_ms,json=reportedUnixMs,proto3" json:"reported_unix_ms,omitempty"` // stamped by the node
+	Reason         string   `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *NodeStatus) Reset() {
@@ -1367,11 +1369,11 @@ func (x *NodeStatus) GetNetworkInterfaceId() string {
 	return ""
 }
 
-func (x *NodeStatus) GetPrivateIp() string {
+func (x *NodeStatus) GetPrivateIps() []string {
 	if x != nil {
-		return x.PrivateIp
+		return x.PrivateIps
 	}
-	return ""
+	return nil
 }
 
 func (x *NodeStatus) GetHolding() []string {
@@ -2140,7 +2142,7 @@ const file_fsm_proto_rawDesc = "" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12\x16\n" +
 	"\x06pinned\x18\b \x01(\bR\x06pinned\"1\n" +
 	"\tAssignEIP\x12$\n" +
-	"\x03eip\x18\x01 \x01(\v2\x12.haraft.fsm.v1.EIPR\x03eip\"\xe2\x02\n" +
+	"\x03eip\x18\x01 \x01(\v2\x12.haraft.fsm.v1.EIPR\x03eip\"\xe4\x02\n" +
 	"\n" +
 	"NodeStatus\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x0e\n" +
@@ -2149,9 +2151,9 @@ const file_fsm_proto_rawDesc = "" +
 	"\x05proxy\x18\x04 \x01(\x0e2\x1a.haraft.fsm.v1.ProxyHealthR\x05proxy\x12\x1f\n" +
 	"\vinstance_id\x18\x05 \x01(\tR\n" +
 	"instanceId\x120\n" +
-	"\x14network_interface_id\x18\x06 \x01(\tR\x12networkInterfaceId\x12\x1d\n" +
-	"\n" +
-	"private_ip\x18\a \x01(\tR\tprivateIp\x12\x18\n" +
+	"\x14network_interface_id\x18\x06 \x01(\tR\x12networkInterfaceId\x12\x1f\n" +
+	"\vprivate_ips\x18\a \x03(\tR\n" +
+	"privateIps\x12\x18\n" +
 	"\aholding\x18\b \x03(\tR\aholding\x12(\n" +
 	"\x10reported_unix_ms\x18\t \x01(\x03R\x0ereportedUnixMs\x12\x16\n" +
 	"\x06reason\x18\n" +

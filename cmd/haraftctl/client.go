@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/haraft/haraft/cmd/haraftd/certs"
+	"github.com/haraft/haraft/proto/adminpb"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitError       = 1
+	exitUsage       = 2
+	exitAuth        = 3
+	exitNotFound    = 4
+	exitUnavailable = 5
+	exitRefused     = 6
+)
+
+// defaultAddr is node 1 of `haraftd -dev`.
+const defaultAddr = "127.0.0.1:9201"
+
+// notLeaderReason and errorDomain match the server's ErrorInfo.
+const (
+	notLeaderReason = "NOT_LEADER"
+	errorDomain     = "haraft.admin.v1"
+)
+
+// app holds one invocation's flags and connection.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	addr, token, tokenFile string
+	ca, cert, key, srvName string
+	useTLS                 bool
+	output                 string
+	timeout                time.Duration
+	conns                  []*grpc.ClientConn
+	usageErr               bool
+}
+
+func (a *app) envOr(name, def string) string {
+	if v := a.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// usageError marks an error as the caller's (exit code 2).
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func (a *app) bindGlobalFlags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&a.addr, "addr", a.envOr("HARAFT_ADDR", defaultAddr), "admin address of any node (env HARAFT_ADDR)")
+	f.StringVar(&a.token, "token", a.getenv("HARAFT_TOKEN"), "bearer token (env HARAFT_TOKEN)")
+	f.StringVar(&a.tokenFile, "token-file", a.getenv("HARAFT_TOKEN_FILE"), "file holding the bearer token (env HARAFT_TOKEN_FILE)")
+	f.StringVar(&a.ca, "ca", a.getenv("HARAFT_CA"), "CA certificate that signed the node's certificate; turns TLS on (env HARAFT_CA)")
+	f.StringVar(&a.cert, "cert", a.getenv("HARAFT_CERT"), "client certificate for mutual TLS (env HARAFT_CERT)")
+	f.StringVar(&a.key, "key", a.getenv("HARAFT_KEY"), "client key for mutual TLS (env HARAFT_KEY)")
+	f.StringVar(&a.srvName, "tls-server-name", a.getenv("HARAFT_TLS_SERVER_NAME"), "name to verify in the node's certificate (default: the host of --addr)")
+	f.BoolVar(&a.useTLS, "tls", a.getenv("HARAFT_TLS") == "1", "use TLS with the system roots even without --ca (env HARAFT_TLS=1)")
+	f.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
+	f.DurationVar(&a.timeout, "timeout", 15*time.Second, "deadline of each call (not of watch)")
+}
+
+// dial connects to addr with the invocation's TLS settings.
+func (a *app) dial(addr string) (adminpb.AdminClient, error) {
+	var creds credentials.TransportCredentials
+	if a.useTLS || a.ca != "" || a.cert != "" || a.key != "" {
+		name := a.srvName
+		if name == "" {
+			host, _, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, usagef("--addr %q: %v", addr, err)
+			}
+			name = host
+		}
+		tc, err := certs.Client(certs.Files{CA: a.ca, Cert: a.cert, Key: a.key}, name)
+		if err != nil {
+			return nil, usagef("TLS: %v", err)
+		}
+		creds = credentials.NewTLS(tc)
+	} else {
+		creds = insecure.NewCredentials()
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds), grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)))
+	if err != nil {
+		return nil, usagef("--addr %q: %v", addr, err)
+	}
+	a.conns = append(a.conns, conn)
+	return adminpb.NewAdminClient(conn), nil
+}
+
+func (a *app) close() {
+	for _, c := range a.conns {
+		c.Close()
+	}
+}
+
+// callCtx adds the token and, unless stream is set, the deadline.
+func (a *app) callCtx(ctx context.Context, stream bool) (context.Context, context.CancelFunc, error) {
+	tok := a.token
+	if tok == "" && a.tokenFile != "" {
+		b, err := os.ReadFile(a.tokenFile)
+		if err != nil {
+			return nil, nil, usagef("--token-file: %v", err)
+		}
+		tok, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
+	}
+	if tok != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+tok)
+	}
+	if stream || a.timeout <= 0 {
+		c, cancel := context.WithCancel(ctx)
+		return c, cancel, nil
+	}
+	c, cancel := context.WithTimeout(ctx, a.timeout)
+	return c, cancel, nil
+}
+
+// call runs fn against --addr and, when that node answers that only the
+// leader can do it, once more against the leader's admin address.
+func call[T any](ctx context.Context, a *app, fn func(context.Context, adminpb.AdminClient) (T, error)) (T, error) {
+	var zero T
+	cctx, cancel, err := a.callCtx(ctx, false)
+	if err != nil {
+		return zero, err
+	}
+	defer cancel()
+	c, err := a.dial(a.addr)
+	if err != nil {
+		return zero, err
+	}
+	out, err := fn(cctx, c)
+	if leader := leaderAddr(err); leader != "" && leader != a.addr {
+		fmt.Fprintf(a.stderr, "haraftctl: %s is not the leader; asking the leader at %s\n", a.addr, leader)
+		if c, err = a.dial(leader); err != nil {
+			return zero, err
+		}
+		return fn(cctx, c)
+	}
+	return out, err
+}
+
+// leaderAddr returns the leader's admin address from a NOT_LEADER status.
+func leaderAddr(err error) string {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.FailedPrecondition {
+		return ""
+	}
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.Reason == notLeaderReason && ei.Domain == errorDomain {
+			return ei.Metadata["leader_admin_addr"]
+		}
+	}
+	return ""
+}
+
+// report prints err and returns its exit code.
+func (a *app) report(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(a.stderr, "haraftctl: %v\n", ue.error)
+		return exitUsage
+	}
+	if a.usageErr || strings.HasPrefix(err.Error(), "unknown command") {
+		fmt.Fprintf(a.stderr, "haraftctl: %v\n", err)
+		return exitUsage
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		fmt.Fprintf(a.stderr, "haraftctl: %v\n", err)
+		return exitError
+	}
+	msg := st.Message()
+	code := exitError
+	switch st.Code() {
+	case codes.InvalidArgument:
+		code = exitUsage
+	case codes.Unauthenticated, codes.PermissionDenied:
+		code = exitAuth
+	case codes.NotFound:
+		code = exitNotFound
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		code = exitUnavailable
+		if isTLSFailure(msg) {
+			code = exitAuth
+			msg += "\n(TLS: check --ca, --cert and --key against the node's admin.tls)"
+		} else if strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") {
+			msg += fmt.Sprintf("\n(is a node's admin API at %s? set --addr or HARAFT_ADDR)", a.addr)
+		}
+	case codes.FailedPrecondition, codes.AlreadyExists, codes.Aborted:
+		code = exitRefused
+	case codes.Canceled:
+		code = exitUnavailable
+	}
+	fmt.Fprintf(a.stderr, "haraftctl: %s: %s\n", st.Code(), msg)
+	return code
+}
+
+func isTLSFailure(msg string) bool {
+	for _, s := range []string{"handshake", "certificate", "tls:", "first record does not look like a TLS handshake"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}

@@ -163,10 +163,15 @@ func (d *decoder) mapping(path string, n *yaml.Node, fields []field) {
 		d.fail(path, "expected a mapping, got %s", kindName(n))
 		return
 	}
-	d.pairs(path, n, fields, map[string]int{}, true)
+	d.pairs(path, n, fields, map[string]int{}, map[*yaml.Node]bool{n: true}, true)
 }
 
-func (d *decoder) pairs(path string, n *yaml.Node, fields []field, seen map[string]int, explicit bool) {
+// pairs decodes the keys of n, then the mappings merged into it. merged
+// holds every mapping already merged into this one: merging one again adds
+// no key (earlier keys win), and skipping it stops a mapping that merges
+// itself (`&a {<<: *a}`) from recursing forever and chains of aliases from
+// multiplying the work.
+func (d *decoder) pairs(path string, n *yaml.Node, fields []field, seen map[string]int, merged map[*yaml.Node]bool, explicit bool) {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), n.Content[i+1]
@@ -202,11 +207,17 @@ func (d *decoder) pairs(path string, n *yaml.Node, fields []field, seen map[stri
 		m = resolve(m)
 		switch m.Kind {
 		case yaml.MappingNode:
-			d.pairs(path, m, fields, seen, false)
+			if !merged[m] {
+				merged[m] = true
+				d.pairs(path, m, fields, seen, merged, false)
+			}
 		case yaml.SequenceNode:
 			for _, item := range m.Content {
 				if item = resolve(item); item.Kind == yaml.MappingNode {
-					d.pairs(path, item, fields, seen, false)
+					if !merged[item] {
+						merged[item] = true
+						d.pairs(path, item, fields, seen, merged, false)
+					}
 				} else {
 					d.errAt(item.Line, path, "merge (<<) needs mappings, got %s", kindName(item))
 				}

@@ -19,6 +19,9 @@ import (
 // snapshotFormat is the version of the snapshot stream.
 const snapshotFormat = 1
 
+// maxSessionsHint caps the map size preallocated from a snapshot header.
+const maxSessionsHint = 4 << 20
+
 // maxRecordSize bounds one snapshot record, so a corrupt length prefix is an
 // error instead of a huge allocation.
 const maxRecordSize = 16 << 20
@@ -195,7 +198,10 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			if h.Format != snapshotFormat {
 				return nil, fmt.Errorf("%w: unknown format %d (this binary reads %d)", ErrCorruptSnapshot, h.Format, snapshotFormat)
 			}
-			st.sessions = make(map[SessionKey]binding, h.Sessions)
+			// The header's count is only a size hint, read before the
+			// CRC check: a corrupt count must not make the node allocate
+			// gigabytes (or panic on a negative size) before refusing.
+			st.sessions = make(map[SessionKey]binding, min(h.Sessions, maxSessionsHint))
 		}
 		if t := rec.GetTrailer(); t != nil {
 			if t.Records != records || t.Crc32C != crc {

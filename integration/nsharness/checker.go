@@ -1,0 +1,464 @@
+//go:build linux
+
+package nsharness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Session is one client session the checker follows.
+type Session struct {
+	Cookie  string // JSESSIONID value
+	Backend string // the backend the session is bound to
+	Via     string // node that learned it
+	Sync    bool   // learned through the learn_commit sync frontend
+	Created time.Time
+}
+
+// url is where the session lives on node n: the frontend it was learned
+// through (each backend has its own session table).
+func (s *Session) url(n *Node) string {
+	if s.Sync {
+		return n.SyncURL()
+	}
+	return n.URL()
+}
+
+// Result is one request the checker made.
+type Result struct {
+	At      time.Time
+	Node    string
+	Session string // cookie ("" for a new-session request)
+	Backend string // X-Backend, "" without a response
+	Status  int
+	Err     error
+	Latency time.Duration
+}
+
+// Checker is a client running in the client namespace throughout a test:
+// it follows many sessions and checks every answer against the session's
+// committed backend, and it keeps creating sessions through the sync
+// frontends to see when the cluster takes writes.
+type Checker struct {
+	C      *Cluster
+	client *http.Client
+
+	mu         sync.Mutex
+	sessions   []*Session
+	dead       map[string]bool     // backends the test killed
+	seenOnDead map[string][]string // session -> backends that answered it while its backend was dead
+	violations []string
+	writes     []Result // new-session requests through sync frontends
+	perNode    map[string]*NodeCounts
+	pending    []*Session // learned, not yet followed across nodes
+	nodes      []*Node    // where requests go (default every node)
+
+	requests atomic.Uint64
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// NodeCounts counts one node's answers.
+type NodeCounts struct {
+	OK, Errors, Violations int
+	LastOK, LastErr        time.Time
+}
+
+// NewChecker returns a checker for c; Seed and Start it.
+func NewChecker(c *Cluster) *Checker {
+	return &Checker{
+		C:          c,
+		client:     c.Client.HTTPClient(time.Second, true),
+		dead:       map[string]bool{},
+		seenOnDead: map[string][]string{},
+		perNode:    map[string]*NodeCounts{},
+		nodes:      c.Nodes,
+	}
+}
+
+func (k *Checker) do(ctx context.Context, n *Node, url, cookie string) Result {
+	start := time.Now()
+	r := Result{At: start, Node: n.ID, Session: cookie}
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", "JSESSIONID="+cookie)
+	}
+	resp, err := k.client.Do(req)
+	r.Latency = time.Since(start)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	r.Status = resp.StatusCode
+	r.Backend = resp.Header.Get("X-Backend")
+	if cookie == "" {
+		for _, c := range resp.Cookies() {
+			if c.Name == "JSESSIONID" {
+				r.Session = c.Value
+			}
+		}
+	}
+	if resp.StatusCode != 200 {
+		r.Err = fmt.Errorf("%s: %s", n.ID, resp.Status)
+	}
+	return r
+}
+
+// NewSession learns a new session through node n (sync: through its
+// learn_commit sync frontend).
+func (k *Checker) NewSession(ctx context.Context, n *Node, sync bool) (*Session, Result) {
+	url := n.URL()
+	if sync {
+		url = n.SyncURL()
+	}
+	r := k.do(ctx, n, url, "")
+	if r.Err != nil || r.Session == "" || r.Backend == "" {
+		if r.Err == nil {
+			r.Err = fmt.Errorf("%s: answer without session cookie or X-Backend", n.ID)
+		}
+		return nil, r
+	}
+	return &Session{Cookie: r.Session, Backend: r.Backend, Via: n.ID, Sync: sync, Created: r.At}, r
+}
+
+// Seed learns n sessions round robin through the nodes (half through the
+// async frontends, half through the sync ones) and waits until every node
+// has applied them.
+func (k *Checker) Seed(ctx context.Context, n int) error {
+	for i := 0; i < n; i++ {
+		node := k.C.Nodes[i%len(k.C.Nodes)]
+		s, r := k.NewSession(ctx, node, i%2 == 1)
+		if s == nil {
+			return fmt.Errorf("seed session %d via %s: %v", i, node.ID, r.Err)
+		}
+		k.mu.Lock()
+		k.sessions = append(k.sessions, s)
+		k.mu.Unlock()
+	}
+	return k.WaitSessionsApplied(ctx, k.C.Nodes)
+}
+
+// WaitSessionsApplied waits until every node of among counts at least as
+// many sessions as the checker follows.
+func (k *Checker) WaitSessionsApplied(ctx context.Context, among []*Node) error {
+	want := len(k.Sessions())
+	for {
+		st := k.C.Statuses(ctx, among)
+		ok := len(st) == len(among)
+		for _, s := range st {
+			if s.Sessions < want {
+				ok = false
+			}
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nodes did not apply %d sessions: %w (%+v)", want, ctx.Err(), st)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Sessions returns the followed sessions.
+func (k *Checker) Sessions() []*Session {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]*Session(nil), k.sessions...)
+}
+
+// SetNodes limits where the checker's requests go (e.g. to the majority
+// side of a partition); nil means every node.
+func (k *Checker) SetNodes(nodes []*Node) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if nodes == nil {
+		nodes = k.C.Nodes
+	}
+	k.nodes = nodes
+}
+
+// MarkDead tells the checker that backend name was killed: answers for its
+// sessions from other backends are then expected, not violations, until
+// Rebind.
+func (k *Checker) MarkDead(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.dead[name] = true
+}
+
+// Start runs readers (checked requests on random sessions through random
+// nodes) and one writer (a new session through a sync frontend every
+// writeEvery) until Stop.
+func (k *Checker) Start(readers int, writeEvery time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	k.cancel = cancel
+	for i := 0; i < readers; i++ {
+		k.wg.Add(1)
+		go func() {
+			defer k.wg.Done()
+			for ctx.Err() == nil {
+				k.readOnce(ctx)
+			}
+		}()
+	}
+	if writeEvery > 0 {
+		k.wg.Add(1)
+		go func() {
+			defer k.wg.Done()
+			t := time.NewTicker(writeEvery)
+			defer t.Stop()
+			i := 0
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+				k.mu.Lock()
+				nodes := k.nodes
+				k.mu.Unlock()
+				n := nodes[i%len(nodes)]
+				i++
+				s, r := k.NewSession(ctx, n, true)
+				if ctx.Err() != nil {
+					return
+				}
+				k.mu.Lock()
+				k.writes = append(k.writes, r)
+				if s != nil {
+					k.pending = append(k.pending, s)
+				}
+				k.mu.Unlock()
+			}
+		}()
+	}
+}
+
+// followGrace is how long a session learned during the run waits before the
+// checker sends it through other nodes: a binding committed by the leader
+// reaches the other nodes' state machines on the next append.
+const followGrace = time.Second
+
+func (k *Checker) readOnce(ctx context.Context) {
+	k.mu.Lock()
+	now := time.Now()
+	for len(k.pending) > 0 && now.Sub(k.pending[0].Created) > followGrace {
+		k.sessions = append(k.sessions, k.pending[0])
+		k.pending = k.pending[1:]
+	}
+	if len(k.sessions) == 0 || len(k.nodes) == 0 {
+		k.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+		return
+	}
+	s := k.sessions[rand.IntN(len(k.sessions))]
+	n := k.nodes[rand.IntN(len(k.nodes))]
+	bound := s.Backend
+	k.mu.Unlock()
+
+	r := k.do(ctx, n, s.url(n), s.Cookie)
+	if ctx.Err() != nil {
+		return
+	}
+	k.requests.Add(1)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	nc := k.perNode[n.ID]
+	if nc == nil {
+		nc = &NodeCounts{}
+		k.perNode[n.ID] = nc
+	}
+	switch {
+	case r.Err != nil:
+		nc.Errors++
+		nc.LastErr = r.At
+		if r.Status == 0 {
+			time.Sleep(5 * time.Millisecond) // a dead node: don't spin
+		}
+	case r.Backend == bound:
+		nc.OK++
+		nc.LastOK = r.At
+	case k.dead[bound]:
+		nc.OK++
+		nc.LastOK = r.At
+		k.seenOnDead[s.Cookie] = append(k.seenOnDead[s.Cookie], n.ID+"="+r.Backend)
+	default:
+		nc.Violations++
+		if len(k.violations) < 50 {
+			k.violations = append(k.violations, fmt.Sprintf("%s session %s (learned via %s, bound to %s) answered by %s",
+				r.At.Format("15:04:05.000"), s.Cookie, s.Via, bound, r.Backend))
+		}
+	}
+}
+
+// Stop stops the readers and the writer.
+func (k *Checker) Stop() {
+	if k.cancel != nil {
+		k.cancel()
+	}
+	k.wg.Wait()
+	k.mu.Lock()
+	k.sessions = append(k.sessions, k.pending...)
+	k.pending = nil
+	k.mu.Unlock()
+}
+
+// Violations returns the answers that broke stickiness.
+func (k *Checker) Violations() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.violations...)
+}
+
+// Writes returns the new-session requests made through sync frontends.
+func (k *Checker) Writes() []Result {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]Result(nil), k.writes...)
+}
+
+// Requests is how many checked requests were made.
+func (k *Checker) Requests() uint64 { return k.requests.Load() }
+
+// Counts returns the per-node answer counts.
+func (k *Checker) Counts() map[string]NodeCounts {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := map[string]NodeCounts{}
+	for id, c := range k.perNode {
+		out[id] = *c
+	}
+	return out
+}
+
+// Summary is a one-line account of the run.
+func (k *Checker) Summary() string {
+	var b strings.Builder
+	c := k.Counts()
+	ids := make([]string, 0, len(c))
+	for id := range c {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	fmt.Fprintf(&b, "%d checked requests, %d sessions;", k.Requests(), len(k.Sessions()))
+	for _, id := range ids {
+		fmt.Fprintf(&b, " %s ok=%d err=%d bad=%d;", id, c[id].OK, c[id].Errors, c[id].Violations)
+	}
+	w := k.Writes()
+	okw := 0
+	for _, r := range w {
+		if r.Err == nil {
+			okw++
+		}
+	}
+	fmt.Fprintf(&b, " writes %d/%d ok, longest write gap %v", okw, len(w), LongestWriteGap(w).Round(time.Millisecond))
+	return b.String()
+}
+
+// LongestWriteGap is the longest time between two successful writes (a
+// failed write in between, or none at all, makes the gap).
+func LongestWriteGap(w []Result) time.Duration {
+	var last time.Time
+	var gap time.Duration
+	for _, r := range w {
+		if r.Err != nil {
+			continue
+		}
+		end := r.At.Add(r.Latency)
+		if !last.IsZero() && end.Sub(last) > gap {
+			gap = end.Sub(last)
+		}
+		last = end
+	}
+	return gap
+}
+
+// Verify sends every followed session through every node of among and
+// checks that all answer with the session's backend. For a session whose
+// backend is dead, all nodes must answer with one same other backend; the
+// session is then rebound to it (so later checks are strict again). It
+// returns the problems found, and how many sessions moved.
+func (k *Checker) Verify(ctx context.Context, among []*Node) (problems []string, moved int) {
+	sessions := k.Sessions()
+	type ans struct {
+		i       int
+		node    string
+		backend string
+		err     error
+	}
+	results := make([][]ans, len(sessions))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, s := range sessions {
+		for _, n := range among {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				var r Result
+				for try := 0; try < 3; try++ { // a lost packet is not a stickiness problem
+					r = k.do(ctx, n, s.url(n), s.Cookie)
+					if r.Err == nil {
+						break
+					}
+				}
+				mu.Lock()
+				results[i] = append(results[i], ans{i, n.ID, r.Backend, r.Err})
+				mu.Unlock()
+			}()
+		}
+	}
+	wg.Wait()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i, s := range sessions {
+		got := map[string][]string{}
+		for _, a := range results[i] {
+			if a.err != nil {
+				problems = append(problems, fmt.Sprintf("session %s via %s: %v", s.Cookie, a.node, a.err))
+				continue
+			}
+			got[a.backend] = append(got[a.backend], a.node)
+		}
+		switch {
+		case len(got) > 1:
+			problems = append(problems, fmt.Sprintf("session %s (bound to %s): nodes disagree: %v", s.Cookie, s.Backend, got))
+		case len(got) == 1:
+			for b := range got {
+				if b == s.Backend {
+					continue
+				}
+				if !k.dead[s.Backend] {
+					problems = append(problems, fmt.Sprintf("session %s moved from live backend %s to %s", s.Cookie, s.Backend, b))
+					continue
+				}
+				if k.dead[b] {
+					problems = append(problems, fmt.Sprintf("session %s answered by dead backend %s", s.Cookie, b))
+					continue
+				}
+				s.Backend = b // every node agrees on the replacement
+				moved++
+			}
+		}
+	}
+	return problems, moved
+}

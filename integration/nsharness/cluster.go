@@ -1,0 +1,433 @@
+//go:build linux
+
+package nsharness
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Ports every node (and backend) uses on its own address.
+const (
+	RaftPort  = 7000
+	OpsPort   = 9100
+	ProxyPort = 8080 // frontend "web": learn mode, bindings proposed asynchronously
+	SyncPort  = 8081 // frontend "websync": learn mode, learn_commit sync
+	AppPort   = 8080 // each backend's listener
+)
+
+// BuildHaraftd builds cmd/haraftd into dir and returns the binary's path.
+// HARAFT_BIN, when set, names a prebuilt binary to use instead.
+func BuildHaraftd(ctx context.Context, dir string) (string, error) {
+	if p := os.Getenv("HARAFT_BIN"); p != "" {
+		return p, nil
+	}
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	bin := filepath.Join(dir, "haraftd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/haraftd")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/haraftd: %v\n%s", err, b)
+	}
+	return bin, nil
+}
+
+// NodeSpec is one node of a ClusterSpec.
+type NodeSpec struct {
+	ID string
+	AZ string
+}
+
+// ClusterSpec describes a haraft cluster in namespaces.
+type ClusterSpec struct {
+	Haraftd  string     // the haraftd binary (BuildHaraftd)
+	Nodes    []NodeSpec // default n1..n3 in az-a..az-c
+	Backends []string   // default A, B
+
+	// Raft timings; defaults 400ms heartbeat and election timeout, 200ms
+	// leader lease: a LAN profile that fails over within a second.
+	Heartbeat, Election, Lease time.Duration
+	// CheckInter is the backends' health-check interval (default 300ms,
+	// fall 2, rise 2); agreed down needs a majority of live nodes.
+	CheckInter time.Duration
+	// ExtraYAML, when set, is appended to each node's config (new top-level
+	// sections such as eips:).
+	ExtraYAML func(n *Node) string
+	// LogLevel of haraftd (default info).
+	LogLevel string
+}
+
+// Cluster is a running haraft cluster in an Env.
+type Cluster struct {
+	Env      *Env
+	Spec     ClusterSpec
+	Nodes    []*Node
+	Backends []*Backend
+	Client   *Host // where the checker and the status polls run from
+
+	statusClient *http.Client
+}
+
+// Node is one haraftd process in its namespace.
+type Node struct {
+	*Host
+	ID      string
+	Cluster *Cluster
+	CfgPath string
+	DataDir string
+
+	mu   sync.Mutex
+	proc *Proc
+}
+
+// Backend is one demo application server in its namespace.
+type Backend struct {
+	*Host
+	mu   sync.Mutex
+	proc *Proc
+}
+
+// NewCluster makes the namespaces of spec (nodes, backends, one client) and
+// writes the node configs; Start starts the processes.
+func NewCluster(e *Env, spec ClusterSpec) (*Cluster, error) {
+	if len(spec.Nodes) == 0 {
+		spec.Nodes = []NodeSpec{{"n1", "az-a"}, {"n2", "az-b"}, {"n3", "az-c"}}
+	}
+	if len(spec.Backends) == 0 {
+		spec.Backends = []string{"A", "B"}
+	}
+	if spec.Heartbeat == 0 {
+		spec.Heartbeat = 400 * time.Millisecond
+	}
+	if spec.Election == 0 {
+		spec.Election = spec.Heartbeat
+	}
+	if spec.Lease == 0 {
+		spec.Lease = spec.Heartbeat / 2
+	}
+	if spec.CheckInter == 0 {
+		spec.CheckInter = 300 * time.Millisecond
+	}
+	if spec.LogLevel == "" {
+		spec.LogLevel = "info"
+	}
+	c := &Cluster{Env: e, Spec: spec}
+	for _, ns := range spec.Nodes {
+		h, err := e.AddHost(ns.ID, ns.AZ)
+		if err != nil {
+			return nil, err
+		}
+		n := &Node{Host: h, ID: ns.ID, Cluster: c, CfgPath: filepath.Join(e.Dir, ns.ID+".yaml"), DataDir: filepath.Join(e.Dir, "data-"+ns.ID)}
+		c.Nodes = append(c.Nodes, n)
+	}
+	for _, name := range spec.Backends {
+		h, err := e.AddHost(name, "")
+		if err != nil {
+			return nil, err
+		}
+		c.Backends = append(c.Backends, &Backend{Host: h})
+	}
+	var err error
+	if c.Client, err = e.AddHostIP("client", "", netip.MustParseAddr("198.18.0.100")); err != nil {
+		return nil, err
+	}
+	c.statusClient = c.Client.HTTPClient(400*time.Millisecond, true)
+	for _, n := range c.Nodes {
+		if err := os.WriteFile(n.CfgPath, []byte(c.config(n)), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Cluster) config(n *Node) string {
+	var b strings.Builder
+	s := c.Spec
+	fmt.Fprintf(&b, "node: {id: %s, az: %s, data_dir: %s}\n", n.ID, n.AZ, n.DataDir)
+	fmt.Fprintf(&b, "raft:\n  bind: %s:%d\n  heartbeat_timeout: %s\n  election_timeout: %s\n  leader_lease_timeout: %s\n  commit_timeout: 20ms\n  peers:\n",
+		n.IP, RaftPort, s.Heartbeat, s.Election, s.Lease)
+	for _, p := range c.Nodes {
+		fmt.Fprintf(&b, "    - {id: %s, addr: \"%s:%d\"}\n", p.ID, p.IP, RaftPort)
+	}
+	fmt.Fprintf(&b, "http: {addr: \"%s:%d\"}\n", n.IP, OpsPort)
+	b.WriteString("timeouts: {connect: 500ms, client: 10s, server: 5s, http_request: 5s, http_keep_alive: 30s}\n")
+	fmt.Fprintf(&b, "frontends:\n  - {name: web, bind: \"%s:%d\", backend: app}\n  - {name: websync, bind: \"%s:%d\", backend: appsync}\n", n.IP, ProxyPort, n.IP, SyncPort)
+	b.WriteString("backends:\n")
+	for _, be := range []struct{ name, commit string }{{"app", "async"}, {"appsync", "sync"}} {
+		fmt.Fprintf(&b, "  - name: %s\n    balance: roundrobin\n    cookie: {name: JSESSIONID, mode: learn}\n    learn_commit: %s\n", be.name, be.commit)
+		fmt.Fprintf(&b, "    check: {inter: %s, timeout: %s, rise: 2, fall: 2}\n    servers:\n", s.CheckInter, s.CheckInter*2/3)
+		for _, bk := range c.Backends {
+			fmt.Fprintf(&b, "      - {name: %s, addr: \"%s:%d\"}\n", bk.Name, bk.IP, AppPort)
+		}
+	}
+	if s.ExtraYAML != nil {
+		b.WriteString(s.ExtraYAML(n))
+	}
+	return b.String()
+}
+
+// Start starts every backend and node and waits until the cluster has a
+// leader and every node is ready.
+func (c *Cluster) Start(ctx context.Context) error {
+	for _, b := range c.Backends {
+		if err := b.Start(); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.Nodes {
+		if err := n.Start(); err != nil {
+			return err
+		}
+	}
+	_, err := c.WaitStable(ctx, c.Nodes)
+	return err
+}
+
+// Start starts (or restarts) the backend process.
+func (b *Backend) Start() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	p, err := b.Host.Start("backend", []string{ChildEnv + "=backend", "HRT_NAME=" + b.Name, fmt.Sprintf("HRT_ADDR=%s:%d", b.IP, AppPort)}, self)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.proc = p
+	b.mu.Unlock()
+	return nil
+}
+
+// Proc returns the backend's current process.
+func (b *Backend) Proc() *Proc {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.proc
+}
+
+// Start starts (or restarts) the node's haraftd.
+func (n *Node) Start() error {
+	p, err := n.Host.Start("haraftd", nil, n.Cluster.Spec.Haraftd, "-config", n.CfgPath, "-log-level", n.Cluster.Spec.LogLevel)
+	if err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.proc = p
+	n.mu.Unlock()
+	return nil
+}
+
+// Proc returns the node's current haraftd process.
+func (n *Node) Proc() *Proc {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.proc
+}
+
+// Kill is kill -9 of the node's haraftd.
+func (n *Node) Kill() error {
+	p := n.Proc()
+	if p == nil {
+		return nil
+	}
+	err := p.Kill()
+	<-p.Done()
+	return err
+}
+
+// Restart stops haraftd gracefully (SIGTERM) and starts it again.
+func (n *Node) Restart() error {
+	if p := n.Proc(); p != nil && !p.Exited() {
+		if err := p.Term(20 * time.Second); err != nil {
+			return err
+		}
+	}
+	return n.Start()
+}
+
+// URL is the node's async-learn frontend; SyncURL its learn_commit sync one.
+func (n *Node) URL() string     { return fmt.Sprintf("http://%s:%d/", n.IP, ProxyPort) }
+func (n *Node) SyncURL() string { return fmt.Sprintf("http://%s:%d/", n.IP, SyncPort) }
+
+// Status is a node's /status.
+type Status struct {
+	Node         string `json:"node"`
+	AZ           string `json:"az"`
+	State        string `json:"state"`
+	Leader       string `json:"leader"`
+	Term         uint64 `json:"term"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	Ready        bool   `json:"ready"`
+	Sessions     int    `json:"sessions"`
+}
+
+// Status fetches the node's /status from the client namespace.
+func (n *Node) Status(ctx context.Context) (Status, error) {
+	var st Status
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s:%d/status", n.IP, OpsPort), nil)
+	if err != nil {
+		return st, err
+	}
+	resp, err := n.Cluster.statusClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return st, fmt.Errorf("%s /status: %s", n.ID, resp.Status)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
+}
+
+// Statuses fetches every node's status concurrently; a node that does not
+// answer has no entry.
+func (c *Cluster) Statuses(ctx context.Context, nodes []*Node) map[string]Status {
+	out := map[string]Status{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if st, err := n.Status(ctx); err == nil {
+				mu.Lock()
+				out[n.ID] = st
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// Node returns the node with the given id, or nil.
+func (c *Cluster) Node(id string) *Node {
+	for _, n := range c.Nodes {
+		if n.ID == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// Backend returns the backend with the given name, or nil.
+func (c *Cluster) Backend(name string) *Backend {
+	for _, b := range c.Backends {
+		if b.Name == name {
+			return b
+		}
+	}
+	return nil
+}
+
+// WaitStable waits until every node of among answers, is ready, and all
+// agree on one leader (among them) that says it is the leader; it returns
+// the leader.
+func (c *Cluster) WaitStable(ctx context.Context, among []*Node) (*Node, error) {
+	var last map[string]Status
+	for {
+		st := c.Statuses(ctx, among)
+		last = st
+		if len(st) == len(among) {
+			leader := ""
+			ok := true
+			for _, s := range st {
+				if !s.Ready || s.Leader == "" || (leader != "" && s.Leader != leader) {
+					ok = false
+					break
+				}
+				leader = s.Leader
+			}
+			if ok {
+				if ls, found := st[leader]; found && ls.State == "Leader" {
+					return c.Node(leader), nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster not stable: %v (statuses %+v)", ctx.Err(), last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Leader returns the node that says it leads (with the highest term), or
+// nil when none answers as leader.
+func (c *Cluster) Leader(ctx context.Context) (*Node, Status) {
+	var best *Node
+	var bs Status
+	for id, s := range c.Statuses(ctx, c.Nodes) {
+		if s.State == "Leader" && (best == nil || s.Term > bs.Term) {
+			best, bs = c.Node(id), s
+		}
+	}
+	return best, bs
+}
+
+// WaitApplied waits until every node of among has applied at least index.
+func (c *Cluster) WaitApplied(ctx context.Context, among []*Node, index uint64) error {
+	for {
+		st := c.Statuses(ctx, among)
+		ok := len(st) == len(among)
+		for _, s := range st {
+			if s.AppliedIndex < index {
+				ok = false
+			}
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("applied index %d not reached: %w (%+v)", index, ctx.Err(), st)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Others returns the nodes of the cluster other than the given ones.
+func (c *Cluster) Others(except ...*Node) []*Node {
+	var out []*Node
+	for _, n := range c.Nodes {
+		skip := false
+		for _, x := range except {
+			if x == n {
+				skip = true
+			}
+		}
+		if !skip {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Hosts returns the hosts of the given nodes.
+func Hosts(nodes []*Node) []*Host {
+	out := make([]*Host, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Host
+	}
+	return out
+}
+
+// ErrNoResponse is a request that got no HTTP response.
+var ErrNoResponse = errors.New("no response")

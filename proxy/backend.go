@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
-	"net/http"
 	"time"
 )
 
@@ -70,7 +68,7 @@ type Server struct {
 	Cookie string // value naming it in insert/prefix/rewrite cookies
 	Weight int
 
-	transport *http.Transport
+	pool *connPool // idle keep-alive connections
 	serverCounters
 }
 
@@ -118,7 +116,7 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 		if _, dup := b.byCookie[s.Cookie]; dup {
 			return nil, fmt.Errorf("backend %s: duplicate server cookie %s", o.Name, s.Cookie)
 		}
-		s.transport = newTransport(o.Timeouts)
+		s.pool = newConnPool(s.Addr, o.Timeouts.withDefaults())
 		b.byName[s.Name] = s
 		b.byCookie[s.Cookie] = s
 		b.Servers = append(b.Servers, s)
@@ -138,22 +136,9 @@ func DynamicCookie(key, backend, server string) string {
 // Server returns the server with the given name.
 func (b *Backend) Server(name string) *Server { return b.byName[name] }
 
-func newTransport(t Timeouts) *http.Transport {
-	d := &net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		DialContext:           d.DialContext,
-		MaxIdleConns:          0,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: t.Server,
-		DisableCompression:    true,
-		ForceAttemptHTTP2:     false,
-	}
-}
-
 // Close releases idle backend connections.
 func (b *Backend) Close() {
 	for _, s := range b.Servers {
-		s.transport.CloseIdleConnections()
+		s.pool.closeIdle(true)
 	}
 }

@@ -55,35 +55,71 @@ func trimQuotes(v string) string {
 func rewriteRequestCookie(lines []string, name string, keep bool, value string) []string {
 	out := lines[:0:0]
 	for _, line := range lines {
-		var b strings.Builder
-		changed := false
-		rest := line
-		for len(rest) > 0 {
-			var part string
-			part, rest, _ = strings.Cut(rest, ";")
-			trimmed := strings.TrimSpace(part)
-			if trimmed == "" {
-				continue
-			}
-			if n, _, ok := strings.Cut(trimmed, "="); ok && n == name {
-				changed = true
-				if !keep {
-					continue
-				}
-				trimmed = name + "=" + value
-			}
-			if b.Len() > 0 {
-				b.WriteString("; ")
-			}
-			b.WriteString(trimmed)
-		}
+		b, changed := appendRewrittenCookie(nil, line, name, keep, value)
 		if !changed {
 			out = append(out, line)
-		} else if b.Len() > 0 {
-			out = append(out, b.String())
+		} else if len(b) > 0 {
+			out = append(out, string(b))
 		}
 	}
 	return out
+}
+
+// appendRewrittenCookie appends one Cookie header line with the named
+// cookie removed (keep false) or its value replaced, and reports whether
+// the line named it at all (when not, nothing is appended: the line stays
+// as it is).
+func appendRewrittenCookie(dst []byte, line, name string, keep bool, value string) ([]byte, bool) {
+	start := len(dst)
+	changed := false
+	rest := line
+	for len(rest) > 0 {
+		var part string
+		part, rest, _ = strings.Cut(rest, ";")
+		trimmed := strings.TrimSpace(part)
+		if trimmed == "" {
+			continue
+		}
+		if len(dst) > start {
+			dst = append(dst, "; "...)
+		}
+		if n, _, ok := strings.Cut(trimmed, "="); ok && n == name {
+			changed = true
+			if !keep {
+				if len(dst) > start {
+					dst = dst[:len(dst)-2]
+				}
+				continue
+			}
+			dst = append(dst, name...)
+			dst = append(dst, '=')
+			dst = append(dst, value...)
+			continue
+		}
+		dst = append(dst, trimmed...)
+	}
+	if !changed {
+		return dst[:start], false
+	}
+	return dst, true
+}
+
+// appendCookieField appends the Cookie field line (name, value as the
+// client sent them) that goes to the server under route r: the cookie
+// mode's own cookie removed or rewritten, nothing when no cookie is left.
+func (b *Backend) appendCookieField(dst, name []byte, value string, r *route) []byte {
+	start := len(dst)
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	mark := len(dst)
+	dst, changed := appendRewrittenCookie(dst, value, b.Cookie.Name, r.cookieKeep, r.cookieValue)
+	if !changed {
+		dst = append(dst, value...)
+	}
+	if len(dst) == mark {
+		return dst[:start]
+	}
+	return append(dst, "\r\n"...)
 }
 
 // setCookieValue returns the name and value of a Set-Cookie header line.

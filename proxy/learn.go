@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,6 +111,7 @@ func (l *Learner) pending(backend, key string) (string, bool) {
 // Learn records that server set the session cookie key. With wait, it
 // returns once the binding is committed, with the committed server.
 func (l *Learner) Learn(ctx context.Context, backend, key, server string, wait bool) (string, error) {
+	key = strings.Clone(key) // the proxy passes views of its connection buffers
 	b := &fsmpb.Binding{Backend: backend, Key: key, Server: server, CreatedUnixMs: l.opts.Now().UnixMilli(), LearnedBy: l.opts.NodeID}
 	it := learnItem{b: b}
 	if wait {
@@ -285,7 +287,9 @@ func (l *Learner) touch(backend, key string) {
 		set = map[string]struct{}{}
 		l.touched[backend] = set
 	}
-	set[key] = struct{}{}
+	if _, ok := set[key]; !ok {
+		set[strings.Clone(key)] = struct{}{} // key may be a view of a connection buffer
+	}
 	l.touchMu.Unlock()
 }
 

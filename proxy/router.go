@@ -13,11 +13,15 @@ var errNoServer = errors.New("no server is available to handle this request")
 // route is the routing decision for one request.
 type route struct {
 	server     *Server
-	viaCookie  bool     // a valid cookie chose the server
-	reassigned bool     // the cookie's server is down/drained; rendezvous chose another
-	sessionKey string   // learn mode: the session's cookie value
-	cookies    []string // Cookie lines to send upstream; nil = unchanged
-	rewrite    bool     // cookies must replace the request's Cookie lines
+	viaCookie  bool   // a valid cookie chose the server
+	reassigned bool   // the cookie's server is down/drained; rendezvous chose another
+	sessionKey string // learn mode: the session's cookie value
+	// rewrite: the Cookie lines sent upstream lose the mode's cookie
+	// (cookieKeep false, HAProxy `indirect`) or carry it with cookieValue
+	// (prefix mode strips the server prefix); see appendCookieField.
+	rewrite     bool
+	cookieKeep  bool
+	cookieValue string
 }
 
 // maxInlineServers sizes the on-stack candidate list.
@@ -73,7 +77,7 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 	case ModeInsert, ModeRewrite:
 		s = b.byCookie[v]
 		if s != nil && o.Indirect {
-			r.cookies, r.rewrite = rewriteRequestCookie(lines, o.Name, false, ""), true
+			r.rewrite = true
 		}
 	case ModePrefix:
 		prefix, rest, ok := strings.Cut(v, "~")
@@ -82,7 +86,7 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 		}
 		s = b.byCookie[prefix]
 		if s != nil {
-			r.cookies, r.rewrite = rewriteRequestCookie(lines, o.Name, true, rest), true
+			r.rewrite, r.cookieKeep, r.cookieValue = true, true, rest
 		}
 	}
 	if s == nil {

@@ -1,0 +1,296 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+)
+
+// Message bodies are streamed: a few buffers' worth at a time, never a
+// whole upload or download in memory. Bodies are framed as they came
+// (chunked passes through as chunked, chunk extensions and trailers
+// included); only an HTTP/1.0 client gets a chunked response decoded.
+
+var errBadChunk = errors.New("malformed chunked body")
+
+const (
+	// maxChunkLine bounds a chunk-size line with its extensions.
+	maxChunkLine = 4096
+	// maxTrailers bounds the trailer section of a chunked body.
+	maxTrailers = 16 << 10
+	// spliceMin is the smallest remaining body length moved with
+	// splice(2) between the sockets instead of through the buffer.
+	spliceMin = 64 << 10
+	// spliceChunk is how much one splice call may move: the inactivity
+	// timeouts are re-armed between calls.
+	spliceChunk = 1 << 20
+)
+
+// sink writes to an endpoint, through an output buffer when buf is set
+// (the client side: a head and a small body leave in one write).
+type sink struct {
+	ep  *endpoint
+	buf *[]byte
+}
+
+func (s sink) write(p []byte) error {
+	if s.buf != nil {
+		b := *s.buf
+		if len(b)+len(p) <= cap(b) {
+			*s.buf = append(b, p...)
+			return nil
+		}
+		if err := s.flush(); err != nil {
+			return err
+		}
+		if len(p) < cap(b)/2 {
+			*s.buf = append((*s.buf)[:0], p...)
+			return nil
+		}
+	}
+	if err := s.ep.write(p); err != nil {
+		return &writeError{err}
+	}
+	return nil
+}
+
+func (s sink) flush() error {
+	if s.buf == nil || len(*s.buf) == 0 {
+		return nil
+	}
+	err := s.ep.write(*s.buf)
+	*s.buf = (*s.buf)[:0]
+	if err != nil {
+		return &writeError{err}
+	}
+	return nil
+}
+
+// eofIsUnexpected turns io.EOF into io.ErrUnexpectedEOF: the body ended
+// before its framing said it would.
+func eofIsUnexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// copyLength copies n body bytes from src (buffered bytes first) to dst.
+func copyLength(dst sink, src *endpoint, n int64) error {
+	for n > 0 {
+		if src.in.buffered() == 0 {
+			if err := dst.flush(); err != nil {
+				return err
+			}
+			if n >= spliceMin {
+				moved, err, ok := spliceBody(dst.ep, src, n)
+				if ok {
+					n -= moved
+					if err != nil {
+						return err
+					}
+					continue
+				}
+			}
+			if k, err := src.fill(); k == 0 {
+				return eofIsUnexpected(err)
+			}
+		}
+		d := src.in.data()
+		if int64(len(d)) > n {
+			d = d[:n]
+		}
+		if err := dst.write(d); err != nil {
+			return err
+		}
+		src.in.consume(len(d))
+		n -= int64(len(d))
+	}
+	return nil
+}
+
+// spliceBody moves up to n bytes from src's socket to dst's with
+// splice(2), when both are TCP. ok is false when it could not be used.
+func spliceBody(dst, src *endpoint, n int64) (moved int64, err error, ok bool) {
+	dt, ok1 := dst.conn.(*net.TCPConn)
+	st, ok2 := src.conn.(*net.TCPConn)
+	if !ok1 || !ok2 {
+		return 0, nil, false
+	}
+	lr := &io.LimitedReader{R: st}
+	for n > 0 {
+		chunk := min(n, spliceChunk)
+		armRead(src.conn, &src.rdl, src.rto)
+		armWrite(dst.conn, &dst.wdl, dst.wto)
+		lr.N = chunk
+		w, err := dt.ReadFrom(lr)
+		moved += w
+		n -= w
+		if err != nil {
+			return moved, err, true
+		}
+		if w < chunk {
+			return moved, io.ErrUnexpectedEOF, true
+		}
+	}
+	return moved, nil, true
+}
+
+// copyToEOF copies everything src sends until it closes.
+func copyToEOF(dst sink, src *endpoint) error {
+	for {
+		if d := src.in.data(); len(d) > 0 {
+			if err := dst.write(d); err != nil {
+				return err
+			}
+			src.in.consume(len(d))
+		}
+		if err := dst.flush(); err != nil {
+			return err
+		}
+		if k, err := src.fill(); k == 0 {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// copyChunked copies a chunked body. With raw, the bytes pass through as
+// they came; without, only the chunk data is written (decoding for an
+// HTTP/1.0 client) and the trailers are dropped.
+func copyChunked(dst sink, src *endpoint, raw bool) error {
+	for {
+		line, err := readLine(dst, src, maxChunkLine)
+		if err != nil {
+			return err
+		}
+		size, ok := parseChunkSize(trimEOL(line))
+		if !ok {
+			return errBadChunk
+		}
+		if raw {
+			if err := dst.write(line); err != nil {
+				return err
+			}
+		}
+		src.in.consume(len(line))
+		if size == 0 {
+			return copyTrailers(dst, src, raw)
+		}
+		if err := copyLength(dst, src, size); err != nil {
+			return err
+		}
+		if line, err = readLine(dst, src, 2); err != nil {
+			return err
+		}
+		if len(trimEOL(line)) != 0 {
+			return errBadChunk
+		}
+		if raw {
+			if err := dst.write(line); err != nil {
+				return err
+			}
+		}
+		src.in.consume(len(line))
+	}
+}
+
+// copyTrailers copies the trailer section up to its empty line.
+func copyTrailers(dst sink, src *endpoint, raw bool) error {
+	total := 0
+	for {
+		line, err := readLine(dst, src, maxTrailers-total)
+		if err != nil {
+			return err
+		}
+		total += len(line)
+		if raw {
+			if err := dst.write(line); err != nil {
+				return err
+			}
+		}
+		src.in.consume(len(line))
+		if len(trimEOL(line)) == 0 {
+			return nil
+		}
+	}
+}
+
+// readLine returns the next line of src, LF included, reading more as
+// needed (after flushing dst: nothing waits in a buffer while we block).
+// A line longer than limit is an error.
+func readLine(dst sink, src *endpoint, limit int) ([]byte, error) {
+	for {
+		d := src.in.data()
+		if i := bytes.IndexByte(d, '\n'); i >= 0 {
+			if i >= limit {
+				return nil, errBadChunk
+			}
+			return d[:i+1], nil
+		}
+		if len(d) >= limit {
+			return nil, errBadChunk
+		}
+		if err := dst.flush(); err != nil {
+			return nil, err
+		}
+		if k, err := src.fill(); k == 0 {
+			return nil, eofIsUnexpected(err)
+		}
+	}
+}
+
+// trimEOL drops a trailing LF or CRLF.
+func trimEOL(line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\n' {
+		line = line[:n-1]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+	}
+	return line
+}
+
+// parseChunkSize parses chunk-size [ BWS ";" chunk-ext ] (RFC 9112 7.1).
+func parseChunkSize(line []byte) (int64, bool) {
+	var n int64
+	i := 0
+	for ; i < len(line); i++ {
+		c := line[i]
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			goto ext
+		}
+		if i >= 15 { // 2^60 bytes is enough; no overflow
+			return 0, false
+		}
+		n = n<<4 | int64(d)
+	}
+ext:
+	if i == 0 {
+		return 0, false
+	}
+	rest := line[i:]
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+		rest = rest[1:]
+	}
+	if len(rest) > 0 && rest[0] != ';' {
+		return 0, false
+	}
+	for _, c := range rest {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return 0, false
+		}
+	}
+	return n, true
+}

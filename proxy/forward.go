@@ -1,0 +1,568 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// forward forwards the request in c.req to the server the router picks and
+// relays the response. It reports whether the client connection may carry
+// another request.
+func (c *clientConn) forward() bool {
+	f := c.f
+	f.requests.Add(1)
+	req := &c.req
+	hb := c.in.data()[:req.size] // the request head; valid until the body is read
+	method := req.method.of(hb)
+	if string(method) == "CONNECT" {
+		c.reject(405, "CONNECT is not supported")
+		return false
+	}
+	isHEAD := string(method) == "HEAD"
+	idempotent := isHEAD || isIdempotent(method)
+	upgrade := req.minor == 1 && req.connUpgrade && req.upgrade.end > 0 && req.framing == bodyNone
+	keep := !req.connClose && (req.minor == 1 || req.connKeepAlive) && !req.teAndCL
+	clientMinor := req.minor
+
+	n := 0
+	for i := 0; i < req.nfields; i++ {
+		if fl := &req.fields[i]; fl.id == hdrCookie && n < maxCookieLines {
+			c.cookies[n] = bstr(fl.value.of(hb))
+			n++
+		}
+	}
+	rt, err := f.backend.route(f.state, f.learner, c.cookies[:n], c.clientIP)
+	if err != nil {
+		c.reject(503, err.Error())
+		return false
+	}
+	srv := rt.server
+	if err := srv.acquire(context.Background(), f.backend.timeouts.Queue); err != nil {
+		c.reject(503, fmt.Sprintf("server %s: %v", srv.Name, err))
+		return false
+	}
+	failed := true // until the response is complete
+	defer func() { srv.release(failed) }()
+	bc, err := c.connect(&rt)
+	if err != nil {
+		f.log.Debug("connect failed", "server", rt.server.Name, "err", err)
+		c.reject(503, fmt.Sprintf("server %s is unavailable", rt.server.Name))
+		return false
+	}
+	c.inflight.Store(bc)
+	defer c.inflight.Store(nil)
+
+	// The head, and a Content-Length body already read if it fits, leave
+	// in one write.
+	c.out = c.appendRequestHead(c.out[:0], hb, &rt, upgrade)
+	var sent int64
+	if req.framing == bodyLength {
+		avail := min(int64(c.in.buffered()-req.size), req.contentLength)
+		if len(c.out)+int(avail) <= cap(c.out) {
+			c.out = append(c.out, c.in.data()[req.size:req.size+int(avail)]...)
+			sent = avail
+		}
+	}
+	if bc, err = c.send(bc, &rt); err != nil {
+		c.reject(502, fmt.Sprintf("server %s: %v", rt.server.Name, err))
+		return false
+	}
+	c.inflight.Store(bc)
+	c.in.consume(req.size + int(sent))
+	// From here on hb and the router's views of it are stale.
+
+	var body chan error
+	switch {
+	case req.framing == bodyLength && req.contentLength > sent:
+		body = c.streamBody(bc, func() error { return copyLength(sink{ep: &bc.endpoint}, &c.endpoint, req.contentLength-sent) })
+	case req.framing == bodyChunked:
+		body = c.streamBody(bc, func() error { return copyChunked(sink{ep: &bc.endpoint}, &c.endpoint, true) })
+	}
+
+	resp := &c.resp
+	for attempt := 0; ; {
+		err := c.readResponseHead(bc, isHEAD)
+		if err == nil && resp.status >= 200 {
+			break
+		}
+		if err == nil && resp.status == 101 {
+			if !upgrade {
+				bc.close()
+				c.reject(502, fmt.Sprintf("server %s switched protocols unasked", rt.server.Name))
+				return false
+			}
+			failed = false
+			c.tunnel(bc, &rt)
+			return false
+		}
+		if err == nil { // 1xx: 100 Continue, 103 Early Hints
+			if clientMinor == 1 {
+				c.out = c.appendInterim(c.out[:0], bc.in.data()[:resp.size])
+				if werr := c.write(c.out); werr != nil {
+					c.abortBody(body, bc)
+					bc.close()
+					return false
+				}
+			}
+			bc.in.consume(resp.size)
+			continue
+		}
+		// A reused connection the server had closed: try a new one, when
+		// the request can be sent again.
+		if attempt == 0 && bc.reused && bc.in.buffered() == 0 && body == nil && idempotent && isConnClosed(err) {
+			attempt++
+			bc.close()
+			if bc, err = rt.server.pool.dial(); err == nil {
+				c.inflight.Store(bc)
+				if err = bc.write(c.out); err == nil {
+					continue
+				}
+				bc.close()
+			}
+			c.reject(502, fmt.Sprintf("server %s: %v", rt.server.Name, err))
+			return false
+		}
+		berr := c.abortBody(body, bc)
+		bc.close()
+		switch {
+		case errors.Is(berr, errBadChunk):
+			c.reject(400, "malformed chunked request body")
+		case isTimeout(err):
+			c.reject(504, fmt.Sprintf("server %s did not answer in time", rt.server.Name))
+		default:
+			c.reject(502, fmt.Sprintf("server %s: %v", rt.server.Name, err))
+		}
+		f.log.Debug("bad response", "server", rt.server.Name, "err", err)
+		return false
+	}
+
+	rb := bc.in.data()[:resp.size]
+	n = 0
+	for i := 0; i < resp.nfields; i++ {
+		if fl := &resp.fields[i]; fl.id == hdrSetCookie && n < maxSetCookieLines {
+			c.setCookies[n] = bstr(fl.value.of(rb))
+			n++
+		}
+	}
+	setCookies, learned, noCache := f.backend.response(&rt, c.setCookies[:n], f.learner)
+	if err := c.learn(&rt, learned); err != nil {
+		c.abortBody(body, bc)
+		bc.close()
+		c.reject(502, err.Error())
+		return false
+	}
+	dechunk := resp.framing == bodyChunked && clientMinor == 0
+	keep = keep && resp.framing != bodyClose && !dechunk && !f.draining()
+	serverKeep := resp.framing != bodyClose && !resp.connClose && (resp.minor == 1 || resp.connKeepAlive)
+	c.out = c.appendResponseHead(c.out[:0], rb, setCookies, noCache, keep, clientMinor, dechunk)
+	bc.in.consume(resp.size)
+
+	dst := sink{ep: &c.endpoint, buf: &c.out}
+	switch resp.framing {
+	case bodyLength:
+		err = copyLength(dst, &bc.endpoint, resp.contentLength)
+	case bodyChunked:
+		err = copyChunked(dst, &bc.endpoint, !dechunk)
+	case bodyClose:
+		err = copyToEOF(dst, &bc.endpoint)
+	}
+	if err == nil {
+		err = dst.flush()
+	}
+	c.out = c.out[:0]
+	if body != nil {
+		if berr := c.finishBody(body, bc); berr != nil {
+			keep, serverKeep = false, false
+		}
+	}
+	if err != nil {
+		f.log.Debug("response body", "server", rt.server.Name, "err", err)
+		bc.close()
+		return false
+	}
+	failed = false
+	if serverKeep {
+		bc.pool.put(bc)
+	} else {
+		bc.close()
+	}
+	return keep
+}
+
+// connect returns a connection to the routed server; when that server
+// cannot be reached and redispatch is on, it tries one other usable server
+// (nothing was sent, so it is safe for any request).
+func (c *clientConn) connect(rt *route) (*backendConn, error) {
+	bc, err := rt.server.pool.get()
+	if err == nil || !c.f.redisp {
+		return bc, err
+	}
+	b := c.f.backend
+	var buf, others [maxInlineServers]*Server
+	n := 0
+	for _, s := range b.usable(buf[:0], c.f.state.Servers()) {
+		if s != rt.server && n < len(others) {
+			others[n] = s
+			n++
+		}
+	}
+	next := b.balancer.Pick(others[:n], c.clientIP)
+	if next == nil {
+		return nil, err
+	}
+	c.f.redispatches.Add(1)
+	c.f.log.Info("redispatch", "from", rt.server.Name, "to", next.Name, "err", err)
+	rt.server, rt.viaCookie = next, false
+	return next.pool.get()
+}
+
+// send writes c.out to the server; a reused connection the server closed
+// meanwhile is replaced by a new one once (nothing reached the server).
+func (c *clientConn) send(bc *backendConn, rt *route) (*backendConn, error) {
+	err := bc.write(c.out)
+	if err == nil {
+		return bc, nil
+	}
+	bc.close()
+	if !bc.reused {
+		return nil, err
+	}
+	if bc, err = rt.server.pool.dial(); err != nil {
+		return nil, err
+	}
+	if err = bc.write(c.out); err != nil {
+		bc.close()
+		return nil, err
+	}
+	return bc, nil
+}
+
+// readResponseHead reads and parses the server's next response head into
+// c.resp (its bytes stay at the front of bc.in until consumed).
+func (c *clientConn) readResponseHead(bc *backendConn, reqHEAD bool) error {
+	scan := 0
+	for {
+		if d := bc.in.data(); len(d) > 0 {
+			end := findHeadEnd(d, scan)
+			if end > 0 {
+				return parseResponseHead(d[:end], &c.resp, reqHEAD)
+			}
+			if len(d) >= c.f.maxHeader {
+				return errors.New("response head too large")
+			}
+			scan = len(d)
+		}
+		if bc.in.full() {
+			bc.in.grow(c.f.maxHeader + 1)
+		}
+		if k, err := bc.fill(); k == 0 {
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return err
+		}
+	}
+}
+
+// streamBody runs copy (the request body, client to server) in its own
+// goroutine, so the response can be read meanwhile: a server may answer
+// 100 Continue, or answer early. A failure on the client's side closes the
+// server connection, which ends the wait for the response.
+func (c *clientConn) streamBody(bc *backendConn, copy func() error) chan error {
+	done := make(chan error, 1)
+	go func() {
+		err := copy()
+		if err != nil && !isWriteError(err) {
+			_ = bc.conn.Close()
+		}
+		done <- err
+	}()
+	return done
+}
+
+// finishBody waits for the request body once the response is complete. A
+// server that answered before reading the whole body gets its upload cut
+// short: the connections then close.
+func (c *clientConn) finishBody(body chan error, bc *backendConn) error {
+	t := time.NewTimer(20 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case err := <-body:
+		return err
+	case <-t.C:
+		return c.abortBody(body, bc)
+	}
+}
+
+// abortBody stops a request body still streaming and returns its error.
+func (c *clientConn) abortBody(body chan error, bc *backendConn) error {
+	if body == nil {
+		return nil
+	}
+	select {
+	case err := <-body:
+		return err
+	default:
+	}
+	_ = c.conn.SetReadDeadline(aLongTimeAgo)
+	_ = bc.conn.SetWriteDeadline(aLongTimeAgo)
+	<-body
+	c.rdl, bc.wdl = 0, 0
+	return errors.New("request body cut short")
+}
+
+// learn hands the session keys the response set to the learner.
+func (c *clientConn) learn(rt *route, keys []string) error {
+	f := c.f
+	if f.learner == nil || len(keys) == 0 {
+		return nil
+	}
+	ctx := context.Background()
+	if f.backend.LearnSync {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeouts.Server)
+		defer cancel()
+	}
+	for _, key := range keys {
+		_, err := f.learner.Learn(ctx, f.backend.Name, key, rt.server.Name, f.backend.LearnSync)
+		switch {
+		case err == nil:
+			f.learned.Add(1)
+		case errors.Is(err, ErrLearnQueueFull):
+			f.learnDropped.Add(1)
+			if f.backend.LearnSync {
+				return err
+			}
+		default:
+			return fmt.Errorf("learn_commit sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// tunnel relays bytes both ways after a 101 Switching Protocols (WebSocket
+// and other upgrades) until both sides are done.
+func (c *clientConn) tunnel(bc *backendConn, rt *route) {
+	resp := &c.resp
+	c.out = c.appendResponseHead(c.out[:0], bc.in.data()[:resp.size], nil, false, true, 1, false)
+	bc.in.consume(resp.size)
+	if err := c.write(c.out); err != nil {
+		bc.close()
+		return
+	}
+	c.out = c.out[:0]
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := copyToEOF(sink{ep: &bc.endpoint}, &c.endpoint); err != nil {
+			_ = bc.conn.Close()
+			return
+		}
+		closeWrite(bc.conn)
+	}()
+	if err := copyToEOF(sink{ep: &c.endpoint}, &bc.endpoint); err != nil {
+		_ = c.conn.Close()
+	} else {
+		closeWrite(c.conn)
+	}
+	<-done
+	_ = bc.conn.Close()
+	bc.in.release()
+	c.f.log.Debug("tunnel closed", "server", rt.server.Name)
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+}
+
+// appendRequestHead appends the head sent to the server: the request line
+// in HTTP/1.1, the client's fields minus the hop-by-hop ones (RFC 9110
+// 7.6.1: Connection, the fields it names, Keep-Alive, Proxy-Connection,
+// TE, Upgrade unless upgrading), the Cookie lines as the cookie mode
+// rewrites them, and X-Forwarded-For/-Host/-Proto with option forwardfor.
+func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) []byte {
+	req := &c.req
+	b := c.f.backend
+	dst = append(dst, req.method.of(hb)...)
+	dst = append(dst, ' ')
+	dst = append(dst, req.target.of(hb)...)
+	dst = append(dst, " HTTP/1.1\r\n"...)
+	for i := 0; i < req.nfields; i++ {
+		fl := &req.fields[i]
+		switch fl.id {
+		case hdrConnection, hdrKeepAlive, hdrProxyConnection, hdrTE:
+			continue
+		case hdrUpgrade:
+			if !upgrade {
+				continue
+			}
+		case hdrContentLength:
+			if req.framing == bodyChunked {
+				continue // Transfer-Encoding wins (RFC 9112 6.3)
+			}
+		case hdrXForwardedHost, hdrXForwardedProto:
+			if b.fwdFor {
+				continue // ours replace the client's
+			}
+		case hdrCookie:
+			if rt.rewrite {
+				dst = b.appendCookieField(dst, fl.name.of(hb), bstr(fl.value.of(hb)), rt)
+				continue
+			}
+		}
+		if fl.hop {
+			continue
+		}
+		dst = appendField(dst, fl.name.of(hb), fl.value.of(hb))
+	}
+	if upgrade {
+		dst = append(dst, "Connection: Upgrade\r\n"...)
+	}
+	if req.hosts == 0 {
+		dst = append(dst, "Host: "...)
+		dst = append(dst, rt.server.Addr...)
+		dst = append(dst, "\r\n"...)
+	}
+	if b.fwdFor {
+		// As HAProxy's option forwardfor: one more X-Forwarded-For line,
+		// after the client's own.
+		dst = append(dst, "X-Forwarded-For: "...)
+		dst = append(dst, c.clientIP...)
+		if req.hosts > 0 {
+			dst = append(dst, "\r\nX-Forwarded-Host: "...)
+			dst = append(dst, req.host.of(hb)...)
+		}
+		dst = append(dst, "\r\nX-Forwarded-Proto: http\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// appendResponseHead appends the head sent to the client: the server's
+// status and fields minus the hop-by-hop ones, the Set-Cookie lines the
+// cookie mode produced, Cache-Control: private for nocache, and the
+// client's connection management.
+func (c *clientConn) appendResponseHead(dst, rb []byte, setCookies []string, noCache, keep bool, clientMinor int, dechunk bool) []byte {
+	resp := &c.resp
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(resp.status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, resp.reason.of(rb)...)
+	dst = append(dst, "\r\n"...)
+	nset := 0
+	for i := 0; i < resp.nfields; i++ {
+		fl := &resp.fields[i]
+		switch fl.id {
+		case hdrConnection, hdrKeepAlive, hdrProxyConnection, hdrTE:
+			continue
+		case hdrUpgrade:
+			if resp.status != 101 {
+				continue
+			}
+		case hdrTransferEncoding:
+			if dechunk {
+				continue
+			}
+		case hdrContentLength:
+			if resp.teAndCL {
+				continue
+			}
+		case hdrSetCookie:
+			// The first maxSetCookieLines are written below, as the
+			// cookie mode has them; a 101's pass through.
+			if nset++; nset <= maxSetCookieLines && resp.status != 101 {
+				continue
+			}
+		case hdrCacheControl:
+			if noCache {
+				continue
+			}
+		}
+		if fl.hop {
+			continue
+		}
+		dst = appendField(dst, fl.name.of(rb), fl.value.of(rb))
+	}
+	for _, line := range setCookies {
+		dst = append(dst, "Set-Cookie: "...)
+		dst = append(dst, line...)
+		dst = append(dst, "\r\n"...)
+	}
+	if noCache {
+		dst = append(dst, "Cache-Control: private\r\n"...)
+	}
+	switch {
+	case resp.status == 101:
+		dst = append(dst, "Connection: Upgrade\r\n"...)
+	case !keep:
+		dst = append(dst, "Connection: close\r\n"...)
+	case clientMinor == 0:
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// appendInterim appends a 1xx response relayed to the client.
+func (c *clientConn) appendInterim(dst, rb []byte) []byte {
+	resp := &c.resp
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(resp.status), 10)
+	dst = append(dst, ' ')
+	dst = append(dst, resp.reason.of(rb)...)
+	dst = append(dst, "\r\n"...)
+	for i := 0; i < resp.nfields; i++ {
+		fl := &resp.fields[i]
+		switch fl.id {
+		case hdrConnection, hdrKeepAlive, hdrProxyConnection, hdrTE, hdrUpgrade:
+			continue
+		}
+		if !fl.hop {
+			dst = appendField(dst, fl.name.of(rb), fl.value.of(rb))
+		}
+	}
+	return append(dst, "\r\n"...)
+}
+
+func appendField(dst, name, value []byte) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, value...)
+	return append(dst, "\r\n"...)
+}
+
+// isIdempotent reports RFC 9110's idempotent methods other than HEAD.
+func isIdempotent(m []byte) bool {
+	switch string(m) {
+	case "GET", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
+
+// writeError marks an error writing to the destination of a copy.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+func isWriteError(err error) bool {
+	var we *writeError
+	return errors.As(err, &we)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// isConnClosed reports a connection the peer closed or reset.
+func isConnClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrNoProgress) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}

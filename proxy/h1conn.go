@@ -1,0 +1,233 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// States of a client connection, for graceful shutdown.
+const (
+	connIdle    int32 = iota // waiting for (the rest of) a request head
+	connActive               // forwarding a request
+	connClosing              // Shutdown asked an idle connection to close
+)
+
+// aLongTimeAgo is a deadline in the past: it wakes a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// Limits on the header lines the engine hands to the router; further
+// Cookie or Set-Cookie lines are not looked at (they are still forwarded).
+const (
+	maxCookieLines    = 16
+	maxSetCookieLines = 32
+)
+
+// clientConn is one client connection and everything its requests need:
+// buffers, parsed heads and scratch space, all reused request after
+// request.
+type clientConn struct {
+	endpoint
+	f        *Frontend
+	state    atomic.Int32
+	clientIP string
+	served   int // requests completed on this connection
+	// inflight is the server connection of the request being forwarded,
+	// for Shutdown to close when its deadline passes.
+	inflight atomic.Pointer[backendConn]
+
+	out  []byte // output scratch: request heads to servers, responses to the client
+	pout *[]byte
+
+	req, resp  head
+	cookies    [maxCookieLines]string
+	setCookies [maxSetCookieLines]string
+}
+
+func newClientConn(f *Frontend, c net.Conn) *clientConn {
+	cc := &clientConn{f: f}
+	cc.conn = c
+	cc.rto, cc.wto = f.timeouts.Client, f.timeouts.Client
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		cc.clientIP = a.IP.String()
+	} else if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
+		cc.clientIP = host
+	}
+	return cc
+}
+
+// serve reads and forwards requests until the connection ends.
+func (c *clientConn) serve() {
+	defer c.f.forget(c)
+	c.in.acquire()
+	c.pout = bufPool.Get().(*[]byte)
+	c.out = (*c.pout)[:0]
+	defer c.release()
+	for {
+		if !c.readRequest() {
+			return
+		}
+		if !c.state.CompareAndSwap(connIdle, connActive) {
+			return // Shutdown closed this idle connection
+		}
+		if !c.forward() {
+			return
+		}
+		c.served++
+	}
+}
+
+func (c *clientConn) release() {
+	_ = c.conn.Close()
+	c.in.release()
+	if cap(c.out) == bufSize {
+		*c.pout = c.out[:0]
+	}
+	bufPool.Put(c.pout)
+	c.out, c.pout = nil, nil
+}
+
+// wakeIfIdle makes an idle connection give up waiting for a request; it is
+// how Shutdown closes keep-alive connections. It reports whether it did.
+func (c *clientConn) wakeIfIdle() bool {
+	if c.state.CompareAndSwap(connIdle, connClosing) {
+		_ = c.conn.SetReadDeadline(aLongTimeAgo)
+		return true
+	}
+	return c.state.Load() == connClosing
+}
+
+// kill closes the connection and the server connection in flight.
+func (c *clientConn) kill() {
+	_ = c.conn.Close()
+	if bc := c.inflight.Load(); bc != nil {
+		_ = bc.conn.Close()
+	}
+}
+
+// readRequest reads and parses the next request head. On failure it
+// answers what the client should see (400, 408, 431, ...) and returns
+// false. Timeouts: http_request from the connection's start or the first
+// byte of a later request, http_keep_alive while a kept-alive connection
+// waits for its next request (HAProxy's timeouts of the same names).
+func (c *clientConn) readRequest() bool {
+	t := &c.f.timeouts
+	started := c.in.buffered() > 0
+	if c.served == 0 || started {
+		armRead(c.conn, &c.rdl, t.HTTPRequest)
+	} else {
+		armRead(c.conn, &c.rdl, t.HTTPKeepAlive)
+	}
+	c.state.Store(connIdle)
+	if c.f.draining() && c.served > 0 && !started {
+		return false
+	}
+	scan := 0
+	for {
+		// RFC 9112 2.2: ignore empty lines before a request line.
+		for d := c.in.data(); len(d) > 0 && (d[0] == '\r' || d[0] == '\n'); d = c.in.data() {
+			c.in.consume(1)
+		}
+		if d := c.in.data(); len(d) > 0 {
+			if !started {
+				started = true
+				if c.served > 0 {
+					armRead(c.conn, &c.rdl, t.HTTPRequest)
+					if c.state.Load() == connClosing {
+						return false
+					}
+				}
+			}
+			end := findHeadEnd(d, scan)
+			if end > c.f.maxHeader || end < 0 && len(d) >= c.f.maxHeader {
+				c.reject(431, "request header fields too large")
+				return false
+			}
+			if end > 0 {
+				if err := parseRequestHead(d[:end], &c.req); err != nil {
+					var he *headError
+					if errors.As(err, &he) {
+						c.reject(he.status, he.msg)
+					} else {
+						c.reject(400, "malformed request")
+					}
+					return false
+				}
+				return true
+			}
+			scan = len(d)
+		}
+		if c.in.full() {
+			c.in.grow(c.f.maxHeader + 1)
+		}
+		n, err := c.in.readFrom(c.conn)
+		if n > 0 {
+			continue
+		}
+		var ne net.Error
+		if started && c.state.Load() != connClosing && errors.As(err, &ne) && ne.Timeout() {
+			c.reject(408, "request head not received in time (timeout http_request)")
+		}
+		return false
+	}
+}
+
+// reject answers a request that cannot be forwarded, and the connection
+// closes.
+func (c *clientConn) reject(status int, msg string) {
+	c.f.errors.Add(1)
+	c.out = appendErrorResponse(c.out[:0], status, msg)
+	_ = c.write(c.out)
+	c.out = c.out[:0]
+	// Let the client read the answer before the close resets the
+	// connection (unread request bytes would make the kernel send RST).
+	if tc, ok := c.conn.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+}
+
+// appendErrorResponse appends a short plain-text error response, as
+// HAProxy's default error pages, closing the connection.
+func appendErrorResponse(b []byte, status int, msg string) []byte {
+	text := statusText(status)
+	body := len(text) + len(msg) + 6 // "%d %s\n%s\n"
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, text...)
+	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(body), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, text...)
+	b = append(b, '\n')
+	b = append(b, msg...)
+	return append(b, '\n')
+}
+
+func statusText(code int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 405:
+		return "Method Not Allowed"
+	case 408:
+		return "Request Timeout"
+	case 431:
+		return "Request Header Fields Too Large"
+	case 501:
+		return "Not Implemented"
+	case 502:
+		return "Bad Gateway"
+	case 503:
+		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
+	case 505:
+		return "HTTP Version Not Supported"
+	}
+	return "Error"
+}

@@ -1,0 +1,250 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// bufSize is the size of the pooled I/O buffers, HAProxy's default
+// tune.bufsize. A head that does not fit grows its buffer up to the
+// frontend's MaxHeaderBytes.
+const bufSize = 16 << 10
+
+// bufPool holds the buffers of connections that are being served; a
+// backend connection gives its buffer back while it sits idle in its pool.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+var errLineTooLong = errors.New("line too long")
+
+// rbuf is a connection's read buffer: b[r:w] is read but not consumed.
+type rbuf struct {
+	b      []byte
+	r, w   int
+	pooled *[]byte // the pooled buffer b came from, nil once grown
+}
+
+func (b *rbuf) acquire() {
+	if b.b == nil {
+		b.pooled = bufPool.Get().(*[]byte)
+		b.b = *b.pooled
+	}
+}
+
+func (b *rbuf) release() {
+	if b.pooled != nil {
+		bufPool.Put(b.pooled)
+	}
+	*b = rbuf{}
+}
+
+func (b *rbuf) data() []byte  { return b.b[b.r:b.w] }
+func (b *rbuf) buffered() int { return b.w - b.r }
+func (b *rbuf) full() bool    { return b.r == 0 && b.w == len(b.b) }
+
+// consume drops n bytes from the front.
+func (b *rbuf) consume(n int) {
+	b.r += n
+	if b.r == b.w {
+		b.r, b.w = 0, 0
+	}
+}
+
+// grow makes room for size bytes of unconsumed data (heads larger than
+// bufSize).
+func (b *rbuf) grow(size int) {
+	nb := make([]byte, size)
+	b.w = copy(nb, b.b[b.r:b.w])
+	b.r = 0
+	if b.pooled != nil {
+		bufPool.Put(b.pooled)
+		b.pooled = nil
+	}
+	b.b = nb
+}
+
+// readFrom reads once from c into the free tail, moving unconsumed bytes
+// to the front first when the tail is full.
+func (b *rbuf) readFrom(c net.Conn) (int, error) {
+	if b.w == len(b.b) {
+		if b.r == 0 {
+			return 0, errLineTooLong
+		}
+		b.w = copy(b.b, b.b[b.r:b.w])
+		b.r = 0
+	}
+	n, err := c.Read(b.b[b.w:])
+	b.w += n
+	return n, err
+}
+
+// endpoint is one side of a proxied exchange: a connection, its read
+// buffer and its inactivity timeouts (HAProxy's timeout client / server),
+// armed lazily (see armRead).
+type endpoint struct {
+	conn     net.Conn
+	in       rbuf
+	rto, wto time.Duration
+	rdl, wdl int64 // armed read and write deadlines, unix ns; 0 none
+}
+
+// fill reads more into the buffer under the read timeout.
+func (e *endpoint) fill() (int, error) {
+	armRead(e.conn, &e.rdl, e.rto)
+	return e.in.readFrom(e.conn)
+}
+
+// write writes p under the write timeout.
+func (e *endpoint) write(p []byte) error {
+	armWrite(e.conn, &e.wdl, e.wto)
+	_, err := e.conn.Write(p)
+	return err
+}
+
+// armRead sets c's read deadline to now+d, unless the deadline already
+// armed is at most d/16 earlier than that: keep-alive connections then
+// touch the runtime's timers about once per d/16 instead of on every
+// request, and a timeout fires between 15/16·d and d after the last
+// activity.
+func armRead(c net.Conn, armed *int64, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	want := time.Now().UnixNano() + int64(d)
+	if cur := *armed; cur <= want && want-cur <= int64(d)>>4 {
+		return
+	}
+	*armed = want
+	_ = c.SetReadDeadline(time.Unix(0, want))
+}
+
+// armWrite is armRead for the write deadline.
+func armWrite(c net.Conn, armed *int64, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	want := time.Now().UnixNano() + int64(d)
+	if cur := *armed; cur <= want && want-cur <= int64(d)>>4 {
+		return
+	}
+	*armed = want
+	_ = c.SetWriteDeadline(time.Unix(0, want))
+}
+
+// backendConn is a connection to a server, pooled between requests.
+type backendConn struct {
+	endpoint
+	pool      *connPool
+	idleSince int64 // unix ns it was put back
+	reused    bool  // it served a request before this one
+}
+
+func (bc *backendConn) close() {
+	_ = bc.conn.Close()
+	bc.in.release()
+}
+
+// Pool sizing: idle connections kept per server, and how long one may
+// stay idle (below the 5 s keep-alive timeout of Apache and HAProxy's
+// pool-purge-delay, so the server rarely closes one we are about to use).
+const (
+	maxIdlePerServer = 1024
+	poolIdleTimeout  = 4 * time.Second
+	// probeIdleAfter: a connection idle longer than this is checked for a
+	// close by the server before it is reused.
+	probeIdleAfter = time.Second
+)
+
+// connPool keeps idle keep-alive connections to one server, most recently
+// used first (the one least likely to have been closed by the server).
+type connPool struct {
+	addr   string
+	dialer net.Dialer
+	rto    time.Duration // timeout server
+	mu     sync.Mutex
+	idle   []*backendConn
+	closed bool
+}
+
+func newConnPool(addr string, t Timeouts) *connPool {
+	return &connPool{addr: addr, rto: t.Server, dialer: net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}}
+}
+
+// get returns an idle connection or dials a new one.
+func (p *connPool) get() (*backendConn, error) {
+	now := time.Now().UnixNano()
+	p.mu.Lock()
+	for n := len(p.idle); n > 0; n = len(p.idle) {
+		bc := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		idle := time.Duration(now - bc.idleSince)
+		if idle > poolIdleTimeout {
+			_ = bc.conn.Close()
+			continue
+		}
+		if idle > probeIdleAfter && !connAlive(bc.conn) {
+			_ = bc.conn.Close()
+			continue
+		}
+		p.mu.Unlock()
+		bc.reused = true
+		bc.in.acquire()
+		return bc, nil
+	}
+	p.mu.Unlock()
+	return p.dial()
+}
+
+// dial opens a new connection to the server.
+func (p *connPool) dial() (*backendConn, error) {
+	c, err := p.dialer.Dial("tcp", p.addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", p.addr, err)
+	}
+	bc := &backendConn{endpoint: endpoint{conn: c, rto: p.rto, wto: p.rto}, pool: p}
+	bc.in.acquire()
+	return bc, nil
+}
+
+// put returns a connection whose exchange completed cleanly.
+func (p *connPool) put(bc *backendConn) {
+	if bc.in.buffered() > 0 { // the server sent more than its response
+		bc.close()
+		return
+	}
+	bc.in.release()
+	bc.idleSince = time.Now().UnixNano()
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= maxIdlePerServer {
+		p.mu.Unlock()
+		_ = bc.conn.Close()
+		return
+	}
+	p.idle = append(p.idle, bc)
+	p.mu.Unlock()
+}
+
+// closeIdle closes the idle connections; with stop, the pool keeps none
+// from now on.
+func (p *connPool) closeIdle(stop bool) {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	if stop {
+		p.closed = true
+	}
+	p.mu.Unlock()
+	for _, bc := range idle {
+		_ = bc.conn.Close()
+	}
+}
+
+// idleCount returns the number of idle connections (tests).
+func (p *connPool) idleCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}

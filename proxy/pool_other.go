@@ -1,0 +1,9 @@
+//go:build !unix
+
+package proxy
+
+import "net"
+
+// connAlive cannot peek here; a closed connection is found on use and the
+// request retried when that is safe.
+func connAlive(net.Conn) bool { return true }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +56,7 @@ type app struct {
 	output                 string
 	timeout                time.Duration
 	conns                  []*grpc.ClientConn
+	tlsConf                *tls.Config // of the last dial, for diagnosing failures
 	usageErr               bool
 }
 
@@ -100,6 +102,7 @@ func (a *app) dial(addr string) (adminpb.AdminClient, error) {
 		if err != nil {
 			return nil, usagef("TLS: %v", err)
 		}
+		a.tlsConf = tc
 		creds = credentials.NewTLS(tc)
 	} else {
 		creds = insecure.NewCredentials()
@@ -204,7 +207,10 @@ func (a *app) report(err error) int {
 		code = exitNotFound
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
 		code = exitUnavailable
-		if isTLSFailure(msg) {
+		if why := a.probeTLS(); why != "" {
+			code = exitAuth
+			msg = why + "\n(TLS: check --ca, --cert and --key against the node's admin.tls)"
+		} else if isTLSFailure(msg) {
 			code = exitAuth
 			msg += "\n(TLS: check --ca, --cert and --key against the node's admin.tls)"
 		} else if strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") {
@@ -226,4 +232,31 @@ func isTLSFailure(msg string) bool {
 		}
 	}
 	return false
+}
+
+// probeTLS explains a failed call when TLS is the cause: with TLS 1.3 a
+// node refuses a client certificate after the client's side of the
+// handshake is done, so the call may only see a reset connection. A fresh
+// handshake and one read get the node's alert. It returns "" when TLS is
+// not in use or not the cause.
+func (a *app) probeTLS() string {
+	if a.tlsConf == nil {
+		return ""
+	}
+	conf := a.tlsConf.Clone()
+	conf.NextProtos = []string{"h2"}
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", a.addr, conf)
+	if err != nil {
+		if isTLSFailure(err.Error()) {
+			return "TLS handshake with " + a.addr + " failed: " + err.Error()
+		}
+		return ""
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err != nil && strings.Contains(err.Error(), "remote error: tls:") {
+		return "the node refused our client certificate: " + err.Error()
+	}
+	return ""
 }

@@ -15,6 +15,7 @@ package cluster
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -436,4 +437,37 @@ func (l *Liveness) conn(addr string) (*grpc.ClientConn, error) {
 // Ping answers a liveness probe.
 func (s *internalServer) Ping(_ context.Context, _ *clusterpb.PingRequest) (*clusterpb.PingResponse, error) {
 	return &clusterpb.PingResponse{NodeId: s.n.ID(), Term: s.n.raft.CurrentTerm()}, nil
+}
+
+// CatchUp waits until this node's FSM has applied everything the leader
+// had applied when asked (a read-index barrier through the leader). A node
+// that regains contact after a partition calls it before trusting its
+// state again: a heartbeat can arrive before the entries it missed.
+func (l *Liveness) CatchUp(ctx context.Context) error {
+	var idx uint64
+	if l.n.IsLeader() {
+		i, err := l.n.leaderReadIndex(ctx)
+		if err != nil {
+			return fmt.Errorf("catch up: %w", err)
+		}
+		idx = i
+	} else {
+		_, addr := l.n.Leader()
+		if addr == "" {
+			return fmt.Errorf("catch up: %w", ErrNoLeader)
+		}
+		conn, err := l.conn(addr)
+		if err != nil {
+			return fmt.Errorf("catch up: %w", err)
+		}
+		resp, err := clusterpb.NewInternalClient(conn).ReadIndex(ctx, &clusterpb.ReadIndexRequest{})
+		if err != nil {
+			return fmt.Errorf("catch up: read index from %s: %w", addr, err)
+		}
+		idx = resp.Index
+	}
+	if err := l.n.fsm.WaitApplied(ctx, idx); err != nil {
+		return fmt.Errorf("catch up to index %d: %w", idx, err)
+	}
+	return nil
 }

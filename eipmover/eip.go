@@ -19,7 +19,9 @@ type Target struct {
 	NodeID             string
 	InstanceID         string
 	NetworkInterfaceID string
-	PrivateIP          string // optional, with NetworkInterfaceID
+	// PrivateIP, optional, is the private address of the instance or
+	// interface the address goes to (EC2 allows one EIP per address).
+	PrivateIP string
 }
 
 // Association is an address's current holder as the cloud API reports it.
@@ -41,7 +43,7 @@ func (a Association) Is(t Target) bool {
 	case t.NetworkInterfaceID != "":
 		return a.NetworkInterfaceID == t.NetworkInterfaceID && (t.PrivateIP == "" || a.PrivateIP == t.PrivateIP)
 	case t.InstanceID != "":
-		return a.InstanceID == t.InstanceID
+		return a.InstanceID == t.InstanceID && (t.PrivateIP == "" || a.PrivateIP == t.PrivateIP)
 	}
 	return false
 }

@@ -32,6 +32,9 @@ type Candidate struct {
 	Reachable bool
 	// Holding lists the node-local addresses the node reports serving.
 	Holding []string
+	// Capacity is how many addresses the node can hold (EC2: one per
+	// private address); 0 is unlimited.
+	Capacity int
 }
 
 // healthy: the node can serve an address now.
@@ -84,8 +87,9 @@ var tierNames = []string{"active node in the home AZ", "standby in the home AZ",
 // Place computes the wanted holder of every configured address from the
 // committed placements and the nodes. It is a pure function of its
 // arguments: every leader computes the same decisions from the same
-// state. Addresses are decided in id order; among equally good nodes the
-// one holding the fewest addresses wins, then the smallest id.
+// state. Addresses are decided in id order; a node at its Capacity takes
+// no more; among equally good nodes the one holding the fewest addresses
+// wins, then the smallest id.
 func Place(eips []EIP, current map[string]Current, nodes []Candidate, p Policy) []Decision {
 	byID := make(map[string]*Candidate, len(nodes))
 	sorted := make([]*Candidate, 0, len(nodes))
@@ -107,7 +111,7 @@ func Place(eips []EIP, current map[string]Current, nodes []Candidate, p Policy) 
 		var b *Candidate
 		for _, c := range sorted {
 			t := tier(e, c)
-			if t < 0 {
+			if t < 0 || c.Capacity > 0 && load[c.ID] >= c.Capacity {
 				continue
 			}
 			if b == nil {

@@ -1,0 +1,331 @@
+package eipmover
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/hashicorp/raft"
+
+	"github.com/haraft/haraft/cluster"
+	"github.com/haraft/haraft/eipmover/ec2emu"
+	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proto/fsmpb"
+)
+
+const (
+	testAK     = "AKIDHARAFTTEST"
+	testSecret = "haraft/test/secret"
+	testRegion = "us-east-1"
+)
+
+// nodeSpec describes one in-process node of a test cluster.
+type nodeSpec struct {
+	id, az  string
+	standby bool
+}
+
+type harnessOpts struct {
+	nodes      []nodeSpec
+	eips       []EIP
+	kind       string // "ec2", "vip" or "none"
+	policy     Policy
+	deadAfter  time.Duration
+	lease      time.Duration
+	reconcile  time.Duration
+	production bool                   // 1 s heartbeat/election, 500 ms leader lease instead of 50 ms
+	secret     string                 // EC2 secret the movers use (default the right one)
+	local      func(i int) LocalMover // VIP movers, per node
+}
+
+type testNode struct {
+	spec   nodeSpec
+	node   *cluster.Node
+	lv     *cluster.Liveness
+	ctrl   *Controller
+	agent  *Agent
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type harness struct {
+	t     *testing.T
+	opts  harnessOpts
+	log   *slog.Logger
+	nodes []*testNode
+	emu   *ec2emu.Emulator
+	srv   *httptest.Server
+}
+
+// testLogger logs at debug level to stderr with HARAFT_TEST_LOG=1, else
+// only warnings.
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("HARAFT_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func newHarness(t *testing.T, o harnessOpts) *harness {
+	t.Helper()
+	if o.deadAfter == 0 {
+		o.deadAfter = 200 * time.Millisecond
+	}
+	if o.reconcile == 0 {
+		o.reconcile = 5 * time.Second
+	}
+	h := &harness{t: t, opts: o, log: testLogger()}
+	if o.kind == "ec2" {
+		h.emu = ec2emu.New(ec2emu.Options{Seed: 7, Credentials: []ec2emu.Credentials{{AccessKey: testAK, Secret: testSecret}}})
+		for _, s := range o.nodes {
+			if err := h.emu.AddInstance(ec2emu.Instance{ID: "i-" + s.id, AZ: s.az}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, e := range o.eips {
+			if strings.Contains(e.ID, "missing") {
+				continue // an allocation id the account does not have
+			}
+			if err := h.emu.AddAddress(ec2emu.Address{AllocationID: e.ID, PublicIP: e.Address}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h.srv = httptest.NewServer(h.emu)
+		t.Cleanup(h.srv.Close)
+	}
+
+	var lns []net.Listener
+	var peers []cluster.Peer
+	for _, s := range o.nodes {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		peers = append(peers, cluster.Peer{ID: s.id, Addr: ln.Addr().String()})
+	}
+	t.Cleanup(h.stopAll)
+	for i, s := range o.nodes {
+		cfg := cluster.Config{NodeID: s.id, Listener: lns[i], DataDir: t.TempDir(), Peers: peers, Bootstrap: true,
+			FSM: fsm.New(h.log), Logger: h.log.With("node", s.id), RaftLogLevel: "off"}
+		if o.production {
+			cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
+			cfg.CommitTimeout = 50 * time.Millisecond
+		} else {
+			cluster.FastTimeouts(&cfg)
+		}
+		n, err := cluster.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.nodes = append(h.nodes, &testNode{spec: s, node: n})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for i, tn := range h.nodes {
+		if err := tn.node.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		h.startControl(i)
+	}
+	return h
+}
+
+// startControl starts a node's liveness, controller and agent.
+func (h *harness) startControl(i int) {
+	t, o, tn := h.t, h.opts, h.nodes[i]
+	log := h.log.With("node", tn.spec.id)
+	tn.lv = cluster.NewLiveness(tn.node, cluster.LivenessConfig{DeadAfter: o.deadAfter, ProbeInterval: o.deadAfter / 8, Logger: log})
+	var mover Mover
+	policy := o.policy
+	switch o.kind {
+	case "ec2":
+		secret := o.secret
+		if secret == "" {
+			secret = testSecret
+		}
+		empty := filepath.Join(t.TempDir(), "empty")
+		if err := os.WriteFile(empty, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewEC2(context.Background(), EC2Config{
+			Region: testRegion, Endpoint: h.srv.URL, MaxBackoff: 20 * time.Millisecond, Logger: log,
+			LoadOptions: []func(*config.LoadOptions) error{
+				config.WithSharedConfigFiles([]string{empty}), config.WithSharedCredentialsFiles([]string{empty}),
+				config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testAK, secret, "")),
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mover = m
+	case "vip":
+		policy.NodeLocal = true
+	}
+	ctrl, err := NewController(ControllerConfig{Node: tn.node, Liveness: tn.lv, EIPs: o.eips, Mover: mover, Policy: policy,
+		ReconcileInterval: o.reconcile, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := NodeInfo{AZ: tn.spec.az, Standby: tn.spec.standby}
+	if o.kind == "ec2" {
+		info.InstanceID = "i-" + tn.spec.id
+	}
+	acfg := AgentConfig{Node: tn.node, Liveness: tn.lv, EIPs: o.eips, Info: info, Lease: o.lease, Logger: log}
+	if o.local != nil {
+		acfg.Local = o.local(i)
+	}
+	agent, err := NewAgent(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tn.ctrl, tn.agent, tn.cancel, tn.done = ctrl, agent, cancel, make(chan struct{})
+	go func() {
+		defer close(tn.done)
+		errc := make(chan error, 2)
+		go func() { errc <- ctrl.Run(ctx) }()
+		go func() { errc <- agent.Run(ctx) }()
+		<-errc
+		<-errc
+	}()
+}
+
+// stop ends a node's control loops (as its process would end them).
+func (h *harness) stopControl(i int) {
+	tn := h.nodes[i]
+	if tn.cancel == nil {
+		return
+	}
+	tn.cancel()
+	<-tn.done
+	tn.lv.Close()
+	tn.cancel = nil
+}
+
+// kill stops node i as a crash would: control loops, then Raft without
+// leadership transfer.
+func (h *harness) kill(i int) {
+	h.stopControl(i)
+	if err := h.nodes[i].node.Kill(); err != nil {
+		h.t.Logf("kill %s: %v", h.nodes[i].spec.id, err)
+	}
+}
+
+func (h *harness) stopAll() {
+	for i, tn := range h.nodes {
+		h.stopControl(i)
+		_ = tn.node.Kill()
+	}
+}
+
+func (h *harness) index(id string) int {
+	for i, tn := range h.nodes {
+		if tn.spec.id == id {
+			return i
+		}
+	}
+	h.t.Fatalf("no node %s", id)
+	return -1
+}
+
+// leader returns the index of the leader, waiting for one.
+func (h *harness) leader() int {
+	h.t.Helper()
+	var l int
+	h.waitFor("a leader", 10*time.Second, func() bool {
+		for i, tn := range h.nodes {
+			if tn.cancel != nil && tn.node.IsLeader() {
+				l = i
+				return true
+			}
+		}
+		return false
+	})
+	return l
+}
+
+// transferLeadership makes node i the leader.
+func (h *harness) transferLeadership(to int) {
+	h.t.Helper()
+	for attempt := 0; attempt < 10 && h.leader() != to; attempt++ {
+		l := h.nodes[h.leader()].node
+		target := h.nodes[to].node
+		if err := l.Raft().LeadershipTransferToServer(raft.ServerID(target.ID()), raft.ServerAddress(target.Addr())).Error(); err != nil {
+			h.t.Logf("leadership transfer: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if h.leader() != to {
+		h.t.Fatalf("could not make %s the leader", h.nodes[to].spec.id)
+	}
+}
+
+func (h *harness) waitFor(what string, timeout time.Duration, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			if h.emu != nil {
+				h.t.Logf("emulator: %+v", h.emu.Addresses())
+			}
+			h.t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// holder returns the committed holder of an address as node i sees it.
+func (h *harness) holder(i int, id string) *fsmpb.EIP {
+	for _, e := range h.nodes[i].node.FSM().EIPs() {
+		if e.Id == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// emuHolder returns the instance the emulator associates an address with.
+func (h *harness) emuHolder(id string) string {
+	for _, a := range h.emu.Addresses() {
+		if a.AllocationID == id {
+			return a.InstanceID
+		}
+	}
+	return ""
+}
+
+func (h *harness) waitPlaced(want map[string]string) {
+	h.t.Helper()
+	h.waitFor(fmt.Sprintf("placement %v", want), 10*time.Second, func() bool {
+		for _, tn := range h.nodes {
+			if tn.cancel == nil {
+				continue
+			}
+			for id, holder := range want {
+				e := h.holder(h.index(tn.spec.id), id)
+				if e == nil || e.Holder != holder {
+					return false
+				}
+			}
+		}
+		if h.emu != nil {
+			for id, holder := range want {
+				if h.emuHolder(id) != "i-"+holder {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}

@@ -106,15 +106,22 @@ func (d *Daemon) adminOptions() (admin.Options, error) {
 	return o, nil
 }
 
-// startAdmin binds admin.addr and serves the admin API, when configured.
+// startAdmin builds the admin server — the status page, /metrics and the
+// event history use it even without a listener — and serves the admin API
+// on admin.addr when that is set.
 func (d *Daemon) startAdmin() error {
-	if d.cfg.Admin.Addr == "" {
-		d.log.Info("no admin.addr: the admin API is off")
-		return nil
-	}
 	o, err := d.adminOptions()
 	if err != nil {
 		return err
+	}
+	srv, err := admin.New(o)
+	if err != nil {
+		return err
+	}
+	d.admin = &adminParts{srv: srv}
+	if d.cfg.Admin.Addr == "" {
+		d.log.Info("no admin.addr: the admin API is off")
+		return nil
 	}
 	if len(o.Tokens) == 0 {
 		d.log.Warn("admin API without tokens: reads are open to whoever reaches admin.addr, writes are refused")
@@ -123,12 +130,7 @@ func (d *Daemon) startAdmin() error {
 	if err != nil {
 		return fmt.Errorf("admin.addr %s: %w", d.cfg.Admin.Addr, err)
 	}
-	srv, err := admin.New(o)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	d.admin = &adminParts{srv: srv, ln: ln, done: make(chan struct{})}
+	d.admin.ln, d.admin.done = ln, make(chan struct{})
 	go func() {
 		defer close(d.admin.done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -145,12 +147,14 @@ func (d *Daemon) stopAdmin() {
 		return
 	}
 	d.admin.srv.Stop()
-	<-d.admin.done
+	if d.admin.done != nil {
+		<-d.admin.done
+	}
 }
 
 // AdminAddr returns the admin listener's address, "" when there is none.
 func (d *Daemon) AdminAddr() string {
-	if d.admin == nil {
+	if d.admin == nil || d.admin.ln == nil {
 		return ""
 	}
 	return d.admin.ln.Addr().String()

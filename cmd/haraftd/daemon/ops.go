@@ -10,6 +10,8 @@ import (
 //	/ready    200 once the node has caught up with the log and serves; 503 before
 //	/healthz  200 while the process and its Raft member run
 //	/status   JSON: node, leader, term, indexes, sessions, learner counters
+//	/         the HTML status page (statuspage.go)
+//	/metrics  Prometheus metrics (metrics.go)
 func (d *Daemon) opsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
@@ -31,6 +33,7 @@ func (d *Daemon) opsHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(d.Status())
 	})
+	d.opsExtras(mux) // statuspage.go: / and /metrics
 	return mux
 }
 

@@ -1,0 +1,196 @@
+package daemon
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/haraft/haraft/proto/adminpb"
+	"github.com/haraft/haraft/proto/fsmpb"
+)
+
+// collector exports a node's metrics in Prometheus format. Everything is
+// read at scrape time from the counters the node keeps anyway (Raft, the
+// FSM, the learner, frontends and servers, the admin event hub), so the
+// request path pays nothing for metrics.
+type collector struct {
+	d     *Daemon
+	descs map[string]*prometheus.Desc
+}
+
+type metricDef struct {
+	name, help string
+	labels     []string
+}
+
+var metricDefs = []metricDef{
+	{"haraft_raft_state", "1 for the node's current Raft state.", []string{"state"}},
+	{"haraft_raft_leader", "1 while this node is the leader.", nil},
+	{"haraft_raft_term", "Current Raft term.", nil},
+	{"haraft_raft_commit_index", "Raft commit index.", nil},
+	{"haraft_raft_applied_index", "Index applied to the FSM.", nil},
+	{"haraft_raft_apply_lag", "Commit index minus applied index.", nil},
+	{"haraft_raft_last_contact_seconds", "Seconds since the last contact with the leader (0 on the leader, -1 never).", nil},
+	{"haraft_raft_members", "Members of the Raft configuration by suffrage.", []string{"suffrage"}},
+	{"haraft_ready", "1 once the node caught up with the log and serves.", nil},
+	{"haraft_sessions", "Bound sessions.", []string{"backend", "server"}},
+	{"haraft_server_health", "Agreed health of a server: 0 unknown, 1 up, 2 down.", []string{"backend", "server"}},
+	{"haraft_server_admin_state", "1 for the server's admin state.", []string{"backend", "server", "state"}},
+	{"haraft_server_health_view", "A node's own health check result of a server: 0 unknown, 1 up, 2 down.", []string{"backend", "server", "node"}},
+	{"haraft_server_requests_total", "Requests this node sent to a server.", []string{"backend", "server"}},
+	{"haraft_server_failures_total", "Requests to a server that failed on this node.", []string{"backend", "server"}},
+	{"haraft_server_queue_timeouts_total", "Requests that waited for a server slot in vain (maxconn).", []string{"backend", "server"}},
+	{"haraft_server_active", "Requests in flight to a server from this node.", []string{"backend", "server"}},
+	{"haraft_server_queued", "Requests waiting for a server slot on this node.", []string{"backend", "server"}},
+	{"haraft_frontend_requests_total", "Requests a listener received.", []string{"frontend", "backend"}},
+	{"haraft_frontend_errors_total", "Requests a listener answered with an error.", []string{"frontend", "backend"}},
+	{"haraft_frontend_redispatches_total", "Requests redispatched to another server after a connection failure.", []string{"frontend", "backend"}},
+	{"haraft_frontend_learned_total", "Session cookies a listener learned.", []string{"frontend", "backend"}},
+	{"haraft_proposals_total", "Learned bindings by outcome of their batched proposal.", []string{"outcome"}},
+	{"haraft_proposal_batches_total", "Learn proposals (log entries) sent.", nil},
+	{"haraft_eips", "1 for the desired holder of each EIP.", []string{"eip", "node"}},
+	{"haraft_eip_moves_total", "EIP placement changes this node observed since it started.", nil},
+	{"haraft_events_total", "Cluster events this node observed since it started.", []string{"type"}},
+}
+
+func newCollector(d *Daemon) *collector {
+	c := &collector{d: d, descs: map[string]*prometheus.Desc{}}
+	for _, m := range metricDefs {
+		c.descs[m.name] = prometheus.NewDesc(m.name, m.help, m.labels, prometheus.Labels{"node_id": d.cfg.Node.ID})
+	}
+	return c
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	d := c.d
+	gauge := func(name string, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(name string, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.CounterValue, float64(v), labels...)
+	}
+	r := d.node.Raft()
+	state := r.State()
+	for _, s := range []raft.RaftState{raft.Follower, raft.Candidate, raft.Leader, raft.Shutdown} {
+		gauge("haraft_raft_state", b2f(s == state), s.String())
+	}
+	gauge("haraft_raft_leader", b2f(state == raft.Leader))
+	gauge("haraft_raft_term", float64(r.CurrentTerm()))
+	commit, applied := r.CommitIndex(), r.AppliedIndex()
+	gauge("haraft_raft_commit_index", float64(commit))
+	gauge("haraft_raft_applied_index", float64(applied))
+	gauge("haraft_raft_apply_lag", float64(commit-min(applied, commit)))
+	switch lc := r.LastContact(); {
+	case state == raft.Leader:
+		gauge("haraft_raft_last_contact_seconds", 0)
+	case lc.IsZero():
+		gauge("haraft_raft_last_contact_seconds", -1)
+	default:
+		gauge("haraft_raft_last_contact_seconds", time.Since(lc).Seconds())
+	}
+	if f := r.GetConfiguration(); f.Error() == nil {
+		n := map[raft.ServerSuffrage]int{}
+		for _, s := range f.Configuration().Servers {
+			n[s.Suffrage]++
+		}
+		for _, s := range []raft.ServerSuffrage{raft.Voter, raft.Nonvoter, raft.Staging} {
+			gauge("haraft_raft_members", float64(n[s]), s.String())
+		}
+	}
+	gauge("haraft_ready", b2f(d.isServing()))
+
+	for k, n := range d.fsm.SessionsPerServer() {
+		gauge("haraft_sessions", float64(n), k.Backend, k.Name)
+	}
+	table := d.fsm.Servers()
+	for _, bc := range d.cfg.Backends {
+		b := d.backends[bc.Name]
+		for _, s := range b.Servers {
+			st := table.Get(bc.Name, s.Name)
+			gauge("haraft_server_health", float64(st.Health), bc.Name, s.Name)
+			for v, name := range fsmpb.AdminState_name {
+				gauge("haraft_server_admin_state", b2f(st.Admin == fsmpb.AdminState(v)), bc.Name, s.Name, adminStateWord(name))
+			}
+			for node, view := range d.fsm.HealthViews(bc.Name, s.Name) {
+				gauge("haraft_server_health_view", float64(view.Health), bc.Name, s.Name, node)
+			}
+			ss := s.Stats()
+			counter("haraft_server_requests_total", ss.Requests, bc.Name, s.Name)
+			counter("haraft_server_failures_total", ss.Failures, bc.Name, s.Name)
+			counter("haraft_server_queue_timeouts_total", ss.Timeouts, bc.Name, s.Name)
+			gauge("haraft_server_active", float64(ss.Active), bc.Name, s.Name)
+			gauge("haraft_server_queued", float64(ss.Queued), bc.Name, s.Name)
+		}
+	}
+	for i, f := range d.frontends {
+		fc, st := d.cfg.Frontends[i], f.Stats()
+		counter("haraft_frontend_requests_total", st.Requests, fc.Name, fc.Backend)
+		counter("haraft_frontend_errors_total", st.Errors, fc.Name, fc.Backend)
+		counter("haraft_frontend_redispatches_total", st.Redispatches, fc.Name, fc.Backend)
+		counter("haraft_frontend_learned_total", st.Learned, fc.Name, fc.Backend)
+	}
+	ls := d.learner.Stats()
+	for outcome, v := range map[string]uint64{"queued": ls.Queued, "dropped": ls.Dropped, "proposed": ls.Proposed,
+		"committed": ls.Committed, "conflict": ls.Conflicts, "failed": ls.Failed} {
+		counter("haraft_proposals_total", v, outcome)
+	}
+	counter("haraft_proposal_batches_total", ls.Batches)
+	for _, e := range d.fsm.EIPs() {
+		gauge("haraft_eips", 1, e.Id, e.Holder)
+	}
+	if srv := d.Admin(); srv != nil {
+		h := srv.Events()
+		counter("haraft_eip_moves_total", h.Count(adminpb.EventType_EVENT_EIP_MOVED))
+		for v, name := range adminpb.EventType_name {
+			if v != 0 {
+				counter("haraft_events_total", h.Count(adminpb.EventType(v)), eventWord(name))
+			}
+		}
+	}
+}
+
+func adminStateWord(enum string) string { return lowerTrim(enum, "ADMIN_") }
+func eventWord(enum string) string      { return lowerTrim(enum, "EVENT_") }
+
+func lowerTrim(s, prefix string) string {
+	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
+		s = s[len(prefix):]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// metricsHandler serves /metrics: haraft's metrics plus the Go runtime's
+// and the process's, from a registry of this daemon's own (several
+// daemons share a process in tests).
+func (d *Daemon) metricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newCollector(d), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slogPrinter{d}})
+}
+
+type slogPrinter struct{ d *Daemon }
+
+func (p slogPrinter) Println(v ...any) { p.d.log.Warn("metrics", "err", v) }

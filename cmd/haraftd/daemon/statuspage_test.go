@@ -1,0 +1,161 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proto/fsmpb"
+)
+
+// opsTestCluster starts a dev cluster with 50 ms Raft timeouts, a drained
+// server, committed sessions and an EIP, so every part of the page and of
+// /metrics has something to show.
+func opsTestCluster(t *testing.T) *DevCluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	c, err := StartDev(ctx, DevOptions{DataDir: t.TempDir(), FastRaft: true, Logger: log, RaftLogLevel: "error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.Shutdown(ctx)
+	})
+	n := c.Nodes[0].Node()
+	apply := func(mt fsm.MessageType, m proto.Message) {
+		t.Helper()
+		if _, err := n.Apply(ctx, mt, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(fsm.LearnSessionsType, &fsmpb.LearnSessions{Bindings: []*fsmpb.Binding{
+		{Backend: "app", Key: "k1", Server: "A"}, {Backend: "app", Key: "k2", Server: "B"}, {Backend: "app", Key: "k3", Server: "A"}}})
+	apply(fsm.SetServerAdminType, &fsmpb.SetServerAdmin{Backend: "app", Name: "B", Admin: fsmpb.AdminState_ADMIN_DRAIN})
+	apply(fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: &fsmpb.EIP{Id: "eipalloc-0demo", Address: "198.51.100.10", HomeAz: "dev-a", Holder: "n2", Term: n.Raft().CurrentTerm(), Reason: "home AZ"}})
+	for deadline := time.Now().Add(10 * time.Second); c.Nodes[2].FSM().SessionCount() < 3 || len(c.Nodes[2].FSM().EIPs()) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("state did not reach n3")
+		}
+	}
+	return c
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%s", url, resp.Status, b)
+	}
+	return string(b)
+}
+
+func TestMetrics(t *testing.T) {
+	c := opsTestCluster(t)
+	body := httpGet(t, "http://"+c.Nodes[2].OpsAddr()+"/metrics")
+	for _, want := range []string{
+		`haraft_raft_term{node_id="n3"}`,
+		`haraft_raft_state{node_id="n3",state="Follower"} 1`,
+		`haraft_raft_apply_lag{node_id="n3"}`,
+		`haraft_raft_last_contact_seconds{node_id="n3"}`,
+		`haraft_raft_members{node_id="n3",suffrage="Voter"} 3`,
+		`haraft_ready{node_id="n3"} 1`,
+		`haraft_sessions{backend="app",node_id="n3",server="A"} 2`,
+		`haraft_server_admin_state{backend="app",node_id="n3",server="B",state="drain"} 1`,
+		`haraft_server_health{backend="app",node_id="n3",server="A"}`,
+		`haraft_server_requests_total{backend="app",node_id="n3",server="A"}`,
+		`haraft_frontend_requests_total{backend="app",frontend="web",node_id="n3"}`,
+		`haraft_proposals_total{node_id="n3",outcome="dropped"}`,
+		`haraft_eips{eip="eipalloc-0demo",node="n2",node_id="n3"} 1`,
+		`haraft_eip_moves_total{node_id="n3"}`,
+		`haraft_events_total{node_id="n3",type="leader_changed"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(body)
+	}
+}
+
+func TestStatusPageHTML(t *testing.T) {
+	c := opsTestCluster(t)
+	page := httpGet(t, "http://"+c.Nodes[1].OpsAddr()+"/")
+	for _, want := range []string{`<span id="node">n2</span>`, "dev-b", `id="nodes"`, "n1", "n3", "eipalloc-0demo", "198.51.100.10",
+		`id="backends"`, `class="drain"`, "Recent events", `http-equiv="refresh"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "http://") || strings.Contains(page, "https://") || strings.Contains(page, "<script src") {
+		t.Error("page refers to an external asset")
+	}
+}
+
+// chromium returns the headless browser, or skips.
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no chromium on PATH: install Debian's chromium (apt-get install chromium) to run the status page browser test")
+	return ""
+}
+
+// TestStatusPageChromium loads the page in headless Chromium against a
+// running dev cluster, checks what the browser rendered and saves a
+// screenshot among the test's artifacts (kept with go test -artifacts).
+func TestStatusPageChromium(t *testing.T) {
+	bin := chromium(t)
+	c := opsTestCluster(t)
+	// Wait for a health view or two and an event to show, as an operator would.
+	url := "http://" + c.Nodes[0].OpsAddr() + "/"
+	out := t.ArtifactDir()
+	profile := t.TempDir()
+	args := func(extra ...string) []string {
+		return append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+			"--user-data-dir=" + profile, "--window-size=1400,1000", "--hide-scrollbars"}, append(extra, url)...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	dom, err := exec.CommandContext(ctx, bin, args("--dump-dom", "--virtual-time-budget=1000")...).Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	for _, want := range []string{`<span id="node">n1</span>`, "Nodes", "Elastic IPs", "eipalloc-0demo", "Backends", "drain", "Recent events", "is the leader"} {
+		if !strings.Contains(string(dom), want) {
+			t.Errorf("rendered page lacks %q", want)
+		}
+	}
+	shot := filepath.Join(out, "status-page.png")
+	cmd := exec.CommandContext(ctx, bin, args("--screenshot="+shot)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("chromium --screenshot: %v\n%s", err, b)
+	}
+	st, err := os.Stat(shot)
+	if err != nil || st.Size() < 10<<10 {
+		t.Fatalf("screenshot %s: %v (%d bytes)", shot, err, st.Size())
+	}
+	t.Logf("screenshot: %s", shot)
+}

@@ -1,0 +1,158 @@
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/haraft/haraft/cluster"
+	"github.com/haraft/haraft/cmd/haraftd/certs"
+	"github.com/haraft/haraft/fsm"
+)
+
+// TestClusterPortRefusesStrangers proves that a node without a certificate
+// from the cluster's CA can neither talk to the cluster port (Raft or the
+// internal RPCs) nor receive the log when it is added to the
+// configuration.
+func TestClusterPortRefusesStrangers(t *testing.T) {
+	c := opsTestCluster(t)
+	dir := t.TempDir()
+	other, err := certs.NewCA("intruder CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.WriteCA(dir, "ca.pem"); err != nil {
+		t.Fatal(err)
+	}
+	intruderFiles, err := other.Issue(dir, "n4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, intruderClient, err := certs.Cluster(intruderFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, memberClient, err := certs.Cluster(c.Security.TLS.Nodes["n1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stranger that does trust our CA but holds its own certificate:
+	// refused by the node's check of the client certificate.
+	trusting := intruderClient.Clone()
+	trusting.VerifyConnection = nil // InsecureSkipVerify stays: it accepts the node
+	target := c.Nodes[0].Node().Addr()
+
+	// dial speaks to the cluster port as the mux expects: a selector byte,
+	// then TLS (or nothing), then reads; ok means the port answered.
+	dial := func(sel byte, conf *tls.Config) error {
+		conn, err := net.DialTimeout("tcp", target, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := conn.Write([]byte{sel}); err != nil {
+			return err
+		}
+		if conf == nil {
+			// Plaintext: send an HTTP/2 preface as gRPC would; a TLS port
+			// answers with a TLS alert or closes.
+			_, _ = conn.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+			b := make([]byte, 64)
+			n, err := conn.Read(b)
+			if err != nil {
+				return err
+			}
+			if n > 0 && b[0] == 0x15 { // TLS alert record
+				return io.ErrUnexpectedEOF
+			}
+			return nil
+		}
+		tc := tls.Client(conn, conf)
+		if err := tc.Handshake(); err != nil {
+			return err
+		}
+		// TLS 1.3: the server's verdict on our certificate comes with the
+		// first read. gRPC's server speaks first (SETTINGS); Raft's waits,
+		// so silence until the deadline means accepted.
+		_ = tc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, err = tc.Read(make([]byte, 1))
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			return nil
+		}
+		return err
+	}
+	for _, tc := range []struct {
+		name string
+		sel  byte
+		conf *tls.Config
+		ok   bool
+	}{
+		{"member reads the internal RPCs", 'G', memberClient, true},
+		{"member reaches Raft", 'R', memberClient, true},
+		{"stranger's RPC connection refused", 'G', intruderClient, false},
+		{"stranger's Raft connection refused", 'R', intruderClient, false},
+		{"stranger trusting our CA is refused by Raft", 'R', trusting, false},
+		{"stranger trusting our CA is refused by the RPCs", 'G', trusting, false},
+		{"plaintext RPC connection refused", 'G', nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := dial(tc.sel, tc.conf)
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+
+	// A stranger added to the configuration receives nothing: the leader
+	// will not talk to a server whose certificate its CA did not sign.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTLS, cliTLS, err := certs.Cluster(intruderFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	cc := cluster.Config{NodeID: "n4", Listener: ln, DataDir: t.TempDir(), FSM: fsm.New(log), Logger: log, RaftLogLevel: "off",
+		ServerTLS: srvTLS, ClientTLS: cliTLS}
+	cluster.FastTimeouts(&cc)
+	stranger, err := cluster.New(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Shutdown(context.Background())
+
+	var leader *cluster.Node
+	for deadline := time.Now().Add(10 * time.Second); leader == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, d := range c.Nodes {
+			if d.Node().IsLeader() {
+				leader = d.Node()
+			}
+		}
+	}
+	if leader == nil {
+		t.Fatal("no leader")
+	}
+	if err := leader.Raft().AddNonvoter("n4", raft.ServerAddress(stranger.Addr()), 0, 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if n, idx := stranger.FSM().SessionCount(), stranger.FSM().AppliedIndex(); n != 0 || idx != 0 {
+		t.Fatalf("the stranger received the log: %d sessions, applied index %d", n, idx)
+	}
+	if err := leader.Raft().RemoveServer("n4", 0, 5*time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ type harnessOpts struct {
 
 type testNode struct {
 	spec   nodeSpec
+	ln     *freezeListener
 	node   *cluster.Node
 	lv     *cluster.Liveness
 	ctrl   *Controller
@@ -104,13 +106,14 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		t.Cleanup(h.srv.Close)
 	}
 
-	var lns []net.Listener
+	var lns []*freezeListener
 	var peers []cluster.Peer
 	for _, s := range o.nodes {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
+		ln := &freezeListener{Listener: l}
 		lns = append(lns, ln)
 		peers = append(peers, cluster.Peer{ID: s.id, Addr: ln.Addr().String()})
 	}
@@ -128,7 +131,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.nodes = append(h.nodes, &testNode{spec: s, node: n})
+		h.nodes = append(h.nodes, &testNode{spec: s, node: n, ln: lns[i]})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -328,4 +331,44 @@ func (h *harness) waitPlaced(want map[string]string) {
 		}
 		return true
 	})
+}
+
+// freezeListener is a node's cluster listener that the test can turn
+// into a black hole: once frozen, every connection it accepted (before or
+// after) swallows what it reads and drops what it writes, so peers' RPCs
+// to the node time out as across a network partition. The node's own
+// outbound connections keep working (an asymmetric partition: the node
+// hears nothing from the leader).
+type freezeListener struct {
+	net.Listener
+	frozen atomic.Bool
+}
+
+func (l *freezeListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &freezeConn{Conn: c, frozen: &l.frozen}, nil
+}
+
+type freezeConn struct {
+	net.Conn
+	frozen *atomic.Bool
+}
+
+func (c *freezeConn) Read(b []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(b)
+		if err != nil || !c.frozen.Load() {
+			return n, err
+		}
+	}
+}
+
+func (c *freezeConn) Write(b []byte) (int, error) {
+	if c.frozen.Load() {
+		return len(b), nil
+	}
+	return c.Conn.Write(b)
 }

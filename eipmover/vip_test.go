@@ -1,0 +1,232 @@
+//go:build linux
+
+package eipmover
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+const vipPort = 8080
+
+var vip = EIP{ID: "vip-web", Address: "198.18.0.100", HomeAZ: "a"}
+
+func newVIPMover(t *testing.T, tn *testNet, member string) *VIP {
+	t.Helper()
+	m, err := NewVIP(VIPConfig{Interface: "eth0", NetnsPath: tn.path(member), GARPCount: 3, GARPInterval: 300 * time.Millisecond, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+// The VIP moves from one namespace to another; the client's next TCP
+// connection to it reaches the new holder (gratuitous ARP updated the
+// client's neighbour entry).
+func TestVIPMoveBetweenNamespaces(t *testing.T) {
+	tn := newTestNet(t, "n1", "n2", "cl")
+	tn.serve("n1", vipPort)
+	tn.serve("n2", vipPort)
+	m1, m2 := newVIPMover(t, tn, "n1"), newVIPMover(t, tn, "n2")
+	ctx := context.Background()
+	target := vip.Address + ":8080"
+
+	for i := 0; i < 2; i++ { // idempotent
+		if err := m1.Hold(ctx, vip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := tn.dial("cl", target, 3*time.Second); err != nil || got != "n1" {
+		t.Fatalf("before the move: %q, %v", got, err)
+	}
+	moved := time.Now()
+	for i := 0; i < 2; i++ {
+		if err := m1.Release(ctx, vip); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m2.Hold(ctx, vip); err != nil {
+		t.Fatal(err)
+	}
+	held := time.Since(moved)
+	got, err := tn.dial("cl", target, 3*time.Second)
+	if err != nil || got != "n2" {
+		t.Fatalf("after the move the client reached %q (%v), want n2", got, err)
+	}
+	t.Logf("release + hold took %v; the next connection reached n2 %v after the move", held.Round(time.Microsecond), time.Since(moved).Round(time.Millisecond))
+	for member, m := range map[string]*VIP{"n1": m1, "n2": m2} {
+		on, err := m.Holding(ctx, vip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if on != (member == "n2") {
+			t.Errorf("%s holding = %v", member, on)
+		}
+	}
+}
+
+// vipWatch samples, every couple of milliseconds, which namespaces hold
+// the VIP, and records any instant at which two did.
+type vipWatch struct {
+	mu      sync.Mutex
+	holders map[string]time.Time // member -> since when it holds (zero: not holding)
+	firstOn map[string]time.Time
+	lastOff map[string]time.Time
+	overlap []string
+	samples int
+}
+
+func watchVIP(t *testing.T, tn *testNet, members []string) (*vipWatch, func()) {
+	w := &vipWatch{holders: map[string]time.Time{}, firstOn: map[string]time.Time{}, lastOff: map[string]time.Time{}}
+	handles := map[string]*netlink.Handle{}
+	for _, m := range members {
+		ns, err := netns.GetFromPath(tn.path(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := netlink.NewHandleAt(ns)
+		ns.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		handles[m] = h
+	}
+	want := netip.MustParseAddr(vip.Address)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			now := time.Now()
+			var on []string
+			for _, m := range members {
+				link, err := handles[m].LinkByName("eth0")
+				if err != nil {
+					continue
+				}
+				addrs, _ := handles[m].AddrList(link, netlink.FAMILY_V4)
+				for _, a := range addrs {
+					if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == want {
+						on = append(on, m)
+					}
+				}
+			}
+			w.mu.Lock()
+			w.samples++
+			for _, m := range members {
+				holding := false
+				for _, o := range on {
+					holding = holding || o == m
+				}
+				switch {
+				case holding && w.holders[m].IsZero():
+					w.holders[m] = now
+					if w.firstOn[m].IsZero() {
+						w.firstOn[m] = now
+					}
+				case !holding && !w.holders[m].IsZero():
+					w.holders[m] = time.Time{}
+					w.lastOff[m] = now
+				}
+			}
+			if len(on) > 1 {
+				w.overlap = append(w.overlap, now.Format("15:04:05.000000")+" "+on[0]+"+"+on[1])
+			}
+			w.mu.Unlock()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return w, func() {
+		close(stop)
+		<-done
+		for _, h := range handles {
+			h.Close()
+		}
+	}
+}
+
+func (w *vipWatch) holding(m string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.holders[m].IsZero()
+}
+
+// The holder of a VIP is cut off from the leader (its cluster port turns
+// into a black hole): it drops the VIP within its lease, the majority's
+// leader then gives the VIP to the standby of the same AZ, and at no
+// sampled instant do two namespaces hold it. The client then reaches the
+// new holder; after the partition heals the old holder does not take the
+// VIP back.
+func TestVIPFencingOnPartition(t *testing.T) {
+	tn := newTestNet(t, "n1", "n2", "n3", "cl")
+	members := []string{"n1", "n2", "n3"}
+	for _, m := range members {
+		tn.serve(m, vipPort)
+	}
+	const lease, deadAfter = 300 * time.Millisecond, 800 * time.Millisecond
+	movers := map[int]*VIP{}
+	for i, m := range members {
+		movers[i] = newVIPMover(t, tn, m)
+	}
+	w, stopWatch := watchVIP(t, tn, members)
+	defer stopWatch()
+	h := newHarness(t, harnessOpts{
+		nodes: []nodeSpec{{id: "n1", az: "a"}, {id: "n2", az: "a", standby: true}, {id: "n3", az: "b"}},
+		eips:  []EIP{vip}, kind: "vip", lease: lease, deadAfter: deadAfter,
+		local: func(i int) LocalMover { return movers[i] },
+	})
+	h.waitPlaced(map[string]string{vip.ID: "n1"})
+	h.waitFor("n1 serving the VIP", 5*time.Second, func() bool { return w.holding("n1") })
+	if h.leader() == h.index("n1") {
+		h.transferLeadership(h.index("n3"))
+	}
+	if got, err := tn.dial("cl", vip.Address+":8080", 3*time.Second); err != nil || got != "n1" {
+		t.Fatalf("before the partition the client reached %q (%v)", got, err)
+	}
+
+	cut := time.Now()
+	h.nodes[0].ln.frozen.Store(true)
+	h.waitFor("n2 serving the VIP", 10*time.Second, func() bool { return w.holding("n2") })
+	time.Sleep(50 * time.Millisecond)
+	w.mu.Lock()
+	dropped, taken, overlap, samples := w.lastOff["n1"].Sub(cut), w.firstOn["n2"].Sub(cut), w.overlap, w.samples
+	w.mu.Unlock()
+	t.Logf("partition -> n1 dropped the VIP: %v (lease %v); -> n2 took it: %v (dead_after %v); %d samples",
+		dropped.Round(time.Millisecond), lease, taken.Round(time.Millisecond), deadAfter, samples)
+	if len(overlap) > 0 {
+		t.Fatalf("two holders at once: %v", overlap)
+	}
+	if dropped <= 0 || dropped > lease+50*time.Millisecond {
+		t.Errorf("n1 dropped the VIP %v after the partition; lease %v", dropped, lease)
+	}
+	if taken <= dropped {
+		t.Errorf("n2 took the VIP (%v) before n1 dropped it (%v)", taken, dropped)
+	}
+	if got, err := tn.dial("cl", vip.Address+":8080", 3*time.Second); err != nil || got != "n2" {
+		t.Fatalf("after the failover the client reached %q (%v), want n2", got, err)
+	}
+
+	// Heal: n1 catches up and stays off the VIP.
+	h.nodes[0].ln.frozen.Store(false)
+	h.waitFor("n1 back in contact", 10*time.Second, func() bool { return !h.nodes[0].agent.Fenced() })
+	time.Sleep(500 * time.Millisecond)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.overlap) > 0 {
+		t.Fatalf("two holders at once after healing: %v", w.overlap)
+	}
+	if !w.holders["n1"].IsZero() || w.holders["n2"].IsZero() {
+		t.Fatalf("after healing: n1 holding %v, n2 holding %v", !w.holders["n1"].IsZero(), !w.holders["n2"].IsZero())
+	}
+}

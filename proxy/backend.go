@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
@@ -85,6 +86,9 @@ type Backend struct {
 	timeouts Timeouts
 	fwdFor   bool
 	check    *HealthCheck
+	// usableCache is the usable server list of the last server table seen
+	// (see usableFor).
+	usableCache atomic.Pointer[usableList]
 }
 
 // NewBackend builds a backend from its options.

@@ -78,11 +78,8 @@ func (c *clientConn) forward() bool {
 	// From here on hb and the router's views of it are stale.
 
 	var body chan error
-	switch {
-	case req.framing == bodyLength && req.contentLength > sent:
-		body = c.streamBody(bc, func() error { return copyLength(sink{ep: &bc.endpoint}, &c.endpoint, req.contentLength-sent) })
-	case req.framing == bodyChunked:
-		body = c.streamBody(bc, func() error { return copyChunked(sink{ep: &bc.endpoint}, &c.endpoint, true) })
+	if req.framing == bodyChunked || req.framing == bodyLength && req.contentLength > sent {
+		body = c.streamBody(bc, req.framing, req.contentLength-sent)
 	}
 
 	resp := &c.resp
@@ -270,14 +267,20 @@ func (c *clientConn) readResponseHead(bc *backendConn, reqHEAD bool) error {
 	}
 }
 
-// streamBody runs copy (the request body, client to server) in its own
-// goroutine, so the response can be read meanwhile: a server may answer
-// 100 Continue, or answer early. A failure on the client's side closes the
-// server connection, which ends the wait for the response.
-func (c *clientConn) streamBody(bc *backendConn, copy func() error) chan error {
+// streamBody copies the rest of the request body (n bytes, or chunked) to
+// the server in its own goroutine, so the response can be read meanwhile:
+// a server may answer 100 Continue, or answer early. A failure on the
+// client's side closes the server connection, which ends the wait for the
+// response.
+func (c *clientConn) streamBody(bc *backendConn, fr framing, n int64) chan error {
 	done := make(chan error, 1)
 	go func() {
-		err := copy()
+		var err error
+		if fr == bodyChunked {
+			err = copyChunked(sink{ep: &bc.endpoint}, &c.endpoint, true)
+		} else {
+			err = copyLength(sink{ep: &bc.endpoint}, &c.endpoint, n)
+		}
 		if err != nil && !isWriteError(err) {
 			_ = bc.conn.Close()
 		}

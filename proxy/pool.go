@@ -29,7 +29,7 @@ type rbuf struct {
 func (b *rbuf) acquire() {
 	if b.b == nil {
 		b.pooled = bufPool.Get().(*[]byte)
-		b.b = *b.pooled
+		b.b = (*b.pooled)[:cap(*b.pooled)] // output buffers come back empty
 	}
 }
 

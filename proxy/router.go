@@ -37,12 +37,29 @@ func (b *Backend) usable(dst []*Server, t *fsm.ServerTable) []*Server {
 	return dst
 }
 
+// usableList is the usable servers under one server table.
+type usableList struct {
+	table   *fsm.ServerTable
+	servers []*Server
+}
+
+// usableFor returns the servers that may take new sessions under table t.
+// Tables are immutable and replaced on every change, so the list is
+// computed once per table, not per request; callers must not modify it.
+func (b *Backend) usableFor(t *fsm.ServerTable) []*Server {
+	if c := b.usableCache.Load(); c != nil && c.table == t {
+		return c.servers
+	}
+	s := b.usable(nil, t)
+	b.usableCache.Store(&usableList{t, s})
+	return s
+}
+
 // route chooses the server for a request from its Cookie header lines and
 // the client's address (for balance source).
 func (b *Backend) route(st State, l *Learner, cookieLines []string, client string) (route, error) {
 	table := st.Servers()
-	var buf [maxInlineServers]*Server
-	candidates := b.usable(buf[:0], table)
+	candidates := b.usableFor(table)
 	var r route
 	if b.Cookie != nil {
 		if v, ok := requestCookie(cookieLines, b.Cookie.Name); ok && validCookieValue(v) {

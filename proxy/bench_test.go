@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"bytes"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The hot path of one proxied request, piece by piece and end to end.
+// Run: go test -run '^$' -bench . -benchmem ./proxy/
+
+const benchRequest = "GET /index.html?user=42 HTTP/1.1\r\n" +
+	"Host: www.example.com\r\n" +
+	"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)\r\n" +
+	"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
+	"Accept-Language: en-US,en;q=0.5\r\n" +
+	"Accept-Encoding: gzip, deflate\r\n" +
+	"Cookie: SERVERID=A; JSESSIONID=0123456789abcdef; theme=dark\r\n" +
+	"Connection: keep-alive\r\n" +
+	"\r\n"
+
+const benchResponse = "HTTP/1.1 200 OK\r\n" +
+	"Set-Cookie: JSESSIONID=0123456789abcdef; Path=/\r\n" +
+	"X-Server: A\r\n" +
+	"Date: Wed, 25 Nov 2026 10:00:00 GMT\r\n" +
+	"Content-Length: 13\r\n" +
+	"Content-Type: text/plain; charset=utf-8\r\n" +
+	"\r\n" +
+	"hello from A\n"
+
+func BenchmarkParseRequestHead(b *testing.B) {
+	buf := []byte(benchRequest)
+	var h head
+	b.ReportAllocs()
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		end := findHeadEnd(buf, 0)
+		if err := parseRequestHead(buf[:end], &h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseResponseHead(b *testing.B) {
+	buf := []byte(benchResponse)
+	var h head
+	b.ReportAllocs()
+	for b.Loop() {
+		end := findHeadEnd(buf, 0)
+		if err := parseResponseHead(buf[:end], &h, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchConn returns a client connection (not connected) whose request
+// head is parsed, as forward sees it.
+func benchConn(b *testing.B, cookie *CookieOptions, st State) (*clientConn, []byte) {
+	be, err := NewBackend(BackendOptions{Name: "app", Cookie: cookie, ForwardFor: true,
+		Servers: []ServerOptions{{Name: "A", Addr: "127.0.0.1:1", Weight: 1}, {Name: "B", Addr: "127.0.0.1:2", Weight: 1}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := &Frontend{backend: be, state: st, maxHeader: 64 << 10}
+	c := &clientConn{f: f, clientIP: "127.0.0.1", out: make([]byte, 0, bufSize)}
+	buf := []byte(benchRequest)
+	if err := parseRequestHead(buf, &c.req); err != nil {
+		b.Fatal(err)
+	}
+	return c, buf
+}
+
+func (c *clientConn) cookieViews(hb []byte) []string {
+	n := 0
+	for i := 0; i < c.req.nfields; i++ {
+		if fl := &c.req.fields[i]; fl.id == hdrCookie {
+			c.cookies[n] = bstr(fl.value.of(hb))
+			n++
+		}
+	}
+	return c.cookies[:n]
+}
+
+func BenchmarkRoute(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		cookie *CookieOptions
+	}{
+		{"insert", insertCookie()},
+		{"learn", &CookieOptions{Name: "JSESSIONID", Mode: ModeLearn}},
+		{"prefix", &CookieOptions{Name: "JSESSIONID", Mode: ModePrefix}},
+		{"none", nil},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			st := &stubState{sessions: map[string]string{"0123456789abcdef": "B"}}
+			c, hb := benchConn(b, tc.cookie, st)
+			b.ReportAllocs()
+			for b.Loop() {
+				rt, err := c.f.backend.route(st, nil, c.cookieViews(hb), c.clientIP)
+				if err != nil || rt.server == nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRewrite builds the head sent to the server (hop-by-hop fields
+// dropped, the indirect cookie removed, X-Forwarded-*) and the head sent
+// back to the client (Set-Cookie through the cookie mode).
+func BenchmarkRewrite(b *testing.B) {
+	st := &stubState{}
+	c, hb := benchConn(b, insertCookie(), st)
+	rt, err := c.f.backend.route(st, nil, c.cookieViews(hb), c.clientIP)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rb := []byte(benchResponse)
+	rb = rb[:findHeadEnd(rb, 0)]
+	if err := parseResponseHead(rb, &c.resp, false); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("request", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c.out = c.appendRequestHead(c.out[:0], hb, &rt, false)
+		}
+		if !bytes.Contains(c.out, []byte("Cookie: JSESSIONID=0123456789abcdef; theme=dark\r\n")) {
+			b.Fatalf("cookie not rewritten:\n%s", c.out)
+		}
+	})
+	b.Run("response", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n := 0
+			for i := 0; i < c.resp.nfields; i++ {
+				if fl := &c.resp.fields[i]; fl.id == hdrSetCookie {
+					c.setCookies[n] = bstr(fl.value.of(rb))
+					n++
+				}
+			}
+			setCookies, _, noCache := c.f.backend.response(&rt, c.setCookies[:n], nil)
+			c.out = c.appendResponseHead(c.out[:0], rb, setCookies, noCache, true, 1, false)
+		}
+	})
+}
+
+// BenchmarkForward sends requests one after another over one keep-alive
+// connection through a frontend to a minimal server; allocs/op counts the
+// whole process (client and server allocate nothing).
+func BenchmarkForward(b *testing.B) {
+	for _, mode := range []string{"insert", "learn"} {
+		b.Run(mode, func(b *testing.B) {
+			// As the anchor backend: Set-Cookie only for a request
+			// without a session (insert mode: the cookie is indirect).
+			resp := benchResponse
+			if mode == "learn" {
+				resp = strings.Replace(resp, "Set-Cookie: JSESSIONID=0123456789abcdef; Path=/\r\n", "", 1)
+			}
+			srv := rawBackend(b, func(c net.Conn) { fixedServer(c, resp) })
+			o := proxyOpts{cookie: insertCookie()}
+			cookie := "SERVERID=A"
+			if mode == "learn" {
+				o.cookie = &CookieOptions{Name: "JSESSIONID", Mode: ModeLearn}
+				o.state = &stubState{sessions: map[string]string{"0123456789abcdef": "A"}}
+				cookie = "JSESSIONID=0123456789abcdef"
+			}
+			f := startProxy(b, o, srv, srv)
+			conn, err := net.Dial("tcp", f.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			req := []byte("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\nCookie: " + cookie + "\r\n\r\n")
+			buf := make([]byte, 4096)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := conn.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if err := readFixedResponse(conn, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// fixedServer answers every request head with the anchor backend's
+// response, allocating nothing.
+func fixedServer(c net.Conn, response string) {
+	buf := make([]byte, 8192)
+	resp := []byte(response)
+	n := 0
+	for {
+		k, err := c.Read(buf[n:])
+		if err != nil {
+			return
+		}
+		n += k
+		for {
+			end := bytes.Index(buf[:n], []byte("\r\n\r\n"))
+			if end < 0 {
+				break
+			}
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
+			n = copy(buf, buf[end+4:n])
+		}
+	}
+}
+
+// readFixedResponse reads one Content-Length response into buf.
+func readFixedResponse(c net.Conn, buf []byte) error {
+	n := 0
+	for {
+		k, err := c.Read(buf[n:])
+		if err != nil {
+			return err
+		}
+		n += k
+		end := bytes.Index(buf[:n], []byte("\r\n\r\n"))
+		if end < 0 {
+			continue
+		}
+		i := bytes.Index(buf[:end], []byte("Content-Length: "))
+		j := bytes.IndexByte(buf[i:end+2], '\r')
+		cl, _ := strconv.Atoi(string(buf[i+16 : i+j]))
+		for n < end+4+cl {
+			k, err := c.Read(buf[n:])
+			if err != nil {
+				return err
+			}
+			n += k
+		}
+		return nil
+	}
+}

@@ -1,0 +1,189 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/haraft/haraft/fsm"
+)
+
+// stubState is a State with a fixed session table and every server ready.
+type stubState struct {
+	mu       sync.Mutex
+	sessions map[string]string
+}
+
+func (s *stubState) Lookup(_, key string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.sessions[key]
+	return v, ok
+}
+
+func (s *stubState) Servers() *fsm.ServerTable { return nil }
+
+// proxyOpts configures a test frontend.
+type proxyOpts struct {
+	cookie    *CookieOptions
+	timeouts  Timeouts
+	maxHeader int
+	state     State
+	learner   *Learner
+	noFwdFor  bool
+}
+
+func insertCookie() *CookieOptions {
+	return &CookieOptions{Name: "SERVERID", Mode: ModeInsert, Indirect: true, NoCache: true}
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startProxy starts a frontend in front of servers A, B, ... at addrs. It
+// is shut down when the test ends.
+func startProxy(t testing.TB, o proxyOpts, addrs ...string) *Frontend {
+	t.Helper()
+	var servers []ServerOptions
+	for i, a := range addrs {
+		name := string(rune('A' + i))
+		servers = append(servers, ServerOptions{Name: name, Addr: a, Cookie: name, Weight: 1})
+	}
+	b, err := NewBackend(BackendOptions{Name: "app", Cookie: o.cookie, Servers: servers, Timeouts: o.timeouts, ForwardFor: !o.noFwdFor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := o.state
+	if st == nil {
+		st = &stubState{}
+	}
+	f, err := NewFrontend(FrontendOptions{Name: "web", Bind: "127.0.0.1:0", Backend: b, Timeouts: o.timeouts,
+		MaxHeaderBytes: o.maxHeader, Redispatch: true}, st, o.learner, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- f.Serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := f.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		b.Close()
+	})
+	return f
+}
+
+// startBackend serves h on a loopback port until the test ends.
+func startBackend(t testing.TB, h http.HandlerFunc) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(quietLogger().Handler(), slog.LevelError)}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
+}
+
+// rawBackend runs serve on every connection accepted on a loopback port
+// until the test ends.
+func rawBackend(t testing.TB, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// named answers "hello from NAME" with X-Backend: NAME, echoing what it
+// saw of the request in X-Saw-* headers.
+func named(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Backend", name)
+		h.Set("X-Saw-Cookie", strings.Join(r.Header.Values("Cookie"), " | "))
+		h.Set("X-Saw-XFF", strings.Join(r.Header.Values("X-Forwarded-For"), " | "))
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, "hello from "+name+"\n")
+	}
+}
+
+// client is a raw HTTP/1.1 client connection.
+type client struct {
+	t    testing.TB
+	conn net.Conn
+	br   *bufio.Reader
+}
+
+func dial(t testing.TB, addr string) *client {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return &client{t: t, conn: c, br: bufio.NewReader(c)}
+}
+
+func (c *client) send(s string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.conn, s); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+// response reads one response; method is the request's (HEAD has no body).
+func (c *client) response(method string) (*http.Response, string) {
+	c.t.Helper()
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: method})
+	if err != nil {
+		c.t.Fatalf("read response: %v", err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatalf("read body: %v", err)
+	}
+	return resp, string(b)
+}
+
+// closed reports whether the server closed the connection (EOF) within d.
+func (c *client) closed(d time.Duration) bool {
+	_ = c.conn.SetReadDeadline(time.Now().Add(d))
+	_, err := c.br.ReadByte()
+	return err == io.EOF
+}

@@ -110,9 +110,10 @@ func runDev(ctx context.Context, dataDir string, log *slog.Logger, stdout, stder
 	}
 	for i, d := range c.Nodes {
 		cfg := c.Configs[i]
-		fmt.Fprintf(stdout, "  node %s (%s)  proxy http://%s/  ops http://%s/ready /healthz /status  raft %s\n",
-			cfg.Node.ID, cfg.Node.AZ, d.Frontends()[0].Addr(), d.OpsAddr(), d.Node().Addr())
+		fmt.Fprintf(stdout, "  node %s (%s)  proxy http://%s/  ops http://%s/ (status page) /metrics /ready /healthz /status  raft %s  admin %s\n",
+			cfg.Node.ID, cfg.Node.AZ, d.Frontends()[0].Addr(), d.OpsAddr(), d.Node().Addr(), d.AdminAddr())
 	}
+	fmt.Fprintf(stdout, "haraftctl against node 1 (mutual TLS with a throwaway dev CA, write token):\n%s", c.AdminEnv(0))
 	fmt.Fprintf(stdout, "try: curl -si -c /tmp/jar http://127.0.0.1:8001/ ; curl -si -b /tmp/jar http://127.0.0.1:8002/\nCtrl-C stops the cluster.\n")
 	<-ctx.Done()
 	log.Info("shutting down the dev cluster")

@@ -24,6 +24,17 @@ const (
 	failoverBound = 5 * time.Second
 )
 
+// rejoin waits until n (back from a fault) has caught up, then lets the
+// checker send it every session again.
+func rejoin(t *testing.T, c *nsharness.Cluster, k *nsharness.Checker, n *nsharness.Node) {
+	t.Helper()
+	if _, err := c.CaughtUp(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	k.Thaw(n)
+	k.SetNodes(nil)
+}
+
 func TestNSLeaderKill(t *testing.T) {
 	c, k := nsCluster(t, nsharness.ClusterSpec{}, 60)
 	old, st := c.Leader(ctxT(t, 5*time.Second))
@@ -94,6 +105,7 @@ func TestNSLeaderFrozen(t *testing.T) {
 	time.Sleep(time.Second)
 
 	t0 := time.Now()
+	k.Freeze(old)
 	if err := old.Proc().Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -104,10 +116,8 @@ func TestNSLeaderFrozen(t *testing.T) {
 	if err := old.Proc().Cont(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.WaitStable(ctxT(t, 30*time.Second), c.Nodes); err != nil {
-		t.Fatal(err)
-	}
-	k.SetNodes(nil)
+	k.SetNodes(nil) // it serves what it knows at once
+	rejoin(t, c, k, old)
 	time.Sleep(2 * time.Second)
 	finish(t, k, c.Nodes)
 }
@@ -121,6 +131,7 @@ func TestNSLeaderLinkDown(t *testing.T) {
 	time.Sleep(time.Second)
 
 	t0 := time.Now()
+	k.Freeze(old)
 	k.SetNodes(c.Others(old))
 	if err := old.LinkDown(); err != nil {
 		t.Fatal(err)
@@ -131,10 +142,8 @@ func TestNSLeaderLinkDown(t *testing.T) {
 	if err := old.LinkUp(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.WaitStable(ctxT(t, 30*time.Second), c.Nodes); err != nil {
-		t.Fatal(err)
-	}
 	k.SetNodes(nil)
+	rejoin(t, c, k, old)
 	time.Sleep(2 * time.Second)
 	finish(t, k, c.Nodes)
 }
@@ -157,24 +166,26 @@ func TestNSBackendKill(t *testing.T) {
 		t.Fatal("no session is bound to backend A; the balancer did not spread them")
 	}
 	k.MarkDead(victim.Name)
+	logs := c.LogOffsets()
+	t0 := time.Now()
 	if err := victim.Proc().Kill(); err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Now()
-	// Until the nodes agree A is down, each may redispatch single requests
-	// on its own; after, all must answer each of A's sessions alike.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		time.Sleep(500 * time.Millisecond)
-		problems, moved := k.Verify(ctxT(t, 20*time.Second), c.Nodes)
-		if len(problems) == 0 && moved > 0 {
-			t.Logf("backend A killed: %d sessions moved, all nodes agree after %v", moved, time.Since(t0).Round(time.Millisecond))
-			break
+	// Until the leader commits A down, each node may redispatch single
+	// requests on its own; after, all must answer each of A's sessions alike.
+	for _, be := range []string{"backend=app ", "backend=appsync "} {
+		line, err := c.WaitLog(ctxT(t, 15*time.Second), logs, "agreed health committed", be, "server=A", "HEALTH_DOWN")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nodes did not agree on the sessions of dead backend A within 15s: %d problems, e.g. %v", len(problems), first(problems, 5))
-		}
+		t.Logf("A agreed down after %v: %s", nsharness.LogTime(line).Sub(t0).Round(time.Millisecond), line)
 	}
+	time.Sleep(500 * time.Millisecond) // every node applies the decision
+	problems, moved := k.Verify(ctxT(t, 20*time.Second), c.Nodes)
+	if len(problems) > 0 || moved == 0 {
+		t.Fatalf("after A was agreed down: %d sessions moved, %d problems: %v", moved, len(problems), first(problems, 10))
+	}
+	t.Logf("backend A killed: %d sessions moved, every node sends each to the same new backend", moved)
 	time.Sleep(2 * time.Second)
 	finish(t, k, c.Nodes)
 }
@@ -201,6 +212,7 @@ func TestNSAZLoss(t *testing.T) {
 
 	t0 := time.Now()
 	for _, n := range lost {
+		k.Freeze(n)
 		if err := n.LinkDown(); err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +243,7 @@ func TestNSAZLoss(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.WaitStable(ctxT(t, 30*time.Second), c.Nodes); err != nil {
+	if _, err := c.CaughtUp(ctxT(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if problems, _ := k.Verify(ctxT(t, 30*time.Second), c.Nodes); len(problems) > 0 {
@@ -251,6 +263,7 @@ func TestNSMinorityPartition(t *testing.T) {
 	time.Sleep(time.Second)
 
 	t0 := time.Now()
+	k.Freeze(old)
 	heal, err := c.Env.Partition([]*nsharness.Host{old.Host}, nsharness.Hosts(majority))
 	if err != nil {
 		t.Fatal(err)
@@ -287,10 +300,7 @@ func TestNSMinorityPartition(t *testing.T) {
 	if err := heal(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.WaitStable(ctxT(t, 30*time.Second), c.Nodes); err != nil {
-		t.Fatal(err)
-	}
-	k.SetNodes(nil)
+	rejoin(t, c, k, old)
 	time.Sleep(time.Second)
 	finish(t, k, c.Nodes)
 }
@@ -302,8 +312,9 @@ func TestNSPartitionHealed(t *testing.T) {
 	old, st := c.Leader(ctxT(t, 5*time.Second))
 	majority := c.Others(old)
 	k.Start(readers, writeEvery)
-	k.SetNodes(majority)
 	time.Sleep(time.Second)
+	k.Freeze(old)
+	k.SetNodes(majority)
 
 	heal, err := c.Env.Partition([]*nsharness.Host{old.Host}, nsharness.Hosts(majority))
 	if err != nil {
@@ -344,7 +355,7 @@ func TestNSPartitionHealed(t *testing.T) {
 	if err := c.WaitApplied(ctxT(t, 10*time.Second), c.Nodes, ls.CommitIndex); err != nil {
 		t.Errorf("old leader did not catch up: %v", err)
 	}
-	k.SetNodes(nil)
+	rejoin(t, c, k, old)
 	time.Sleep(time.Second)
 	finish(t, k, c.Nodes)
 }

@@ -21,7 +21,15 @@ type Session struct {
 	Backend string // the backend the session is bound to
 	Via     string // node that learned it
 	Sync    bool   // learned through the learn_commit sync frontend
-	Created time.Time
+	Created time.Time // when the answer that set the cookie arrived
+}
+
+func (s *Session) String() string {
+	mode := "async"
+	if s.Sync {
+		mode = "sync"
+	}
+	return fmt.Sprintf("learned via %s/%s at %s, bound to %s", s.Via, mode, s.Created.Format("15:04:05.000"), s.Backend)
 }
 
 // url is where the session lives on node n: the frontend it was learned
@@ -60,6 +68,10 @@ type Checker struct {
 	writes     []Result // new-session requests through sync frontends
 	perNode    map[string]*NodeCounts
 	pending    []*Session // learned, not yet followed across nodes
+	// lastWriteStart is when the latest successful write started; see
+	// followGrace.
+	lastWriteStart time.Time
+	frozen         map[string]time.Time // node -> only sessions created before this go there
 	nodes      []*Node    // where requests go (default every node)
 
 	requests atomic.Uint64
@@ -81,6 +93,7 @@ func NewChecker(c *Cluster) *Checker {
 		dead:       map[string]bool{},
 		seenOnDead: map[string][]string{},
 		perNode:    map[string]*NodeCounts{},
+		frozen:     map[string]time.Time{},
 		nodes:      c.Nodes,
 	}
 }
@@ -133,7 +146,7 @@ func (k *Checker) NewSession(ctx context.Context, n *Node, sync bool) (*Session,
 		}
 		return nil, r
 	}
-	return &Session{Cookie: r.Session, Backend: r.Backend, Via: n.ID, Sync: sync, Created: r.At}, r
+	return &Session{Cookie: r.Session, Backend: r.Backend, Via: n.ID, Sync: sync, Created: r.At.Add(r.Latency)}, r
 }
 
 // Seed learns n sessions round robin through the nodes (half through the
@@ -194,6 +207,22 @@ func (k *Checker) SetNodes(nodes []*Node) {
 	k.nodes = nodes
 }
 
+// Freeze makes the checker send through node n only sessions learned
+// before now: n is about to be cut off and cannot learn newer ones until
+// it has caught up (Thaw).
+func (k *Checker) Freeze(n *Node) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.frozen[n.ID] = time.Now()
+}
+
+// Thaw undoes Freeze, once n has caught up with the log.
+func (k *Checker) Thaw(n *Node) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.frozen, n.ID)
+}
+
 // MarkDead tells the checker that backend name was killed: answers for its
 // sessions from other backends are then expected, not violations, until
 // Rebind.
@@ -244,6 +273,7 @@ func (k *Checker) Start(readers int, writeEvery time.Duration) {
 				k.writes = append(k.writes, r)
 				if s != nil {
 					k.pending = append(k.pending, s)
+					k.lastWriteStart = r.At // the writer is serial: this only grows
 				}
 				k.mu.Unlock()
 			}
@@ -251,25 +281,39 @@ func (k *Checker) Start(readers int, writeEvery time.Duration) {
 	}
 }
 
-// followGrace is how long a session learned during the run waits before the
-// checker sends it through other nodes: a binding committed by the leader
-// reaches the other nodes' state machines on the next append.
+// A session learned during the run is sent through other nodes only once
+// followGrace has passed since its answer and a write begun after that
+// answer has been committed too: a binding committed by the leader reaches
+// the other nodes' state machines with a later append, and after a leader
+// change only once the new leader has committed an entry of its own term.
+// (Until then a follower that has the entry in its log but not applied
+// treats the session as unknown; see the package doc.)
 const followGrace = time.Second
 
 func (k *Checker) readOnce(ctx context.Context) {
 	k.mu.Lock()
 	now := time.Now()
-	for len(k.pending) > 0 && now.Sub(k.pending[0].Created) > followGrace {
+	for len(k.pending) > 0 && now.Sub(k.pending[0].Created) > followGrace && k.lastWriteStart.After(k.pending[0].Created) {
 		k.sessions = append(k.sessions, k.pending[0])
 		k.pending = k.pending[1:]
 	}
+
 	if len(k.sessions) == 0 || len(k.nodes) == 0 {
 		k.mu.Unlock()
 		time.Sleep(10 * time.Millisecond)
 		return
 	}
-	s := k.sessions[rand.IntN(len(k.sessions))]
 	n := k.nodes[rand.IntN(len(k.nodes))]
+	s := k.sessions[rand.IntN(len(k.sessions))]
+	if cut, ok := k.frozen[n.ID]; ok {
+		for tries := 0; !s.Created.Before(cut); tries++ {
+			if tries == 20 {
+				k.mu.Unlock()
+				return
+			}
+			s = k.sessions[rand.IntN(len(k.sessions))]
+		}
+	}
 	bound := s.Backend
 	k.mu.Unlock()
 
@@ -302,8 +346,8 @@ func (k *Checker) readOnce(ctx context.Context) {
 	default:
 		nc.Violations++
 		if len(k.violations) < 50 {
-			k.violations = append(k.violations, fmt.Sprintf("%s session %s (learned via %s, bound to %s) answered by %s",
-				r.At.Format("15:04:05.000"), s.Cookie, s.Via, bound, r.Backend))
+			k.violations = append(k.violations, fmt.Sprintf("%s %s answered session %s by %s (%s)",
+				r.At.Format("15:04:05.000"), n.ID, s.Cookie, r.Backend, s))
 		}
 	}
 }
@@ -441,14 +485,14 @@ func (k *Checker) Verify(ctx context.Context, among []*Node) (problems []string,
 		}
 		switch {
 		case len(got) > 1:
-			problems = append(problems, fmt.Sprintf("session %s (bound to %s): nodes disagree: %v", s.Cookie, s.Backend, got))
+			problems = append(problems, fmt.Sprintf("session %s (%s): nodes disagree: %v", s.Cookie, s, got))
 		case len(got) == 1:
 			for b := range got {
 				if b == s.Backend {
 					continue
 				}
 				if !k.dead[s.Backend] {
-					problems = append(problems, fmt.Sprintf("session %s moved from live backend %s to %s", s.Cookie, s.Backend, b))
+					problems = append(problems, fmt.Sprintf("session %s (%s) moved from live backend %s to %s", s.Cookie, s, s.Backend, b))
 					continue
 				}
 				if k.dead[b] {

@@ -431,3 +431,47 @@ func Hosts(nodes []*Node) []*Host {
 
 // ErrNoResponse is a request that got no HTTP response.
 var ErrNoResponse = errors.New("no response")
+
+// LogOffsets returns each node's current log size (for WaitLog).
+func (c *Cluster) LogOffsets() map[string]int64 {
+	out := map[string]int64{}
+	for _, n := range c.Nodes {
+		if p := n.Proc(); p != nil {
+			out[n.ID] = p.LogSize()
+		}
+	}
+	return out
+}
+
+// WaitLog waits until the log of some node, after its offset in from,
+// holds a line containing every one of substrs, and returns that line.
+func (c *Cluster) WaitLog(ctx context.Context, from map[string]int64, substrs ...string) (string, error) {
+	for {
+		for _, n := range c.Nodes {
+			if p := n.Proc(); p != nil {
+				if line := p.FindLog(from[n.ID], substrs...); line != "" {
+					return line, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("no node logged %q: %w", substrs, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// CaughtUp waits until every node is ready, agrees on the leader and has
+// applied the leader's commit index.
+func (c *Cluster) CaughtUp(ctx context.Context) (*Node, error) {
+	l, err := c.WaitStable(ctx, c.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	st, err := l.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return l, c.WaitApplied(ctx, c.Nodes, st.CommitIndex)
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -128,4 +129,51 @@ func (p *Proc) Log(n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// LogSize returns the current size of the process's log, an offset for
+// WaitLog.
+func (p *Proc) LogSize() int64 {
+	fi, err := os.Stat(p.LogPath)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// FindLog returns the first line of the log after offset from that holds
+// every one of substrs, or "".
+func (p *Proc) FindLog(from int64, substrs ...string) string {
+	b, err := os.ReadFile(p.LogPath)
+	if err != nil || int64(len(b)) < from {
+		return ""
+	}
+	for _, line := range strings.Split(string(b[from:]), "\n") {
+		all := true
+		for _, s := range substrs {
+			if !strings.Contains(line, s) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return line
+		}
+	}
+	return ""
+}
+
+// LogTime returns the time= field of a slog text line, or the zero time.
+func LogTime(line string) time.Time {
+	const key = "time="
+	i := strings.Index(line, key)
+	if i < 0 {
+		return time.Time{}
+	}
+	f := strings.Fields(line[i+len(key):])
+	if len(f) == 0 {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, f[0])
+	return t
 }

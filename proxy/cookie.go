@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"strings"
 )
 
@@ -153,4 +154,78 @@ func insertedCookie(o *CookieOptions, value string) string {
 		b.WriteString("; Secure")
 	}
 	return b.String()
+}
+
+// cacheableResponse reports whether HAProxy would consider a response
+// cacheable, which is when `cookie ... nocache` appends "Cache-Control:
+// private" to a response carrying an inserted cookie: a safe method, a
+// status cacheable by default (RFC 7231 6.1), no Pragma: no-cache, no
+// Cache-Control value forbidding it, and either freshness information
+// (max-age, s-maxage, Expires) or a validator (ETag, Last-Modified). Read
+// off HAProxy 2.6.12 and its http_check_response_for_cacheability; the
+// differential test compares the two.
+func cacheableResponse(safeMethod bool, resp *head, rb []byte) bool {
+	if !safeMethod {
+		return false
+	}
+	switch resp.status {
+	case 200, 203, 204, 206, 300, 301, 404, 405, 410, 414, 501:
+	default:
+		return false
+	}
+	fresh := false
+	for i := 0; i < resp.nfields; i++ {
+		fl := &resp.fields[i]
+		name, value := fl.name.of(rb), fl.value.of(rb)
+		switch {
+		case equalFoldASCII(name, "pragma"):
+			if equalFoldASCII(bytes.TrimSpace(value), "no-cache") {
+				return false
+			}
+		case fl.id == hdrCacheControl || equalFoldASCII(name, "cache-control"):
+			for item := range bytes.SplitSeq(value, []byte(",")) {
+				item = bytes.TrimSpace(item)
+				switch {
+				case equalFoldASCII(item, "private"), equalFoldASCII(item, "no-cache"), equalFoldASCII(item, "no-store"),
+					equalFoldASCII(item, "max-age=0"), equalFoldASCII(item, "s-maxage=0"):
+					return false
+				case hasPrefixFold(item, "max-age"), hasPrefixFold(item, "s-maxage"):
+					fresh = true
+				}
+			}
+		case equalFoldASCII(name, "expires"), equalFoldASCII(name, "etag"), equalFoldASCII(name, "last-modified"):
+			fresh = true
+		}
+	}
+	return fresh
+}
+
+// safeMethod reports the methods after which HAProxy considers a response
+// cacheable at all: GET, HEAD, OPTIONS, TRACE.
+func safeMethod(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "OPTIONS", "TRACE":
+		return true
+	}
+	return false
+}
+
+func equalFoldASCII(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func hasPrefixFold(b []byte, lower string) bool {
+	return len(b) >= len(lower) && equalFoldASCII(b[:len(lower)], lower)
 }

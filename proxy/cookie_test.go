@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -95,4 +96,42 @@ func FuzzRequestCookie(f *testing.F) {
 		_ = rewriteRequestCookie([]string{line}, "JSESSIONID", false, "")
 		_, _, _ = setCookieValue(line)
 	})
+}
+
+// The expectations were read off HAProxy 2.6.12 with
+// `cookie SERVERID insert indirect nocache` (see the differential test).
+func TestCacheableResponse(t *testing.T) {
+	tests := []struct {
+		safe   bool
+		status int
+		fields string
+		want   bool
+	}{
+		{true, 200, "", false},
+		{true, 200, "Cache-Control: public\r\n", false},
+		{true, 200, "Cache-Control: max-age=60\r\n", true},
+		{true, 200, "Cache-Control: public, max-age=60\r\n", true},
+		{true, 200, "ETag: \"x\"\r\n", true},
+		{true, 200, "Last-Modified: Thu, 01 Dec 2020 16:00:00 GMT\r\n", true},
+		{true, 200, "Expires: x\r\n", true},
+		{true, 200, "Expires: x\r\nCache-Control: private\r\n", false},
+		{true, 302, "Expires: x\r\n", false},
+		{true, 500, "Expires: x\r\n", false},
+		{true, 200, "Expires: x\r\nPragma: no-cache\r\n", false},
+		{true, 200, "cache-control: MAX-AGE=0\r\n", false},
+		{false, 200, "Expires: x\r\n", false},
+	}
+	for _, tc := range tests {
+		raw := []byte(fmt.Sprintf("HTTP/1.1 %d X\r\n%sContent-Length: 0\r\n\r\n", tc.status, tc.fields))
+		var h head
+		if err := parseResponseHead(raw, &h, false); err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		if got := cacheableResponse(tc.safe, &h, raw); got != tc.want {
+			t.Errorf("safe=%v %d %q: cacheable = %v, want %v", tc.safe, tc.status, tc.fields, got, tc.want)
+		}
+	}
+	if !safeMethod([]byte("GET")) || safeMethod([]byte("POST")) {
+		t.Fatal("safeMethod")
+	}
 }

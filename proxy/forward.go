@@ -26,6 +26,7 @@ func (c *clientConn) forward() bool {
 	}
 	isHEAD := string(method) == "HEAD"
 	idempotent := isHEAD || isIdempotent(method)
+	safe := safeMethod(method) // for nocache; the head is gone by the response
 	upgrade := req.minor == 1 && req.connUpgrade && req.upgrade.end > 0 && req.framing == bodyNone
 	keep := !req.connClose && (req.minor == 1 || req.connKeepAlive) && !req.teAndCL
 	clientMinor := req.minor
@@ -148,6 +149,7 @@ func (c *clientConn) forward() bool {
 		}
 	}
 	setCookies, learned, noCache := f.backend.response(&rt, c.setCookies[:n], f.learner)
+	noCache = noCache && cacheableResponse(safe, resp, rb)
 	if err := c.learn(&rt, learned); err != nil {
 		c.abortBody(body, bc)
 		bc.close()
@@ -481,10 +483,6 @@ func (c *clientConn) appendResponseHead(dst, rb []byte, setCookies []string, noC
 			// The first maxSetCookieLines are written below, as the
 			// cookie mode has them; a 101's pass through.
 			if nset++; nset <= maxSetCookieLines && resp.status != 101 {
-				continue
-			}
-		case hdrCacheControl:
-			if noCache {
 				continue
 			}
 		}

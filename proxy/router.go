@@ -101,10 +101,9 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 		if !ok {
 			return false
 		}
+		// As HAProxy: the prefix is stripped even when it names no server.
+		r.rewrite, r.cookieKeep, r.cookieValue = true, true, rest
 		s = b.byCookie[prefix]
-		if s != nil {
-			r.rewrite, r.cookieKeep, r.cookieValue = true, true, rest
-		}
 	}
 	if s == nil {
 		return false

@@ -44,6 +44,9 @@ func Start(name, addr string) (*Server, error) {
 			_, _ = rand.Read(b[:])
 			http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: hex.EncodeToString(b[:]), Path: "/"})
 		}
+		if cc := r.URL.Query().Get("cache-control"); cc != "" {
+			w.Header().Set("Cache-Control", cc) // lets tests ask for a cacheable response
+		}
 		w.Header().Set("X-Backend", name)
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)

@@ -122,7 +122,7 @@ func rawGetPath(t *testing.T, addr, path string, cookies ...string) exchange {
 		sc = append(sc, normaliseSetCookie(l))
 	}
 	sort.Strings(sc)
-	return exchange{resp.StatusCode, resp.Header.Get("X-Backend"), resp.Header.Get("X-Session"), sc, resp.Header.Get("Cache-Control")}
+	return exchange{resp.StatusCode, resp.Header.Get("X-Backend"), resp.Header.Get("X-Session"), sc, strings.Join(resp.Header.Values("Cache-Control"), ", ")}
 }
 
 // normaliseSetCookie lower-cases attribute names and masks the random

@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,6 +50,10 @@ const Prefix = "hrt"
 // Subnet is the one L2 network of an Env. Every Env has its own bridge
 // namespace, so two Envs may use the same addresses without seeing each other.
 var Subnet = netip.MustParsePrefix("198.18.0.0/24")
+
+// ours matches the namespace names this package makes: Prefix, five hex
+// digits, a dash, a host name.
+var ours = regexp.MustCompile("^" + Prefix + "[0-9a-f]{5}-")
 
 // ownerDir records, for each live Env, the PID of the process that owns it,
 // so a sweep removes only what dead processes left.
@@ -279,8 +284,8 @@ func Sweep(logf func(string, ...any)) {
 		}
 	}
 	for _, ns := range listNS() {
-		if !strings.HasPrefix(ns, Prefix) {
-			continue
+		if !ours.MatchString(ns) {
+			continue // not made by this package (other tests use other hrt- names)
 		}
 		prefix, _, _ := strings.Cut(ns, "-")
 		if owners[prefix] {

@@ -317,9 +317,12 @@ func (c *clientConn) abortBody(body chan error, bc *backendConn) error {
 	}
 	_ = c.conn.SetReadDeadline(aLongTimeAgo)
 	_ = bc.conn.SetWriteDeadline(aLongTimeAgo)
-	<-body
+	err := <-body // the copy's own failure, if it had one before ours
 	c.rdl, bc.wdl = 0, 0
-	return errors.New("request body cut short")
+	if err == nil {
+		err = errors.New("request body cut short")
+	}
+	return err
 }
 
 // learn hands the session keys the response set to the learner.

@@ -68,9 +68,8 @@ type Checker struct {
 	writes     []Result // new-session requests through sync frontends
 	perNode    map[string]*NodeCounts
 	pending    []*Session // learned, not yet followed across nodes
-	// lastWriteStart is when the latest successful write started; see
-	// followGrace.
-	lastWriteStart time.Time
+	early       []string // see Early
+	earlyProbes int
 	frozen         map[string]time.Time // node -> only sessions created before this go there
 	nodes      []*Node    // where requests go (default every node)
 
@@ -273,7 +272,6 @@ func (k *Checker) Start(readers int, writeEvery time.Duration) {
 				k.writes = append(k.writes, r)
 				if s != nil {
 					k.pending = append(k.pending, s)
-					k.lastWriteStart = r.At // the writer is serial: this only grows
 				}
 				k.mu.Unlock()
 			}
@@ -283,19 +281,74 @@ func (k *Checker) Start(readers int, writeEvery time.Duration) {
 
 // A session learned during the run is sent through other nodes only once
 // followGrace has passed since its answer and a write begun after that
-// answer has been committed too: a binding committed by the leader reaches
-// the other nodes' state machines with a later append, and after a leader
-// change only once the new leader has committed an entry of its own term.
-// (Until then a follower that has the entry in its log but not applied
-// treats the session as unknown; see the package doc.)
+// answer has been answered too, followMargin ago: a binding committed by
+// the leader reaches the other nodes' state machines with a later append,
+// and after a leader change only once the new leader has committed an
+// entry of its own term. Until then a node that has the entry in its log
+// but not applied treats the session as unknown; Early reports how often
+// that was seen.
 const followGrace = time.Second
+
+// earlyAfter: pending sessions are probed through other nodes from this
+// long after their answer (normal replication takes a few milliseconds).
+const earlyAfter = 100 * time.Millisecond
+
+// committedBehind reports whether a write begun after s was answered has
+// itself been answered at least followMargin ago (k.mu held).
+func (k *Checker) committedBehind(s *Session, now time.Time) bool {
+	i := sort.Search(len(k.writes), func(i int) bool { return k.writes[i].At.After(s.Created) })
+	for ; i < len(k.writes); i++ {
+		if w := k.writes[i]; w.Err == nil {
+			return now.Sub(w.At.Add(w.Latency)) > followMargin
+		}
+	}
+	return false
+}
+
+const followMargin = 250 * time.Millisecond
+
+func (k *Checker) probeEarly(ctx context.Context, s *Session, n *Node) {
+	r := k.do(ctx, n, s.url(n), s.Cookie)
+	if ctx.Err() != nil || r.Err != nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.earlyProbes++
+	if r.Backend != s.Backend && !k.dead[s.Backend] {
+		k.early = append(k.early, fmt.Sprintf("%s %s answered session %s by %s %v after its sync answer (%s)",
+			r.At.Format("15:04:05.000"), n.ID, s.Cookie, r.Backend, r.At.Sub(s.Created).Round(time.Millisecond), s))
+	}
+}
+
+// Early returns the answers, through another node, for sessions whose sync
+// answer had come but which were not yet followed (see followGrace), that
+// named another backend: the window in which a node has not yet applied a
+// binding the leader acknowledged. And how many such probes were made.
+func (k *Checker) Early() ([]string, int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.early...), k.earlyProbes
+}
 
 func (k *Checker) readOnce(ctx context.Context) {
 	k.mu.Lock()
 	now := time.Now()
-	for len(k.pending) > 0 && now.Sub(k.pending[0].Created) > followGrace && k.lastWriteStart.After(k.pending[0].Created) {
+	for len(k.pending) > 0 && now.Sub(k.pending[0].Created) > followGrace && k.committedBehind(k.pending[0], now) {
 		k.sessions = append(k.sessions, k.pending[0])
 		k.pending = k.pending[1:]
+	}
+	// Some requests probe sessions not yet followed, through other nodes,
+	// to measure how long after a sync answer a node may still not know
+	// the binding (counted as early answers, not violations).
+	if len(k.pending) > 0 && rand.IntN(10) == 0 {
+		p := k.pending[rand.IntN(len(k.pending))]
+		n := k.nodes[rand.IntN(len(k.nodes))]
+		if _, frozen := k.frozen[n.ID]; !frozen && n.ID != p.Via && now.Sub(p.Created) > earlyAfter {
+			k.mu.Unlock()
+			k.probeEarly(ctx, p, n)
+			return
+		}
 	}
 
 	if len(k.sessions) == 0 || len(k.nodes) == 0 {
@@ -413,6 +466,8 @@ func (k *Checker) Summary() string {
 		}
 	}
 	fmt.Fprintf(&b, " writes %d/%d ok, longest write gap %v", okw, len(w), LongestWriteGap(w).Round(time.Millisecond))
+	early, probes := k.Early()
+	fmt.Fprintf(&b, "; early probes %d, answered elsewhere %d", probes, len(early))
 	return b.String()
 }
 

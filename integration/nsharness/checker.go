@@ -17,10 +17,10 @@ import (
 
 // Session is one client session the checker follows.
 type Session struct {
-	Cookie  string // JSESSIONID value
-	Backend string // the backend the session is bound to
-	Via     string // node that learned it
-	Sync    bool   // learned through the learn_commit sync frontend
+	Cookie  string    // JSESSIONID value
+	Backend string    // the backend the session is bound to
+	Via     string    // node that learned it
+	Sync    bool      // learned through the learn_commit sync frontend
 	Created time.Time // when the answer that set the cookie arrived
 }
 
@@ -60,18 +60,18 @@ type Checker struct {
 	C      *Cluster
 	client *http.Client
 
-	mu         sync.Mutex
-	sessions   []*Session
-	dead       map[string]bool     // backends the test killed
-	seenOnDead map[string][]string // session -> backends that answered it while its backend was dead
-	violations []string
-	writes     []Result // new-session requests through sync frontends
-	perNode    map[string]*NodeCounts
-	pending    []*Session // learned, not yet followed across nodes
-	early       []string // see Early
+	mu          sync.Mutex
+	sessions    []*Session
+	dead        map[string]bool     // backends the test killed
+	seenOnDead  map[string][]string // session -> backends that answered it while its backend was dead
+	violations  []string
+	writes      []Result // new-session requests through sync frontends
+	perNode     map[string]*NodeCounts
+	pending     []*Session // learned, not yet followed across nodes
+	early       []string   // see Early
 	earlyProbes int
-	frozen         map[string]time.Time // node -> only sessions created before this go there
-	nodes      []*Node    // where requests go (default every node)
+	frozen      map[string]time.Time // node -> only sessions created before this go there
+	nodes       []*Node              // where requests go (default every node)
 
 	requests atomic.Uint64
 	cancel   context.CancelFunc

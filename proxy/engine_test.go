@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -643,4 +644,59 @@ func TestShutdownDeadline(t *testing.T) {
 	if !c.closed(time.Second) {
 		t.Fatal("client connection left open")
 	}
+}
+
+// Every goroutine the engine starts (connections, body copies, tunnels)
+// has ended once the frontend and the servers are shut down, whatever the
+// traffic was.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Run("traffic", func(t *testing.T) {
+		ws := rawBackend(t, func(c net.Conn) {
+			if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+				_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\n")
+				_, _ = io.Copy(c, c)
+			}
+		})
+		be := startBackend(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/ws" {
+				http.Error(w, "no", 400)
+				return
+			}
+			_, _ = io.Copy(w, r.Body)
+		})
+		f := startProxy(t, proxyOpts{cookie: insertCookie(), timeouts: Timeouts{HTTPRequest: 200 * time.Millisecond}}, be, ws)
+		addr := f.Addr().String()
+		for i := 0; i < 5; i++ {
+			c := dial(t, addr)
+			c.send("GET / HTTP/1.1\r\nHost: x\r\nCookie: SERVERID=A\r\n\r\nPOST / HTTP/1.1\r\nHost: x\r\nCookie: SERVERID=A\r\nContent-Length: 3\r\n\r\nabc")
+			c.response("GET")
+			c.response("POST")
+			c.send("POST / HTTP/1.1\r\nHost: x\r\nCookie: SERVERID=A\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n")
+			c.conn.Close() // mid-body
+
+			up := dial(t, addr)
+			up.send("GET /ws HTTP/1.1\r\nHost: x\r\nCookie: SERVERID=B\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n")
+			if resp, err := http.ReadResponse(up.br, nil); err != nil || resp.StatusCode != 101 {
+				t.Fatalf("upgrade: %v %v", resp, err)
+			}
+			up.send("hi")
+			if i%2 == 0 {
+				up.conn.Close() // the client leaves the tunnel open until the end otherwise
+			}
+
+			bad := dial(t, addr)
+			bad.send("GET / HTTP/1.1\r\nHost") // slow head: cut at http_request
+			dial(t, addr).send("BAD\r\n\r\n")  // malformed
+		}
+		time.Sleep(300 * time.Millisecond)
+	})
+	var n int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n = runtime.NumGoroutine(); n <= before {
+			return
+		}
+	}
+	buf := make([]byte, 1<<20)
+	t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
 }

@@ -155,6 +155,10 @@ func (k *Checker) Seed(ctx context.Context, n int) error {
 	for i := 0; i < n; i++ {
 		node := k.C.Nodes[i%len(k.C.Nodes)]
 		s, r := k.NewSession(ctx, node, i%2 == 1)
+		for try := 1; s == nil && try < 3 && ctx.Err() == nil; try++ { // a loaded machine may be slow once
+			time.Sleep(200 * time.Millisecond)
+			s, r = k.NewSession(ctx, node, i%2 == 1)
+		}
 		if s == nil {
 			return fmt.Errorf("seed session %d via %s: %v", i, node.ID, r.Err)
 		}
@@ -489,13 +493,15 @@ func LongestWriteGap(w []Result) time.Duration {
 	return gap
 }
 
-// Verify sends every followed session through every node of among and
+// Verify sends every session (followed or pending) through every node of among and
 // checks that all answer with the session's backend. For a session whose
 // backend is dead, all nodes must answer with one same other backend; the
 // session is then rebound to it (so later checks are strict again). It
 // returns the problems found, and how many sessions moved.
 func (k *Checker) Verify(ctx context.Context, among []*Node) (problems []string, moved int) {
-	sessions := k.Sessions()
+	k.mu.Lock()
+	sessions := append(append([]*Session(nil), k.sessions...), k.pending...)
+	k.mu.Unlock()
 	type ans struct {
 		i       int
 		node    string
@@ -560,4 +566,14 @@ func (k *Checker) Verify(ctx context.Context, among []*Node) (problems []string,
 		}
 	}
 	return problems, moved
+}
+
+// MarkAlive undoes MarkDead once the backend is back (and agreed up):
+// sessions rebound meanwhile must stay where they are. Call Verify before
+// it, so that sessions which moved while the checker did not look are
+// rebound in the checker too.
+func (k *Checker) MarkAlive(name string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.dead, name)
 }

@@ -174,8 +174,16 @@ func TestAdminAPI(t *testing.T) {
 	wantCode(t, err, codes.NotFound, `server "Z" in backend app (servers: A, B)`)
 	_, err = follower.GetSession(rctx, &adminpb.GetSessionRequest{Key: "nope"})
 	wantCode(t, err, codes.NotFound, `session "nope"`)
-	_, err = follower.Join(wctx, &adminpb.JoinRequest{Id: "n9", Address: "127.0.0.1:1"})
-	wantCode(t, err, codes.FailedPrecondition, "not the leader")
+	// A leader-only call on a follower names the leader's admin address
+	// (retried if leadership moved to the follower meanwhile).
+	for try := 0; ; try++ {
+		f := dial(t, c, (leaderIndex(t, c)+1)%3, sec.TLS.Client)
+		_, err = f.Remove(wctx, &adminpb.RemoveRequest{Id: "n9"})
+		if status.Code(err) == codes.FailedPrecondition || try == 10 {
+			break
+		}
+	}
+	wantCode(t, err, codes.FailedPrecondition, "not the leader: Remove runs on the leader")
 
 	// Refusals.
 	_, err = follower.SetServerAdmin(rctx, &adminpb.SetServerAdminRequest{Backend: "app", Server: "A"})
@@ -184,4 +192,57 @@ func TestAdminAPI(t *testing.T) {
 	wantCode(t, err, codes.Unauthenticated, "missing bearer token")
 	_, err = follower.Status(withToken(ctx, "0123456789abcdef-wrong"), &adminpb.StatusRequest{})
 	wantCode(t, err, codes.Unauthenticated, "unknown bearer token")
+}
+
+// TestWatchLive streams events from a follower while a write and a
+// leadership transfer happen.
+func TestWatchLive(t *testing.T) {
+	c := startDev(t)
+	sec := c.Security
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	li := leaderIndex(t, c)
+	follower := dial(t, c, (li+1)%3, sec.TLS.Client)
+	stream, err := follower.Watch(withToken(ctx, sec.ReadToken), &adminpb.WatchRequest{
+		Types: []adminpb.EventType{adminpb.EventType_EVENT_LEADER_CHANGED, adminpb.EventType_EVENT_SERVER_CHANGED}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stream is open once the server has registered it; a header
+	// round trip is not guaranteed, so give it a moment.
+	time.Sleep(100 * time.Millisecond)
+	w := withToken(ctx, sec.WriteToken)
+	if _, err := follower.SetServerAdmin(w, &adminpb.SetServerAdminRequest{Backend: "app", Server: "A", Admin: adminpb.AdminState_ADMIN_MAINT}); err != nil {
+		t.Fatal(err)
+	}
+	// 50 ms timeouts under -race: leadership may move by itself meanwhile.
+	for try := 0; ; try++ {
+		_, err := dial(t, c, leaderIndex(t, c), sec.TLS.Client).TransferLeadership(w, &adminpb.TransferLeadershipRequest{})
+		if err == nil || try == 10 {
+			if err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if c := status.Code(err); c != codes.FailedPrecondition && c != codes.Aborted {
+			t.Fatal(err)
+		}
+	}
+	seen := map[adminpb.EventType]string{}
+	for len(seen) < 2 {
+		e, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("after %v: %v", seen, err)
+		}
+		if e.Type == adminpb.EventType_EVENT_LEADER_CHANGED && e.Node == "" {
+			continue // "no leader" between two leaders
+		}
+		seen[e.Type] = e.Message
+	}
+	if m := seen[adminpb.EventType_EVENT_SERVER_CHANGED]; m != "app/A set maint (was ready)" {
+		t.Errorf("server event %q", m)
+	}
+	if m := seen[adminpb.EventType_EVENT_LEADER_CHANGED]; !strings.Contains(m, "is the leader") {
+		t.Errorf("leader event %q", m)
+	}
 }

@@ -165,9 +165,9 @@ func (s *Server) TransferLeadership(ctx context.Context, req *adminpb.TransferLe
 		return nil, err
 	}
 	r := s.opts.Node.Raft()
-	var fut raft.Future
+	var transfer func() raft.Future
 	if req.ToId == "" {
-		fut = r.LeadershipTransfer()
+		transfer = r.LeadershipTransfer
 	} else {
 		f := r.GetConfiguration()
 		if err := f.Error(); err != nil {
@@ -189,9 +189,20 @@ func (s *Server) TransferLeadership(ctx context.Context, req *adminpb.TransferLe
 		if addr == "" {
 			return nil, notFound("voter %q is not in the configuration (voters: %s)", req.ToId, knownList(voters))
 		}
-		fut = r.LeadershipTransferToServer(raft.ServerID(req.ToId), addr)
+		transfer = func() raft.Future { return r.LeadershipTransferToServer(raft.ServerID(req.ToId), addr) }
 	}
-	if err := fut.Error(); err != nil {
+	// A transfer times out after one election timeout when the target is
+	// slow to catch up; try a few times while this node still leads.
+	var err error
+	for try := 0; try < 3; try++ {
+		if err = transfer().Error(); err == nil || !s.opts.Node.IsLeader() {
+			break
+		}
+	}
+	if err != nil {
+		if id, _ := s.opts.Node.Leader(); id != "" && id != s.opts.NodeID {
+			return &adminpb.TransferLeadershipResponse{LeaderId: id}, nil // it moved anyway
+		}
 		return nil, status.Errorf(codes.Aborted, "leadership transfer failed: %v; the target may be behind, retry", err)
 	}
 	ctx, cancel := withWriteTimeout(ctx)

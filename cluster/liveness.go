@@ -20,6 +20,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -48,6 +49,10 @@ type PeerLiveness struct {
 	LastContact time.Time // last time the leader heard from the peer
 	// HeartbeatFailing is set while Raft's heartbeats to the peer fail.
 	HeartbeatFailing bool
+	// Confirmed: the leader has heard from the peer since it took over.
+	// An unconfirmed peer is alive only by the benefit of the doubt every
+	// peer gets for DeadAfter when a leader takes over.
+	Confirmed bool
 }
 
 // Liveness tracks, on the leader, which peers are alive, and on every node
@@ -65,9 +70,12 @@ type Liveness struct {
 	done  chan struct{}
 	wg    sync.WaitGroup
 
+	lastLed atomic.Int64 // unix ns this node was last seen leading
+
 	mu         sync.Mutex
 	pending    []LeaderChange
 	leading    bool
+	ready      bool // the first probe round of this leadership is done
 	term       uint64
 	prevLeader string
 	peers      map[string]*peerState
@@ -80,6 +88,7 @@ type peerState struct {
 	lastContact time.Time
 	alive       bool
 	failing     bool
+	confirmed   bool // heard from since this node became leader
 }
 
 // NewLiveness starts tracking liveness on n.
@@ -144,21 +153,41 @@ func (l *Liveness) Close() {
 func (l *Liveness) DeadAfter() time.Duration { return l.cfg.DeadAfter }
 
 // LeaderContact returns when this node last had contact with a leader:
-// now if it is the leader, else Raft's last contact (a leader stepping
-// down counts its step-down as contact). Zero when it never had any.
+// now if it is the leader, else the later of Raft's last contact and the
+// last time this node was seen leading (Raft's own step-down stamp lands
+// a moment after the state changes). Zero when it never had any.
 func (l *Liveness) LeaderContact() time.Time {
 	if l.n.IsLeader() {
-		return time.Now()
+		now := time.Now()
+		l.lastLed.Store(now.UnixNano())
+		return now
 	}
-	return l.n.raft.LastContact()
+	last := l.n.raft.LastContact()
+	if led := l.lastLed.Load(); led > 0 && time.Unix(0, led).After(last) {
+		return time.Unix(0, led)
+	}
+	return last
 }
 
 // Leading reports whether the tracker is in leader mode and for which
-// term.
+// term. A new leader's tracker turns leading once its first round of
+// probes is answered or timed out, so its first view is not a guess.
 func (l *Liveness) Leading() (bool, uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.leading, l.term
+	return l.leading && l.ready, l.term
+}
+
+// Confirmed reports whether the leader has heard from node id since it
+// took over (itself always).
+func (l *Liveness) Confirmed(id string) bool {
+	if id == l.n.ID() {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.peers[id]
+	return ok && l.leading && p.confirmed
 }
 
 // Alive reports whether the leader counts node id alive: itself always;
@@ -184,7 +213,7 @@ func (l *Liveness) Peers() []PeerLiveness {
 		return out
 	}
 	for id, p := range l.peers {
-		out = append(out, PeerLiveness{ID: id, Alive: p.alive, LastContact: p.lastContact, HeartbeatFailing: p.failing})
+		out = append(out, PeerLiveness{ID: id, Alive: p.alive, LastContact: p.lastContact, HeartbeatFailing: p.failing, Confirmed: p.confirmed})
 	}
 	slices.SortFunc(out, func(a, b PeerLiveness) int { return cmp.Compare(a.ID, b.ID) })
 	return out
@@ -249,7 +278,7 @@ func (l *Liveness) becomeLeader() {
 		l.mu.Unlock()
 		return
 	}
-	l.leading, l.term = true, term
+	l.leading, l.ready, l.term = true, false, term
 	l.peers = map[string]*peerState{}
 	l.mu.Unlock()
 	l.refreshPeers()
@@ -261,10 +290,15 @@ func (l *Liveness) becomeLeader() {
 		}
 		p.alive = now.Sub(p.lastContact) < l.cfg.DeadAfter
 	}
-	l.notifyLocked()
 	l.mu.Unlock()
-	l.log.Info("liveness: leading", "term", term)
 	l.probeAll()
+	l.mu.Lock()
+	if l.leading && l.term == term {
+		l.ready = true
+		l.notifyLocked()
+	}
+	l.mu.Unlock()
+	l.log.Info("liveness: leading", "term", term, "peers", l.Peers())
 }
 
 func (l *Liveness) stopLeading(leader string) {
@@ -274,7 +308,8 @@ func (l *Liveness) stopLeading(leader string) {
 		l.prevLeader = leader
 	}
 	if l.leading {
-		l.leading = false
+		l.lastLed.Store(time.Now().UnixNano())
+		l.leading, l.ready = false, false
 		l.notifyLocked()
 	}
 }
@@ -338,6 +373,7 @@ func (l *Liveness) contact(id string, at time.Time) {
 	if !ok || !l.leading {
 		return
 	}
+	p.confirmed = true
 	if at.After(p.lastContact) {
 		p.lastContact = at
 	}
@@ -381,7 +417,7 @@ func (l *Liveness) probeAll() {
 		targets[id] = p.addr
 	}
 	l.mu.Unlock()
-	timeout := max(l.cfg.ProbeInterval, 20*time.Millisecond)
+	timeout := max(l.cfg.ProbeInterval, l.cfg.DeadAfter/4, 20*time.Millisecond)
 	var wg sync.WaitGroup
 	for id, addr := range targets {
 		wg.Add(1)

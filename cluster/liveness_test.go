@@ -8,10 +8,10 @@ import (
 func TestLivenessSeesKilledPeerAndLostLeader(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	tc.waitReady()
-	const deadAfter = 200 * time.Millisecond
+	const deadAfter = 500 * time.Millisecond
 	lv := make([]*Liveness, 3)
 	for i, n := range tc.nodes {
-		lv[i] = NewLiveness(n, LivenessConfig{DeadAfter: deadAfter, ProbeInterval: 20 * time.Millisecond, Logger: quietLogger()})
+		lv[i] = NewLiveness(n, LivenessConfig{DeadAfter: deadAfter, ProbeInterval: 50 * time.Millisecond, Logger: quietLogger()})
 		t.Cleanup(lv[i].Close)
 	}
 	l := tc.leader()
@@ -61,8 +61,8 @@ func TestLivenessSeesKilledPeerAndLostLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc.nodes[l] = nil
-	time.Sleep(300 * time.Millisecond)
-	if since := time.Since(lv[other].LeaderContact()); since < 200*time.Millisecond {
+	time.Sleep(600 * time.Millisecond)
+	if since := time.Since(lv[other].LeaderContact()); since < 300*time.Millisecond {
 		t.Fatalf("a node alone still reports leader contact %v ago", since)
 	}
 }

@@ -268,7 +268,8 @@ func (c *Controller) evaluate(ctx context.Context) error {
 // reported yet.
 var errWaitReports = errors.New("waiting for nodes to report their status")
 
-// unreported lists the live Raft members that have not reported a status.
+// unreported lists the live Raft members that have not reported a status
+// or that this leader has not heard from yet.
 func (c *Controller) unreported(cands []Candidate) []string {
 	f := c.node.Raft().GetConfiguration()
 	if f.Error() != nil {
@@ -277,7 +278,7 @@ func (c *Controller) unreported(cands []Candidate) []string {
 	var out []string
 	for _, s := range f.Configuration().Servers {
 		id := string(s.ID)
-		if c.lv.Alive(id) && !slices.ContainsFunc(cands, func(c Candidate) bool { return c.ID == id }) {
+		if c.lv.Alive(id) && (!c.lv.Confirmed(id) || !slices.ContainsFunc(cands, func(c Candidate) bool { return c.ID == id })) {
 			out = append(out, id)
 		}
 	}
@@ -301,10 +302,11 @@ func (c *Controller) candidates() []Candidate {
 		}
 		cand := Candidate{
 			ID: s.NodeId, AZ: az, Standby: s.Role == fsmpb.NodeRole_ROLE_STANDBY,
-			Alive:     c.lv.Alive(s.NodeId),
-			ProxyUp:   s.Proxy != fsmpb.ProxyHealth_PROXY_DOWN,
-			Reachable: c.cfg.Mover == nil || s.InstanceId != "" || s.NetworkInterfaceId != "",
-			Holding:   s.Holding,
+			Alive:       c.lv.Alive(s.NodeId),
+			Unconfirmed: !c.lv.Confirmed(s.NodeId),
+			ProxyUp:     s.Proxy != fsmpb.ProxyHealth_PROXY_DOWN,
+			Reachable:   c.cfg.Mover == nil || s.InstanceId != "" || s.NetworkInterfaceId != "",
+			Holding:     s.Holding,
 		}
 		if c.cfg.Mover != nil {
 			cand.Capacity = max(1, len(s.PrivateIps)) // one EIP per private address

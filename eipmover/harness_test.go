@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,6 +45,9 @@ type harnessOpts struct {
 	lease      time.Duration
 	reconcile  time.Duration
 	production bool                   // 1 s heartbeat/election, 500 ms leader lease instead of 50 ms
+	// raftTimeout, when set, replaces the 50 ms Raft timeouts (tests that
+	// measure nothing use a calmer cluster: the machine may be loaded).
+	raftTimeout time.Duration
 	secret     string                 // EC2 secret the movers use (default the right one)
 	local      func(i int) LocalMover // VIP movers, per node
 }
@@ -121,10 +125,14 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	for i, s := range o.nodes {
 		cfg := cluster.Config{NodeID: s.id, Listener: lns[i], DataDir: t.TempDir(), Peers: peers, Bootstrap: true,
 			FSM: fsm.New(h.log), Logger: h.log.With("node", s.id), RaftLogLevel: "off"}
-		if o.production {
+		switch {
+		case o.production:
 			cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
 			cfg.CommitTimeout = 50 * time.Millisecond
-		} else {
+		case o.raftTimeout > 0:
+			cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = o.raftTimeout, o.raftTimeout, o.raftTimeout
+			cfg.CommitTimeout = 5 * time.Millisecond
+		default:
 			cluster.FastTimeouts(&cfg)
 		}
 		n, err := cluster.New(cfg)
@@ -148,7 +156,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 func (h *harness) startControl(i int) {
 	t, o, tn := h.t, h.opts, h.nodes[i]
 	log := h.log.With("node", tn.spec.id)
-	tn.lv = cluster.NewLiveness(tn.node, cluster.LivenessConfig{DeadAfter: o.deadAfter, ProbeInterval: o.deadAfter / 8, Logger: log})
+	tn.lv = cluster.NewLiveness(tn.node, cluster.LivenessConfig{DeadAfter: o.deadAfter, ProbeInterval: o.deadAfter / 5, Logger: log})
 	var mover Mover
 	policy := o.policy
 	switch o.kind {
@@ -338,10 +346,13 @@ func (h *harness) waitPlaced(want map[string]string) {
 // after) swallows what it reads and drops what it writes, so peers' RPCs
 // to the node time out as across a network partition. The node's own
 // outbound connections keep working (an asymmetric partition: the node
-// hears nothing from the leader).
+// hears nothing from the leader). Healing resets the connections that
+// lived through the partition, as their peers' TCP stacks would have.
 type freezeListener struct {
 	net.Listener
 	frozen atomic.Bool
+	mu     sync.Mutex
+	conns  []*freezeConn
 }
 
 func (l *freezeListener) Accept() (net.Conn, error) {
@@ -349,7 +360,26 @@ func (l *freezeListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &freezeConn{Conn: c, frozen: &l.frozen}, nil
+	fc := &freezeConn{Conn: c, frozen: &l.frozen}
+	l.mu.Lock()
+	l.conns = append(l.conns, fc)
+	l.mu.Unlock()
+	return fc, nil
+}
+
+// freeze starts the partition.
+func (l *freezeListener) freeze() { l.frozen.Store(true) }
+
+// heal ends it: connections that saw it are closed, new ones work.
+func (l *freezeListener) heal() {
+	l.mu.Lock()
+	conns := l.conns
+	l.conns = nil
+	l.mu.Unlock()
+	l.frozen.Store(false)
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 type freezeConn struct {

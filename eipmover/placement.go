@@ -25,6 +25,10 @@ type Candidate struct {
 	Standby bool
 	// Alive: the leader has heard from the node within DeadAfter.
 	Alive bool
+	// Unconfirmed: alive only by the benefit of the doubt a new leader
+	// gives every node; such a node keeps what it holds but gets nothing
+	// new until the leader hears from it.
+	Unconfirmed bool
 	// ProxyUp: the node's own proxy is healthy (or has not said).
 	ProxyUp bool
 	// Reachable: the mover can target the node (EC2: its instance or
@@ -111,7 +115,7 @@ func Place(eips []EIP, current map[string]Current, nodes []Candidate, p Policy) 
 		var b *Candidate
 		for _, c := range sorted {
 			t := tier(e, c)
-			if t < 0 || c.Capacity > 0 && load[c.ID] >= c.Capacity {
+			if t < 0 || c.Unconfirmed || c.Capacity > 0 && load[c.ID] >= c.Capacity {
 				continue
 			}
 			if b == nil {

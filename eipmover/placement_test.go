@@ -15,6 +15,8 @@ func node(id, az string, opts ...string) Candidate {
 			c.Standby = true
 		case o == "dead":
 			c.Alive = false
+		case o == "unconfirmed":
+			c.Unconfirmed = true
 		case o == "proxydown":
 			c.ProxyUp = false
 		case o == "unreachable":
@@ -63,6 +65,13 @@ func TestPlace(t *testing.T) {
 			eips:  []EIP{web, api},
 			nodes: []Candidate{{ID: "n1", AZ: "a", Alive: true, ProxyUp: true, Reachable: true, Capacity: 1}, node("n2", "b")},
 			want:  map[string]string{"eip-api": "n1", "eip-web": "n2"}, commit: map[string]bool{"eip-api": true, "eip-web": true}},
+		{name: "a node a new leader has not heard from yet gets nothing new",
+			nodes: []Candidate{node("n1", "b"), node("n3", "a", "unconfirmed")},
+			want:  map[string]string{"eip-web": "n1"}, commit: map[string]bool{"eip-web": true}},
+		{name: "an unconfirmed holder keeps its address",
+			current: map[string]Current{"eip-web": {Holder: "n3"}},
+			nodes:   []Candidate{node("n1", "a"), node("n3", "b", "unconfirmed")},
+			want:    map[string]string{"eip-web": "n3"}},
 		{name: "a healthy holder away from home keeps it (no failback)",
 			current: map[string]Current{"eip-web": {Holder: "n1"}},
 			nodes:   []Candidate{node("n1", "b"), node("n3", "a")},

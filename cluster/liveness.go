@@ -417,7 +417,7 @@ func (l *Liveness) probeAll() {
 		targets[id] = p.addr
 	}
 	l.mu.Unlock()
-	timeout := max(l.cfg.ProbeInterval, l.cfg.DeadAfter/4, 20*time.Millisecond)
+	timeout := max(l.cfg.ProbeInterval, l.cfg.DeadAfter/2, 20*time.Millisecond)
 	var wg sync.WaitGroup
 	for id, addr := range targets {
 		wg.Add(1)

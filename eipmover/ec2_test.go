@@ -68,8 +68,8 @@ func TestEC2FailoverOnKill(t *testing.T) {
 	}{
 		// Budgets are loose on purpose: the figure to read is the one
 		// logged; the machine may be loaded by other tests.
-		{name: "holder is a follower", deadAfter: 200 * time.Millisecond, budget: 3 * time.Second},
-		{name: "holder is the leader", holderLead: true, deadAfter: 200 * time.Millisecond, budget: 3 * time.Second},
+		{name: "holder is a follower", deadAfter: 300 * time.Millisecond, budget: 3 * time.Second},
+		{name: "holder is the leader", holderLead: true, deadAfter: 300 * time.Millisecond, budget: 3 * time.Second},
 		{name: "production timeouts, holder is a follower", production: true, deadAfter: time.Second, budget: 8 * time.Second},
 		{name: "production timeouts, holder is the leader", production: true, holderLead: true, deadAfter: time.Second, budget: 8 * time.Second},
 	} {

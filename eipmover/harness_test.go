@@ -44,12 +44,12 @@ type harnessOpts struct {
 	deadAfter  time.Duration
 	lease      time.Duration
 	reconcile  time.Duration
-	production bool                   // 1 s heartbeat/election, 500 ms leader lease instead of 50 ms
+	production bool // 1 s heartbeat/election, 500 ms leader lease instead of 50 ms
 	// raftTimeout, when set, replaces the 50 ms Raft timeouts (tests that
 	// measure nothing use a calmer cluster: the machine may be loaded).
 	raftTimeout time.Duration
-	secret     string                 // EC2 secret the movers use (default the right one)
-	local      func(i int) LocalMover // VIP movers, per node
+	secret      string                 // EC2 secret the movers use (default the right one)
+	local       func(i int) LocalMover // VIP movers, per node
 }
 
 type testNode struct {

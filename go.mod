@@ -3,6 +3,7 @@ module github.com/haraft/haraft
 go 1.26.8
 
 require (
+	github.com/anishathalye/porcupine v1.3.1 // linearizability checker of the chaos tests (integration/chaos_test.go)
 	github.com/aws/aws-sdk-go-v2 v1.48.0
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0

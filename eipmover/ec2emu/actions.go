@@ -695,25 +695,48 @@ func matchFilters(fs []filter, field func(string) string) bool {
 }
 
 // wildcardMatch matches s against pat, where * is any run of characters, ?
-// any one character, and \ escapes the next character.
+// any one character, and \ escapes the next character (a trailing \ is a
+// literal backslash). It runs in O(len(pat)·len(s)): the obvious recursive
+// matcher is exponential in the number of stars ("*a*a*a*a*a*a*b" against
+// a 40-character id took seconds, with the emulator's lock held).
 func wildcardMatch(pat, s string) bool {
-	if pat == "" {
-		return s == ""
+	type tok struct {
+		star, any bool
+		c         byte
 	}
-	switch pat[0] {
-	case '*':
-		for i := 0; i <= len(s); i++ {
-			if wildcardMatch(pat[1:], s[i:]) {
-				return true
-			}
-		}
-		return false
-	case '?':
-		return s != "" && wildcardMatch(pat[1:], s[1:])
-	case '\\':
-		if len(pat) > 1 {
-			return s != "" && s[0] == pat[1] && wildcardMatch(pat[2:], s[1:])
+	toks := make([]tok, 0, len(pat))
+	for i := 0; i < len(pat); i++ {
+		switch {
+		case pat[i] == '*':
+			toks = append(toks, tok{star: true})
+		case pat[i] == '?':
+			toks = append(toks, tok{any: true})
+		case pat[i] == '\\' && i+1 < len(pat):
+			i++
+			toks = append(toks, tok{c: pat[i]})
+		default:
+			toks = append(toks, tok{c: pat[i]})
 		}
 	}
-	return s != "" && s[0] == pat[0] && wildcardMatch(pat[1:], s[1:])
+	// Greedy match; on a mismatch, let the last star take one more byte.
+	ti, si, starT, starS := 0, 0, -1, 0
+	for si < len(s) {
+		switch {
+		case ti < len(toks) && toks[ti].star:
+			starT, starS = ti, si
+			ti++
+		case ti < len(toks) && (toks[ti].any || toks[ti].c == s[si]):
+			ti++
+			si++
+		case starT >= 0:
+			starS++
+			si, ti = starS, starT+1
+		default:
+			return false
+		}
+	}
+	for ti < len(toks) && toks[ti].star {
+		ti++
+	}
+	return ti == len(toks)
 }

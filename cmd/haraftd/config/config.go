@@ -31,6 +31,8 @@ type Config struct {
 	Proposals Proposals  `yaml:"proposals"`
 	Frontends []Frontend `yaml:"frontends"`
 	Backends  []Backend  `yaml:"backends"`
+	EIPs      []EIP      `yaml:"eips,omitempty"` // addresses kept on a healthy node (eips.go)
+	EIPMover  EIPMover   `yaml:"eip_mover"`      // how they move (eips.go)
 
 	// lines maps a field path ("backends[0].servers[1].addr") to the line
 	// it was read from; Validate uses it to place its errors. nil for
@@ -46,6 +48,7 @@ type Node struct {
 	ID      string `yaml:"id"`       // required; the Raft server ID
 	AZ      string `yaml:"az"`       // availability zone; default "default"
 	DataDir string `yaml:"data_dir"` // required; Raft log, stable store and snapshots
+	Role    string `yaml:"role"`     // active (default) | standby: EIPs of its AZ go to active nodes first
 }
 
 // Raft configures this node's Raft member.
@@ -72,7 +75,8 @@ type Raft struct {
 // Peer is one member of the static bootstrap set.
 type Peer struct {
 	ID   string `yaml:"id"`
-	Addr string `yaml:"addr"` // the peer's Raft advertise address
+	Addr string `yaml:"addr"`         // the peer's Raft advertise address
+	AZ   string `yaml:"az,omitempty"` // optional: the peer's AZ, to check eips[].home_az
 }
 
 // HTTP is the ops listener serving /ready and /healthz.
@@ -201,7 +205,8 @@ const (
 // code building a config (dev mode) may start from it too.
 func Default() *Config {
 	return &Config{
-		Node: Node{AZ: DefaultAZ},
+		Node:     Node{AZ: DefaultAZ, Role: NodeActive},
+		EIPMover: defaultEIPMover(),
 		Raft: Raft{
 			Bootstrap:          true,
 			HeartbeatTimeout:   Duration{time.Second},
@@ -263,6 +268,7 @@ func (c *Check) checkDerived() {
 func (c *Config) ApplyDefaults() {
 	d := Default()
 	setStr(&c.Node.AZ, d.Node.AZ)
+	c.applyEIPDefaults()
 	for _, p := range []struct{ dst, def *Duration }{
 		{&c.Raft.HeartbeatTimeout, &d.Raft.HeartbeatTimeout},
 		{&c.Raft.ElectionTimeout, &d.Raft.ElectionTimeout},
@@ -296,6 +302,7 @@ func (c *Config) ApplyDefaults() {
 
 // applyDerived fills the defaults that are copies of other fields.
 func (c *Config) applyDerived() {
+	c.deriveDeadAfter()
 	if c.Raft.Advertise == "" && c.Raft.Bind != "" {
 		c.Raft.Advertise = c.Raft.Bind
 		c.advertiseFromBind = true

@@ -27,8 +27,9 @@ func TestLoadFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		File: "testdata/full.yaml",
-		Node: Node{ID: "n2", AZ: "eu-west-1b", DataDir: "/var/lib/haraft"},
+		File:     "testdata/full.yaml",
+		Node:     Node{ID: "n2", AZ: "eu-west-1b", DataDir: "/var/lib/haraft", Role: NodeActive},
+		EIPMover: EIPMover{Kind: MoverNone, FenceOnLostLeader: true, Lease: ms(2000), DeadAfter: ms(3000), ReconcileInterval: ms(5000)},
 		Raft: Raft{
 			Bind: "0.0.0.0:7000", Advertise: "10.0.1.2:7000", Bootstrap: false,
 			Peers: []Peer{
@@ -83,6 +84,7 @@ func TestLoadDefaults(t *testing.T) {
 	want := *Default()
 	want.File = "testdata/minimal.yaml"
 	want.Node.ID, want.Node.DataDir = "solo", "/tmp/solo"
+	want.EIPMover.DeadAfter = want.Raft.ElectionTimeout
 	want.Raft.Bind, want.Raft.Advertise = "127.0.0.1:7000", "127.0.0.1:7000"
 	want.Raft.Peers = []Peer{{ID: "solo", Addr: "127.0.0.1:7000"}}
 	want.HTTP.Addr = "127.0.0.1:9100"

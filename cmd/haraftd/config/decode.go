@@ -349,6 +349,8 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		{"proposals", func(p string, v *yaml.Node) { d.proposals(p, v, &c.Proposals) }},
 		{"frontends", seq(d, &c.Frontends, func() Frontend { return Frontend{} }, d.frontend)},
 		{"backends", seq(d, &c.Backends, defaultBackend, d.backend)},
+		{"eips", seq(d, &c.EIPs, func() EIP { return EIP{} }, d.eip)},
+		{"eip_mover", func(p string, v *yaml.Node) { d.eipMover(p, v, &c.EIPMover) }},
 	})
 }
 
@@ -357,6 +359,7 @@ func (d *decoder) node(path string, v *yaml.Node, n *Node) {
 		{"id", d.str(&n.ID)},
 		{"az", d.str(&n.AZ)},
 		{"data_dir", d.str(&n.DataDir)},
+		{"role", d.str(&n.Role)},
 	})
 }
 
@@ -369,6 +372,7 @@ func (d *decoder) raft(path string, v *yaml.Node, r *Raft) {
 			d.mapping(p, v, []field{
 				{"id", d.str(&peer.ID)},
 				{"addr", d.str(&peer.Addr)},
+				{"az", d.str(&peer.AZ)},
 			})
 		})},
 		{"heartbeat_timeout", d.duration(&r.HeartbeatTimeout)},

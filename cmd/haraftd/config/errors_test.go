@@ -84,7 +84,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown section", func(t *testing.T) string { return edit(t, "http:", "htp:") },
 			[]string{
 				`t.yaml:1: http.addr: required`, // absent: line of the enclosing (root) mapping
-				`t.yaml:11: htp: unknown field (known: node, raft, http, admin, timeouts, proposals, frontends, backends)`,
+				`t.yaml:11: htp: unknown field (known: node, raft, http, admin, timeouts, proposals, frontends, backends, eips, eip_mover)`,
 			}},
 		{"unknown in flow mapping", func(t *testing.T) string {
 			return edit(t, "{name: JSESSIONID, mode: learn}", "{name: JSESSIONID, mode: learn, sticky: true}")
@@ -291,7 +291,7 @@ func TestParseErrors(t *testing.T) {
 				"        addr: 127.0.0.1:9002", "        addr: 10.0.0.5",
 				"  addr: 127.0.0.1:9101", "  addr: 127.0.0.1:9101x")
 		}, []string{
-			`t.yaml:3: node.color: unknown field (known: id, az, data_dir)`,
+			`t.yaml:3: node.color: unknown field (known: id, az, data_dir, role)`,
 			`t.yaml:13: http.addr: invalid port "9101x"`,
 			`t.yaml:25: backends[0].servers[1].addr: missing port in address "10.0.0.5"`,
 		}},

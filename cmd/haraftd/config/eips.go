@@ -39,7 +39,7 @@ type EIPMover struct {
 	AutoFailback      bool     `yaml:"auto_failback"`        // default false (Heartbeat's auto_failback off)
 	FenceOnLostLeader bool     `yaml:"fence_on_lost_leader"` // default true: drop VIPs after lease without a leader
 	Lease             Duration `yaml:"lease"`                // default 2s
-	DeadAfter         Duration `yaml:"dead_after"`           // default: 2 × lease (vip), raft.election_timeout (ec2, none)
+	DeadAfter         Duration `yaml:"dead_after"`           // default: lease + 2 × raft.leader_lease_timeout + raft.election_timeout (vip), raft.election_timeout (ec2, none)
 	ReconcileInterval Duration `yaml:"reconcile_interval"`   // default 5s
 }
 
@@ -84,7 +84,8 @@ func (c *Config) deriveDeadAfter() {
 		return
 	}
 	if m.Kind == MoverVIP && m.FenceOnLostLeader {
-		m.DeadAfter = Duration{2 * m.Lease.Duration}
+		// The safety floor (see eips) plus an election of margin.
+		m.DeadAfter = Duration{m.Lease.Duration + 2*c.Raft.LeaderLeaseTimeout.Duration + c.Raft.ElectionTimeout.Duration}
 	} else {
 		m.DeadAfter = c.Raft.ElectionTimeout
 	}

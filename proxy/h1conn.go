@@ -131,15 +131,6 @@ func (c *clientConn) readRequest() bool {
 			c.in.consume(1)
 		}
 		if d := c.in.data(); len(d) > 0 {
-			if !started {
-				started = true
-				if c.served > 0 {
-					armRead(c.conn, &c.rdl, t.HTTPRequest)
-					if c.state.Load() == connClosing {
-						return false
-					}
-				}
-			}
 			end := findHeadEnd(d, scan)
 			if end > c.f.maxHeader || end < 0 && len(d) >= c.f.maxHeader {
 				c.reject(431, "request header fields too large")
@@ -158,6 +149,18 @@ func (c *clientConn) readRequest() bool {
 				return true
 			}
 			scan = len(d)
+			if !started {
+				// The head is incomplete: from its first byte on, it has
+				// http_request to arrive (most heads arrive whole, and
+				// this costs nothing).
+				started = true
+				if c.served > 0 {
+					armRead(c.conn, &c.rdl, t.HTTPRequest)
+					if c.state.Load() == connClosing {
+						return false
+					}
+				}
+			}
 		}
 		if c.in.full() {
 			c.in.grow(c.f.maxHeader + 1)

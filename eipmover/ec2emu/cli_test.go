@@ -111,12 +111,12 @@ func testAWSCLICrossCheck(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 	c := f.client(t, clientOpt{})
-	ctx := ctxT(t)
-
-	// The CLI and the SDK see the same addresses and associations.
+	// The CLI and the SDK see the same addresses and associations. Each SDK
+	// call gets its own deadline: the CLI calls between them take seconds
+	// each (more under -race on a loaded machine).
 	sameAsSDK := func(t *testing.T, got []cliAddress) {
 		t.Helper()
-		out, err := c.DescribeAddresses(ctx, &ec2.DescribeAddressesInput{})
+		out, err := c.DescribeAddresses(ctxT(t), &ec2.DescribeAddressesInput{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -64,6 +64,11 @@ type ClusterSpec struct {
 	// CheckInter is the backends' health-check interval (default 300ms,
 	// fall 2, rise 2); agreed down needs a majority of live nodes.
 	CheckInter time.Duration
+	// VIP, when valid, is a Linux VIP the cluster keeps on one node's eth0
+	// (eips: one address, home AZ of the first node; eip_mover: kind vip),
+	// with VIPLease as the fencing lease (default 500ms).
+	VIP      netip.Addr
+	VIPLease time.Duration
 	// ExtraYAML, when set, is appended to each node's config (new top-level
 	// sections such as eips:).
 	ExtraYAML func(n *Node) string
@@ -161,11 +166,13 @@ func (c *Cluster) config(n *Node) string {
 	fmt.Fprintf(&b, "raft:\n  bind: %s:%d\n  heartbeat_timeout: %s\n  election_timeout: %s\n  leader_lease_timeout: %s\n  commit_timeout: 20ms\n  peers:\n",
 		n.IP, RaftPort, s.Heartbeat, s.Election, s.Lease)
 	for _, p := range c.Nodes {
-		fmt.Fprintf(&b, "    - {id: %s, addr: \"%s:%d\"}\n", p.ID, p.IP, RaftPort)
+		fmt.Fprintf(&b, "    - {id: %s, addr: \"%s:%d\", az: %s}\n", p.ID, p.IP, RaftPort, p.AZ)
 	}
 	fmt.Fprintf(&b, "http: {addr: \"%s:%d\"}\n", n.IP, OpsPort)
 	b.WriteString("timeouts: {connect: 500ms, client: 10s, server: 5s, http_request: 5s, http_keep_alive: 30s}\n")
-	fmt.Fprintf(&b, "frontends:\n  - {name: web, bind: \"%s:%d\", backend: app}\n  - {name: websync, bind: \"%s:%d\", backend: appsync}\n", n.IP, ProxyPort, n.IP, SyncPort)
+	// Frontends on every address of the namespace: the node's own and the
+	// VIP while it holds it.
+	fmt.Fprintf(&b, "frontends:\n  - {name: web, bind: \"0.0.0.0:%d\", backend: app}\n  - {name: websync, bind: \"0.0.0.0:%d\", backend: appsync}\n", ProxyPort, SyncPort)
 	b.WriteString("backends:\n")
 	for _, be := range []struct{ name, commit string }{{"app", "async"}, {"appsync", "sync"}} {
 		fmt.Fprintf(&b, "  - name: %s\n    balance: roundrobin\n    cookie: {name: JSESSIONID, mode: learn}\n    learn_commit: %s\n", be.name, be.commit)
@@ -173,6 +180,14 @@ func (c *Cluster) config(n *Node) string {
 		for _, bk := range c.Backends {
 			fmt.Fprintf(&b, "      - {name: %s, addr: \"%s:%d\"}\n", bk.Name, bk.IP, AppPort)
 		}
+	}
+	if s.VIP.IsValid() {
+		lease := s.VIPLease
+		if lease == 0 {
+			lease = 500 * time.Millisecond
+		}
+		fmt.Fprintf(&b, "eips:\n  - {id: vip1, address: \"%s\", home_az: %s}\n", s.VIP, c.Nodes[0].AZ)
+		fmt.Fprintf(&b, "eip_mover: {kind: vip, interface: eth0, lease: %s}\n", lease)
 	}
 	if s.ExtraYAML != nil {
 		b.WriteString(s.ExtraYAML(n))
@@ -474,4 +489,160 @@ func (c *Cluster) CaughtUp(ctx context.Context) (*Node, error) {
 		return nil, err
 	}
 	return l, c.WaitApplied(ctx, c.Nodes, st.CommitIndex)
+}
+
+// VIPHolders returns the nodes whose eth0 carries the cluster's VIP, and
+// whether each of them is reachable (link up).
+func (c *Cluster) VIPHolders() []*Node {
+	if !c.Spec.VIP.IsValid() {
+		return nil
+	}
+	var out []*Node
+	for _, n := range c.Nodes {
+		if n.HoldsAddr(c.Spec.VIP) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// HoldsAddr reports whether the host's eth0 carries addr.
+func (h *Host) HoldsAddr(addr netip.Addr) bool {
+	out, err := exec.Command("ip", "-n", h.NS, "-o", "addr", "show", "dev", "eth0").Output()
+	return err == nil && strings.Contains(string(out), " "+addr.String()+"/")
+}
+
+// DelAddr removes addr from the host's eth0 if it is there (whatever its
+// prefix length): what a reboot does to an address nobody configured.
+func (h *Host) DelAddr(addr netip.Addr) error {
+	out, err := exec.Command("ip", "-n", h.NS, "-o", "addr", "show", "dev", "eth0").Output()
+	if err != nil {
+		return err
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasPrefix(f, addr.String()+"/") {
+			return ip("-n", h.NS, "addr", "del", f, "dev", "eth0")
+		}
+	}
+	return nil
+}
+
+// LinkIsUp reports whether the host's eth0 is administratively up.
+func (h *Host) LinkIsUp() bool {
+	out, err := exec.Command("ip", "-n", h.NS, "-o", "link", "show", "dev", "eth0").Output()
+	return err == nil && strings.Contains(string(out), ",UP")
+}
+
+// VIPMonitor samples who holds the VIP every interval until Stop, and
+// records every instant at which two reachable nodes (link up, not cut off
+// from the client) held it at once.
+type VIPMonitor struct {
+	c        *Cluster
+	stop     chan struct{}
+	done     chan struct{}
+	mu       sync.Mutex
+	overlaps []string
+	changes  []VIPChange
+	cutOff   map[string]bool
+}
+
+// VIPChange is one change of the VIP's holder as the monitor saw it.
+type VIPChange struct {
+	At     time.Time
+	Holder string // "" when no node holds it
+}
+
+// WatchVIP starts a VIPMonitor.
+func (c *Cluster) WatchVIP(interval time.Duration) *VIPMonitor {
+	m := &VIPMonitor{c: c, stop: make(chan struct{}), done: make(chan struct{}), cutOff: map[string]bool{}}
+	go func() {
+		defer close(m.done)
+		last := "?"
+		for {
+			select {
+			case <-m.stop:
+				return
+			case <-time.After(interval):
+			}
+			now := time.Now()
+			holders := c.VIPHolders()
+			var reachable []string
+			for _, n := range holders {
+				m.mu.Lock()
+				cut := m.cutOff[n.ID]
+				m.mu.Unlock()
+				if !cut && n.LinkIsUp() {
+					reachable = append(reachable, n.ID)
+				}
+			}
+			h := strings.Join(reachable, "+")
+			m.mu.Lock()
+			if len(reachable) > 1 {
+				m.overlaps = append(m.overlaps, now.Format("15:04:05.000")+" "+h)
+			}
+			if h != last {
+				m.changes = append(m.changes, VIPChange{At: now, Holder: h})
+				last = h
+			}
+			m.mu.Unlock()
+		}
+	}()
+	return m
+}
+
+// CutOff tells the monitor that n cannot be reached by clients (or may
+// be again): a holder there does not count as a second holder.
+func (m *VIPMonitor) CutOff(n *Node, cut bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cutOff[n.ID] = cut
+}
+
+// Stop stops the monitor.
+func (m *VIPMonitor) Stop() {
+	close(m.stop)
+	<-m.done
+}
+
+// Overlaps returns the instants two reachable nodes held the VIP.
+func (m *VIPMonitor) Overlaps() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.overlaps...)
+}
+
+// Changes returns the holder changes seen.
+func (m *VIPMonitor) Changes() []VIPChange {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]VIPChange(nil), m.changes...)
+}
+
+// WaitVIPHolder waits until exactly one node other than not holds the
+// VIP (not, cut off or dead, may still carry a stale copy), and returns it.
+func (c *Cluster) WaitVIPHolder(ctx context.Context, not *Node) (*Node, error) {
+	for {
+		var h []*Node
+		for _, n := range c.VIPHolders() {
+			if n != not {
+				h = append(h, n)
+			}
+		}
+		if len(h) == 1 {
+			return h[0], nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("no single VIP holder: %w (holders %v)", ctx.Err(), nodeIDs(h))
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func nodeIDs(nodes []*Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.ID
+	}
+	return out
 }

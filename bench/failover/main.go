@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"sort"
@@ -26,8 +27,9 @@ import (
 
 var (
 	runs      = flag.Int("runs", 20, "runs per fault")
-	faultList = flag.String("faults", "leader-kill,leader-stop,leader-link,leader-partition,follower-kill,backend-kill", "haraft faults to run")
-	anchorF   = flag.String("anchor", "master-kill,master-stop,master-link,partition,proxy-kill,backup-kill", "keepalived faults to run (empty: no anchor)")
+	faultList = flag.String("faults", "leader-kill,leader-stop,leader-link,leader-partition,follower-kill,backend-kill,vip-holder-loss,vip-holder-partition", "haraft faults to run")
+	anchorF   = flag.String("anchor", "master-kill,master-loss,master-stop,master-link,partition,proxy-kill,backup-kill", "keepalived faults to run (empty: no anchor)")
+	vipF      = flag.Bool("vip", true, "give the haraft cluster a Linux VIP (eips:, eip_mover: kind vip)")
 	keep      = flag.Bool("keep", false, "keep the work dir (logs, configs)")
 	jsonOut   = flag.String("json", "", "write every sample to this file as JSON")
 	heartbeat = flag.Duration("heartbeat", 400*time.Millisecond, "haraft raft heartbeat/election timeout")
@@ -99,7 +101,11 @@ func run(env *nsharness.Env, logf func(string, ...any)) error {
 	if err != nil {
 		return err
 	}
-	c, err := nsharness.NewCluster(env, nsharness.ClusterSpec{Haraftd: bin, Backends: []string{"A", "B", "C"}, Heartbeat: *heartbeat})
+	spec := nsharness.ClusterSpec{Haraftd: bin, Backends: []string{"A", "B", "C"}, Heartbeat: *heartbeat}
+	if *vipF {
+		spec.VIP = haraftVIP
+	}
+	c, err := nsharness.NewCluster(env, spec)
 	if err != nil {
 		return err
 	}
@@ -167,6 +173,8 @@ func run(env *nsharness.Env, logf func(string, ...any)) error {
 	return nil
 }
 
+var haraftVIP = netip.MustParseAddr("198.18.0.200")
+
 func split(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {
@@ -209,6 +217,27 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 	if fault == "follower-kill" {
 		victim = c.Others(leader)[rand.IntN(len(c.Nodes)-1)]
 	}
+	vipFault := strings.HasPrefix(fault, "vip-")
+	if vipFault {
+		if !c.Spec.VIP.IsValid() {
+			return s, fmt.Errorf("%s needs -vip", fault)
+		}
+		h, err := c.WaitVIPHolder(ctx, nil)
+		if err != nil {
+			return s, err
+		}
+		victim = h
+		s.Note = "holder was " + map[bool]string{true: "the leader", false: "a follower"}[h == leader]
+	}
+	var mon *nsharness.VIPMonitor
+	if c.Spec.VIP.IsValid() {
+		mon = c.WatchVIP(10 * time.Millisecond)
+		defer func() {
+			if mon != nil {
+				mon.Stop()
+			}
+		}()
+	}
 	survivors := c.Others(victim)
 	var deadBackend *nsharness.Backend
 	if fault == "backend-kill" {
@@ -240,7 +269,30 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 				}
 			}
 		}
+		var vipSessions []*nsharness.Session
+		if vipFault {
+			for _, x := range k.Sessions() {
+				if !x.Sync {
+					vipSessions = append(vipSessions, x)
+				}
+			}
+		}
 		for i := 0; pctx.Err() == nil; i++ {
+			if vipFault {
+				// Through the address: a seeded session, answered by its backend.
+				x := vipSessions[i%len(vipSessions)]
+				req, _ := http.NewRequestWithContext(pctx, "GET", fmt.Sprintf("http://%s:%d/", c.Spec.VIP, nsharness.ProxyPort), nil)
+				req.Header.Set("Cookie", "JSESSIONID="+x.Cookie)
+				if resp, err := cl.Do(req); err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == 200 && resp.Header.Get("X-Backend") == x.Backend {
+						goodCh <- time.Since(t0)
+						return
+					}
+				}
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
 			n := survivors[i%len(survivors)]
 			url, cookie := n.SyncURL(), ""
 			if deadBackend != nil && len(sessions) > 0 {
@@ -280,6 +332,13 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 	case "backend-kill":
 		k.MarkDead(deadBackend.Name)
 		err = deadBackend.Proc().Kill()
+	case "vip-holder-loss": // the machine is gone: process killed, link down
+		mon.CutOff(victim, true)
+		if err = victim.Kill(); err == nil {
+			err = victim.LinkDown()
+		}
+	case "vip-holder-partition": // cut off from the other nodes; clients still reach it
+		partitionHeal, err = c.Env.Partition([]*nsharness.Host{victim.Host}, nsharness.Hosts(survivors))
 	default:
 		return s, fmt.Errorf("unknown fault %q", fault)
 	}
@@ -293,6 +352,39 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 	deadline := t0.Add(*window)
 	for time.Now().Before(deadline) {
 		now := time.Since(t0)
+		if vipFault {
+			if s.VIP < 0 {
+				for _, h := range c.VIPHolders() {
+					if h != victim {
+						s.VIP = now
+					}
+				}
+			}
+			if s.Commit < 0 {
+				if line, _ := findLogAmong(survivors, logs, "eip: placement committed"); line != "" {
+					s.Commit = nsharness.LogTime(line).Sub(t0)
+				}
+			}
+			if s.Detect < 0 && victim == leader {
+				if line, _ := findLogAmong(survivors, logs, "heartbeat timeout reached"); line != "" {
+					s.Detect = logTimeHC(line).Sub(t0)
+				}
+			}
+			if s.Leader < 0 && victim == leader {
+				sctx, scancel := context.WithTimeout(ctx, 300*time.Millisecond)
+				for _, x := range c.Statuses(sctx, survivors) {
+					if x.State == "Leader" && x.Term > term {
+						s.Leader = now
+					}
+				}
+				scancel()
+			}
+			if s.VIP >= 0 && s.Commit >= 0 && (victim != leader || s.Leader >= 0) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
 		if deadBackend != nil {
 			name := "server=" + deadBackend.Name
 			if s.Detect < 0 {
@@ -362,11 +454,18 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 		err = victim.Proc().Cont()
 	case "leader-link":
 		err = victim.LinkUp()
-	case "leader-partition":
+	case "leader-partition", "vip-holder-partition":
 		err = partitionHeal()
 		partitionHeal = nil
 	case "backend-kill":
 		err = deadBackend.Start()
+	case "vip-holder-loss": // back as after a reboot: the address is gone
+		if err = victim.DelAddr(c.Spec.VIP); err == nil {
+			if err = victim.LinkUp(); err == nil {
+				mon.CutOff(victim, false)
+				err = victim.Start()
+			}
+		}
 	}
 	if err != nil {
 		return s, err
@@ -387,6 +486,18 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 			s.Note += fmt.Sprintf(" after recovery: %d problems, e.g. %s", len(problems), problems[0])
 		}
 		k.MarkAlive(deadBackend.Name)
+	}
+	if mon != nil {
+		if _, err := c.WaitVIPHolder(ctx, nil); err != nil {
+			return s, err
+		}
+		time.Sleep(200 * time.Millisecond)
+		mon.Stop()
+		if o := mon.Overlaps(); len(o) > 0 {
+			s.TwoHolders = true
+			s.Note += fmt.Sprintf(" two holders: %v", o[:min(3, len(o))])
+		}
+		mon = nil
 	}
 	if victim != nil {
 		k.Thaw(victim)
@@ -486,6 +597,12 @@ func anchorRun(c *nsharness.Cluster, p *nsharness.KeepalivedPair, fault string) 
 		if err == nil {
 			err = m.HAProxy().Kill()
 		}
+	case "master-loss": // the machine is gone: processes killed, link down
+		if err = m.Keepalived().Kill(); err == nil {
+			if err = m.HAProxy().Kill(); err == nil {
+				err = m.LinkDown()
+			}
+		}
 	case "proxy-kill": // only HAProxy dies; keepalived's vrrp_script notices
 		err = m.HAProxy().Kill()
 	case "master-stop":
@@ -516,8 +633,8 @@ func anchorRun(c *nsharness.Cluster, p *nsharness.KeepalivedPair, fault string) 
 	for time.Now().Before(deadline) {
 		now := time.Since(t0)
 		mv, bv := m.HoldsVIP(), b.HoldsVIP()
-		if mv && bv {
-			s.TwoHolders = true
+		if mv && bv && (fault != "master-loss" && fault != "master-link") {
+			s.TwoHolders = true // both reachable (a downed link does not count)
 		}
 		if s.VIP < 0 && bv {
 			s.VIP = now
@@ -551,6 +668,14 @@ func anchorRun(c *nsharness.Cluster, p *nsharness.KeepalivedPair, fault string) 
 
 	// Repair.
 	switch fault {
+	case "master-loss": // back as after a reboot: the address is gone
+		if err = m.DelAddr(p.VIP); err == nil {
+			if err = m.LinkUp(); err == nil {
+				if err = m.StartHAProxy(); err == nil {
+					err = m.StartKeepalived()
+				}
+			}
+		}
 	case "master-kill", "backup-kill":
 		lb := m
 		if fault == "backup-kill" {
@@ -622,7 +747,9 @@ func printTable(samples []sample) {
 		twoS := fmt.Sprintf("%d/%d", two, len(g))
 		violS := fmt.Sprint(viol)
 		if k.sys == "haraft" {
-			vip, twoS = "n/a (VIP mover not wired)", "n/a"
+			if !strings.HasPrefix(k.fault, "vip-") {
+				vip = "—"
+			}
 		} else {
 			violS = "n/a (stateless prefix cookies)"
 		}

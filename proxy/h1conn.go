@@ -50,6 +50,7 @@ func newClientConn(f *Frontend, c net.Conn) *clientConn {
 	cc := &clientConn{f: f}
 	cc.conn = c
 	cc.rto, cc.wto = f.timeouts.Client, f.timeouts.Client
+	cc.initRawIO()
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cc.clientIP = a.IP.String()
 	} else if host, _, err := net.SplitHostPort(c.RemoteAddr().String()); err == nil {
@@ -165,7 +166,7 @@ func (c *clientConn) readRequest() bool {
 		if c.in.full() {
 			c.in.grow(c.f.maxHeader + 1)
 		}
-		n, err := c.in.readFrom(c.conn)
+		n, err := c.readIn()
 		if n > 0 {
 			continue
 		}

@@ -65,21 +65,6 @@ func (b *rbuf) grow(size int) {
 	b.b = nb
 }
 
-// readFrom reads once from c into the free tail, moving unconsumed bytes
-// to the front first when the tail is full.
-func (b *rbuf) readFrom(c net.Conn) (int, error) {
-	if b.w == len(b.b) {
-		if b.r == 0 {
-			return 0, errLineTooLong
-		}
-		b.w = copy(b.b, b.b[b.r:b.w])
-		b.r = 0
-	}
-	n, err := c.Read(b.b[b.w:])
-	b.w += n
-	return n, err
-}
-
 // endpoint is one side of a proxied exchange: a connection, its read
 // buffer and its inactivity timeouts (HAProxy's timeout client / server),
 // armed lazily (see armRead).
@@ -87,20 +72,36 @@ type endpoint struct {
 	conn     net.Conn
 	in       rbuf
 	rto, wto time.Duration
-	rdl, wdl int64 // armed read and write deadlines, unix ns; 0 none
+	rdl, wdl int64  // armed read and write deadlines, unix ns; 0 none
+	rio      *rawIO // raw system calls (sysio_linux.go); nil: e.conn's methods
 }
 
 // fill reads more into the buffer under the read timeout.
 func (e *endpoint) fill() (int, error) {
 	armRead(e.conn, &e.rdl, e.rto)
-	return e.in.readFrom(e.conn)
+	return e.readIn()
+}
+
+// readIn reads once into the buffer's free tail, moving unconsumed bytes
+// to the front first when the tail is full.
+func (e *endpoint) readIn() (int, error) {
+	b := &e.in
+	if b.w == len(b.b) {
+		if b.r == 0 {
+			return 0, errLineTooLong
+		}
+		b.w = copy(b.b, b.b[b.r:b.w])
+		b.r = 0
+	}
+	n, err := e.read(b.b[b.w:])
+	b.w += n
+	return n, err
 }
 
 // write writes p under the write timeout.
 func (e *endpoint) write(p []byte) error {
 	armWrite(e.conn, &e.wdl, e.wto)
-	_, err := e.conn.Write(p)
-	return err
+	return e.writeAll(p)
 }
 
 // armRead sets c's read deadline to now+d, unless the deadline already
@@ -205,6 +206,7 @@ func (p *connPool) dial() (*backendConn, error) {
 		return nil, fmt.Errorf("connect %s: %w", p.addr, err)
 	}
 	bc := &backendConn{endpoint: endpoint{conn: c, rto: p.rto, wto: p.rto}, pool: p}
+	bc.initRawIO()
 	bc.in.acquire()
 	return bc, nil
 }

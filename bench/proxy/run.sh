@@ -220,10 +220,14 @@ measure() {
 	errs=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out")
 	[[ -z $errs ]] || echo "run.sh: $name: $errs" >&2
 	secs=${DURATION%s}
-	local cpu=-
-	[[ $pid == 0 ]] || cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$secs" 'BEGIN {printf "%.0f", 100 * d / hz / s}')
-	echo "$name $rps $p50 $p99 $cpu" >>"$work/results-$round.txt"
-	echo "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, proxy cpu $cpu%" >&2
+	local n cpu=- usreq=-
+	n=$(awk '/requests in/ {print $1}' <<<"$out")
+	if [[ $pid != 0 ]]; then
+		cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$secs" 'BEGIN {printf "%.0f", 100 * d / hz / s}')
+		usreq=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", 1e6 * d / hz / n}')
+	fi
+	echo "$name $rps $p50 $p99 $cpu $usreq" >>"$work/results-$round.txt"
+	echo "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, proxy cpu $cpu%, $usreq us cpu/request" >&2
 }
 
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews the figures)" >&2
@@ -269,15 +273,15 @@ done | sort -n | awk '{a[NR] = $2} END {print a[int((NR + 1) / 2)]}')
 
 echo
 echo "haraft $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo ?) vs $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk -t1 -c64 -d$DURATION, pinned=$PIN, round $pick of $ROUNDS"
-awk -v pin="$PIN" '
-	{rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; cpu[$1] = $5}
+awk '
+	{rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; cpu[$1] = $5; us[$1] = $6}
 	END {
-		printf "%-7s | %-30s | %-30s | %-15s\n", "mode", "HAProxy req/s  p50ms  p99ms cpu", "haraft  req/s  p50ms  p99ms cpu", "ratio rps  p99"
-		printf "%s\n", "--------+--------------------------------+--------------------------------+----------------"
+		printf "%-7s | %-35s | %-35s | %-14s\n", "mode", "HAProxy req/s  p50ms  p99ms cpu us/rq", "haraft  req/s  p50ms  p99ms cpu us/rq", "ratio rps  p99"
+		printf "%s\n", "--------+-------------------------------------+-------------------------------------+---------------"
 		n = split("insert learn", modes, " ")
 		for (i = 1; i <= n; i++) {
 			m = modes[i]; h = "haproxy-" m; x = "haraft-" m
-			printf "%-7s | %9d %6.2f %6.2f %4s%% | %9d %6.2f %6.2f %4s%% | %5.2fx %6.2fx\n", m, rps[h], p50[h], p99[h], cpu[h], rps[x], p50[x], p99[x], cpu[x], rps[x] / rps[h], p99[x] / p99[h]
+			printf "%-7s | %9d %6.2f %6.2f %3s%% %5s | %9d %6.2f %6.2f %3s%% %5s | %5.2fx %6.2fx\n", m, rps[h], p50[h], p99[h], cpu[h], us[h], rps[x], p50[x], p99[x], cpu[x], us[x], rps[x] / rps[h], p99[x] / p99[h]
 		}
 		if ("direct" in rps) printf "direct  | backend A answered directly: %d req/s, p50 %.2f ms, p99 %.2f ms\n", rps["direct"], p50["direct"], p99["direct"]
 		printf "haraft learn/insert: %.3f   HAProxy learn/insert: %.3f\n", rps["haraft-learn"] / rps["haraft-insert"], rps["haproxy-learn"] / rps["haproxy-insert"]

@@ -1,0 +1,113 @@
+package proxy
+
+import (
+	"io"
+	"syscall"
+	"unsafe"
+)
+
+// rawIO does an endpoint's reads and writes with raw system calls on the
+// non-blocking socket, through syscall.RawConn: Go's poller still does the
+// waiting (and the deadlines), but the calls themselves skip the runtime's
+// entersyscall/exitsyscall. A loopback read or write never blocks, and
+// announcing it as a blocking call only let the runtime's monitor hand the
+// one P (GOMAXPROCS=1) to another thread in the middle of it, a context
+// switch each time. The functions are made once per connection: an I/O
+// allocates nothing.
+type rawIO struct {
+	rc syscall.RawConn
+	// A read and a write may run at once (a request body streams while
+	// the response is read): each has its own state.
+	rd, wr rawOp
+}
+
+type rawOp struct {
+	fn    func(fd uintptr) bool
+	buf   []byte
+	n     int
+	errno syscall.Errno
+}
+
+func (e *endpoint) initRawIO() {
+	sc, ok := e.conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	r := &rawIO{rc: rc}
+	rd, wr := &r.rd, &r.wr
+	rd.fn = func(fd uintptr) bool {
+		for {
+			n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(rd.buf))), uintptr(len(rd.buf)))
+			switch errno {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			case 0:
+				rd.n = int(n)
+			}
+			rd.errno = errno
+			return true
+		}
+	}
+	wr.fn = func(fd uintptr) bool {
+		for wr.n < len(wr.buf) {
+			n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&wr.buf[wr.n])), uintptr(len(wr.buf)-wr.n))
+			switch errno {
+			case 0:
+				wr.n += int(n)
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false
+			default:
+				wr.errno = errno
+				return true
+			}
+		}
+		return true
+	}
+	e.rio = r
+}
+
+// read reads into p, as e.conn.Read.
+func (e *endpoint) read(p []byte) (int, error) {
+	if e.rio == nil || len(p) == 0 {
+		return e.conn.Read(p)
+	}
+	op := &e.rio.rd
+	op.buf, op.n, op.errno = p, 0, 0
+	err := e.rio.rc.Read(op.fn)
+	op.buf = nil
+	switch {
+	case err != nil: // deadline, closed
+		return 0, err
+	case op.errno != 0:
+		return 0, op.errno
+	case op.n == 0:
+		return 0, io.EOF
+	}
+	return op.n, nil
+}
+
+// writeAll writes p, as e.conn.Write.
+func (e *endpoint) writeAll(p []byte) error {
+	if e.rio == nil || len(p) == 0 {
+		_, err := e.conn.Write(p)
+		return err
+	}
+	op := &e.rio.wr
+	op.buf, op.n, op.errno = p, 0, 0
+	err := e.rio.rc.Write(op.fn)
+	op.buf = nil
+	if err != nil {
+		return err
+	}
+	if op.errno != 0 {
+		return op.errno
+	}
+	return nil
+}

@@ -79,16 +79,24 @@ func (c *Config) applyEIPDefaults() {
 
 // deriveDeadAfter sets eip_mover.dead_after when it was left out.
 func (c *Config) deriveDeadAfter() {
+	if c.EIPMover.DeadAfter.Duration == 0 {
+		c.EIPMover.DeadAfter = Duration{c.EIPDeadAfter()}
+	}
+}
+
+// EIPDeadAfter returns eip_mover.dead_after, or its default when it is
+// zero (configs built in code): for fenced VIPs the safety floor (lease +
+// 2 × raft.leader_lease_timeout) plus an election of margin, else
+// raft.election_timeout.
+func (c *Config) EIPDeadAfter() time.Duration {
 	m := &c.EIPMover
-	if m.DeadAfter.Duration != 0 {
-		return
+	switch {
+	case m.DeadAfter.Duration != 0:
+		return m.DeadAfter.Duration
+	case m.Kind == MoverVIP && m.FenceOnLostLeader:
+		return m.Lease.Duration + 2*c.Raft.LeaderLeaseTimeout.Duration + c.Raft.ElectionTimeout.Duration
 	}
-	if m.Kind == MoverVIP && m.FenceOnLostLeader {
-		// The safety floor (see eips) plus an election of margin.
-		m.DeadAfter = Duration{m.Lease.Duration + 2*c.Raft.LeaderLeaseTimeout.Duration + c.Raft.ElectionTimeout.Duration}
-	} else {
-		m.DeadAfter = c.Raft.ElectionTimeout
-	}
+	return c.Raft.ElectionTimeout.Duration
 }
 
 func (d *decoder) eip(path string, v *yaml.Node, e *EIP) {
@@ -144,9 +152,13 @@ func (v *validator) eips(c *Config) {
 			v.errf(path+".home_az", "no node is in AZ %q (nodes are in: %s)", e.HomeAZ, strings.Join(known, ", "))
 		}
 	}
-	v.enum("node.role", c.Node.Role, nodeRoles)
+	if c.Node.Role != "" { // empty in configs built in code: active
+		v.enum("node.role", c.Node.Role, nodeRoles)
+	}
 	m := &c.EIPMover
-	v.enum("eip_mover.kind", m.Kind, moverKinds)
+	if m.Kind != "" || len(c.EIPs) > 0 { // empty in configs built in code: none
+		v.enum("eip_mover.kind", m.Kind, moverKinds)
+	}
 	for _, f := range []struct{ path, val string }{{"eip_mover.endpoint", m.Endpoint}, {"eip_mover.imds_endpoint", m.IMDSEndpoint}} {
 		if f.val == "" {
 			continue
@@ -163,16 +175,20 @@ func (v *validator) eips(c *Config) {
 	if m.Kind == MoverVIP {
 		v.required("eip_mover.interface", m.Interface)
 	}
-	v.positive("eip_mover.reconcile_interval", m.ReconcileInterval)
-	v.positive("eip_mover.dead_after", m.DeadAfter)
-	if m.FenceOnLostLeader {
-		v.positive("eip_mover.lease", m.Lease)
+	if len(c.EIPs) > 0 {
+		v.positive("eip_mover.reconcile_interval", m.ReconcileInterval)
+		if m.Kind == MoverVIP && m.FenceOnLostLeader {
+			v.positive("eip_mover.lease", m.Lease)
+		}
+	}
+	if m.DeadAfter.Duration < 0 {
+		v.errf("eip_mover.dead_after", "must be greater than 0")
 	}
 	// A VIP holder cut off from the leader fences itself after lease; a
 	// leader (up to two raft.leader_lease_timeout late to notice it lost
 	// its quorum) must not hand the VIP on before.
-	if m.Kind == MoverVIP && m.FenceOnLostLeader && m.Lease.Duration > 0 && m.DeadAfter.Duration > 0 {
-		if floor := m.Lease.Duration + 2*c.Raft.LeaderLeaseTimeout.Duration; m.DeadAfter.Duration <= floor {
+	if m.Kind == MoverVIP && m.FenceOnLostLeader && m.Lease.Duration > 0 {
+		if floor := m.Lease.Duration + 2*c.Raft.LeaderLeaseTimeout.Duration; c.EIPDeadAfter() <= floor {
 			v.errf("eip_mover.dead_after", "%s must exceed lease + 2 × raft.leader_lease_timeout (%s), or a VIP could be handed on before its holder fenced itself",
 				m.DeadAfter, Duration{floor})
 		}

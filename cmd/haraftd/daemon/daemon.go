@@ -45,6 +45,7 @@ type Daemon struct {
 	ops       *http.Server
 	opsLn     net.Listener
 	admin     *adminParts // admin.go
+	eip       *eipParts   // eip.go
 
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -127,6 +128,9 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		}
 	}()
 
+	if err := d.startEIP(); err != nil {
+		return nil, err
+	}
 	if err := d.startAdmin(); err != nil {
 		return nil, err
 	}
@@ -231,6 +235,7 @@ func (d *Daemon) closeAll() error {
 		}
 	}
 	d.wg.Wait()
+	d.stopEIP()
 	for _, b := range d.backends {
 		b.Close()
 	}

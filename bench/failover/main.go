@@ -146,7 +146,9 @@ func run(env *nsharness.Env, logf func(string, ...any)) error {
 			if err != nil {
 				return err
 			}
-			if err := p.WaitMaster(ctx, p.LBs[0]); err != nil {
+			actx, acancel := context.WithTimeout(context.Background(), time.Minute)
+			defer acancel()
+			if err := p.WaitMaster(actx, p.LBs[0]); err != nil {
 				return err
 			}
 			for _, f := range afs {

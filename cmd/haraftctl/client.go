@@ -58,6 +58,7 @@ type app struct {
 	conns                  []*grpc.ClientConn
 	tlsConf                *tls.Config // of the last dial, for diagnosing failures
 	usageErr               bool
+	retried                bool // a call was retried after an attempt that may have taken effect
 }
 
 func (a *app) envOr(name, def string) string {
@@ -155,15 +156,47 @@ func call[T any](ctx context.Context, a *app, fn func(context.Context, adminpb.A
 	if err != nil {
 		return zero, err
 	}
-	out, err := fn(cctx, c)
-	if leader := leaderAddr(err); leader != "" && leader != a.addr {
-		fmt.Fprintf(a.stderr, "haraftctl: %s is not the leader; asking the leader at %s\n", a.addr, leader)
-		if c, err = a.dial(leader); err != nil {
-			return zero, err
+	for try := 0; ; try++ {
+		out, err := fn(cctx, c)
+		if leader := leaderAddr(err); leader != "" && leader != a.addr {
+			fmt.Fprintf(a.stderr, "haraftctl: %s is not the leader; asking the leader at %s\n", a.addr, leader)
+			lc, derr := a.dial(leader)
+			if derr != nil {
+				return zero, derr
+			}
+			out, err = fn(cctx, lc)
 		}
-		return fn(cctx, c)
+		// Every haraft write is idempotent: when leadership moved during
+		// the call (which may or may not have taken effect), ask again.
+		// Within --timeout, wait out an election this way.
+		if !leadershipMoved(err) || try == 8 {
+			return out, err
+		}
+		if m := status.Convert(err).Message(); strings.Contains(m, "leadership changed during the call") {
+			a.retried = true // that attempt may have taken effect
+		}
+		fmt.Fprintf(a.stderr, "haraftctl: %v; retrying\n", status.Convert(err).Message())
+		select {
+		case <-cctx.Done():
+			return out, err
+		case <-time.After(min(time.Duration(100<<try)*time.Millisecond, 2*time.Second)):
+		}
 	}
-	return out, err
+}
+
+// leadershipMoved reports an error that says leadership changed (or no
+// leader was known) during the call.
+func leadershipMoved(err error) bool {
+	msg := status.Convert(err).Message()
+	switch status.Code(err) {
+	case codes.Unavailable:
+		return strings.Contains(msg, "leadership changed during the call") || strings.Contains(msg, "no leader known")
+	case codes.FailedPrecondition:
+		return strings.Contains(msg, "no leader known")
+	case codes.Aborted:
+		return strings.Contains(msg, "leadership transfer failed")
+	}
+	return false
 }
 
 // leaderAddr returns the leader's admin address from a NOT_LEADER status.

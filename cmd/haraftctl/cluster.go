@@ -109,6 +109,11 @@ func (a *app) membersCommand() *cobra.Command {
 			resp, err := call(cmd.Context(), a, func(ctx context.Context, c adminpb.AdminClient) (*adminpb.RemoveResponse, error) {
 				return c.Remove(ctx, &adminpb.RemoveRequest{Id: args[0]})
 			})
+			if status.Code(err) == codes.NotFound && a.retried {
+				// The attempt cut short by the leader change took effect.
+				_, err = fmt.Fprintf(a.stdout, "%s removed (by the attempt interrupted by a leader change)\n", args[0])
+				return err
+			}
 			if err != nil {
 				return err
 			}

@@ -166,9 +166,14 @@ func New(cfg Config) (*Node, error) {
 		log.Info("bootstrapped a new cluster", "peers", len(servers))
 	}
 
-	r, err := raft.NewRaft(rc, n.fsm, store, store, snaps, n.trans)
+	// A damaged snapshot, or a log compacted past every snapshot, is
+	// refused here with the file named (cluster/snapcheck.go).
+	if err := dd.checkSnapshots(store); err != nil {
+		return nil, err
+	}
+	r, err := dd.newRaftChecked(func() (*raft.Raft, error) { return raft.NewRaft(rc, n.fsm, store, store, snaps, n.trans) })
 	if err != nil {
-		return nil, fmt.Errorf("cluster: start raft: %w", err)
+		return nil, err
 	}
 	n.raft = r
 	n.observer = newLeaderObserver(r, rc.LocalID, log)

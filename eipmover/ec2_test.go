@@ -77,9 +77,8 @@ func TestEC2FailoverOnKill(t *testing.T) {
 			if tc.production && testing.Short() {
 				t.Skip("production timeouts take seconds; skipped with -short")
 			}
-			h := newHarness(t, harnessOpts{nodes: threeNodes, eips: []EIP{eipWeb, eipAPI}, kind: "ec2",
-				deadAfter: tc.deadAfter, production: tc.production})
-			h.waitPlaced(map[string]string{eipWeb.ID: "n1", eipAPI.ID: "n3"})
+			h := settledHarness(t, harnessOpts{nodes: threeNodes, eips: []EIP{eipWeb, eipAPI}, kind: "ec2",
+				deadAfter: tc.deadAfter, production: tc.production}, map[string]string{eipWeb.ID: "n1", eipAPI.ID: "n3"})
 			if tc.holderLead {
 				h.transferLeadership(h.index("n1"))
 			} else if h.leader() == h.index("n1") {
@@ -129,9 +128,8 @@ func eventsOf(evs []ec2emu.AssociationEvent, alloc string) []ec2emu.AssociationE
 // DescribeAddresses: the controller retries with backoff and converges,
 // and the address never has two holders.
 func TestEC2FaultsConverge(t *testing.T) {
-	h := newHarness(t, harnessOpts{nodes: threeNodes, eips: []EIP{eipWeb, eipAPI}, kind: "ec2", reconcile: 300 * time.Millisecond,
-		raftTimeout: 200 * time.Millisecond, deadAfter: 600 * time.Millisecond})
-	h.waitPlaced(map[string]string{eipWeb.ID: "n1", eipAPI.ID: "n3"})
+	h := settledHarness(t, harnessOpts{nodes: threeNodes, eips: []EIP{eipWeb, eipAPI}, kind: "ec2", reconcile: 300 * time.Millisecond,
+		raftTimeout: 200 * time.Millisecond, deadAfter: 600 * time.Millisecond}, map[string]string{eipWeb.ID: "n1", eipAPI.ID: "n3"})
 	if h.leader() == h.index("n1") {
 		h.transferLeadership(h.index("n3"))
 	}
@@ -166,9 +164,8 @@ func TestEC2FaultsConverge(t *testing.T) {
 // their own credentials): the reconcile loop puts it back, without a new
 // placement decision.
 func TestEC2DriftRepaired(t *testing.T) {
-	h := newHarness(t, harnessOpts{nodes: threeNodes, eips: []EIP{eipWeb, eipAPI}, kind: "ec2", reconcile: 200 * time.Millisecond,
-		raftTimeout: 200 * time.Millisecond, deadAfter: 600 * time.Millisecond})
-	h.waitPlaced(map[string]string{eipWeb.ID: "n1", eipAPI.ID: "n3"})
+	h := settledHarness(t, harnessOpts{nodes: threeNodes, eips: []EIP{eipWeb, eipAPI}, kind: "ec2", reconcile: 200 * time.Millisecond,
+		raftTimeout: 200 * time.Millisecond, deadAfter: 600 * time.Millisecond}, map[string]string{eipWeb.ID: "n1", eipAPI.ID: "n3"})
 	rec := h.holder(h.leader(), eipWeb.ID)
 
 	if err := h.emu.AddCredentials(ec2emu.Credentials{AccessKey: "AKIDOPERATOR", Secret: "operator"}); err != nil {
@@ -212,8 +209,7 @@ func TestEC2DriftRepaired(t *testing.T) {
 // A decision stamped with an older term than the recorded one is
 // refused by Apply, wherever it is proposed.
 func TestStaleTermAssignRefused(t *testing.T) {
-	h := newHarness(t, harnessOpts{nodes: threeNodes, eips: []EIP{eipWeb}, kind: "none", raftTimeout: 200 * time.Millisecond, deadAfter: 600 * time.Millisecond})
-	h.waitPlaced(map[string]string{eipWeb.ID: "n1"})
+	h := settledHarness(t, harnessOpts{nodes: threeNodes, eips: []EIP{eipWeb}, kind: "none", raftTimeout: 200 * time.Millisecond, deadAfter: 600 * time.Millisecond}, map[string]string{eipWeb.ID: "n1"})
 	l := h.leader()
 	h.transferLeadership((l + 1) % 3) // a new term
 	l = h.leader()

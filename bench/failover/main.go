@@ -497,7 +497,11 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 		mon.Stop()
 		if o := mon.Overlaps(); len(o) > 0 {
 			s.TwoHolders = true
-			s.Note += fmt.Sprintf(" two holders: %v", o[:min(3, len(o))])
+			var ch []string
+			for _, x := range mon.Changes() {
+				ch = append(ch, fmt.Sprintf("+%dms %q", x.At.Sub(t0).Milliseconds(), x.Holder))
+			}
+			s.Note += fmt.Sprintf(" two holders: %v; holders from the fault on: %s", o[:min(3, len(o))], strings.Join(ch, ", "))
 		}
 		mon = nil
 	}

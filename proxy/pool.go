@@ -164,13 +164,16 @@ type connPool struct {
 	addr   string
 	dialer net.Dialer
 	rto    time.Duration // timeout server
-	mu     sync.Mutex
-	idle   []*backendConn
-	closed bool
+	// idleTimeout is how long a connection may stay idle (poolIdleTimeout).
+	idleTimeout time.Duration
+	mu          sync.Mutex
+	idle        []*backendConn // oldest first
+	closed      bool
+	janitor     *time.Timer // closes connections idle too long; nil when none is pending
 }
 
 func newConnPool(addr string, t Timeouts) *connPool {
-	return &connPool{addr: addr, rto: t.Server, dialer: net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}}
+	return &connPool{addr: addr, rto: t.Server, idleTimeout: poolIdleTimeout, dialer: net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}}
 }
 
 // get returns an idle connection or dials a new one.
@@ -182,7 +185,7 @@ func (p *connPool) get() (*backendConn, error) {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		idle := time.Duration(now - bc.idleSince)
-		if idle > poolIdleTimeout {
+		if idle > p.idleTimeout {
 			_ = bc.conn.Close()
 			continue
 		}
@@ -226,7 +229,34 @@ func (p *connPool) put(bc *backendConn) {
 		return
 	}
 	p.idle = append(p.idle, bc)
+	if p.janitor == nil {
+		p.janitor = time.AfterFunc(p.idleTimeout, p.expire)
+	}
 	p.mu.Unlock()
+}
+
+// expire closes the connections idle longer than idleTimeout, so a quiet
+// pool does not keep sockets the server has long closed; it runs again
+// while connections are left.
+func (p *connPool) expire() {
+	cutoff := time.Now().Add(-p.idleTimeout).UnixNano()
+	p.mu.Lock()
+	n := 0
+	for n < len(p.idle) && p.idle[n].idleSince <= cutoff {
+		n++
+	}
+	old := make([]*backendConn, n)
+	copy(old, p.idle[:n])
+	p.idle = append(p.idle[:0], p.idle[n:]...)
+	clear(p.idle[len(p.idle):cap(p.idle)])
+	p.janitor = nil
+	if len(p.idle) > 0 && !p.closed {
+		p.janitor = time.AfterFunc(time.Duration(p.idle[0].idleSince-cutoff), p.expire)
+	}
+	p.mu.Unlock()
+	for _, bc := range old {
+		_ = bc.conn.Close()
+	}
 }
 
 // closeIdle closes the idle connections; with stop, the pool keeps none
@@ -237,6 +267,10 @@ func (p *connPool) closeIdle(stop bool) {
 	p.idle = nil
 	if stop {
 		p.closed = true
+		if p.janitor != nil {
+			p.janitor.Stop()
+			p.janitor = nil
+		}
 	}
 	p.mu.Unlock()
 	for _, bc := range idle {

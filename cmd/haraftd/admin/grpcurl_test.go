@@ -53,7 +53,7 @@ func TestGrpcurlThroughReflection(t *testing.T) {
 		{"describe the service", append(auth(sec.ReadToken), addr, "describe", "haraft.admin.v1.Admin"), false,
 			[]string{"rpc Status", "rpc Watch", "stream .haraft.admin.v1.Event", "rpc SnapshotRestore"}},
 		{"call status", append(auth(sec.ReadToken), addr, "haraft.admin.v1.Admin/Status"), false,
-			[]string{`"nodeId": "n2"`, `"leaderId"`, `"ready": true`}},
+			[]string{`"nodeId": "n2"`, `"raftAddr"`, `"ready": true`}},
 		{"call a write", append(auth(sec.WriteToken), "-d", `{"backend":"app","server":"B","admin":"ADMIN_MAINT"}`, addr, "haraft.admin.v1.Admin/SetServerAdmin"), false,
 			[]string{`"admin": "ADMIN_MAINT"`, `"name": "B"`}},
 		{"write with a read token is refused", append(auth(sec.ReadToken), "-d", `{"backend":"app","server":"B"}`, addr, "haraft.admin.v1.Admin/SetServerAdmin"), true,

@@ -24,7 +24,11 @@ func startDevWith(t *testing.T, o daemon.DevOptions) *daemon.DevCluster {
 	if os.Getenv("HARAFT_TEST_VERBOSE") != "" {
 		level = slog.LevelDebug
 	}
-	o.DataDir, o.FastRaft = t.TempDir(), true
+	// These tests are about stickiness and failover, so the cluster port
+	// runs without TLS: with 50 ms Raft timeouts and -race on two cores,
+	// TLS handshakes for every new connection delay elections by seconds.
+	// mTLS itself is tested in cmd/haraftd/daemon and cmd/haraftd/admin.
+	o.DataDir, o.FastRaft, o.Plain = t.TempDir(), true, true
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	o.RaftLogLevel = raftLogLevel()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

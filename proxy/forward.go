@@ -71,7 +71,7 @@ func (c *clientConn) forward() bool {
 		}
 	}
 	if bc, err = c.send(bc, &rt); err != nil {
-		c.reject(502, fmt.Sprintf("server %s: %v", rt.server.Name, err))
+		c.rejectUpstream(&rt, err)
 		return false
 	}
 	c.inflight.Store(bc)
@@ -116,14 +116,14 @@ func (c *clientConn) forward() bool {
 		if attempt == 0 && bc.reused && bc.in.buffered() == 0 && body == nil && idempotent && isConnClosed(err) {
 			attempt++
 			bc.close()
-			if bc, err = rt.server.pool.dial(); err == nil {
+			if bc, err = c.redial(&rt); err == nil {
 				c.inflight.Store(bc)
 				if err = bc.write(c.out); err == nil {
 					continue
 				}
 				bc.close()
 			}
-			c.reject(502, fmt.Sprintf("server %s: %v", rt.server.Name, err))
+			c.rejectUpstream(&rt, err)
 			return false
 		}
 		berr := c.abortBody(body, bc)
@@ -202,6 +202,32 @@ func (c *clientConn) connect(rt *route) (*backendConn, error) {
 	if err == nil || !c.f.redisp {
 		return bc, err
 	}
+	next := c.redispatch(rt, err)
+	if next == nil {
+		return nil, err
+	}
+	return next.pool.get()
+}
+
+// redial opens a new connection to the routed server after a reused one
+// turned out closed; when the server cannot be reached any more (it died
+// since the connection was pooled) and redispatch is on, it goes to one
+// other usable server instead. Nothing of the request reached a server.
+func (c *clientConn) redial(rt *route) (*backendConn, error) {
+	bc, err := rt.server.pool.dial()
+	if err == nil || !c.f.redisp || !isDialError(err) {
+		return bc, err
+	}
+	next := c.redispatch(rt, err)
+	if next == nil {
+		return nil, err
+	}
+	return next.pool.dial()
+}
+
+// redispatch picks another usable server for rt (HAProxy's option
+// redispatch) and moves the route there; nil when there is none.
+func (c *clientConn) redispatch(rt *route, cause error) *Server {
 	b := c.f.backend
 	var buf, others [maxInlineServers]*Server
 	n := 0
@@ -213,12 +239,22 @@ func (c *clientConn) connect(rt *route) (*backendConn, error) {
 	}
 	next := b.balancer.Pick(others[:n], c.clientIP)
 	if next == nil {
-		return nil, err
+		return nil
 	}
 	c.f.redispatches.Add(1)
-	c.f.log.Info("redispatch", "from", rt.server.Name, "to", next.Name, "err", err)
+	c.f.log.Info("redispatch", "from", rt.server.Name, "to", next.Name, "err", cause)
 	rt.server, rt.viaCookie = next, false
-	return next.pool.get()
+	return next
+}
+
+// rejectUpstream answers a request that reached no server's answer: 503
+// when no connection could be made (as HAProxy), 502 otherwise.
+func (c *clientConn) rejectUpstream(rt *route, err error) {
+	if isDialError(err) {
+		c.reject(503, fmt.Sprintf("server %s is unavailable", rt.server.Name))
+		return
+	}
+	c.reject(502, fmt.Sprintf("server %s: %v", rt.server.Name, err))
 }
 
 // send writes c.out to the server; a reused connection the server closed
@@ -232,7 +268,7 @@ func (c *clientConn) send(bc *backendConn, rt *route) (*backendConn, error) {
 	if !bc.reused {
 		return nil, err
 	}
-	if bc, err = rt.server.pool.dial(); err != nil {
+	if bc, err = c.redial(rt); err != nil {
 		return nil, err
 	}
 	if err = bc.write(c.out); err != nil {
@@ -567,6 +603,12 @@ func isTimeout(err error) bool {
 }
 
 // isConnClosed reports a connection the peer closed or reset.
+// isDialError reports a failure to open a connection: nothing was sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
 func isConnClosed(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrNoProgress) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

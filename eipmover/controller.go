@@ -235,9 +235,15 @@ func (c *Controller) evaluate(ctx context.Context) error {
 			continue
 		}
 		next := &fsmpb.EIP{Id: d.EIP.ID, Address: d.EIP.Address, HomeAz: d.EIP.HomeAZ, Holder: d.Holder, Term: term, Reason: d.Reason}
-		if rec != nil && !d.Commit {
+		switch {
+		case rec != nil && !d.Commit:
 			next.MovedUnixMs, next.Pinned, next.Reason = rec.MovedUnixMs, rec.Pinned, "configuration changed"
-		} else {
+		case rec == nil && !d.Commit:
+			next.Reason = "configured; not placed yet"
+			if d.Waiting != "" {
+				next.Reason += ": " + d.Waiting
+			}
+		default:
 			next.MovedUnixMs = time.Now().UnixMilli()
 		}
 		res, err := c.node.ApplyAsLeader(ctx, fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: next})

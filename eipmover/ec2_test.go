@@ -183,6 +183,7 @@ func TestEC2DriftRepaired(t *testing.T) {
 	}
 	operator := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(h.srv.URL) })
 	w := watchAssociations(t, h.emu)
+	leaderBefore := h.leader()
 	moved := time.Now()
 	if _, err := operator.AssociateAddress(context.Background(), &ec2.AssociateAddressInput{
 		AllocationId: aws.String(eipWeb.ID), InstanceId: aws.String("i-n3"), AllowReassociation: aws.Bool(true)}); err != nil {
@@ -195,7 +196,11 @@ func TestEC2DriftRepaired(t *testing.T) {
 	for _, tn := range h.nodes { // whichever node led at the time
 		repairs += tn.ctrl.Counters().DriftRepairs.Load()
 	}
-	if repairs == 0 {
+	switch {
+	case repairs > 0:
+	case h.leader() != leaderBefore:
+		t.Log("leadership changed meanwhile: the new leader completed the move without knowing it was drift")
+	default:
 		t.Error("drift repair not counted")
 	}
 	if again := h.holder(h.leader(), eipWeb.ID); again.Term != rec.Term || again.MovedUnixMs != rec.MovedUnixMs {

@@ -18,7 +18,8 @@ import (
 	"github.com/haraft/haraft/proto/fsmpb"
 )
 
-// opsTestCluster starts a dev cluster with 50 ms Raft timeouts, a drained
+// opsTestCluster starts a dev cluster (dev mode's 300 ms Raft timeouts,
+// steadier than 50 ms ones under -race), a drained
 // server, committed sessions and an EIP, so every part of the page and of
 // /metrics has something to show.
 func opsTestCluster(t *testing.T) *DevCluster {
@@ -26,7 +27,7 @@ func opsTestCluster(t *testing.T) *DevCluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	c, err := StartDev(ctx, DevOptions{DataDir: t.TempDir(), FastRaft: true, Logger: log, RaftLogLevel: "error"})
+	c, err := StartDev(ctx, DevOptions{DataDir: t.TempDir(), Logger: log, RaftLogLevel: "error"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,9 +47,11 @@ func opsTestCluster(t *testing.T) *DevCluster {
 		{Backend: "app", Key: "k1", Server: "A"}, {Backend: "app", Key: "k2", Server: "B"}, {Backend: "app", Key: "k3", Server: "A"}}})
 	apply(fsm.SetServerAdminType, &fsmpb.SetServerAdmin{Backend: "app", Name: "B", Admin: fsmpb.AdminState_ADMIN_DRAIN})
 	apply(fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: &fsmpb.EIP{Id: "eipalloc-0demo", Address: "198.51.100.10", HomeAz: "dev-a", Holder: "n2", Term: n.Raft().CurrentTerm(), Reason: "home AZ"}})
-	for deadline := time.Now().Add(10 * time.Second); c.Nodes[2].FSM().SessionCount() < 3 || len(c.Nodes[2].FSM().EIPs()) == 0; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("state did not reach n3")
+	for _, d := range c.Nodes {
+		for deadline := time.Now().Add(10 * time.Second); d.FSM().SessionCount() < 3 || len(d.FSM().EIPs()) == 0; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("state did not reach %s", d.Node().ID())
+			}
 		}
 	}
 	return c
@@ -70,10 +73,14 @@ func httpGet(t *testing.T, url string) string {
 
 func TestMetrics(t *testing.T) {
 	c := opsTestCluster(t)
-	body := httpGet(t, "http://"+c.Nodes[2].OpsAddr()+"/metrics")
+	d := c.Nodes[2]
+	body := httpGet(t, "http://"+d.OpsAddr()+"/metrics")
+	// The state as the node sees it after the scrape; a change between the
+	// two (rare with 300 ms timeouts) would show as a failure here.
+	state := d.Node().Raft().State().String()
 	for _, want := range []string{
 		`haraft_raft_term{node_id="n3"}`,
-		`haraft_raft_state{node_id="n3",state="Follower"} 1`,
+		`haraft_raft_state{node_id="n3",state="` + state + `"} 1`,
 		`haraft_raft_apply_lag{node_id="n3"}`,
 		`haraft_raft_last_contact_seconds{node_id="n3"}`,
 		`haraft_raft_members{node_id="n3",suffrage="Voter"} 3`,

@@ -204,7 +204,12 @@ func (c *Controller) evaluate(ctx context.Context) error {
 		return nil
 	}
 	if term != c.leadTerm {
+		// A new leadership: check every address against the cloud now,
+		// since a deposed leader may have committed a move it never made.
 		c.leadTerm, c.leadSince = term, time.Now()
+		for _, e := range c.cfg.EIPs {
+			c.kickActuator(e.ID)
+		}
 	}
 	cands := c.candidates()
 	unreported := c.unreported(cands)

@@ -198,6 +198,7 @@ func (d *Daemon) OpsAddr() string { return d.opsLn.Addr().String() }
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	var errs []error
 	d.shutdown.Do(func() {
+		d.drainEIPs(ctx)
 		for _, f := range d.frontends {
 			if err := f.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("frontend %s: %w", f.Addr(), err))

@@ -108,6 +108,44 @@ func (d *Daemon) startEIP() error {
 	return nil
 }
 
+// drainEIPs, at a graceful shutdown, reports this node's proxy down and
+// waits (a few dead_after at most) until the leader has moved the EIPs
+// this node holds to other nodes, so that a planned stop costs no more
+// than a move.
+func (d *Daemon) drainEIPs(ctx context.Context) {
+	_, agent := d.EIP()
+	if agent == nil || d.node == nil {
+		return
+	}
+	holds := func() []string {
+		var ids []string
+		for _, e := range d.fsm.EIPs() {
+			if e.Holder == d.cfg.Node.ID {
+				ids = append(ids, e.Id)
+			}
+		}
+		return ids
+	}
+	if len(holds()) == 0 {
+		return
+	}
+	agent.SetProxyUp(false)
+	wait := min(3*d.cfg.EIPDeadAfter(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for len(holds()) > 0 {
+		select {
+		case <-ctx.Done():
+			d.log.Warn("eip: stopping while still holding EIPs (no other healthy node took them)", "eips", holds())
+			return
+		case <-tick.C:
+		}
+	}
+	d.log.Info("eip: EIPs moved away before stopping")
+}
+
 // stopEIP closes what startEIP opened, once the agent (which drops its
 // VIPs on the way out) has stopped.
 func (d *Daemon) stopEIP() {

@@ -7,7 +7,8 @@ import (
 )
 
 // rawIO does an endpoint's reads and writes with raw system calls on the
-// non-blocking socket, through syscall.RawConn: Go's poller still does the
+// non-blocking socket (recvfrom and sendto: the socket calls skip the VFS
+// layer read and write go through), through syscall.RawConn: Go's poller still does the
 // waiting (and the deadlines), but the calls themselves skip the runtime's
 // entersyscall/exitsyscall. A loopback read or write never blocks, and
 // announcing it as a blocking call only let the runtime's monitor hand the
@@ -41,7 +42,7 @@ func (e *endpoint) initRawIO() {
 	rd, wr := &r.rd, &r.wr
 	rd.fn = func(fd uintptr) bool {
 		for {
-			n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(rd.buf))), uintptr(len(rd.buf)))
+			n, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(unsafe.SliceData(rd.buf))), uintptr(len(rd.buf)), 0, 0, 0)
 			switch errno {
 			case syscall.EINTR:
 				continue
@@ -56,7 +57,7 @@ func (e *endpoint) initRawIO() {
 	}
 	wr.fn = func(fd uintptr) bool {
 		for wr.n < len(wr.buf) {
-			n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&wr.buf[wr.n])), uintptr(len(wr.buf)-wr.n))
+			n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&wr.buf[wr.n])), uintptr(len(wr.buf)-wr.n), syscall.MSG_NOSIGNAL, 0, 0)
 			switch errno {
 			case 0:
 				wr.n += int(n)

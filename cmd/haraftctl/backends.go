@@ -80,7 +80,7 @@ func (a *app) backendsCommand() *cobra.Command {
 				return err
 			}
 			return a.emit(resp, func(w io.Writer) error {
-				t := newTable(w, "BACKEND", "SERVER", "ADDR", "HEALTH", "NODE VIEWS", "ADMIN", "WEIGHT", "USABLE", "SESSIONS")
+				t := newTable(w, "BACKEND", "SERVER", "ADDR", "HEALTH", "NODE VIEWS", "ADMIN", "WEIGHT", "USABLE", "SESSIONS", "REQUESTS", "FAILURES", "ACTIVE")
 				for _, b := range resp.Backends {
 					for _, s := range b.Servers {
 						weight := strconv.Itoa(int(s.Weight))
@@ -91,7 +91,8 @@ func (a *app) backendsCommand() *cobra.Command {
 						if s.Dynamic {
 							name += " (added)"
 						}
-						t.row(b.Name, name, s.Addr, lower(s.Health.String(), "HEALTH_"), views(s), serverAdmin(s), weight, yesNo(s.Usable), u(s.Sessions))
+						t.row(b.Name, name, s.Addr, lower(s.Health.String(), "HEALTH_"), views(s), serverAdmin(s), weight, yesNo(s.Usable), u(s.Sessions),
+							u(s.Requests), u(s.Failures), strconv.FormatInt(s.Active, 10))
 					}
 				}
 				return t.flush()

@@ -1357,8 +1357,13 @@ type Server struct {
 	Usable              bool                   `protobuf:"varint,13,opt,name=usable,proto3" json:"usable,omitempty"`                                             // takes new sessions now
 	Sessions            uint64                 `protobuf:"varint,14,opt,name=sessions,proto3" json:"sessions,omitempty"`
 	Views               []*NodeView            `protobuf:"bytes,15,rep,name=views,proto3" json:"views,omitempty"` // each node's own health check, when reported
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// This node's own traffic to the server (the node that answered).
+	Requests      uint64 `protobuf:"varint,16,opt,name=requests,proto3" json:"requests,omitempty"`
+	Failures      uint64 `protobuf:"varint,17,opt,name=failures,proto3" json:"failures,omitempty"`
+	Active        int64  `protobuf:"varint,18,opt,name=active,proto3" json:"active,omitempty"` // in flight now
+	Queued        int64  `protobuf:"varint,19,opt,name=queued,proto3" json:"queued,omitempty"` // waiting for a slot (maxconn)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -1494,6 +1499,34 @@ func (x *Server) GetViews() []*NodeView {
 		return x.Views
 	}
 	return nil
+}
+
+func (x *Server) GetRequests() uint64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *Server) GetFailures() uint64 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *Server) GetActive() int64 {
+	if x != nil {
+		return x.Active
+	}
+	return 0
+}
+
+func (x *Server) GetQueued() int64 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
 }
 
 // NodeView is one node's own view of a server's health.
@@ -2929,7 +2962,7 @@ const file_admin_proto_rawDesc = "" +
 	"\aBackend\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\aservers\x18\x02 \x03(\v2\x17.haraft.admin.v1.ServerR\aservers\x12\x1a\n" +
-	"\bsessions\x18\x03 \x01(\x04R\bsessions\"\x86\x04\n" +
+	"\bsessions\x18\x03 \x01(\x04R\bsessions\"\xee\x04\n" +
 	"\x06Server\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -2946,7 +2979,11 @@ const file_admin_proto_rawDesc = "" +
 	"\aremoved\x18\f \x01(\bR\aremoved\x12\x16\n" +
 	"\x06usable\x18\r \x01(\bR\x06usable\x12\x1a\n" +
 	"\bsessions\x18\x0e \x01(\x04R\bsessions\x12/\n" +
-	"\x05views\x18\x0f \x03(\v2\x19.haraft.admin.v1.NodeViewR\x05views\"g\n" +
+	"\x05views\x18\x0f \x03(\v2\x19.haraft.admin.v1.NodeViewR\x05views\x12\x1a\n" +
+	"\brequests\x18\x10 \x01(\x04R\brequests\x12\x1a\n" +
+	"\bfailures\x18\x11 \x01(\x04R\bfailures\x12\x16\n" +
+	"\x06active\x18\x12 \x01(\x03R\x06active\x12\x16\n" +
+	"\x06queued\x18\x13 \x01(\x03R\x06queued\"g\n" +
 	"\bNodeView\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12/\n" +
 	"\x06health\x18\x02 \x01(\x0e2\x17.haraft.admin.v1.HealthR\x06health\x12\x16\n" +

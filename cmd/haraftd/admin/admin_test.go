@@ -144,6 +144,18 @@ func TestAdminAPI(t *testing.T) {
 		}
 	}
 
+	// The answering node's own traffic counters.
+	if body := learn(t, c, fi, "x"); !strings.Contains(body, "hello from") {
+		t.Fatalf("proxy answered %q", body)
+	}
+	bs, err := follower.ListBackends(rctx, &adminpb.ListBackendsRequest{Backend: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bs.Backends[0].Servers[0].Requests + bs.Backends[0].Servers[1].Requests; n != 1 {
+		t.Fatalf("requests counted %d, want 1: %v", n, bs)
+	}
+
 	// Writes through a follower are committed by the leader.
 	srv, err := follower.SetServerAdmin(wctx, &adminpb.SetServerAdminRequest{Backend: "app", Server: "B", Admin: adminpb.AdminState_ADMIN_DRAIN})
 	if err != nil {
@@ -160,7 +172,7 @@ func TestAdminAPI(t *testing.T) {
 	if err != nil || !srv.Dynamic || srv.Addr != "127.0.0.1:9" || srv.Weight != 1 {
 		t.Fatalf("add: %v %v", srv, err)
 	}
-	bs, err := follower.ListBackends(rctx, &adminpb.ListBackendsRequest{})
+	bs, err = follower.ListBackends(rctx, &adminpb.ListBackendsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

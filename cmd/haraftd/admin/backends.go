@@ -33,6 +33,11 @@ func (s *Server) serverInfo(backend string, cfg *ServerConfig, name string, st f
 	if out.Weight == 0 {
 		out.Usable = false
 	}
+	if s.opts.Counters != nil {
+		if c, ok := s.opts.Counters(backend, name); ok {
+			out.Requests, out.Failures, out.Active, out.Queued = c.Requests, c.Failures, c.Active, c.Queued
+		}
+	}
 	for node, v := range s.opts.FSM.HealthViews(backend, name) {
 		out.Views = append(out.Views, &adminpb.NodeView{Node: node, Health: adminpb.Health(v.Health), Detail: v.Reason})
 	}

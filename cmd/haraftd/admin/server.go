@@ -46,6 +46,12 @@ type BackendConfig struct {
 	Servers []ServerConfig
 }
 
+// ServerCounters are one node's own counters of its traffic to a server.
+type ServerCounters struct {
+	Requests, Failures uint64
+	Active, Queued     int64
+}
+
 // Token is one bearer token.
 type Token struct {
 	Name   string
@@ -71,6 +77,9 @@ type Options struct {
 	Ready     func() bool
 	Frontends func() []*adminpb.Frontend
 	Learner   func() *adminpb.LearnerStats
+	// Counters returns this node's own traffic counters of a server,
+	// optional.
+	Counters func(backend, server string) (ServerCounters, bool)
 	// Liveness is the leader's view of its peers (cluster.Liveness.Peers),
 	// optional.
 	Liveness func() []cluster.PeerLiveness

@@ -80,6 +80,18 @@ func (d *Daemon) adminOptions() (admin.Options, error) {
 	if d.liveness != nil {
 		o.Liveness = d.liveness.Peers
 	}
+	o.Counters = func(backend, server string) (admin.ServerCounters, bool) {
+		b := d.backends[backend]
+		if b == nil {
+			return admin.ServerCounters{}, false
+		}
+		s := b.Server(server)
+		if s == nil {
+			return admin.ServerCounters{}, false
+		}
+		st := s.Stats()
+		return admin.ServerCounters{Requests: st.Requests, Failures: st.Failures, Active: st.Active, Queued: st.Queued}, true
+	}
 	for _, b := range d.cfg.Backends {
 		bc := admin.BackendConfig{Name: b.Name}
 		for _, s := range b.Servers {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -13,11 +15,17 @@ import (
 
 // printJSON writes m as indented JSON with every field, in proto names.
 func printJSON(w io.Writer, m proto.Message) error {
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitUnpopulated: true, UseProtoNames: true}.Marshal(m)
+	b, err := protojson.MarshalOptions{EmitUnpopulated: true, UseProtoNames: true}.Marshal(m)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
+	// protojson varies its whitespace on purpose; encoding/json's indent
+	// is stable, which scripts diffing the output prefer.
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", out.Bytes())
 	return err
 }
 
@@ -27,7 +35,11 @@ func printJSONLine(w io.Writer, m proto.Message) error {
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
+	var out bytes.Buffer
+	if err := json.Compact(&out, b); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", out.Bytes())
 	return err
 }
 

@@ -296,6 +296,9 @@ func (c *clientConn) readResponseHead(bc *backendConn, reqHEAD bool) error {
 		if bc.in.full() {
 			bc.in.grow(c.f.maxHeader + 1)
 		}
+		if scan == 0 {
+			yieldBeforeRead()
+		}
 		if k, err := bc.fill(); k == 0 {
 			if err == nil {
 				err = io.ErrNoProgress

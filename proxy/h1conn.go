@@ -166,6 +166,9 @@ func (c *clientConn) readRequest() bool {
 		if c.in.full() {
 			c.in.grow(c.f.maxHeader + 1)
 		}
+		if !started && c.served > 0 {
+			yieldBeforeRead()
+		}
 		n, err := c.readIn()
 		if n > 0 {
 			continue

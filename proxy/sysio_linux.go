@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"io"
+	"runtime"
 	"syscall"
 	"unsafe"
 )
@@ -112,3 +113,11 @@ func (e *endpoint) writeAll(p []byte) error {
 	}
 	return nil
 }
+
+// yieldBeforeRead lets the other runnable goroutines go first when a read
+// would come right after a write to the same peer: the peer cannot have
+// answered yet, and the read would fail with EAGAIN (a wasted system call)
+// before the goroutine parks. Yielding costs a goroutine switch instead;
+// with other connections busy, their work gives the peer the time to
+// answer.
+func yieldBeforeRead() { runtime.Gosched() }

@@ -120,8 +120,39 @@ func (n *Node) forward(ctx context.Context, data []byte) (*fsmpb.ApplyResult, ui
 	if err != nil {
 		return nil, 0, err
 	}
-	resp, err := clusterpb.NewInternalClient(conn).Apply(ctx, &clusterpb.ApplyRequest{Command: data, FromNode: n.cfg.NodeID})
+	// Follow leader changes: a forwarded proposal waits on the leader it
+	// was sent to, which may be deposed without answering (a leader whose
+	// disk stalled is fenced and replaced, cluster/diskwatch.go). Once
+	// this node sees another leader, give up on the old one and retry
+	// through the new one (commands are idempotent).
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	leaderChanged := make(chan struct{})
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-actx.Done():
+				return
+			case <-t.C:
+				if _, now := n.Leader(); now != "" && now != addr {
+					close(leaderChanged)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	resp, err := clusterpb.NewInternalClient(conn).Apply(actx, &clusterpb.ApplyRequest{Command: data, FromNode: n.cfg.NodeID})
 	if err != nil {
+		select {
+		case <-leaderChanged:
+			if ctx.Err() == nil {
+				return nil, 0, fmt.Errorf("forwarded apply: leader %s was replaced: %w", addr, raft.ErrLeadershipLost)
+			}
+		default:
+		}
 		return nil, 0, err
 	}
 	var res fsmpb.ApplyResult

@@ -144,6 +144,8 @@ type learnedSession struct {
 type revisit struct {
 	key, node, backend string
 	start, end         time.Time
+	known              bool   // the node's FSM had the session right after the response
+	lag                uint64 // the leader's applied index minus the node's, then
 }
 
 type chaos struct {
@@ -191,6 +193,16 @@ func (ch *chaos) running() (idx []int, ds []*daemon.Daemon) {
 		}
 	}
 	return idx, ds
+}
+
+// leaderLocked returns the running leader, if any; ch.mu is held.
+func (ch *chaos) leaderLocked() *daemon.Daemon {
+	for _, d := range ch.c.Nodes {
+		if d != nil && d.Node().IsLeader() {
+			return d
+		}
+	}
+	return nil
 }
 
 // servingNode picks a random running node whose frontends serve.
@@ -498,7 +510,14 @@ func (ch *chaos) traffic(ctx context.Context, r *rand.Rand) {
 				ch.stats.learned++
 			}
 		} else {
-			ch.revisits = append(ch.revisits, revisit{key: key, node: d.Node().ID(), backend: res.backend, start: start, end: end})
+			_, known := d.FSM().Lookup("app", key)
+			rv := revisit{key: key, node: d.Node().ID(), backend: res.backend, start: start, end: end, known: known}
+			if leader := ch.leaderLocked(); leader != nil {
+				if la, na := leader.FSM().AppliedIndex(), d.FSM().AppliedIndex(); la > na {
+					rv.lag = la - na
+				}
+			}
+			ch.revisits = append(ch.revisits, rv)
 			ch.stats.revisits++
 		}
 		ch.mu.Unlock()
@@ -670,8 +689,8 @@ func (ch *chaos) finalChecks() {
 		if ch.quietAt(rv.start) && rv.backend != fin {
 			bad++
 			if bad <= 5 {
-				ch.violations = append(ch.violations, fmt.Sprintf("%s routed committed session %s to %s at %.3fs, bound to %s",
-					rv.node, rv.key, rv.backend, rv.start.Sub(ch.start).Seconds(), fin))
+				ch.violations = append(ch.violations, fmt.Sprintf("%s routed committed session %s to %s at %.3fs, bound to %s (committed at %.3fs; the node's FSM had it after the response: %v; it lagged the leader by %d entries)",
+					rv.node, rv.key, rv.backend, rv.start.Sub(ch.start).Seconds(), fin, ls.committedAt.Sub(ch.start).Seconds(), rv.known, rv.lag))
 			}
 		}
 	}

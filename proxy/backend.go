@@ -42,14 +42,21 @@ type ServerOptions struct {
 
 // BackendOptions configures one backend (a group of servers).
 type BackendOptions struct {
-	Name       string
-	Balance    string
-	Cookie     *CookieOptions
-	LearnSync  bool // learn_commit: sync
-	Servers    []ServerOptions
-	Timeouts   Timeouts
+	Name      string
+	Balance   string
+	Cookie    *CookieOptions
+	LearnSync bool // learn_commit: sync
+	Servers   []ServerOptions
+	Timeouts  Timeouts
+	// ForwardFor is HAProxy's option forwardfor: an X-Forwarded-For line
+	// with the client's address is added to every request.
 	ForwardFor bool
-	Check      *HealthCheck // nil: no active checks
+	// ForwardProtoHost also sets X-Forwarded-Proto and X-Forwarded-Host
+	// (replacing the client's), as HAProxy users do with http-request
+	// set-header. Off by default: HAProxy's forwardfor does not send them,
+	// and every header costs the application a parse.
+	ForwardProtoHost bool
+	Check            *HealthCheck // nil: no active checks
 }
 
 // Timeouts are HAProxy's timeouts of the same names.
@@ -85,6 +92,7 @@ type Backend struct {
 	byCookie map[string]*Server
 	timeouts Timeouts
 	fwdFor   bool
+	fwdPH    bool // X-Forwarded-Proto/-Host
 	check    *HealthCheck
 	// usableCache is the usable server list of the last server table seen
 	// (see usableFor).
@@ -96,7 +104,7 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 	if len(o.Servers) == 0 {
 		return nil, fmt.Errorf("backend %s: no servers", o.Name)
 	}
-	b := &Backend{Name: o.Name, Cookie: o.Cookie, LearnSync: o.LearnSync, byName: map[string]*Server{}, byCookie: map[string]*Server{}, timeouts: o.Timeouts, fwdFor: o.ForwardFor, check: o.Check}
+	b := &Backend{Name: o.Name, Cookie: o.Cookie, LearnSync: o.LearnSync, byName: map[string]*Server{}, byCookie: map[string]*Server{}, timeouts: o.Timeouts, fwdFor: o.ForwardFor, fwdPH: o.ForwardProtoHost, check: o.Check}
 	bal, err := NewBalancer(o.Balance)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", o.Name, err)

@@ -30,7 +30,7 @@ func TestForwardHeaders(t *testing.T) {
 		w.Header().Set("X-End", "kept")
 		_, _ = io.WriteString(w, "ok")
 	})
-	f := startProxy(t, proxyOpts{cookie: insertCookie()}, be)
+	f := startProxy(t, proxyOpts{cookie: insertCookie(), protoHost: true}, be)
 	c := dial(t, f.Addr().String())
 	c.send("GET /p?q=1 HTTP/1.1\r\nHost: front.example\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n" +
 		"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nUpgrade: foo\r\n" +
@@ -699,4 +699,22 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 	buf := make([]byte, 1<<20)
 	t.Fatalf("%d goroutines before, %d after:\n%s", before, n, buf[:runtime.Stack(buf, true)])
+}
+
+// option forwardfor alone adds X-Forwarded-For only, as HAProxy's; the
+// client's X-Forwarded-Host/-Proto pass untouched.
+func TestForwardForOnly(t *testing.T) {
+	var saw atomic.Pointer[http.Header]
+	be := startBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		saw.Store(&h)
+	})
+	f := startProxy(t, proxyOpts{}, be)
+	c := dial(t, f.Addr().String())
+	c.send("GET / HTTP/1.1\r\nHost: front\r\nX-Forwarded-Proto: https\r\n\r\n")
+	c.response("GET")
+	h := *saw.Load()
+	if h.Get("X-Forwarded-For") != "127.0.0.1" || h.Get("X-Forwarded-Proto") != "https" || h.Get("X-Forwarded-Host") != "" {
+		t.Fatalf("server saw %v", h)
+	}
 }

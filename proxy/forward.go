@@ -434,7 +434,8 @@ func closeWrite(c net.Conn) {
 // in HTTP/1.1, the client's fields minus the hop-by-hop ones (RFC 9110
 // 7.6.1: Connection, the fields it names, Keep-Alive, Proxy-Connection,
 // TE, Upgrade unless upgrading), the Cookie lines as the cookie mode
-// rewrites them, and X-Forwarded-For/-Host/-Proto with option forwardfor.
+// rewrites them, X-Forwarded-For with option forwardfor and
+// X-Forwarded-Host/-Proto when asked for.
 func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) []byte {
 	req := &c.req
 	b := c.f.backend
@@ -456,7 +457,7 @@ func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) 
 				continue // Transfer-Encoding wins (RFC 9112 6.3)
 			}
 		case hdrXForwardedHost, hdrXForwardedProto:
-			if b.fwdFor {
+			if b.fwdPH {
 				continue // ours replace the client's
 			}
 		case hdrCookie:
@@ -483,11 +484,15 @@ func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) 
 		// after the client's own.
 		dst = append(dst, "X-Forwarded-For: "...)
 		dst = append(dst, c.clientIP...)
+		dst = append(dst, "\r\n"...)
+	}
+	if b.fwdPH {
 		if req.hosts > 0 {
-			dst = append(dst, "\r\nX-Forwarded-Host: "...)
+			dst = append(dst, "X-Forwarded-Host: "...)
 			dst = append(dst, req.host.of(hb)...)
+			dst = append(dst, "\r\n"...)
 		}
-		dst = append(dst, "\r\nX-Forwarded-Proto: http\r\n"...)
+		dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
 	}
 	return append(dst, "\r\n"...)
 }

@@ -38,6 +38,7 @@ type proxyOpts struct {
 	state     State
 	learner   *Learner
 	noFwdFor  bool
+	protoHost bool // X-Forwarded-Proto/-Host
 }
 
 func insertCookie() *CookieOptions {
@@ -57,7 +58,7 @@ func startProxy(t testing.TB, o proxyOpts, addrs ...string) *Frontend {
 		name := string(rune('A' + i))
 		servers = append(servers, ServerOptions{Name: name, Addr: a, Cookie: name, Weight: 1})
 	}
-	b, err := NewBackend(BackendOptions{Name: "app", Cookie: o.cookie, Servers: servers, Timeouts: o.timeouts, ForwardFor: !o.noFwdFor})
+	b, err := NewBackend(BackendOptions{Name: "app", Cookie: o.cookie, Servers: servers, Timeouts: o.timeouts, ForwardFor: !o.noFwdFor, ForwardProtoHost: o.protoHost})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@
 # See README.md for the CPU layout and why it is fair. Environment:
 #   DURATION=10s    wrk duration per measurement
 #   ROUNDS=1        rounds; each round measures every target once, in
-#                   alternating order; the table shows the median round
+#                   alternating order; the table shows each figure's median
 #   PIN=proxy       CPU layout: proxy = the proxy under test is pinned to
 #                   PROXY_CPU, wrk and the backends run anywhere; split = also
 #                   pin wrk and the backends to LOAD_CPU; none = no pinning
@@ -266,23 +266,33 @@ for round in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-# The median round by haraft-insert/haproxy-insert ratio.
-pick=$(for round in $(seq 1 "$ROUNDS"); do
-	awk -v r="$round" '$1 == "haproxy-insert" {h = $2} $1 == "haraft-insert" {x = $2} END {printf "%.4f %s\n", x / h, r}' "$work/results-$round.txt"
-done | sort -n | awk '{a[NR] = $2} END {print a[int((NR + 1) / 2)]}')
+# Per round, the ratios; then the median of every figure over the rounds.
+echo >&2
+for round in $(seq 1 "$ROUNDS"); do
+	awk -v r="$round" '{rps[$1] = $2; us[$1] = $6}
+		END {printf "round %d: insert %.2fx, learn %.2fx (req/s haraft/HAProxy); cpu per request %.2fx, %.2fx\n", r,
+			rps["haraft-insert"] / rps["haproxy-insert"], rps["haraft-learn"] / rps["haproxy-learn"],
+			us["haraft-insert"] / us["haproxy-insert"], us["haraft-learn"] / us["haproxy-learn"]}' "$work/results-$round.txt" >&2
+done
 
 echo
-echo "haraft $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo ?) vs $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk -t1 -c64 -d$DURATION, pinned=$PIN, round $pick of $ROUNDS"
-awk '
-	{rps[$1] = $2; p50[$1] = $3; p99[$1] = $4; cpu[$1] = $5; us[$1] = $6}
+echo "haraft $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo ?) vs $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk -t1 -c64 -d$DURATION, pinned=$PIN, median of $ROUNDS round(s)"
+cat "$work"/results-*.txt | sort -k1,1 | awk '
+	function median(list, n,    a, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{rps[$1] = rps[$1] " " $2; p50[$1] = p50[$1] " " $3; p99[$1] = p99[$1] " " $4; cpu[$1] = cpu[$1] " " $5; us[$1] = us[$1] " " $6}
 	END {
-		printf "%-7s | %-35s | %-35s | %-14s\n", "mode", "HAProxy req/s  p50ms  p99ms cpu us/rq", "haraft  req/s  p50ms  p99ms cpu us/rq", "ratio rps  p99"
-		printf "%s\n", "--------+-------------------------------------+-------------------------------------+---------------"
+		for (k in rps) {rps[k] = median(rps[k]); p50[k] = median(p50[k]); p99[k] = median(p99[k]); cpu[k] = median(cpu[k]); us[k] = median(us[k])}
+		printf "%-7s | %-36s | %-36s | %-22s\n", "mode", "HAProxy req/s  p50ms  p99ms cpu us/rq", "haraft  req/s  p50ms  p99ms cpu us/rq", "haraft/HAProxy rps p99 cpu/rq"
+		printf "%s\n", "--------+--------------------------------------+--------------------------------------+------------------------"
 		n = split("insert learn", modes, " ")
 		for (i = 1; i <= n; i++) {
 			m = modes[i]; h = "haproxy-" m; x = "haraft-" m
-			printf "%-7s | %9d %6.2f %6.2f %3s%% %5s | %9d %6.2f %6.2f %3s%% %5s | %5.2fx %6.2fx\n", m, rps[h], p50[h], p99[h], cpu[h], us[h], rps[x], p50[x], p99[x], cpu[x], us[x], rps[x] / rps[h], p99[x] / p99[h]
+			printf "%-7s | %9d %6.2f %6.2f %3d%% %5.1f | %9d %6.2f %6.2f %3d%% %5.1f | %5.2fx %5.2fx %5.2fx\n", m, rps[h], p50[h], p99[h], cpu[h], us[h], rps[x], p50[x], p99[x], cpu[x], us[x], rps[x] / rps[h], p99[x] / p99[h], us[x] / us[h]
 		}
 		if ("direct" in rps) printf "direct  | backend A answered directly: %d req/s, p50 %.2f ms, p99 %.2f ms\n", rps["direct"], p50["direct"], p99["direct"]
-		printf "haraft learn/insert: %.3f   HAProxy learn/insert: %.3f\n", rps["haraft-learn"] / rps["haraft-insert"], rps["haproxy-learn"] / rps["haproxy-insert"]
-	}' "$work/results-1.txt" "$work/results-$pick.txt"
+		printf "learn/insert req/s: haraft %.3f, HAProxy %.3f\n", rps["haraft-learn"] / rps["haraft-insert"], rps["haproxy-learn"] / rps["haproxy-insert"]
+	}'

@@ -46,8 +46,8 @@ type diskWatch struct {
 	canaryDir string
 	fence     *raftFence
 
-	writes     atomic.Int64 // log store writes in flight
-	writeSince atomic.Int64 // unix ns when writes went 0 -> 1
+	writes      atomic.Int64 // log store writes in flight
+	writeSince  atomic.Int64 // unix ns when writes went 0 -> 1
 	canarySince atomic.Int64 // unix ns of the canary write in flight, 0 when none
 
 	mu         sync.Mutex

@@ -158,7 +158,7 @@ func (c *clientConn) forward() bool {
 	}
 	dechunk := resp.framing == bodyChunked && clientMinor == 0
 	keep = keep && resp.framing != bodyClose && !dechunk && !f.draining()
-	serverKeep := resp.framing != bodyClose && !resp.connClose && (resp.minor == 1 || resp.connKeepAlive)
+	serverKeep := resp.framing != bodyClose && !resp.connClose && !resp.teAndCL && (resp.minor == 1 || resp.connKeepAlive)
 	c.out = c.appendResponseHead(c.out[:0], rb, setCookies, noCache, keep, clientMinor, dechunk)
 	bc.in.consume(resp.size)
 

@@ -121,8 +121,8 @@ func spliceBody(dst, src *endpoint, n int64) (moved int64, err error, ok bool) {
 	lr := &io.LimitedReader{R: st}
 	for n > 0 {
 		chunk := min(n, spliceChunk)
-		armRead(src.conn, &src.rdl, src.rto)
-		armWrite(dst.conn, &dst.wdl, dst.wto)
+		armRead(src.conn, &src.rdl, src.rto, 0)
+		armWrite(dst.conn, &dst.wdl, dst.wto, 0)
 		lr.N = chunk
 		w, err := dt.ReadFrom(lr)
 		moved += w

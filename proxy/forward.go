@@ -70,6 +70,8 @@ func (c *clientConn) forward() bool {
 			sent = avail
 		}
 	}
+	now := time.Now().UnixNano() // for the deadlines of the next few I/Os
+	bc.wat = now
 	if bc, err = c.send(bc, &rt); err != nil {
 		c.rejectUpstream(&rt, err)
 		return false
@@ -84,6 +86,7 @@ func (c *clientConn) forward() bool {
 	}
 
 	resp := &c.resp
+	bc.rat = now
 	for attempt := 0; ; {
 		err := c.readResponseHead(bc, isHEAD)
 		if err == nil && resp.status >= 200 {
@@ -163,6 +166,8 @@ func (c *clientConn) forward() bool {
 	bc.in.consume(resp.size)
 
 	dst := sink{ep: &c.endpoint, buf: &c.out}
+	now = time.Now().UnixNano() // the server may have taken its time
+	c.wat = now
 	switch resp.framing {
 	case bodyLength:
 		err = copyLength(dst, &bc.endpoint, resp.contentLength)
@@ -186,6 +191,8 @@ func (c *clientConn) forward() bool {
 		return false
 	}
 	failed = false
+	c.wat, bc.rat = 0, 0
+	c.rat = now // arms the wait for the next request
 	if serverKeep {
 		bc.pool.put(bc)
 	} else {

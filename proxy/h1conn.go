@@ -117,10 +117,11 @@ func (c *clientConn) readRequest() bool {
 	t := &c.f.timeouts
 	started := c.in.buffered() > 0
 	if c.served == 0 || started {
-		armRead(c.conn, &c.rdl, t.HTTPRequest)
+		armRead(c.conn, &c.rdl, t.HTTPRequest, c.rat)
 	} else {
-		armRead(c.conn, &c.rdl, t.HTTPKeepAlive)
+		armRead(c.conn, &c.rdl, t.HTTPKeepAlive, c.rat)
 	}
+	c.rat = 0
 	c.state.Store(connIdle)
 	if c.f.draining() && c.served > 0 && !started {
 		return false
@@ -156,7 +157,7 @@ func (c *clientConn) readRequest() bool {
 				// this costs nothing).
 				started = true
 				if c.served > 0 {
-					armRead(c.conn, &c.rdl, t.HTTPRequest)
+					armRead(c.conn, &c.rdl, t.HTTPRequest, 0)
 					if c.state.Load() == connClosing {
 						return false
 					}

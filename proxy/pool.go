@@ -72,13 +72,18 @@ type endpoint struct {
 	conn     net.Conn
 	in       rbuf
 	rto, wto time.Duration
-	rdl, wdl int64  // armed read and write deadlines, unix ns; 0 none
+	rdl, wdl int64 // armed read and write deadlines, unix ns; 0 none
+	// rat, wat: a clock reading (unix ns) the next read or write may arm
+	// its deadline from instead of reading the clock again; used once.
+	// The hot path reads the clock once per request.
+	rat, wat int64
 	rio      *rawIO // raw system calls (sysio_linux.go); nil: e.conn's methods
 }
 
 // fill reads more into the buffer under the read timeout.
 func (e *endpoint) fill() (int, error) {
-	armRead(e.conn, &e.rdl, e.rto)
+	armRead(e.conn, &e.rdl, e.rto, e.rat)
+	e.rat = 0
 	return e.readIn()
 }
 
@@ -100,7 +105,8 @@ func (e *endpoint) readIn() (int, error) {
 
 // write writes p under the write timeout.
 func (e *endpoint) write(p []byte) error {
-	armWrite(e.conn, &e.wdl, e.wto)
+	armWrite(e.conn, &e.wdl, e.wto, e.wat)
+	e.wat = 0
 	return e.writeAll(p)
 }
 
@@ -108,12 +114,15 @@ func (e *endpoint) write(p []byte) error {
 // armed is at most d/16 earlier than that: keep-alive connections then
 // touch the runtime's timers about once per d/16 instead of on every
 // request, and a timeout fires between 15/16·d and d after the last
-// activity.
-func armRead(c net.Conn, armed *int64, d time.Duration) {
+// activity. now is a recent clock reading in unix ns, 0 to read the clock.
+func armRead(c net.Conn, armed *int64, d time.Duration, now int64) {
 	if d <= 0 {
 		return
 	}
-	want := time.Now().UnixNano() + int64(d)
+	if now == 0 {
+		now = time.Now().UnixNano()
+	}
+	want := now + int64(d)
 	if cur := *armed; cur <= want && want-cur <= int64(d)>>4 {
 		return
 	}
@@ -122,11 +131,14 @@ func armRead(c net.Conn, armed *int64, d time.Duration) {
 }
 
 // armWrite is armRead for the write deadline.
-func armWrite(c net.Conn, armed *int64, d time.Duration) {
+func armWrite(c net.Conn, armed *int64, d time.Duration, now int64) {
 	if d <= 0 {
 		return
 	}
-	want := time.Now().UnixNano() + int64(d)
+	if now == 0 {
+		now = time.Now().UnixNano()
+	}
+	want := now + int64(d)
 	if cur := *armed; cur <= want && want-cur <= int64(d)>>4 {
 		return
 	}

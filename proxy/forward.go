@@ -50,7 +50,8 @@ func (c *clientConn) forward() bool {
 	}
 	failed := true // until the response is complete
 	defer func() { srv.release(failed) }()
-	bc, err := c.connect(&rt)
+	now := time.Now().UnixNano() // for the pool and the deadlines of the next few I/Os
+	bc, err := c.connect(&rt, now)
 	if err != nil {
 		f.log.Debug("connect failed", "server", rt.server.Name, "err", err)
 		c.reject(503, fmt.Sprintf("server %s is unavailable", rt.server.Name))
@@ -70,7 +71,6 @@ func (c *clientConn) forward() bool {
 			sent = avail
 		}
 	}
-	now := time.Now().UnixNano() // for the deadlines of the next few I/Os
 	bc.wat = now
 	if bc, err = c.send(bc, &rt); err != nil {
 		c.rejectUpstream(&rt, err)
@@ -194,7 +194,7 @@ func (c *clientConn) forward() bool {
 	c.wat, bc.rat = 0, 0
 	c.rat = now // arms the wait for the next request
 	if serverKeep {
-		bc.pool.put(bc)
+		bc.pool.put(bc, now)
 	} else {
 		bc.close()
 	}
@@ -204,8 +204,8 @@ func (c *clientConn) forward() bool {
 // connect returns a connection to the routed server; when that server
 // cannot be reached and redispatch is on, it tries one other usable server
 // (nothing was sent, so it is safe for any request).
-func (c *clientConn) connect(rt *route) (*backendConn, error) {
-	bc, err := rt.server.pool.get()
+func (c *clientConn) connect(rt *route, now int64) (*backendConn, error) {
+	bc, err := rt.server.pool.get(now)
 	if err == nil || !c.f.redisp {
 		return bc, err
 	}
@@ -213,7 +213,7 @@ func (c *clientConn) connect(rt *route) (*backendConn, error) {
 	if next == nil {
 		return nil, err
 	}
-	return next.pool.get()
+	return next.pool.get(now)
 }
 
 // redial opens a new connection to the routed server after a reused one

@@ -188,9 +188,9 @@ func newConnPool(addr string, t Timeouts) *connPool {
 	return &connPool{addr: addr, rto: t.Server, idleTimeout: poolIdleTimeout, dialer: net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}}
 }
 
-// get returns an idle connection or dials a new one.
-func (p *connPool) get() (*backendConn, error) {
-	now := time.Now().UnixNano()
+// get returns an idle connection or dials a new one; now is the time in
+// unix ns.
+func (p *connPool) get(now int64) (*backendConn, error) {
 	p.mu.Lock()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		bc := p.idle[n-1]
@@ -226,14 +226,15 @@ func (p *connPool) dial() (*backendConn, error) {
 	return bc, nil
 }
 
-// put returns a connection whose exchange completed cleanly.
-func (p *connPool) put(bc *backendConn) {
+// put returns a connection whose exchange completed cleanly, at now (unix
+// ns).
+func (p *connPool) put(bc *backendConn, now int64) {
 	if bc.in.buffered() > 0 { // the server sent more than its response
 		bc.close()
 		return
 	}
 	bc.in.release()
-	bc.idleSince = time.Now().UnixNano()
+	bc.idleSince = now
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= maxIdlePerServer {
 		p.mu.Unlock()

@@ -21,29 +21,29 @@ func TestConnPool(t *testing.T) {
 	p.idleTimeout = 100 * time.Millisecond
 	defer p.closeIdle(true)
 
-	a, err := p.get()
+	a, err := p.get(time.Now().UnixNano())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := p.get()
+	b, err := p.get(time.Now().UnixNano())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.put(a)
-	p.put(b)
-	if got, _ := p.get(); got != b || !got.reused {
+	p.put(a, time.Now().UnixNano())
+	p.put(b, time.Now().UnixNano())
+	if got, _ := p.get(time.Now().UnixNano()); got != b || !got.reused {
 		t.Fatal("not the most recently used connection")
 	}
-	p.put(b)
+	p.put(b, time.Now().UnixNano())
 	waitUntil(t, "two server connections", func() bool { return open.Load() == 2 })
 	waitUntil(t, "idle connections expired", func() bool { return p.idleCount() == 0 && open.Load() == 0 })
 
 	// A connection the server closed while idle is not handed out.
-	c, err := p.get()
+	c, err := p.get(time.Now().UnixNano())
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.put(c)
+	p.put(c, time.Now().UnixNano())
 	c.idleSince -= int64(2 * probeIdleAfter) // old enough to be probed
 	p.idleTimeout = time.Hour
 	closedAddr := c.conn.LocalAddr()
@@ -51,7 +51,7 @@ func TestConnPool(t *testing.T) {
 	waitUntil(t, "server side open", func() bool { return open.Load() == 1 })
 	c.conn.(*net.TCPConn).CloseWrite() // the server's io.Copy returns and it closes
 	waitUntil(t, "server side closed", func() bool { return open.Load() == 0 })
-	d, err := p.get()
+	d, err := p.get(time.Now().UnixNano())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,6 +147,52 @@ func TestCompose(t *testing.T) {
 	leader := waitLeader(composeNodes, -1)
 	t.Logf("cluster up; leader %s", leader.id)
 
+	// The EC2 mover, through the emulator: each Elastic IP associated with
+	// exactly one node's instance.
+	eips := func() (map[string]string, error) {
+		resp, err := hc.Get("http://127.0.0.1:14566/_emu/state")
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		var st struct {
+			Addresses []struct {
+				AllocationID string `json:"allocation_id"`
+				InstanceID   string `json:"instance_id"`
+			} `json:"addresses"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for _, a := range st.Addresses {
+			out[a.AllocationID] = a.InstanceID
+		}
+		return out, nil
+	}
+	waitEIPs := func(avoid string, when string) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		var last map[string]string
+		for time.Now().Before(deadline) {
+			m, err := eips()
+			last = m
+			ok := err == nil && len(m) == 2
+			for _, inst := range m {
+				if inst == "" || inst == avoid {
+					ok = false
+				}
+			}
+			if ok {
+				t.Logf("%s: Elastic IPs %v", when, m)
+				return
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		t.Fatalf("%s: Elastic IPs not all associated (avoiding %q) within 60s: %v", when, avoid, last)
+	}
+	waitEIPs("", "cluster up")
+
 	// Sessions learned through every node.
 	sessions := map[string]string{} // cookie -> backend
 	for i := 0; i < 30; i++ {
@@ -201,12 +247,14 @@ func TestCompose(t *testing.T) {
 	nl := waitLeader(survivors, term)
 	t.Logf("leader container %s killed; %s leads after %v", leader.container, nl.id, time.Since(t0).Round(time.Millisecond))
 	check(survivors, "after the leader's container was killed")
+	waitEIPs("i-"+leader.id, "after the leader's container was killed")
 
 	if _, err := run(time.Minute, engine, "start", leader.container); err != nil {
 		t.Fatal(err)
 	}
 	waitLeader(composeNodes, -1)
 	check(composeNodes, "after it came back")
+	waitEIPs("", "after it came back")
 }
 
 func envOr(k, def string) string {

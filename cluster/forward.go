@@ -101,7 +101,7 @@ func (n *Node) applyLocal(ctx context.Context, data []byte) (*fsmpb.ApplyResult,
 		timeout = time.Until(dl)
 	}
 	f := n.raft.Apply(data, timeout)
-	if err := f.Error(); err != nil {
+	if err := awaitFuture(ctx, f); err != nil {
 		return nil, 0, err
 	}
 	res, ok := f.Response().(*fsmpb.ApplyResult)
@@ -210,7 +210,7 @@ func (n *Node) leaderReadIndex(ctx context.Context) (uint64, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	if err := n.raft.Barrier(timeout).Error(); err != nil {
+	if err := awaitFuture(ctx, n.raft.Barrier(timeout)); err != nil {
 		return 0, err
 	}
 	return n.raft.AppliedIndex(), nil
@@ -254,5 +254,26 @@ func (p *peerConns) close() {
 	for a, c := range p.conns {
 		c.Close()
 		delete(p.conns, a)
+	}
+}
+
+// ErrMaybeCommitted is returned when a proposal's outcome did not arrive
+// before its deadline: it may still be committed (every haraft command is
+// idempotent, so retrying is safe).
+var ErrMaybeCommitted = errors.New("proposal outcome unknown (maybe committed)")
+
+// awaitFuture waits for a raft future, but no longer than ctx. hashicorp/raft
+// bounds only the enqueueing of an Apply or Barrier: an entry still queued
+// in the (buffered, BatchApplyCh) apply channel when the node loses
+// leadership or shuts down is never answered, and f.Error() would block
+// forever. The abandoned waiter goroutine ends if raft ever answers.
+func awaitFuture(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrMaybeCommitted, ctx.Err())
 	}
 }

@@ -142,6 +142,15 @@ func (l *Learner) Learn(ctx context.Context, backend, key, server string, wait b
 		return s, nil
 	case <-ctx.Done():
 		return "", ctx.Err()
+	case <-l.stopped: // Run has ended: nothing will answer a binding queued after its last drain
+		select {
+		case s := <-it.done:
+			if s != "" {
+				return s, nil
+			}
+		default:
+		}
+		return "", errors.New("learn: learner stopped")
 	}
 }
 

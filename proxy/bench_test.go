@@ -36,8 +36,7 @@ func BenchmarkParseRequestHead(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(buf)))
 	for b.Loop() {
-		end := findHeadEnd(buf, 0)
-		if err := parseRequestHead(buf[:end], &h); err != nil {
+		if err := parseRequestHead(buf, &h); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -48,8 +47,7 @@ func BenchmarkParseResponseHead(b *testing.B) {
 	var h head
 	b.ReportAllocs()
 	for b.Loop() {
-		end := findHeadEnd(buf, 0)
-		if err := parseResponseHead(buf[:end], &h, false); err != nil {
+		if err := parseResponseHead(buf, &h, false); err != nil {
 			b.Fatal(err)
 		}
 	}

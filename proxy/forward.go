@@ -291,8 +291,12 @@ func (c *clientConn) readResponseHead(bc *backendConn, reqHEAD bool) error {
 	scan := 0
 	for {
 		if d := bc.in.data(); len(d) > 0 {
-			end := findHeadEnd(d, scan)
-			if end > 0 {
+			// As readRequest: parse at once, or once the head is all in.
+			if scan == 0 {
+				if err := parseResponseHead(d, &c.resp, reqHEAD); err != errIncomplete {
+					return err
+				}
+			} else if end := findHeadEnd(d, scan); end > 0 {
 				return parseResponseHead(d[:end], &c.resp, reqHEAD)
 			}
 			if len(d) >= c.f.maxHeader {

@@ -133,21 +133,33 @@ func (c *clientConn) readRequest() bool {
 			c.in.consume(1)
 		}
 		if d := c.in.data(); len(d) > 0 {
-			end := findHeadEnd(d, scan)
+			// Most heads arrive whole: the first look parses at once. A
+			// head arriving in pieces is parsed once findHeadEnd saw all
+			// of it (which resumes where it stopped: no quadratic work).
+			end, err := -1, error(nil)
+			if scan == 0 {
+				if err = parseRequestHead(d, &c.req); err == nil {
+					end = c.req.size
+				} else if err == errIncomplete {
+					err = nil
+				}
+			} else if end = findHeadEnd(d, scan); end > 0 {
+				err = parseRequestHead(d[:end], &c.req)
+			}
 			if end > c.f.maxHeader || end < 0 && len(d) >= c.f.maxHeader {
 				c.reject(431, "request header fields too large")
 				return false
 			}
-			if end > 0 {
-				if err := parseRequestHead(d[:end], &c.req); err != nil {
-					var he *headError
-					if errors.As(err, &he) {
-						c.reject(he.status, he.msg)
-					} else {
-						c.reject(400, "malformed request")
-					}
-					return false
+			if err != nil {
+				var he *headError
+				if errors.As(err, &he) {
+					c.reject(he.status, he.msg)
+				} else {
+					c.reject(400, "malformed request")
 				}
+				return false
+			}
+			if end > 0 {
 				return true
 			}
 			scan = len(d)

@@ -108,6 +108,8 @@ var (
 	errBadFraming    = &headError{400, "invalid message framing"}
 	errBadHost       = &headError{400, "missing or repeated Host"}
 	errBadResponse   = errors.New("malformed response head")
+	// errIncomplete: the buffer ends before the head does.
+	errIncomplete = &headError{400, "incomplete head"}
 )
 
 // findHeadEnd returns the length of the head at the start of b (the offset
@@ -149,12 +151,13 @@ func nextLine(b []byte, off int) (line []byte, next int, ok bool) {
 	return line, off + j + 1, true
 }
 
-// parseRequestHead parses the request head b (as delimited by findHeadEnd).
+// parseRequestHead parses the request head at the start of b and sets
+// h.size to its length; errIncomplete means b ends before the head does.
 func parseRequestHead(b []byte, h *head) error {
 	h.reset(len(b))
 	line, off, ok := nextLine(b, 0)
 	if !ok {
-		return errMalformed
+		return errIncomplete
 	}
 	// method SP request-target SP HTTP-version
 	sp1 := bytes.IndexByte(line, ' ')
@@ -199,12 +202,16 @@ func parseVersion(v []byte) (int, error) {
 	return int(v[7] - '0'), nil
 }
 
-// parseResponseHead parses the response head b. reqHEAD tells that the
-// request was HEAD (no body whatever the framing fields say).
+// parseResponseHead parses the response head at the start of b, as
+// parseRequestHead. reqHEAD tells that the request was HEAD (no body
+// whatever the framing fields say).
 func parseResponseHead(b []byte, h *head, reqHEAD bool) error {
 	h.reset(len(b))
 	line, off, ok := nextLine(b, 0)
-	if !ok || len(line) < 12 || string(line[:7]) != "HTTP/1." || !isDigit(line[7]) || line[8] != ' ' {
+	if !ok {
+		return errIncomplete
+	}
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || !isDigit(line[7]) || line[8] != ' ' {
 		return errBadResponse
 	}
 	h.minor = min(int(line[7]-'0'), 1)
@@ -222,6 +229,9 @@ func parseResponseHead(b []byte, h *head, reqHEAD bool) error {
 		return errBadResponse
 	}
 	if err := h.parseFields(b, off, false); err != nil {
+		if err == errIncomplete {
+			return err
+		}
 		return errBadResponse
 	}
 	// RFC 9112 6.3: these never have a body, whatever their fields say.
@@ -256,9 +266,10 @@ func (h *head) parseFields(b []byte, off int, request bool) error {
 	for {
 		line, next, ok := nextLine(b, off)
 		if !ok {
-			return errMalformed
+			return errIncomplete
 		}
 		if len(line) == 0 {
+			h.size = next
 			break
 		}
 		if line[0] == ' ' || line[0] == '\t' { // obs-fold (RFC 9112 5.2)

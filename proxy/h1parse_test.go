@@ -211,17 +211,33 @@ func FuzzParseRequestHead(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		end := findHeadEnd(b, 0)
+		// Parsing straight from the buffer (what the engine does first)
+		// agrees with parsing the head findHeadEnd delimits.
+		var direct head
+		derr := parseRequestHead(b, &direct)
 		if end < 0 {
+			if derr == nil {
+				t.Fatalf("parsed a head of %d bytes that findHeadEnd does not see", direct.size)
+			}
 			return
+		}
+		if derr == nil && direct.size != end {
+			t.Fatalf("head size %d, findHeadEnd %d", direct.size, end)
 		}
 		b = b[:end]
 		var h head
 		if err := parseRequestHead(b, &h); err != nil {
 			var he *headError
-			if !errors.As(err, &he) || he.status < 400 {
-				t.Fatalf("error without a status: %v", err)
+			if !errors.As(err, &he) || he.status < 400 || err == errIncomplete {
+				t.Fatalf("error without a status, or incomplete: %v", err)
+			}
+			if derr == nil {
+				t.Fatalf("the head alone fails (%v), with what follows it parses", err)
 			}
 			return
+		}
+		if derr != nil {
+			t.Fatalf("the head alone parses, with what follows it fails: %v", derr)
 		}
 		if !isToken(h.method.of(b)) || len(h.target.of(b)) == 0 || h.minor > 1 {
 			t.Fatalf("bad request line %q %q %d", h.method.of(b), h.target.of(b), h.minor)
@@ -312,3 +328,32 @@ func (c *bufConn) Read(p []byte) (int, error)       { return c.r.Read(p) }
 func (c *bufConn) Write(p []byte) (int, error)      { return c.w.Write(p) }
 func (c *bufConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *bufConn) SetWriteDeadline(time.Time) error { return nil }
+
+// A head is parsed at the start of a buffer that may hold less (the rest
+// has not arrived) or more (a body, the next request).
+func TestParseHeadPrefix(t *testing.T) {
+	full := "GET / HTTP/1.1\r\nHost: x\r\nX: y\r\n\r\n"
+	for i := 0; i < len(full); i++ {
+		var h head
+		if err := parseRequestHead([]byte(full[:i]), &h); err != errIncomplete {
+			t.Fatalf("parseRequestHead(%q) = %v, want errIncomplete", full[:i], err)
+		}
+	}
+	var h head
+	if err := parseRequestHead([]byte(full+"BODY"), &h); err != nil || h.size != len(full) {
+		t.Fatalf("with a body after it: %v, size %d", err, h.size)
+	}
+	resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+	for i := 0; i < len(resp); i++ {
+		if err := parseResponseHead([]byte(resp[:i]), &h, false); err != errIncomplete {
+			t.Fatalf("parseResponseHead(%q) = %v, want errIncomplete", resp[:i], err)
+		}
+	}
+	if err := parseResponseHead([]byte(resp+"ok"), &h, false); err != nil || h.size != len(resp) {
+		t.Fatalf("response with its body: %v, size %d", err, h.size)
+	}
+	// A broken line is reported before the head is complete.
+	if err := parseRequestHead([]byte("GET / HTTP/1.1\r\nBad Line\r\n"), &h); err == errIncomplete || err == nil {
+		t.Fatalf("broken line in a partial head: %v", err)
+	}
+}

@@ -1,0 +1,396 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// TLSFrontendOptions configures one TLS listener.
+type TLSFrontendOptions struct {
+	FrontendOptions
+	Certs      *CertStore
+	MinVersion uint16 // tls.VersionTLS12 when 0
+}
+
+// TLSFrontend terminates TLS on a listener and forwards to one backend.
+// It speaks HTTP/2 and HTTP/1.1 to clients (chosen by ALPN) through
+// net/http's server, and HTTP/1.1 to the servers through an http.Transport
+// with pooled keep-alive connections. Routing and the cookie modes are the
+// router's, exactly as on the plain HTTP/1.1 engine (router.go, cookie.go):
+// only the framing differs. It is not the hot path the raw engine is built
+// for: TLS costs more than the framing it would save.
+type TLSFrontend struct {
+	name     string
+	backend  *Backend
+	state    State
+	learner  *Learner
+	ln       net.Listener
+	certs    *CertStore
+	srv      *http.Server
+	rp       *httputil.ReverseProxy
+	tr       *http.Transport
+	log      *slog.Logger
+	redisp   bool
+	timeouts Timeouts
+
+	requests, errors, redispatches, learned, learnDropped atomic.Uint64
+}
+
+// NewTLSFrontend binds the listener (unless one is given) and prepares the
+// server; call Serve to accept connections.
+func NewTLSFrontend(o TLSFrontendOptions, st State, l *Learner, log *slog.Logger) (*TLSFrontend, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	if o.Backend == nil {
+		return nil, fmt.Errorf("frontend %s: no backend", o.Name)
+	}
+	if o.Certs == nil {
+		return nil, fmt.Errorf("frontend %s: no certificates", o.Name)
+	}
+	ln := o.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", o.Bind); err != nil {
+			return nil, fmt.Errorf("frontend %s: %w", o.Name, err)
+		}
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 64 << 10
+	}
+	t := o.Timeouts.withDefaults()
+	f := &TLSFrontend{
+		name: o.Name, backend: o.Backend, state: st, learner: l, ln: ln, certs: o.Certs,
+		log: log.With("frontend", o.Name), redisp: o.Redispatch, timeouts: t,
+	}
+	f.tr = &http.Transport{
+		Proxy:                  nil, // never an environment proxy
+		DialContext:            (&net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:    256,
+		IdleConnTimeout:        t.HTTPKeepAlive,
+		ResponseHeaderTimeout:  t.Server,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true, // pass Accept-Encoding and bodies through untouched
+		MaxResponseHeaderBytes: int64(o.MaxHeaderBytes),
+	}
+	errLog := slog.NewLogLogger(f.log.Handler(), slog.LevelDebug)
+	f.rp = &httputil.ReverseProxy{
+		Rewrite:        f.rewrite,
+		Transport:      tlsRoundTripper{f},
+		ModifyResponse: f.modifyResponse,
+		ErrorHandler:   f.errorHandler,
+		ErrorLog:       errLog,
+		FlushInterval:  -1, // stream: never buffer responses (SSE, long bodies)
+	}
+	f.srv = &http.Server{
+		Handler:           f,
+		TLSConfig:         o.Certs.TLSConfig(o.MinVersion),
+		ReadHeaderTimeout: t.HTTPRequest,
+		IdleTimeout:       t.HTTPKeepAlive,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
+		ErrorLog:          errLog,
+	}
+	return f, nil
+}
+
+// Addr returns the listening address.
+func (f *TLSFrontend) Addr() net.Addr { return f.ln.Addr() }
+
+// Certs returns the frontend's certificate store.
+func (f *TLSFrontend) Certs() *CertStore { return f.certs }
+
+// Reload reads the certificate files again: new connections get the new
+// certificates, established ones carry on. On error the old ones stay.
+func (f *TLSFrontend) Reload() error { return f.certs.Reload() }
+
+// Serve accepts connections until Shutdown; it then returns nil.
+func (f *TLSFrontend) Serve() error {
+	err := f.srv.ServeTLS(f.ln, "", "") // certificates come from TLSConfig.GetCertificate
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, closes idle connections (HTTP/2 ones get a
+// GOAWAY), lets requests in flight finish until ctx ends, then closes what
+// is left.
+func (f *TLSFrontend) Shutdown(ctx context.Context) error {
+	err := f.srv.Shutdown(ctx)
+	if err != nil {
+		_ = f.srv.Close()
+	}
+	f.tr.CloseIdleConnections()
+	return err
+}
+
+// Stats returns the frontend's counters.
+func (f *TLSFrontend) Stats() FrontendStats {
+	return FrontendStats{f.requests.Load(), f.errors.Load(), f.redispatches.Load(), f.learned.Load(), f.learnDropped.Load()}
+}
+
+// tlsExchange is one request's routing state, carried in its context from
+// ServeHTTP to the rewrite, the round trip and the response hooks.
+type tlsExchange struct {
+	rt       route
+	clientIP string
+	safe     bool // method after which a response may be cacheable (nocache)
+	failed   bool
+}
+
+type tlsExchangeKey struct{}
+
+func exchangeOf(req *http.Request) *tlsExchange {
+	return req.Context().Value(tlsExchangeKey{}).(*tlsExchange)
+}
+
+func (f *TLSFrontend) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	f.requests.Add(1)
+	if req.Method == http.MethodConnect {
+		f.fail(w, http.StatusMethodNotAllowed, "CONNECT is not supported")
+		return
+	}
+	ip, _, err := net.SplitHostPort(req.RemoteAddr)
+	if err != nil {
+		ip = req.RemoteAddr
+	}
+	x := &tlsExchange{clientIP: ip, safe: safeMethod([]byte(req.Method))}
+	x.rt, err = f.backend.route(f.state, f.learner, req.Header["Cookie"], ip)
+	if err != nil {
+		f.fail(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	srv := x.rt.server
+	if err := srv.acquire(req.Context(), f.backend.timeouts.Queue); err != nil {
+		f.fail(w, http.StatusServiceUnavailable, fmt.Sprintf("server %s: %v", srv.Name, err))
+		return
+	}
+	x.failed = true // until a response head arrives
+	defer func() { srv.release(x.failed) }()
+	f.rp.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), tlsExchangeKey{}, x)))
+}
+
+// rewrite builds the request sent to the server: the cookie mode's Cookie
+// lines, X-Forwarded-For with option forwardfor (after the client's own
+// lines, as HAProxy), X-Forwarded-Host/-Proto when asked for. The Host
+// field is the client's. ReverseProxy has already removed the hop-by-hop
+// fields.
+func (f *TLSFrontend) rewrite(pr *httputil.ProxyRequest) {
+	x := exchangeOf(pr.In)
+	b := f.backend
+	pr.Out.URL.Scheme = "http"
+	pr.Out.URL.Host = x.rt.server.Addr
+	if x.rt.rewrite {
+		lines := rewriteRequestCookie(pr.In.Header["Cookie"], b.Cookie.Name, x.rt.cookieKeep, x.rt.cookieValue)
+		if len(lines) == 0 {
+			pr.Out.Header.Del("Cookie")
+		} else {
+			pr.Out.Header["Cookie"] = lines
+		}
+	}
+	// ReverseProxy drops the client's X-Forwarded-* before Rewrite; the
+	// HTTP/1.1 engine keeps them, and so do we.
+	h := pr.Out.Header
+	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if v, ok := pr.In.Header[k]; ok {
+			h[k] = v
+		}
+	}
+	if b.fwdFor {
+		xff := h["X-Forwarded-For"]
+		h["X-Forwarded-For"] = append(xff[:len(xff):len(xff)], x.clientIP)
+	}
+	if b.fwdPH {
+		h.Del("X-Forwarded-Host")
+		if pr.In.Host != "" {
+			h.Set("X-Forwarded-Host", pr.In.Host)
+		}
+		h.Set("X-Forwarded-Proto", "https")
+	}
+	if pr.Out.Body != nil && pr.Out.Body != http.NoBody {
+		pr.Out.Body = &untouchedBody{rc: pr.Out.Body}
+	}
+}
+
+// untouchedBody lets a request whose connection could not be made go to
+// another server with its body: it records whether a read began, and until
+// then its Close (the Transport closes the body even after a failed dial)
+// does nothing, leaving the inbound body to the server that owns it.
+type untouchedBody struct {
+	rc   io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *untouchedBody) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.rc.Read(p)
+}
+
+func (b *untouchedBody) Close() error {
+	if b.read.Load() {
+		return b.rc.Close()
+	}
+	return nil
+}
+
+// tlsRoundTripper sends the request to the routed server and, with
+// redispatch on, once to another server when no connection to the first
+// could be made (nothing was sent, so it is safe for any request).
+type tlsRoundTripper struct{ f *TLSFrontend }
+
+func (t tlsRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	f := t.f
+	resp, err := f.tr.RoundTrip(req)
+	if err == nil || !f.redisp || !isDialFailure(err) {
+		return resp, err
+	}
+	if ub, ok := req.Body.(*untouchedBody); ok && ub.read.Load() {
+		return nil, err
+	}
+	x := exchangeOf(req)
+	b := f.backend
+	var buf, others [maxInlineServers]*Server
+	n := 0
+	for _, s := range b.usable(buf[:0], f.state.Servers()) {
+		if s != x.rt.server && n < len(others) {
+			others[n] = s
+			n++
+		}
+	}
+	next := b.balancer.Pick(others[:n], x.clientIP)
+	if next == nil {
+		return nil, err
+	}
+	f.redispatches.Add(1)
+	f.log.Info("redispatch", "from", x.rt.server.Name, "to", next.Name, "err", err)
+	x.rt.server, x.rt.viaCookie = next, false
+	out := req.Clone(req.Context())
+	out.URL.Host = next.Addr
+	return f.tr.RoundTrip(out)
+}
+
+// modifyResponse applies the cookie mode to the response and learns the
+// session cookies it sets, as the HTTP/1.1 engine does.
+func (f *TLSFrontend) modifyResponse(resp *http.Response) error {
+	x := exchangeOf(resp.Request)
+	x.failed = false
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return nil
+	}
+	out, learned, noCache := f.backend.response(&x.rt, resp.Header["Set-Cookie"], f.learner)
+	if len(out) > 0 {
+		resp.Header["Set-Cookie"] = out
+	}
+	if noCache && cacheableHeader(x.safe, resp.StatusCode, resp.Header) {
+		resp.Header.Add("Cache-Control", "private")
+	}
+	if err := f.learn(resp.Request.Context(), &x.rt, learned); err != nil {
+		x.failed = true
+		return err
+	}
+	return nil
+}
+
+// learn hands the session keys the response set to the learner.
+func (f *TLSFrontend) learn(ctx context.Context, rt *route, keys []string) error {
+	if f.learner == nil || len(keys) == 0 {
+		return nil
+	}
+	if f.backend.LearnSync {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeouts.Server)
+		defer cancel()
+	}
+	for _, key := range keys {
+		_, err := f.learner.Learn(ctx, f.backend.Name, key, rt.server.Name, f.backend.LearnSync)
+		switch {
+		case err == nil:
+			f.learned.Add(1)
+		case errors.Is(err, ErrLearnQueueFull):
+			f.learnDropped.Add(1)
+			if f.backend.LearnSync {
+				return err
+			}
+		default:
+			return fmt.Errorf("learn_commit sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// errorHandler answers a request that got no usable response: 503 when no
+// connection could be made (as HAProxy), 504 on a timeout, 502 otherwise.
+func (f *TLSFrontend) errorHandler(w http.ResponseWriter, req *http.Request, err error) {
+	x := exchangeOf(req)
+	x.failed = true
+	name := x.rt.server.Name
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled) && req.Context().Err() != nil:
+		f.errors.Add(1)
+		return // the client went away
+	case isDialFailure(err):
+		f.fail(w, http.StatusServiceUnavailable, fmt.Sprintf("server %s is unavailable", name))
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		f.fail(w, http.StatusGatewayTimeout, fmt.Sprintf("server %s did not answer in time", name))
+	default:
+		f.fail(w, http.StatusBadGateway, fmt.Sprintf("server %s: %v", name, err))
+	}
+	f.log.Debug("proxy error", "server", name, "err", err)
+}
+
+// fail writes a short plain-text error, as HAProxy's default error pages.
+func (f *TLSFrontend) fail(w http.ResponseWriter, code int, msg string) {
+	f.errors.Add(1)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(code)
+	_, _ = fmt.Fprintf(w, "%d %s\n%s\n", code, http.StatusText(code), msg)
+}
+
+// isDialFailure reports a failure to open a connection: nothing was sent.
+func isDialFailure(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// cacheableHeader is cacheableResponse (cookie.go) for an http.Header: the
+// same HAProxy rule deciding whether nocache adds Cache-Control: private.
+func cacheableHeader(safe bool, status int, h http.Header) bool {
+	if !safe {
+		return false
+	}
+	switch status {
+	case 200, 203, 204, 206, 300, 301, 404, 405, 410, 414, 501:
+	default:
+		return false
+	}
+	for _, v := range h["Pragma"] {
+		if strings.EqualFold(strings.TrimSpace(v), "no-cache") {
+			return false
+		}
+	}
+	fresh := len(h["Expires"]) > 0 || len(h["Etag"]) > 0 || len(h["Last-Modified"]) > 0
+	for _, v := range h["Cache-Control"] {
+		for item := range strings.SplitSeq(v, ",") {
+			item = strings.ToLower(strings.TrimSpace(item))
+			switch {
+			case item == "private", item == "no-cache", item == "no-store", item == "max-age=0", item == "s-maxage=0":
+				return false
+			case strings.HasPrefix(item, "max-age"), strings.HasPrefix(item, "s-maxage"):
+				fresh = true
+			}
+		}
+	}
+	return fresh
+}

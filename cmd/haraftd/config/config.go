@@ -105,10 +105,29 @@ type Proposals struct {
 
 // Frontend is an HAProxy frontend: a listener and its default_backend.
 type Frontend struct {
-	Name    string `yaml:"name"`    // required, unique among frontends
-	Bind    string `yaml:"bind"`    // required host:port, unique among this node's listeners
-	Backend string `yaml:"backend"` // required (HAProxy default_backend): names a backend
+	Name    string       `yaml:"name"`          // required, unique among frontends
+	Bind    string       `yaml:"bind"`          // required host:port, unique among this node's listeners
+	Backend string       `yaml:"backend"`       // required (HAProxy default_backend): names a backend
+	TLS     *FrontendTLS `yaml:"tls,omitempty"` // optional: terminate TLS here (HAProxy's bind ... ssl crt)
 }
+
+// FrontendTLS terminates TLS on a frontend, serving HTTP/2 and HTTP/1.1
+// (by ALPN). The certificate files are read at start and again on SIGHUP;
+// a reload that fails keeps the certificates in use.
+type FrontendTLS struct {
+	Certs      []CertKey `yaml:"certs"`       // at least one; chosen by SNI, the first when no name matches
+	MinVersion string    `yaml:"min_version"` // 1.2 (default) | 1.3 | 1.0 | 1.1
+}
+
+// CertKey names the PEM files of one certificate (with its chain) and its
+// private key.
+type CertKey struct {
+	CertFile string `yaml:"cert_file"` // required
+	KeyFile  string `yaml:"key_file"`  // required
+}
+
+// TLS versions allowed in frontends[].tls.min_version.
+var tlsVersions = []string{"1.0", "1.1", "1.2", "1.3"}
 
 // Backend is an HAProxy backend: a balancing algorithm, an optional
 // stickiness cookie and its servers.

@@ -410,6 +410,23 @@ func (d *decoder) frontend(path string, v *yaml.Node, f *Frontend) {
 		{"name", d.str(&f.Name)},
 		{"bind", d.str(&f.Bind)},
 		{"backend", d.str(&f.Backend)},
+		{"tls", func(p string, v *yaml.Node) {
+			if isNull(resolve(v)) {
+				f.TLS = nil
+				return
+			}
+			t := &FrontendTLS{}
+			d.mapping(p, v, []field{
+				{"certs", seq(d, &t.Certs, func() CertKey { return CertKey{} }, func(p string, v *yaml.Node, ck *CertKey) {
+					d.mapping(p, v, []field{
+						{"cert_file", d.str(&ck.CertFile)},
+						{"key_file", d.str(&ck.KeyFile)},
+					})
+				})},
+				{"min_version", d.str(&t.MinVersion)},
+			})
+			f.TLS = t
+		}},
 	})
 }
 

@@ -361,6 +361,24 @@ func (v *validator) frontends(fs []Frontend, bs []Backend) {
 				v.errf(path+".backend", "unknown backend %q (defined: %s)", f.Backend, strings.Join(backends, ", "))
 			}
 		}
+		v.frontendTLS(path+".tls", f.TLS)
+	}
+}
+
+func (v *validator) frontendTLS(path string, t *FrontendTLS) {
+	if t == nil {
+		return
+	}
+	if len(t.Certs) == 0 {
+		v.errf(path+".certs", "required: at least one {cert_file, key_file}")
+	}
+	for i, ck := range t.Certs {
+		p := fmt.Sprintf("%s.certs[%d]", path, i)
+		v.required(p+".cert_file", ck.CertFile)
+		v.required(p+".key_file", ck.KeyFile)
+	}
+	if t.MinVersion != "" && !slices.Contains(tlsVersions, t.MinVersion) {
+		v.errf(path+".min_version", "invalid value %q (allowed: %s)", t.MinVersion, strings.Join(tlsVersions, ", "))
 	}
 }
 

@@ -14,11 +14,14 @@ import (
 func (s *State) applyTouch(m *fsmpb.TouchSessions) *fsmpb.ApplyResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	t := s.sessions[m.Backend]
+	if t == nil {
+		return &fsmpb.ApplyResult{}
+	}
 	for _, k := range m.Keys {
-		sk := SessionKey{m.Backend, k}
-		if b, ok := s.sessions[sk]; ok && m.StampUnixMs > b.lastSeen {
+		if b, ok := t.get(k); ok && m.StampUnixMs > b.lastSeen {
 			b.lastSeen = m.StampUnixMs
-			s.sessions[sk] = b
+			t.put(k, b)
 		}
 	}
 	return &fsmpb.ApplyResult{}
@@ -32,19 +35,16 @@ func (s *State) applyExpire(m *fsmpb.ExpireSessions) *fsmpb.ApplyResult {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var n int64
-	for k, b := range s.sessions {
-		if k.Backend != m.Backend {
-			continue
-		}
+	t := s.sessions[m.Backend]
+	if t == nil {
+		return &fsmpb.ApplyResult{}
+	}
+	n := t.deleteWhere(func(_ string, b binding) bool {
 		idle := m.MaxIdleMs > 0 && m.NowUnixMs-b.lastSeen > m.MaxIdleMs
 		old := m.MaxLifeMs > 0 && m.NowUnixMs-b.created > m.MaxLifeMs
-		if idle || old {
-			delete(s.sessions, k)
-			n++
-		}
-	}
-	return &fsmpb.ApplyResult{Count: n}
+		return idle || old
+	})
+	return &fsmpb.ApplyResult{Count: int64(n)}
 }
 
 // StampLeaderTime sets the time fields of a command to the leader's clock

@@ -34,24 +34,31 @@ func (s *State) SessionsPage(f SessionFilter, after SessionKey, limit int) (page
 	h := &keyHeap{}
 	matched := 0
 	s.mu.RLock()
-	for k, b := range s.sessions {
-		if !f.match(k, b.server) || (after != SessionKey{} && compareKeys(k, after) <= 0) {
+	for backend, t := range s.sessions {
+		if f.Backend != "" && f.Backend != backend {
 			continue
 		}
-		matched++
-		if h.Len() < limit {
-			heap.Push(h, k)
-		} else if compareKeys(k, (*h)[0]) < 0 {
-			(*h)[0] = k
-			heap.Fix(h, 0)
-		}
+		t.each(func(key string, b binding) bool {
+			k := SessionKey{backend, key}
+			if !f.match(k, s.names[b.server]) || (after != SessionKey{} && compareKeys(k, after) <= 0) {
+				return true
+			}
+			matched++
+			if h.Len() < limit {
+				heap.Push(h, k)
+			} else if compareKeys(k, (*h)[0]) < 0 {
+				(*h)[0] = k
+				heap.Fix(h, 0)
+			}
+			return true
+		})
 	}
 	keys := slices.Clone(*h)
 	slices.SortFunc(keys, compareKeys)
 	page = make([]*fsmpb.Binding, 0, len(keys))
 	for _, k := range keys {
-		b := s.sessions[k]
-		page = append(page, &fsmpb.Binding{Backend: k.Backend, Key: k.Key, Server: b.server, CreatedUnixMs: b.created, LearnedBy: b.learnedBy})
+		b, _ := s.getSession(k.Backend, k.Key)
+		page = append(page, &fsmpb.Binding{Backend: k.Backend, Key: k.Key, Server: s.names[b.server], CreatedUnixMs: b.created, LearnedBy: s.names[b.learnedBy]})
 	}
 	s.mu.RUnlock()
 	return page, matched > len(page)

@@ -11,12 +11,11 @@ func (s *State) applyLearn(m *fsmpb.LearnSessions) *fsmpb.ApplyResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, b := range m.Bindings {
-		k := SessionKey{b.Backend, b.Key}
-		if cur, ok := s.sessions[k]; ok && (cur.server == b.Server || servers.Get(b.Backend, cur.server).KeepsSessions()) {
-			res.Committed = append(res.Committed, &fsmpb.Binding{Backend: b.Backend, Key: b.Key, Server: cur.server, CreatedUnixMs: cur.created, LearnedBy: cur.learnedBy})
+		if cur, ok := s.getSession(b.Backend, b.Key); ok && (s.names[cur.server] == b.Server || servers.Get(b.Backend, s.names[cur.server]).KeepsSessions()) {
+			res.Committed = append(res.Committed, &fsmpb.Binding{Backend: b.Backend, Key: b.Key, Server: s.names[cur.server], CreatedUnixMs: cur.created, LearnedBy: s.names[cur.learnedBy]})
 			continue
 		}
-		s.sessions[SessionKey{s.internString(b.Backend), b.Key}] = binding{server: s.internString(b.Server), learnedBy: s.internString(b.LearnedBy), created: b.CreatedUnixMs, lastSeen: max(b.LastSeenUnixMs, b.CreatedUnixMs)}
+		s.putSession(b.Backend, b.Key, s.newBinding(b))
 		res.Committed = append(res.Committed, b)
 	}
 	return &fsmpb.ApplyResult{Learn: res}
@@ -28,7 +27,7 @@ func (s *State) applyDelete(m *fsmpb.DeleteSessions) *fsmpb.ApplyResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range m.Sessions {
-		delete(s.sessions, SessionKey{r.Backend, r.Key})
+		s.deleteSession(r.Backend, r.Key)
 	}
 	return &fsmpb.ApplyResult{}
 }
@@ -38,7 +37,7 @@ func (s *State) applyRebind(m *fsmpb.RebindSessions) *fsmpb.ApplyResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, b := range m.Bindings {
-		s.sessions[SessionKey{s.internString(b.Backend), b.Key}] = binding{server: s.internString(b.Server), learnedBy: s.internString(b.LearnedBy), created: b.CreatedUnixMs, lastSeen: max(b.LastSeenUnixMs, b.CreatedUnixMs)}
+		s.putSession(b.Backend, b.Key, s.newBinding(b))
 	}
 	return &fsmpb.ApplyResult{}
 }

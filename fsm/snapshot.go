@@ -19,9 +19,6 @@ import (
 // snapshotFormat is the version of the snapshot stream.
 const snapshotFormat = 1
 
-// maxSessionsHint caps the map size preallocated from a snapshot header.
-const maxSessionsHint = 4 << 20
-
 // maxRecordSize bounds one snapshot record, so a corrupt length prefix is an
 // error instead of a huge allocation.
 const maxRecordSize = 16 << 20
@@ -32,7 +29,7 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // stream of length-prefixed SnapshotRecords in a canonical order, so equal
 // states give byte-identical snapshots.
 type snapshot struct {
-	sessions []*fsmpb.Binding
+	sessions []backendSessions
 	servers  []*fsmpb.Server
 	nodes    []*fsmpb.Node
 	eips     []*fsmpb.EIP
@@ -42,9 +39,17 @@ type snapshot struct {
 
 func (s *State) capture() *snapshot {
 	s.mu.RLock()
-	snap := &snapshot{sessions: make([]*fsmpb.Binding, 0, len(s.sessions))}
-	for k, b := range s.sessions {
-		snap.sessions = append(snap.sessions, &fsmpb.Binding{Backend: k.Backend, Key: k.Key, Server: b.server, CreatedUnixMs: b.created, LearnedBy: b.learnedBy, LastSeenUnixMs: b.lastSeen})
+	snap := &snapshot{}
+	// Sessions are copied compactly (40 bytes each, sharing the key
+	// strings and the name table); the sort and the encoding happen in
+	// Persist, off the apply path.
+	for backend, t := range s.sessions {
+		bs := backendSessions{backend: backend, names: s.names, entries: make([]snapEntry, 0, t.len())}
+		t.each(func(key string, b binding) bool {
+			bs.entries = append(bs.entries, snapEntry{prefix: keyPrefix(key), key: key, b: b})
+			return true
+		})
+		snap.sessions = append(snap.sessions, bs)
 	}
 	for _, n := range s.nodes {
 		snap.nodes = append(snap.nodes, cloneNode(n))
@@ -69,9 +74,12 @@ func (s *State) capture() *snapshot {
 
 // WriteTo writes the snapshot stream.
 func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
-	slices.SortFunc(sn.sessions, func(a, b *fsmpb.Binding) int {
-		return cmp.Or(cmp.Compare(a.Backend, b.Backend), cmp.Compare(a.Key, b.Key))
-	})
+	slices.SortFunc(sn.sessions, func(a, b backendSessions) int { return cmp.Compare(a.backend, b.backend) })
+	total := 0
+	for _, bs := range sn.sessions {
+		slices.SortFunc(bs.entries, compareSnapEntries)
+		total += len(bs.entries)
+	}
 	slices.SortFunc(sn.servers, func(a, b *fsmpb.Server) int {
 		return cmp.Or(cmp.Compare(a.Backend, b.Backend), cmp.Compare(a.Name, b.Name))
 	})
@@ -83,9 +91,13 @@ func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
 	})
 
 	rw := &recordWriter{w: bufio.NewWriterSize(w, 256<<10)}
-	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Header{Header: &fsmpb.SnapshotHeader{Format: snapshotFormat, Sessions: uint64(len(sn.sessions))}}})
-	for _, b := range sn.sessions {
-		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Session{Session: b}})
+	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Header{Header: &fsmpb.SnapshotHeader{Format: snapshotFormat, Sessions: uint64(total)}}})
+	var rec []byte
+	for _, bs := range sn.sessions {
+		for _, e := range bs.entries {
+			rec = appendSessionRecord(rec[:0], bs.backend, e.key, bs.names[e.b.server], bs.names[e.b.learnedBy], e.b.created, e.b.lastSeen)
+			rw.writeRaw(rec, true)
+		}
 	}
 	for _, v := range sn.servers {
 		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Server{Server: v}})
@@ -140,6 +152,16 @@ func (rw *recordWriter) write(r *fsmpb.SnapshotRecord) {
 		rw.err = err
 		return
 	}
+	_, trailer := r.Record.(*fsmpb.SnapshotRecord_Trailer)
+	rw.writeRaw(b, !trailer)
+}
+
+// writeRaw writes one encoded record; counted records enter the trailer's
+// count and CRC.
+func (rw *recordWriter) writeRaw(b []byte, counted bool) {
+	if rw.err != nil {
+		return
+	}
 	n := binary.PutUvarint(rw.lenBuf[:], uint64(len(b)))
 	if _, err := rw.w.Write(rw.lenBuf[:n]); err != nil {
 		rw.err = err
@@ -150,7 +172,7 @@ func (rw *recordWriter) write(r *fsmpb.SnapshotRecord) {
 		return
 	}
 	rw.n += int64(n + len(b))
-	if _, ok := r.Record.(*fsmpb.SnapshotRecord_Trailer); !ok {
+	if counted {
 		rw.records++
 		rw.crc = crc32.Update(rw.crc, crcTable, b)
 	}
@@ -167,9 +189,10 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 	st := NewState()
 	servers := map[ServerKey]ServerState{}
 	var (
-		records uint64
-		crc     uint32
-		buf     []byte
+		records      uint64
+		crc          uint32
+		buf          []byte
+		sessionsHint uint64
 	)
 	for {
 		size, err := binary.ReadUvarint(br)
@@ -186,6 +209,16 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 		if _, err := io.ReadFull(br, buf); err != nil {
 			return nil, fmt.Errorf("%w: record %d: %v", ErrCorruptSnapshot, records, err)
 		}
+		if records > 0 {
+			// Session records, almost all of a snapshot, are decoded
+			// without the generic proto path (fsm/sessionwire.go).
+			if w, ok := decodeSessionRecord(buf); ok {
+				records++
+				crc = crc32.Update(crc, crcTable, buf)
+				st.restoreSession(&w, sessionsHint)
+				continue
+			}
+		}
 		var rec fsmpb.SnapshotRecord
 		if err := proto.Unmarshal(buf, &rec); err != nil {
 			return nil, fmt.Errorf("%w: record %d: %v", ErrCorruptSnapshot, records, err)
@@ -200,8 +233,9 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			}
 			// The header's count is only a size hint, read before the
 			// CRC check: a corrupt count must not make the node allocate
-			// gigabytes (or panic on a negative size) before refusing.
-			st.sessions = make(map[SessionKey]binding, min(h.Sessions, maxSessionsHint))
+			// gigabytes (or panic on a negative size) before refusing
+			// (restoreHintCap).
+			sessionsHint = h.Sessions
 		}
 		if t := rec.GetTrailer(); t != nil {
 			if t.Records != records || t.Crc32C != crc {
@@ -218,8 +252,7 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 				return nil, fmt.Errorf("%w: second header at record %d", ErrCorruptSnapshot, records)
 			}
 		case *fsmpb.SnapshotRecord_Session:
-			b := v.Session
-			st.sessions[SessionKey{st.internString(b.Backend), b.Key}] = binding{server: st.internString(b.Server), learnedBy: st.internString(b.LearnedBy), created: b.CreatedUnixMs, lastSeen: max(b.LastSeenUnixMs, b.CreatedUnixMs)}
+			st.putSession(v.Session.Backend, v.Session.Key, st.newBinding(v.Session))
 		case *fsmpb.SnapshotRecord_Server:
 			servers[ServerKey{v.Server.Backend, v.Server.Name}] = serverState(v.Server)
 		case *fsmpb.SnapshotRecord_Node:
@@ -241,7 +274,8 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 func (s *State) replace(from *State) {
 	s.mu.Lock()
 	s.sessions = from.sessions
-	s.intern = from.intern
+	s.names = from.names
+	s.nameIDs = from.nameIDs
 	s.nodes = from.nodes
 	s.eips = from.eips
 	s.nodeStatus = from.nodeStatus

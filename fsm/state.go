@@ -14,11 +14,12 @@ type SessionKey struct {
 	Key     string
 }
 
-// binding is the in-memory form of a committed fsmpb.Binding; its strings
-// are interned so a million sessions over a few servers share them.
+// binding is the in-memory form of a committed fsmpb.Binding. Its server
+// and node names are indexes into State.names, so a million sessions over a
+// few servers hold 24 bytes each besides their key (fsm/sessiontable.go).
 type binding struct {
-	server    string
-	learnedBy string
+	server    uint32
+	learnedBy uint32
 	created   int64
 	lastSeen  int64
 }
@@ -82,8 +83,9 @@ func (t *ServerTable) All() map[ServerKey]ServerState {
 // State is the replicated state. Apply mutates it; everything else reads it.
 type State struct {
 	mu       sync.RWMutex
-	sessions map[SessionKey]binding
-	intern   map[string]string
+	sessions map[string]*sessionTable // by backend
+	names    []string                 // server and node names of bindings; names[0] is ""
+	nameIDs  map[string]uint32
 	nodes    map[string]*fsmpb.Node
 	eips     map[string]*fsmpb.EIP
 	// nodeStatus holds each node's self-reported status (fsm/nodestatus.go).
@@ -101,8 +103,9 @@ type State struct {
 // NewState returns an empty state.
 func NewState() *State {
 	s := &State{
-		sessions:   make(map[SessionKey]binding),
-		intern:     make(map[string]string),
+		sessions:   make(map[string]*sessionTable),
+		names:      []string{""},
+		nameIDs:    map[string]uint32{"": 0},
 		nodes:      make(map[string]*fsmpb.Node),
 		eips:       make(map[string]*fsmpb.EIP),
 		nodeStatus: make(map[string]*fsmpb.NodeStatus),
@@ -113,41 +116,83 @@ func NewState() *State {
 	return s
 }
 
-func (s *State) internString(v string) string {
-	if v == "" {
-		return ""
+// nameID returns the index of a server or node name in s.names, adding it;
+// s.mu is held for writing.
+func (s *State) nameID(v string) uint32 {
+	if id, ok := s.nameIDs[v]; ok {
+		return id
 	}
-	if iv, ok := s.intern[v]; ok {
-		return iv
+	id := uint32(len(s.names))
+	s.names = append(s.names, v)
+	s.nameIDs[v] = id
+	return id
+}
+
+// newBinding is the in-memory form of b; s.mu is held for writing.
+func (s *State) newBinding(b *fsmpb.Binding) binding {
+	return binding{server: s.nameID(b.Server), learnedBy: s.nameID(b.LearnedBy), created: b.CreatedUnixMs, lastSeen: max(b.LastSeenUnixMs, b.CreatedUnixMs)}
+}
+
+// record is the fsmpb form of a binding; s.mu is held.
+func (s *State) record(backend, key string, b binding) *fsmpb.Binding {
+	return &fsmpb.Binding{Backend: backend, Key: key, Server: s.names[b.server], CreatedUnixMs: b.created, LearnedBy: s.names[b.learnedBy], LastSeenUnixMs: b.lastSeen}
+}
+
+// getSession returns a session's binding; s.mu is held.
+func (s *State) getSession(backend, key string) (binding, bool) {
+	t := s.sessions[backend]
+	if t == nil {
+		return binding{}, false
 	}
-	s.intern[v] = v
-	return v
+	return t.get(key)
+}
+
+// putSession sets a session's binding; s.mu is held for writing.
+func (s *State) putSession(backend, key string, b binding) {
+	t := s.sessions[backend]
+	if t == nil {
+		t = newSessionTable()
+		s.sessions[backend] = t
+	}
+	t.put(key, b)
+}
+
+// deleteSession removes a session; s.mu is held for writing.
+func (s *State) deleteSession(backend, key string) {
+	if t := s.sessions[backend]; t != nil {
+		t.del(key)
+	}
 }
 
 // Lookup returns the server a session is bound to.
 func (s *State) Lookup(backend, key string) (server string, ok bool) {
 	s.mu.RLock()
-	b, ok := s.sessions[SessionKey{backend, key}]
+	b, ok := s.getSession(backend, key)
+	server = s.names[b.server]
 	s.mu.RUnlock()
-	return b.server, ok
+	return server, ok
 }
 
 // Binding returns the committed binding of a session.
 func (s *State) Binding(backend, key string) (*fsmpb.Binding, bool) {
 	s.mu.RLock()
-	b, ok := s.sessions[SessionKey{backend, key}]
-	s.mu.RUnlock()
+	defer s.mu.RUnlock()
+	b, ok := s.getSession(backend, key)
 	if !ok {
 		return nil, false
 	}
-	return &fsmpb.Binding{Backend: backend, Key: key, Server: b.server, CreatedUnixMs: b.created, LearnedBy: b.learnedBy, LastSeenUnixMs: b.lastSeen}, true
+	return s.record(backend, key, b), true
 }
 
 // SessionCount returns the number of bound sessions.
 func (s *State) SessionCount() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.sessions)
+	n := 0
+	for _, t := range s.sessions {
+		n += t.len()
+	}
+	return n
 }
 
 // SessionsPerServer counts bound sessions by server.
@@ -155,8 +200,12 @@ func (s *State) SessionsPerServer() map[ServerKey]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make(map[ServerKey]int)
-	for k, b := range s.sessions {
-		out[ServerKey{k.Backend, b.server}]++
+	for backend, t := range s.sessions {
+		perID := map[uint32]int{}
+		t.each(func(_ string, b binding) bool { perID[b.server]++; return true })
+		for id, n := range perID {
+			out[ServerKey{backend, s.names[id]}] += n
+		}
 	}
 	return out
 }

@@ -189,7 +189,13 @@ func (s *internalServer) Apply(ctx context.Context, req *clusterpb.ApplyRequest)
 	return &clusterpb.ApplyResponse{Result: b, Index: index}, nil
 }
 
-func (s *internalServer) ReadIndex(ctx context.Context, _ *clusterpb.ReadIndexRequest) (*clusterpb.ReadIndexResponse, error) {
+func (s *internalServer) ReadIndex(ctx context.Context, req *clusterpb.ReadIndexRequest) (*clusterpb.ReadIndexResponse, error) {
+	if req.CommitOnly {
+		if !s.n.IsLeader() {
+			return nil, status.Error(codes.FailedPrecondition, "read index: not the leader")
+		}
+		return &clusterpb.ReadIndexResponse{Index: s.n.raft.CommitIndex(), Term: s.n.raft.CurrentTerm()}, nil
+	}
 	idx, err := s.n.leaderReadIndex(ctx)
 	if err != nil {
 		if retryable(err) {

@@ -83,6 +83,7 @@ type Node struct {
 	readyCh  chan struct{}
 	observer *leaderObserver
 	clock    leaderClock
+	catchUp  catchUp
 	watch    *diskWatch
 	closed   sync.Once
 }

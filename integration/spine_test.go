@@ -239,3 +239,20 @@ func TestLearnCommitSync(t *testing.T) {
 		t.Fatalf("sync learn answered before the leader applied the binding (%q, %v)", s, ok)
 	}
 }
+
+// With learn_commit: sync the client holds a committed binding the moment
+// it gets its answer; another node that has not applied it yet catches up
+// with the leader's commit index before treating the cookie as new, so the
+// very next request, through any node, reaches the same backend.
+func TestSyncLearnedSessionStickyAtOnceOnEveryNode(t *testing.T) {
+	c := startDev(t, learnMode(), config.LearnCommitSync)
+	for i := 0; i < 40; i++ {
+		r := get(t, proxyURL(c, i%3))
+		sid := cookieValue(t, r.setCookie, "JSESSIONID")
+		for j := 1; j <= 2; j++ {
+			if got := get(t, proxyURL(c, (i+j)%3), "JSESSIONID="+sid); got.backend != r.backend {
+				t.Fatalf("session %d learned on n%d (%s) went to %q on n%d right after", i, i%3+1, r.backend, got.backend, (i+j)%3+1)
+			}
+		}
+	}
+}

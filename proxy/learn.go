@@ -26,8 +26,13 @@ type LearnerOptions struct {
 	QueueSize     int           // bounded queue; full = count and drop
 	InFlight      int           // concurrent proposals (default 4)
 	TouchInterval time.Duration // how often used sessions are reported for maxidle (default 1s)
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// CatchUp, when set, waits until this node has applied what the leader
+	// had committed; the router calls it (bounded by CatchUpWait) before it
+	// treats a session cookie it does not know as new.
+	CatchUp     func(ctx context.Context) error
+	CatchUpWait time.Duration // default 250 ms
+	Now         func() time.Time
+	Logger      *slog.Logger
 }
 
 // LearnerStats are the learner's counters.
@@ -61,7 +66,7 @@ type Learner struct {
 	queue   chan learnItem
 	pendMu  sync.RWMutex
 	pend    map[fsm.SessionKey]pendingBinding
-	stats   struct{ queued, dropped, proposed, committed, conflicts, failed, batches atomic.Uint64 }
+	stats   struct{ queued, dropped, proposed, committed, conflicts, failed, batches, catchUps atomic.Uint64 }
 	log     *slog.Logger
 	stopped chan struct{}
 
@@ -88,6 +93,9 @@ func NewLearner(p Proposer, o LearnerOptions) *Learner {
 	}
 	if o.TouchInterval <= 0 {
 		o.TouchInterval = time.Second
+	}
+	if o.CatchUpWait <= 0 {
+		o.CatchUpWait = 250 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -330,4 +338,20 @@ func (l *Learner) proposeTouch(backend string, keys []string) {
 	if _, err := l.prop.Apply(ctx, fsm.TouchSessionsType, &fsmpb.TouchSessions{Backend: backend, Keys: keys}); err != nil {
 		l.log.Warn("session touches not committed", "backend", backend, "count", len(keys), "err", err)
 	}
+}
+
+// catchUpLookup looks a session up again after this node has caught up
+// with the leader's commit index: the binding may have been committed by
+// another node a moment ago (learn_commit: sync answers as soon as it is).
+func (l *Learner) catchUpLookup(st State, backend, key string) (string, bool) {
+	if l.opts.CatchUp == nil {
+		return "", false
+	}
+	l.stats.catchUps.Add(1)
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.CatchUpWait)
+	defer cancel()
+	if err := l.opts.CatchUp(ctx); err != nil {
+		return "", false
+	}
+	return st.Lookup(backend, key)
 }

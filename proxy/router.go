@@ -86,6 +86,9 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 		if !ok && l != nil {
 			name, ok = l.pending(b.Name, v)
 		}
+		if !ok && l != nil {
+			name, ok = l.catchUpLookup(st, b.Name, v)
+		}
 		if !ok {
 			return false // unknown session: treated as no cookie
 		}

@@ -129,7 +129,11 @@ func (x *ApplyResponse) GetIndex() uint64 {
 }
 
 type ReadIndexRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// commit_only: answer the leader's commit index at once, without a
+	// barrier (no log entry): enough for a node to catch up on what was
+	// committed before it asked.
+	CommitOnly    bool `protobuf:"varint,1,opt,name=commit_only,json=commitOnly,proto3" json:"commit_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +166,13 @@ func (x *ReadIndexRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ReadIndexRequest.ProtoReflect.Descriptor instead.
 func (*ReadIndexRequest) Descriptor() ([]byte, []int) {
 	return file_cluster_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ReadIndexRequest) GetCommitOnly() bool {
+	if x != nil {
+		return x.CommitOnly
+	}
+	return false
 }
 
 type ReadIndexResponse struct {
@@ -330,8 +341,10 @@ const file_cluster_proto_rawDesc = "" +
 	"\tfrom_node\x18\x02 \x01(\tR\bfromNode\"=\n" +
 	"\rApplyResponse\x12\x16\n" +
 	"\x06result\x18\x01 \x01(\fR\x06result\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x04R\x05index\"\x12\n" +
-	"\x10ReadIndexRequest\"=\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\"3\n" +
+	"\x10ReadIndexRequest\x12\x1f\n" +
+	"\vcommit_only\x18\x01 \x01(\bR\n" +
+	"commitOnly\"=\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\">\n" +

@@ -98,6 +98,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 	d.learner = proxy.NewLearner(node, proxy.LearnerOptions{
 		NodeID: cfg.Node.ID, BatchSize: cfg.Proposals.BatchSize, FlushInterval: cfg.Proposals.FlushInterval.Duration,
 		QueueSize: cfg.Proposals.QueueSize, Logger: log, TouchInterval: touchInterval(cfg),
+		CatchUp: node.CatchUp,
 	})
 	d.learnerDone = make(chan struct{})
 	go func() {

@@ -129,6 +129,7 @@ func (f *TLSFrontend) Shutdown(ctx context.Context) error {
 	if err != nil {
 		_ = f.srv.Close()
 	}
+	_ = f.ln.Close() // when Serve never ran, the server does not know it
 	f.tr.CloseIdleConnections()
 	return err
 }

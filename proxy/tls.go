@@ -44,7 +44,7 @@ func NewCertStore(pairs []CertPair, log *slog.Logger) (*CertStore, error) {
 		log = slog.Default()
 	}
 	if len(pairs) == 0 {
-		return nil, errors.New("tls: no certificate configured")
+		return nil, errors.New("no certificate configured")
 	}
 	s := &CertStore{pairs: append([]CertPair(nil), pairs...), log: log}
 	set, err := loadCertSet(s.pairs, log)
@@ -136,12 +136,12 @@ func loadCertSet(pairs []CertPair, log *slog.Logger) (*certSet, error) {
 	for _, p := range pairs {
 		c, err := tls.LoadX509KeyPair(p.CertFile, p.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("tls: certificate %s with key %s: %w", p.CertFile, p.KeyFile, err)
+			return nil, fmt.Errorf("certificate %s with key %s: %w", p.CertFile, p.KeyFile, err)
 		}
 		leaf := c.Leaf
 		if leaf == nil { // filled by LoadX509KeyPair since Go 1.23
 			if leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
-				return nil, fmt.Errorf("tls: certificate %s: %w", p.CertFile, err)
+				return nil, fmt.Errorf("certificate %s: %w", p.CertFile, err)
 			}
 			c.Leaf = leaf
 		}

@@ -2,7 +2,7 @@
 // session table, server health and Elastic IP placement are replicated with
 // Raft.
 //
-//	haraftd -config node1.yaml        run one node
+//	haraftd -config node1.yaml        run one node (SIGHUP reloads TLS certificates)
 //	haraftd -check -config node1.yaml validate the config and exit
 //	haraftd -dev [-data DIR]          three nodes + two demo backends in one process
 package main
@@ -75,7 +75,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log.Info("started", "raft", d.Node().Addr(), "ops", d.OpsAddr())
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // reload the TLS frontends' certificates
+	defer signal.Stop(hup)
+	for ctx.Err() == nil {
+		select {
+		case <-hup:
+			if err := d.Reload(); err != nil {
+				log.Error("SIGHUP reload failed; the certificates in use stay", "err", err)
+			}
+		case <-ctx.Done():
+		}
+	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -41,7 +41,7 @@ type Daemon struct {
 	health    *proxy.HealthMonitor
 	liveness  *cluster.Liveness // optional: the leader's view of which members are alive
 	backends  map[string]*proxy.Backend
-	frontends []*proxy.Frontend
+	frontends []Frontend // tlsfront.go
 	ops       *http.Server
 	opsLn     net.Listener
 	admin     *adminParts // admin.go
@@ -108,10 +108,8 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 
 	// Bind every listener now, so a port conflict fails the start instead
 	// of surfacing after the readiness gate.
-	for _, fc := range cfg.Frontends {
-		f, err := proxy.NewFrontend(proxy.FrontendOptions{
-			Name: fc.Name, Bind: fc.Bind, Backend: d.backends[fc.Backend], Timeouts: timeouts(cfg), Redispatch: true,
-		}, d.fsm, d.learner, log)
+	for i, fc := range cfg.Frontends {
+		f, err := d.newFrontend(i, fc)
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +186,7 @@ func (d *Daemon) FSM() *fsm.FSM { return d.fsm }
 func (d *Daemon) Learner() *proxy.Learner { return d.learner }
 
 // Frontends returns the frontends, in config order.
-func (d *Daemon) Frontends() []*proxy.Frontend { return d.frontends }
+func (d *Daemon) Frontends() []Frontend { return d.frontends }
 
 // OpsAddr returns the ops listener's address.
 func (d *Daemon) OpsAddr() string { return d.opsLn.Addr().String() }

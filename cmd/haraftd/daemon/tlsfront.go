@@ -1,0 +1,71 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/haraft/haraft/cmd/haraftd/config"
+	"github.com/haraft/haraft/proxy"
+)
+
+// Frontend is one listener of the node: the HTTP/1.1 engine's
+// (*proxy.Frontend) or, for a frontend with a tls section, a TLS one
+// speaking HTTP/2 and HTTP/1.1 (*proxy.TLSFrontend).
+type Frontend interface {
+	Addr() net.Addr
+	Serve() error
+	Shutdown(ctx context.Context) error
+	Stats() proxy.FrontendStats
+}
+
+var (
+	_ Frontend = (*proxy.Frontend)(nil)
+	_ Frontend = (*proxy.TLSFrontend)(nil)
+)
+
+// newFrontend binds frontends[i] of the config. A certificate that cannot
+// be loaded fails the start with the file named.
+func (d *Daemon) newFrontend(i int, fc config.Frontend) (Frontend, error) {
+	o := proxy.FrontendOptions{
+		Name: fc.Name, Bind: fc.Bind, Backend: d.backends[fc.Backend], Timeouts: timeouts(d.cfg), Redispatch: true,
+	}
+	if fc.TLS == nil {
+		return proxy.NewFrontend(o, d.fsm, d.learner, d.log)
+	}
+	pairs := make([]proxy.CertPair, len(fc.TLS.Certs))
+	for j, ck := range fc.TLS.Certs {
+		pairs[j] = proxy.CertPair{CertFile: ck.CertFile, KeyFile: ck.KeyFile}
+	}
+	minVersion, err := proxy.ParseTLSVersion(fc.TLS.MinVersion)
+	if err != nil {
+		return nil, fmt.Errorf("%s: frontends[%d].tls.min_version: %w", d.cfg.File, i, err)
+	}
+	store, err := proxy.NewCertStore(pairs, d.log.With("frontend", fc.Name))
+	if err != nil {
+		return nil, fmt.Errorf("%s: frontends[%d].tls: %w", d.cfg.File, i, err)
+	}
+	return proxy.NewTLSFrontend(proxy.TLSFrontendOptions{FrontendOptions: o, Certs: store, MinVersion: minVersion}, d.fsm, d.learner, d.log)
+}
+
+// Reload reads the certificate files of every TLS frontend again (haraftd
+// calls it on SIGHUP). New connections get the new certificates; the
+// connections already open are not touched. A frontend whose files cannot
+// be loaded keeps serving the certificates it had; the error names them.
+func (d *Daemon) Reload() error {
+	var errs []error
+	n := 0
+	for i, f := range d.frontends {
+		tf, ok := f.(*proxy.TLSFrontend)
+		if !ok {
+			continue
+		}
+		n++
+		if err := tf.Reload(); err != nil {
+			errs = append(errs, fmt.Errorf("frontend %s: %w", d.cfg.Frontends[i].Name, err))
+		}
+	}
+	d.log.Info("reload", "tls_frontends", n, "failed", len(errs))
+	return errors.Join(errs...)
+}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -538,5 +539,107 @@ func TestTLSFrontendRedispatch(t *testing.T) {
 	}
 	if st := f.Stats(); st.Redispatches != 4 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestTLSFrontendWebSocket(t *testing.T) {
+	ca := newTestCA(t)
+	pair, _ := ca.issue(t, t.TempDir(), "web", "www.example.com")
+	be := rawBackend(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil || req.Header.Get("Upgrade") != "websocket" {
+			return
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\nserver-hello;")
+		buf := make([]byte, 64)
+		for {
+			n, err := br.Read(buf)
+			if err != nil {
+				return
+			}
+			if _, err := c.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	})
+	f, _ := startTLSProxy(t, tlsProxyOpts{certs: []CertPair{pair}}, be)
+	conn, err := tls.Dial("tcp", f.Addr().String(), &tls.Config{RootCAs: ca.pool, ServerName: "www.example.com", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: k\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "websocket" {
+		t.Fatalf("handshake: %d %v", resp.StatusCode, resp.Header)
+	}
+	hello := make([]byte, len("server-hello;"))
+	if _, err := io.ReadFull(br, hello); err != nil || string(hello) != "server-hello;" {
+		t.Fatalf("bytes after 101: %q %v", hello, err)
+	}
+	for _, msg := range []string{"ping", strings.Repeat("x", 100000)} {
+		_, _ = io.WriteString(conn, msg)
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(br, got); err != nil || string(got) != msg {
+			t.Fatalf("echo of %d bytes: %v", len(msg), err)
+		}
+	}
+}
+
+// Shutdown lets an HTTP/2 request in flight finish, then returns.
+func TestTLSFrontendGracefulShutdown(t *testing.T) {
+	ca := newTestCA(t)
+	pair, _ := ca.issue(t, t.TempDir(), "web", "www.example.com")
+	started, release := make(chan struct{}), make(chan struct{})
+	be := startBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		_, _ = io.WriteString(w, "done")
+	})
+	f, _ := startTLSProxy(t, tlsProxyOpts{certs: []CertPair{pair}}, be)
+	c := tlsClient(t, ca, "www.example.com", false)
+	type result struct {
+		body string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := c.Get("https://" + f.Addr().String() + "/slow")
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		got <- result{string(b), err}
+	}()
+	<-started
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stopped <- f.Shutdown(ctx)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	select {
+	case err := <-stopped:
+		t.Fatalf("shutdown returned with a request in flight: %v", err)
+	default:
+	}
+	close(release)
+	if r := <-got; r.err != nil || r.body != "done" {
+		t.Fatalf("in-flight request: %q %v", r.body, r.err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.DialTimeout("tcp", f.Addr().String(), time.Second); err == nil {
+		t.Fatal("still accepting after shutdown")
 	}
 }

@@ -37,6 +37,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -57,6 +58,7 @@ var (
 	chaosSeed      = flag.Uint64("chaos.seed", 0, "run only the schedule of this seed (replay)")
 	chaosFirstSeed = flag.Uint64("chaos.firstseed", 0, "seed of the first schedule (default: from the clock)")
 	chaosSteps     = flag.Int("chaos.steps", 8, "faults per schedule")
+	chaosHang      = flag.Duration("chaos.hang", 3*time.Minute, "a schedule still running after this is a hang: dump every goroutine and crash")
 )
 
 // chaosRecoveryBound is how long the cluster may take, after the heal, to
@@ -226,6 +228,13 @@ func (ch *chaos) servingNode(r *rand.Rand) (*daemon.Daemon, string) {
 func runChaos(t *testing.T, seed uint64) *chaosStats {
 	ch := &chaos{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0xc4a05)), killedServers: map[string]bool{}, sessions: map[string]*learnedSession{}}
 	ch.sync = seed%2 == 0
+	// A hang (a shutdown that never returns, a deadlock) must name its
+	// seed and show where everything waits.
+	watchdog := time.AfterFunc(*chaosHang, func() {
+		debug.SetTraceback("all")
+		panic(fmt.Sprintf("chaos seed=%d: schedule still running after %v: hung (every goroutine follows)", seed, *chaosHang))
+	})
+	defer watchdog.Stop()
 	ch.stats.sync = ch.sync
 	mode := config.LearnCommitAsync
 	if ch.sync {

@@ -62,9 +62,17 @@ type Raft struct {
 	ElectionTimeout    Duration `yaml:"election_timeout"`     // default 1s; >= heartbeat_timeout
 	LeaderLeaseTimeout Duration `yaml:"leader_lease_timeout"` // default 500ms; <= heartbeat_timeout
 	CommitTimeout      Duration `yaml:"commit_timeout"`       // default 50ms
-	SnapshotInterval   Duration `yaml:"snapshot_interval"`    // default 120s
-	SnapshotThreshold  uint64   `yaml:"snapshot_threshold"`   // default 8192
-	TrailingLogs       uint64   `yaml:"trailing_logs"`        // default 10240
+	// Log compaction. Raft checks every snapshot_interval (randomized up
+	// to twice that) whether snapshot_threshold entries were written since
+	// the last snapshot, snapshots, and keeps trailing_logs entries. The
+	// log on disk stays within about snapshot_threshold + trailing_logs +
+	// 2 x snapshot_interval x entries/s entries; a haraft entry carries up
+	// to proposals.batch_size bindings (~25 KB at 512), so Raft's own
+	// defaults (120s, 8192, 10240) let raft.db reach ~0.5 GB under
+	// sustained learning. bench/scale measures it.
+	SnapshotInterval  Duration `yaml:"snapshot_interval"`  // default 10s
+	SnapshotThreshold uint64   `yaml:"snapshot_threshold"` // default 1024
+	TrailingLogs      uint64   `yaml:"trailing_logs"`      // default 1024
 
 	// TLS, when set, makes the cluster port (Raft and node-to-node RPCs)
 	// mutual TLS: a node without a certificate signed by ca_file can
@@ -232,9 +240,9 @@ func Default() *Config {
 			ElectionTimeout:    Duration{time.Second},
 			LeaderLeaseTimeout: Duration{500 * time.Millisecond},
 			CommitTimeout:      Duration{50 * time.Millisecond},
-			SnapshotInterval:   Duration{120 * time.Second},
-			SnapshotThreshold:  8192,
-			TrailingLogs:       10240,
+			SnapshotInterval:   Duration{10 * time.Second},
+			SnapshotThreshold:  1024,
+			TrailingLogs:       1024,
 		},
 		Timeouts: Timeouts{
 			Connect:       Duration{5 * time.Second},

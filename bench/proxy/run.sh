@@ -18,6 +18,9 @@
 #   PROXY_CPU=0 LOAD_CPU=1
 #   BASE_PORT=19100 ports BASE_PORT..BASE_PORT+9 are used
 #   DIRECT=1        also measure the backend answered directly (the ceiling)
+#   SIMULTANEOUS=1  load HAProxy and haraft at the same time (two wrk), both
+#                   pinned to PROXY_CPU: on a machine busy with other work,
+#                   both then see the same conditions (see README)
 #   PROFILE=FILE    record 5 s of haraft under insert load with perf (user and
 #                   kernel stacks) into FILE; read it with perf report -i FILE
 #   KEEP=DIR        keep logs and configs in DIR instead of a temp dir
@@ -32,6 +35,7 @@ PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BASE_PORT=${BASE_PORT:-19100}
 DIRECT=${DIRECT:-1}
+SIMULTANEOUS=${SIMULTANEOUS:-0}
 PROFILE=${PROFILE:-}
 
 for tool in haproxy wrk curl go taskset; do
@@ -206,13 +210,21 @@ to_ms() { # wrk latency (123.45us|1.23ms|1.02s) -> ms
 		printf "%.3f", n
 	}'
 }
-measure() {
-	local name=$1 url=$2 cookie=$3 pid=$4 out t0 t1 secs
-	"${on_load_cpu[@]}" wrk -t1 -c64 -d2s -H "Cookie: $cookie" "$url" >/dev/null 2>&1 # warm up
-	t0=$(cpu_ticks "$pid")
-	out=$("${on_load_cpu[@]}" wrk -t1 -c64 -d"$DURATION" --latency -H "Cookie: $cookie" "$url")
+declare -A wrk_pid cpu_t0
+warm() { # url cookie: a short unmeasured run first
+	"${on_load_cpu[@]}" wrk -t1 -c64 -d2s -H "Cookie: $2" "$1" >/dev/null 2>&1
+}
+start() { # name url cookie pid: start a measured wrk run in the background
+	cpu_t0[$1]=$(cpu_ticks "$4")
+	"${on_load_cpu[@]}" wrk -t1 -c64 -d"$DURATION" --latency -H "Cookie: $3" "$2" >"$work/wrk-$1-$round.txt" 2>&1 &
+	wrk_pid[$1]=$!
+}
+finish() { # name pid: wait for the run; append "name rps p50 p99 cpu us/request" to the round's results
+	local name=$1 pid=$2 out t0 t1 secs
+	wait "${wrk_pid[$name]}"
 	t1=$(cpu_ticks "$pid")
-	echo "$out" >"$work/wrk-$name-$round.txt"
+	t0=${cpu_t0[$name]}
+	out=$(cat "$work/wrk-$name-$round.txt")
 	local rps p50 p99 errs
 	rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' <<<"$out")
 	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
@@ -229,6 +241,33 @@ measure() {
 	echo "$name $rps $p50 $p99 $cpu $usreq" >>"$work/results-$round.txt"
 	echo "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, proxy cpu $cpu%, $usreq us cpu/request" >&2
 }
+measure() { # name url cookie pid: one run alone
+	warm "$2" "$3"
+	start "$@"
+	finish "$1" "$4"
+}
+# pair MODE HAPURL HAPCOOKIE HARURL HARCOOKIE: both proxies of a mode, one
+# after the other, or at once with SIMULTANEOUS=1.
+pair() {
+	local m=$1
+	if [[ $SIMULTANEOUS == 1 ]]; then
+		warm "$2" "$3"
+		warm "$4" "$5"
+		start "haproxy-$m" "$2" "$3" "$hap_pid"
+		start "haraft-$m" "$4" "$5" "$har_pid"
+		finish "haproxy-$m" "$hap_pid"
+		finish "haraft-$m" "$har_pid"
+		return
+	fi
+	local who
+	for who in $order; do
+		if [[ $who == hap ]]; then
+			measure "haproxy-$m" "$2" "$3" "$hap_pid"
+		else
+			measure "haraft-$m" "$4" "$5" "$har_pid"
+		fi
+	done
+}
 
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews the figures)" >&2
 for round in $(seq 1 "$ROUNDS"); do
@@ -243,27 +282,15 @@ for round in $(seq 1 "$ROUNDS"); do
 	else
 		order="har hap"
 	fi
-	for who in $order; do
-		if [[ $who == hap ]]; then
-			measure haproxy-insert "http://127.0.0.1:$hap_insert/" "SERVERID=A" "$hap_pid"
-		else
-			measure haraft-insert "http://127.0.0.1:$har_insert/" "SERVERID=A" "$har_pid"
-			if [[ -n $PROFILE && $round == 1 ]]; then
-				"${on_load_cpu[@]}" wrk -t1 -c64 -d7s -H "Cookie: SERVERID=A" "http://127.0.0.1:$har_insert/" >/dev/null &
-				sleep 1
-				perf record -q -F 2999 -g -o "$PROFILE" -p "$har_pid" -- sleep 5 >/dev/null 2>&1 ||
-					echo "run.sh: perf record failed" >&2
-				wait $!
-			fi
-		fi
-	done
-	for who in $order; do
-		if [[ $who == hap ]]; then
-			measure haproxy-learn "http://127.0.0.1:$hap_learn/" "JSESSIONID=$hap_sess" "$hap_pid"
-		else
-			measure haraft-learn "http://127.0.0.1:$har_learn/" "JSESSIONID=$har_sess" "$har_pid"
-		fi
-	done
+	pair insert "http://127.0.0.1:$hap_insert/" "SERVERID=A" "http://127.0.0.1:$har_insert/" "SERVERID=A"
+	if [[ -n $PROFILE && $round == 1 ]]; then
+		"${on_load_cpu[@]}" wrk -t1 -c64 -d7s -H "Cookie: SERVERID=A" "http://127.0.0.1:$har_insert/" >/dev/null &
+		sleep 1
+		perf record -q -F 2999 -g -o "$PROFILE" -p "$har_pid" -- sleep 5 >/dev/null 2>&1 ||
+			echo "run.sh: perf record failed" >&2
+		wait $!
+	fi
+	pair learn "http://127.0.0.1:$hap_learn/" "JSESSIONID=$hap_sess" "http://127.0.0.1:$har_learn/" "JSESSIONID=$har_sess"
 done
 
 # Per round, the ratios; then the median of every figure over the rounds.
@@ -276,7 +303,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo
-echo "haraft $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo ?) vs $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk -t1 -c64 -d$DURATION, pinned=$PIN, median of $ROUNDS round(s)"
+echo "haraft $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo ?) vs $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk -t1 -c64 -d$DURATION, pinned=$PIN, simultaneous=$SIMULTANEOUS, median of $ROUNDS round(s)"
 cat "$work"/results-*.txt | sort -k1,1 | awk '
 	function median(list, n,    a, i, j, t) {
 		n = split(list, a, " ")

@@ -30,8 +30,8 @@ while (( run < N )); do
 		-test.run '^TestChaos$' -test.v -test.timeout 0 \
 		-chaos.schedules "$n" -chaos.firstseed "$seed" -chaos.steps "$STEPS" >"$log" 2>&1
 	rc=$?
-	done_here=$(grep -c -- '--- \(PASS\|FAIL\): TestChaos/seed=' "$log")
-	for s in $(grep -o -- '--- FAIL: TestChaos/seed=[0-9]*' "$log" | grep -o '[0-9]*$'); do bad+=("$s"); done
+	done_here=$(grep -c 'CHAOS DONE seed=' "$log")
+	for s in $(grep -o 'CHAOS DONE seed=[0-9]* violations=[1-9][0-9]*' "$log" | grep -o 'seed=[0-9]*' | grep -o '[0-9]*'); do bad+=("$s"); done
 	if (( rc != 0 && done_here < n )); then
 		# The process died or hung in the schedule after the last finished one.
 		last=$(grep -o 'chaos seed=[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$')

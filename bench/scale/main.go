@@ -60,12 +60,20 @@ var (
 	dir         = flag.String("dir", "", "work dir (default: a new temp dir, removed at the end)")
 	keep        = flag.Bool("keep", false, "keep the work dir")
 	haraftdBin  = flag.String("haraftd", "", "haraftd binary (default: go build ./cmd/haraftd)")
-	snapThresh  = flag.Uint64("snapshot-threshold", 8192, "raft.snapshot_threshold")
-	trailing    = flag.Uint64("trailing-logs", 10240, "raft.trailing_logs")
-	snapIntv    = flag.Duration("snapshot-interval", 30*time.Second, "raft.snapshot_interval")
+	snapThresh  = flag.Uint64("snapshot-threshold", 1024, "raft.snapshot_threshold")
+	trailing    = flag.Uint64("trailing-logs", 1024, "raft.trailing_logs")
+	snapIntv    = flag.Duration("snapshot-interval", 10*time.Second, "raft.snapshot_interval")
 	gomemlimit  = flag.String("gomemlimit", "", "GOMEMLIMIT for the haraftd processes (empty: unset)")
 	join        = flag.Bool("join", true, "measure a fourth node joining")
 	restartNode = flag.Bool("restart", true, "measure a follower's restart (restore) time")
+	sustain     = flag.Int("sustain-entries", 0, "after the load, propose this many more log entries re-learning known sessions, to show log compaction bounding disk use")
+	sustainB    = flag.Int("sustain-batch", 512, "bindings per entry in the sustain phase")
+)
+
+// known keeps some learned keys for the sustain phase to re-learn.
+var (
+	knownMu sync.Mutex
+	known   []string
 )
 
 const token = "scale-bench-write-token"
@@ -150,6 +158,12 @@ func run() error {
 	fmt.Printf("after load: %s\n", rssLine(nodes[:3]))
 	fmt.Printf("data dirs:  %s\n", diskLine(nodes[:3]))
 
+	if *sustain > 0 {
+		if err := sustainLoad(nodes[:3]); err != nil {
+			return err
+		}
+	}
+
 	leader, err := leaderOf(nodes[:3])
 	if err != nil {
 		return err
@@ -219,7 +233,8 @@ func run() error {
 	fmt.Printf("| load (3 nodes, batch %d, %d proposers) | %v, %.0f sessions/s |\n", *batch, *senders, loadTook.Round(time.Millisecond), float64(*sessions)/loadTook.Seconds())
 	for _, n := range all {
 		rss, hwm := n.rss()
-		fmt.Printf("| %s RSS now / peak | %s / %s |\n", n.id, mb(rss), mb(hwm))
+		anon, file := n.rssParts()
+		fmt.Printf("| %s RSS now / peak | %s / %s (anon %s, file %s) |\n", n.id, mb(rss), mb(hwm), mb(anon), mb(file))
 	}
 	for _, n := range all {
 		db, snaps := n.disk()
@@ -451,7 +466,15 @@ func load(ns []*node, total int) error {
 				msg := &fsmpb.LearnSessions{Bindings: make([]*fsmpb.Binding, n)}
 				now := time.Now().UnixMilli()
 				for i := range msg.Bindings {
-					msg.Bindings[i] = &fsmpb.Binding{Backend: "app", Key: sessionKey(), Server: []string{"A", "B"}[(b+i)%2],
+					key := sessionKey()
+					if b%8 == 0 && i == 0 {
+						knownMu.Lock()
+						if len(known) < 100000 {
+							known = append(known, key)
+						}
+						knownMu.Unlock()
+					}
+					msg.Bindings[i] = &fsmpb.Binding{Backend: "app", Key: key, Server: []string{"A", "B"}[(b+i)%2],
 						CreatedUnixMs: now, LastSeenUnixMs: now, LearnedBy: ns[(b+i)%3].id}
 				}
 				data, err := fsm.Encode(fsm.LearnSessionsType, msg)
@@ -644,4 +667,90 @@ func adminJoin(leader, n4 *node) error {
 	defer cancel()
 	_, err = c.Join(ctx, &adminpb.JoinRequest{Id: n4.id, Address: n4.raftAddr})
 	return err
+}
+
+// rssParts splits the resident set: anonymous memory (the Go heap) and
+// file pages (boltdb's mmap of raft.db).
+func (n *node) rssParts() (anon, file int64) {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0, 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "RssAnon:":
+			anon = v << 10
+		case "RssFile:":
+			file = v << 10
+		}
+	}
+	return anon, file
+}
+
+// sustainLoad keeps learning — re-learning known sessions, so the table
+// does not grow but the log does — and prints the data dirs as it goes:
+// with log compaction the raft.db files stop growing.
+func sustainLoad(ns []*node) error {
+	leader, err := leaderOf(ns)
+	if err != nil {
+		return err
+	}
+	c, conn, err := internalClient(leader.raftAddr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	knownMu.Lock()
+	keys := known
+	knownMu.Unlock()
+	if len(keys) == 0 {
+		return errors.New("sustain: no known keys")
+	}
+	fmt.Printf("sustain: %d more entries of %d re-learned bindings (snapshot_threshold=%d trailing_logs=%d)\n", *sustain, *sustainB, *snapThresh, *trailing)
+	start := time.Now()
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	var firstErr atomic.Value
+	step := max(*sustain/10, 1)
+	for range *senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				e := int(next.Add(1))
+				if e > *sustain {
+					return
+				}
+				msg := &fsmpb.LearnSessions{}
+				now := time.Now().UnixMilli()
+				for i := 0; i < *sustainB; i++ {
+					msg.Bindings = append(msg.Bindings, &fsmpb.Binding{Backend: "app", Key: keys[(e**sustainB+i)%len(keys)], Server: "A", CreatedUnixMs: now, LearnedBy: "n1"})
+				}
+				data, _ := fsm.Encode(fsm.LearnSessionsType, msg)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				_, err := c.Apply(ctx, &clusterpb.ApplyRequest{Command: data, FromNode: "scale-bench"})
+				cancel()
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				if e%step == 0 {
+					fmt.Printf("  %6d entries %6.1fs   %s   %s\n", e, time.Since(start).Seconds(), diskLine(ns), rssLine(ns))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if e := firstErr.Load(); e != nil {
+		return fmt.Errorf("sustain: %v", e)
+	}
+	return nil
 }

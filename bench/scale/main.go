@@ -208,6 +208,9 @@ func run() error {
 			return err
 		}
 		start := time.Now()
+		if leader, err = leaderOf(nodes[:3]); err != nil {
+			return err
+		}
 		if err := adminJoin(leader, n4); err != nil {
 			return err
 		}

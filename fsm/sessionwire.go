@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -157,16 +158,32 @@ func (s *State) nameIDBytes(v []byte) uint32 {
 type backendSessions struct {
 	backend string
 	names   []string // State.names when captured (it only grows)
-	entries []snapEntry
+	entries []tableSlot
+	order   []sortKey // entries' order by key, filled by sort
 }
 
-// snapEntry is a captured session. prefix holds the key's first 8 bytes
-// big-endian (zero-padded), so the sort compares integers and reads the
-// key's bytes only on a tie.
-type snapEntry struct {
+// sortKey orders a captured session: prefix holds its key's first 8 bytes
+// big-endian (zero-padded), so the sort compares integers, moves 16
+// pointer-free bytes, and reads the keys only on a tie.
+type sortKey struct {
 	prefix uint64
-	key    string
-	b      binding
+	idx    uint32
+}
+
+func (bs *backendSessions) sort() {
+	bs.order = make([]sortKey, len(bs.entries))
+	for i := range bs.entries {
+		bs.order[i] = sortKey{prefix: keyPrefix(bs.entries[i].key), idx: uint32(i)}
+	}
+	slices.SortFunc(bs.order, func(a, b sortKey) int {
+		if a.prefix != b.prefix {
+			if a.prefix < b.prefix {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(bs.entries[a.idx].key, bs.entries[b.idx].key)
+	})
 }
 
 func keyPrefix(k string) uint64 {
@@ -180,15 +197,6 @@ func keyPrefix(k string) uint64 {
 	return p
 }
 
-func compareSnapEntries(a, b snapEntry) int {
-	if a.prefix != b.prefix {
-		if a.prefix < b.prefix {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a.key, b.key)
-}
 
 // restoreHintCap bounds the table preallocated from a snapshot header's
 // session count (read before the CRC is checked).

@@ -44,9 +44,9 @@ func (s *State) capture() *snapshot {
 	// strings and the name table); the sort and the encoding happen in
 	// Persist, off the apply path.
 	for backend, t := range s.sessions {
-		bs := backendSessions{backend: backend, names: s.names, entries: make([]snapEntry, 0, t.len())}
+		bs := backendSessions{backend: backend, names: s.names, entries: make([]tableSlot, 0, t.len())}
 		t.each(func(key string, b binding) bool {
-			bs.entries = append(bs.entries, snapEntry{prefix: keyPrefix(key), key: key, b: b})
+			bs.entries = append(bs.entries, tableSlot{key: key, b: b})
 			return true
 		})
 		snap.sessions = append(snap.sessions, bs)
@@ -76,9 +76,9 @@ func (s *State) capture() *snapshot {
 func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
 	slices.SortFunc(sn.sessions, func(a, b backendSessions) int { return cmp.Compare(a.backend, b.backend) })
 	total := 0
-	for _, bs := range sn.sessions {
-		slices.SortFunc(bs.entries, compareSnapEntries)
-		total += len(bs.entries)
+	for i := range sn.sessions {
+		sn.sessions[i].sort()
+		total += len(sn.sessions[i].entries)
 	}
 	slices.SortFunc(sn.servers, func(a, b *fsmpb.Server) int {
 		return cmp.Or(cmp.Compare(a.Backend, b.Backend), cmp.Compare(a.Name, b.Name))
@@ -94,7 +94,8 @@ func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
 	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Header{Header: &fsmpb.SnapshotHeader{Format: snapshotFormat, Sessions: uint64(total)}}})
 	var rec []byte
 	for _, bs := range sn.sessions {
-		for _, e := range bs.entries {
+		for _, o := range bs.order {
+			e := &bs.entries[o.idx]
 			rec = appendSessionRecord(rec[:0], bs.backend, e.key, bs.names[e.b.server], bs.names[e.b.learnedBy], e.b.created, e.b.lastSeen)
 			rw.writeRaw(rec, true)
 		}

@@ -198,11 +198,11 @@ func (p *connPool) get(now int64) (*backendConn, error) {
 		p.idle = p.idle[:n-1]
 		idle := time.Duration(now - bc.idleSince)
 		if idle > p.idleTimeout {
-			_ = bc.conn.Close()
+			bc.close()
 			continue
 		}
 		if idle > probeIdleAfter && !connAlive(bc.conn) {
-			_ = bc.conn.Close()
+			bc.close()
 			continue
 		}
 		p.mu.Unlock()
@@ -233,12 +233,13 @@ func (p *connPool) put(bc *backendConn, now int64) {
 		bc.close()
 		return
 	}
-	bc.in.release()
+	// An idle connection keeps its read buffer: a pool Get and Put less per
+	// request; the pool holds its connections at most idleTimeout.
 	bc.idleSince = now
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= maxIdlePerServer {
 		p.mu.Unlock()
-		_ = bc.conn.Close()
+		bc.close()
 		return
 	}
 	p.idle = append(p.idle, bc)
@@ -268,7 +269,7 @@ func (p *connPool) expire() {
 	}
 	p.mu.Unlock()
 	for _, bc := range old {
-		_ = bc.conn.Close()
+		bc.close()
 	}
 }
 
@@ -287,7 +288,7 @@ func (p *connPool) closeIdle(stop bool) {
 	}
 	p.mu.Unlock()
 	for _, bc := range idle {
-		_ = bc.conn.Close()
+		bc.close()
 	}
 }
 

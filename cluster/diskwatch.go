@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -360,4 +361,12 @@ func orDur(v, d time.Duration) time.Duration {
 		return v
 	}
 	return d
+}
+
+// isDiskError reports a log store write that failed for want of a
+// working disk: hashicorp/raft answers the entries' futures with that
+// error and steps down (dispatchLogs), so the proposer may retry through
+// the next leader.
+func isDiskError(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EIO) || errors.Is(err, syscall.EROFS)
 }

@@ -102,6 +102,12 @@ func (n *Node) applyLocal(ctx context.Context, data []byte) (*fsmpb.ApplyResult,
 	}
 	f := n.raft.Apply(data, timeout)
 	if err := awaitFuture(ctx, f); err != nil {
+		if isDiskError(err) {
+			// The leader could not write its own log (full or failing
+			// disk): raft steps down, the entry was not replicated, and
+			// the proposal must go to the next leader (diskwatch.go).
+			return nil, 0, fmt.Errorf("%w: the leader's log write failed: %v", raft.ErrLeadershipLost, err)
+		}
 		return nil, 0, err
 	}
 	res, ok := f.Response().(*fsmpb.ApplyResult)

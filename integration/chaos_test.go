@@ -147,6 +147,7 @@ type revisit struct {
 	key, node, backend string
 	start, end         time.Time
 	known              bool   // the node's FSM had the session right after the response
+	boundUp            bool   // and held its server as keeping sessions (not agreed down)
 	lag                uint64 // the leader's applied index minus the node's, then
 }
 
@@ -521,8 +522,9 @@ func (ch *chaos) traffic(ctx context.Context, r *rand.Rand) {
 				ch.stats.learned++
 			}
 		} else {
-			_, known := d.FSM().Lookup("app", key)
-			rv := revisit{key: key, node: d.Node().ID(), backend: res.backend, start: start, end: end, known: known}
+			srv, known := d.FSM().Lookup("app", key)
+			rv := revisit{key: key, node: d.Node().ID(), backend: res.backend, start: start, end: end, known: known,
+				boundUp: known && d.FSM().Servers().Get("app", srv).KeepsSessions()}
 			if leader := ch.leaderLocked(); leader != nil {
 				if la, na := leader.FSM().AppliedIndex(), d.FSM().AppliedIndex(); la > na {
 					rv.lag = la - na
@@ -586,8 +588,8 @@ func (ch *chaos) waitRecovered(healed time.Time) {
 				leaders++
 			}
 			for _, srv := range []string{"A", "B"} {
-				if h := d.FSM().Servers().Get("app", srv).Health; h == fsmpb.Health_HEALTH_DOWN {
-					return fmt.Sprintf("%s still agreed down on %s", srv, d.Node().ID())
+				if h := d.FSM().Servers().Get("app", srv).Health; h != fsmpb.Health_HEALTH_UP {
+					return fmt.Sprintf("%s agreed %v on %s", srv, h, d.Node().ID())
 				}
 			}
 		}
@@ -609,10 +611,21 @@ func (ch *chaos) waitRecovered(healed time.Time) {
 		}
 		return ""
 	}
+	// Both servers must be agreed up everywhere for a while: views of a
+	// server killed just before the heal may still be committed (down)
+	// after it came back, and then flip up again.
 	var why string
+	var upSince time.Time
 	for {
 		if why = cond(); why == "" {
-			break
+			if upSince.IsZero() {
+				upSince = time.Now()
+			}
+			if time.Since(upSince) >= 500*time.Millisecond {
+				break
+			}
+		} else {
+			upSince = time.Time{}
 		}
 		if time.Now().After(deadline) {
 			ch.violation("not recovered %v after the heal: %s", chaosRecoveryBound, why)
@@ -697,7 +710,10 @@ func (ch *chaos) finalChecks() {
 		if !ok || !ls.committed || fin != ls.server || rv.start.Before(ls.committedAt.Add(250*time.Millisecond)) {
 			continue
 		}
-		if ch.quietAt(rv.start) && rv.backend != fin {
+		// Quiet: no backend died or restarted within a second, and the
+		// node's agreed view kept the bound server (an agreed-down server's
+		// sessions go to the rendezvous choice, the same on every node).
+		if ch.quietAt(rv.start) && (rv.boundUp || !rv.known) && rv.backend != fin {
 			bad++
 			if bad <= 5 {
 				ch.violations = append(ch.violations, fmt.Sprintf("%s routed committed session %s to %s at %.3fs, bound to %s (committed at %.3fs; the node's FSM had it after the response: %v; it lagged the leader by %d entries)",

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -31,25 +32,26 @@ type commitFetch struct {
 // not have reached this node's FSM yet, and routing the session elsewhere
 // would break stickiness.
 func (n *Node) CatchUp(ctx context.Context) error {
-	f := n.catchUp.join(n)
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if f.err != nil {
-		return f.err
-	}
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for n.raft.AppliedIndex() < f.idx {
+	var f *commitFetch
+	for {
+		f = n.catchUp.join(n)
 		select {
+		case <-f.done:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-tick.C:
+		}
+		if f.err == nil {
+			break
+		}
+		// No leader known (an election), or it did not answer: try again
+		// until the caller's deadline.
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("catch up: %w (last error: %v)", ctx.Err(), f.err)
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	return nil
+	return n.fsm.WaitApplied(ctx, f.idx)
 }
 
 func (c *catchUp) join(n *Node) *commitFetch {
@@ -81,11 +83,15 @@ func (c *catchUp) start(n *Node) {
 	}()
 }
 
-// leaderCommitIndex returns the leader's commit index: its own when it
-// leads, else asked over the cluster port.
+// leaderCommitIndex returns the leader FSM's applied command index: a
+// proposal answered to a client (learn_commit: sync) was applied by the
+// leader's FSM first, so a node whose FSM reaches this index has it. (Raft's
+// own applied index counts entries handed to the FSM, not applied by it,
+// and includes no-ops the FSM never sees.) Its own when it leads, else
+// asked over the cluster port.
 func (n *Node) leaderCommitIndex() (uint64, error) {
 	if n.IsLeader() {
-		return n.raft.CommitIndex(), nil
+		return n.fsm.AppliedIndex(), nil
 	}
 	_, addr := n.Leader()
 	if addr == "" {
@@ -101,5 +107,5 @@ func (n *Node) leaderCommitIndex() (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return resp.Index, nil
+	return resp.FsmIndex, nil
 }

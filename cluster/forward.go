@@ -200,7 +200,8 @@ func (s *internalServer) ReadIndex(ctx context.Context, req *clusterpb.ReadIndex
 		if !s.n.IsLeader() {
 			return nil, status.Error(codes.FailedPrecondition, "read index: not the leader")
 		}
-		return &clusterpb.ReadIndexResponse{Index: s.n.raft.CommitIndex(), Term: s.n.raft.CurrentTerm()}, nil
+		// The last index, not the commit index: see leaderCommitIndex.
+		return &clusterpb.ReadIndexResponse{Index: s.n.raft.LastIndex(), Term: s.n.raft.CurrentTerm(), FsmIndex: s.n.fsm.AppliedIndex()}, nil
 	}
 	idx, err := s.n.leaderReadIndex(ctx)
 	if err != nil {
@@ -209,7 +210,7 @@ func (s *internalServer) ReadIndex(ctx context.Context, req *clusterpb.ReadIndex
 		}
 		return nil, status.Errorf(codes.Internal, "read index: %v", err)
 	}
-	return &clusterpb.ReadIndexResponse{Index: idx, Term: s.n.raft.CurrentTerm()}, nil
+	return &clusterpb.ReadIndexResponse{Index: idx, Term: s.n.raft.CurrentTerm(), FsmIndex: s.n.fsm.AppliedIndex()}, nil
 }
 
 // leaderReadIndex, on the leader, waits for everything committed before it

@@ -22,11 +22,11 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	if n.Ready() {
 		return nil
 	}
-	var target uint64
+	var target, fsmTarget uint64
 	for {
-		idx, err := n.readIndex(ctx)
+		idx, fsmIdx, err := n.readIndex(ctx)
 		if err == nil {
-			target = idx
+			target, fsmTarget = idx, fsmIdx
 			break
 		}
 		select {
@@ -44,6 +44,11 @@ func (n *Node) WaitReady(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+	// Raft's applied index counts entries handed to the FSM; wait for the
+	// FSM itself to have applied what the leader's had.
+	if err := n.fsm.WaitApplied(ctx, fsmTarget); err != nil {
+		return fmt.Errorf("readiness: FSM applied %d of %d: %w", n.fsm.AppliedIndex(), fsmTarget, err)
+	}
 	if n.ready.CompareAndSwap(false, true) {
 		close(n.readyCh)
 		n.log.Info("ready: caught up with the leader", "index", target)
@@ -51,23 +56,26 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	return nil
 }
 
-func (n *Node) readIndex(ctx context.Context) (uint64, error) {
+// readIndex returns the leader's applied index after a barrier, and its
+// FSM's applied command index then.
+func (n *Node) readIndex(ctx context.Context) (uint64, uint64, error) {
 	if n.IsLeader() {
-		return n.leaderReadIndex(ctx)
+		idx, err := n.leaderReadIndex(ctx)
+		return idx, n.fsm.AppliedIndex(), err
 	}
 	_, addr := n.Leader()
 	if addr == "" {
-		return 0, ErrNoLeader
+		return 0, 0, ErrNoLeader
 	}
 	conn, err := n.peers.get(addr)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	resp, err := clusterpb.NewInternalClient(conn).ReadIndex(cctx, &clusterpb.ReadIndexRequest{})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return resp.Index, nil
+	return resp.Index, resp.FsmIndex, nil
 }

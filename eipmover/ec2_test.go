@@ -2,6 +2,7 @@ package eipmover
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/hashicorp/raft"
 
 	"github.com/haraft/haraft/eipmover/ec2emu"
 	"github.com/haraft/haraft/fsm"
@@ -215,21 +217,35 @@ func TestEC2DriftRepaired(t *testing.T) {
 // refused by Apply, wherever it is proposed.
 func TestStaleTermAssignRefused(t *testing.T) {
 	h := settledHarness(t, harnessOpts{nodes: threeNodes, eips: []EIP{eipWeb}, kind: "none", raftTimeout: 200 * time.Millisecond, deadAfter: 600 * time.Millisecond}, map[string]string{eipWeb.ID: "n1"})
-	l := h.leader()
-	h.transferLeadership((l + 1) % 3) // a new term
-	l = h.leader()
-	// Wait for the new leader to own the record (any decision of its term)
-	// or simply read the recorded term.
-	rec := h.holder(l, eipWeb.ID)
-	cur := h.nodes[l].node.Raft().CurrentTerm()
-	if rec.Term >= cur {
-		t.Fatalf("recorded term %d not older than current %d", rec.Term, cur)
+	var (
+		l   int
+		rec *fsmpb.EIP
+		cur uint64
+	)
+	// On a loaded machine leadership can move again while the test sets up
+	// its new term: start over then (a few times at most).
+	for attempt := 1; ; attempt++ {
+		l = h.leader()
+		h.transferLeadership((l + 1) % 3) // a new term
+		l = h.leader()
+		rec = h.holder(l, eipWeb.ID)
+		cur = h.nodes[l].node.Raft().CurrentTerm()
+		if rec.Term >= cur {
+			t.Fatalf("recorded term %d not older than current %d", rec.Term, cur)
+		}
+		// The new leader stamps the current term (re-assigning to the same holder).
+		newer := &fsmpb.EIP{Id: eipWeb.ID, Address: eipWeb.Address, HomeAz: eipWeb.HomeAZ, Holder: "n1", Term: cur, Reason: "test"}
+		res, err := h.nodes[l].node.ApplyAsLeader(context.Background(), fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: newer})
+		if err != nil && attempt < 4 && (errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrNotLeader)) {
+			t.Logf("leadership moved during setup (%v); again", err)
+			continue
+		}
+		if err != nil || res.ErrorCode != "" {
+			t.Fatalf("current-term decision: %v %v", res, err)
+		}
+		break
 	}
-	// The new leader stamps the current term (re-assigning to the same holder).
 	newer := &fsmpb.EIP{Id: eipWeb.ID, Address: eipWeb.Address, HomeAz: eipWeb.HomeAZ, Holder: "n1", Term: cur, Reason: "test"}
-	if res, err := h.nodes[l].node.ApplyAsLeader(context.Background(), fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: newer}); err != nil || res.ErrorCode != "" {
-		t.Fatalf("current-term decision: %v %v", res, err)
-	}
 	// A deposed leader's decision, forwarded from a follower, is refused.
 	stale := &fsmpb.EIP{Id: eipWeb.ID, Address: eipWeb.Address, HomeAz: eipWeb.HomeAZ, Holder: "n3", Term: rec.Term, Reason: "deposed"}
 	f := (l + 1) % 3

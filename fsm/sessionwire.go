@@ -197,7 +197,6 @@ func keyPrefix(k string) uint64 {
 	return p
 }
 
-
 // restoreHintCap bounds the table preallocated from a snapshot header's
 // session count (read before the CRC is checked).
 const restoreHintCap = 1 << 20

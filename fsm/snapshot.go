@@ -29,6 +29,7 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // stream of length-prefixed SnapshotRecords in a canonical order, so equal
 // states give byte-identical snapshots.
 type snapshot struct {
+	applied  uint64 // the last command index the snapshot includes
 	sessions []backendSessions
 	servers  []*fsmpb.Server
 	nodes    []*fsmpb.Node
@@ -39,7 +40,7 @@ type snapshot struct {
 
 func (s *State) capture() *snapshot {
 	s.mu.RLock()
-	snap := &snapshot{}
+	snap := &snapshot{applied: s.applied.Load()}
 	// Sessions are copied compactly (40 bytes each, sharing the key
 	// strings and the name table); the sort and the encoding happen in
 	// Persist, off the apply path.
@@ -91,7 +92,7 @@ func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
 	})
 
 	rw := &recordWriter{w: bufio.NewWriterSize(w, 256<<10)}
-	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Header{Header: &fsmpb.SnapshotHeader{Format: snapshotFormat, Sessions: uint64(total)}}})
+	rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Header{Header: &fsmpb.SnapshotHeader{Format: snapshotFormat, Sessions: uint64(total), AppliedIndex: sn.applied}}})
 	var rec []byte
 	for _, bs := range sn.sessions {
 		for _, o := range bs.order {
@@ -237,6 +238,7 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			// gigabytes (or panic on a negative size) before refusing
 			// (restoreHintCap).
 			sessionsHint = h.Sessions
+			st.applied.Store(h.AppliedIndex)
 		}
 		if t := rec.GetTrailer(); t != nil {
 			if t.Records != records || t.Crc32C != crc {
@@ -283,4 +285,7 @@ func (s *State) replace(from *State) {
 	s.views = from.views
 	s.mu.Unlock()
 	s.servers.Store(from.servers.Load())
+	if a := from.applied.Load(); a > s.applied.Load() {
+		s.setApplied(a)
+	}
 }

@@ -109,7 +109,11 @@ func rawBackend(t testing.TB, serve func(net.Conn)) string {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
+	// The accept loop holds the group too, so no Add ever races the
+	// cleanup's Wait on a zero counter.
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {

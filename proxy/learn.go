@@ -30,7 +30,7 @@ type LearnerOptions struct {
 	// had committed; the router calls it (bounded by CatchUpWait) before it
 	// treats a session cookie it does not know as new.
 	CatchUp     func(ctx context.Context) error
-	CatchUpWait time.Duration // default 250 ms
+	CatchUpWait time.Duration // default 500 ms
 	Now         func() time.Time
 	Logger      *slog.Logger
 }
@@ -38,6 +38,7 @@ type LearnerOptions struct {
 // LearnerStats are the learner's counters.
 type LearnerStats struct {
 	Queued, Dropped, Proposed, Committed, Conflicts, Failed, Batches uint64
+	CatchUps                                                         uint64 // unknown cookies looked up again after catching up
 }
 
 // pendingBinding is a binding this node learned and serves before the FSM
@@ -95,7 +96,7 @@ func NewLearner(p Proposer, o LearnerOptions) *Learner {
 		o.TouchInterval = time.Second
 	}
 	if o.CatchUpWait <= 0 {
-		o.CatchUpWait = 250 * time.Millisecond
+		o.CatchUpWait = 500 * time.Millisecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -106,7 +107,7 @@ func NewLearner(p Proposer, o LearnerOptions) *Learner {
 // Stats returns a snapshot of the counters.
 func (l *Learner) Stats() LearnerStats {
 	s := &l.stats
-	return LearnerStats{s.queued.Load(), s.dropped.Load(), s.proposed.Load(), s.committed.Load(), s.conflicts.Load(), s.failed.Load(), s.batches.Load()}
+	return LearnerStats{s.queued.Load(), s.dropped.Load(), s.proposed.Load(), s.committed.Load(), s.conflicts.Load(), s.failed.Load(), s.batches.Load(), s.catchUps.Load()}
 }
 
 func (l *Learner) pending(backend, key string) (string, bool) {

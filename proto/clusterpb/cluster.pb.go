@@ -176,9 +176,13 @@ func (x *ReadIndexRequest) GetCommitOnly() bool {
 }
 
 type ReadIndexResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	Term          uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Term  uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	// fsm_index: the leader FSM's applied command index. A node whose FSM has
+	// applied it holds everything the leader had applied (raft's applied
+	// index counts entries handed to the FSM, not yet applied by it).
+	FsmIndex      uint64 `protobuf:"varint,3,opt,name=fsm_index,json=fsmIndex,proto3" json:"fsm_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -223,6 +227,13 @@ func (x *ReadIndexResponse) GetIndex() uint64 {
 func (x *ReadIndexResponse) GetTerm() uint64 {
 	if x != nil {
 		return x.Term
+	}
+	return 0
+}
+
+func (x *ReadIndexResponse) GetFsmIndex() uint64 {
+	if x != nil {
+		return x.FsmIndex
 	}
 	return 0
 }
@@ -344,10 +355,11 @@ const file_cluster_proto_rawDesc = "" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\"3\n" +
 	"\x10ReadIndexRequest\x12\x1f\n" +
 	"\vcommit_only\x18\x01 \x01(\bR\n" +
-	"commitOnly\"=\n" +
+	"commitOnly\"Z\n" +
 	"\x11ReadIndexResponse\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
-	"\x04term\x18\x02 \x01(\x04R\x04term\">\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x1b\n" +
+	"\tfsm_index\x18\x03 \x01(\x04R\bfsmIndex\">\n" +
 	"\vPingRequest\x12\x1b\n" +
 	"\tfrom_node\x18\x01 \x01(\tR\bfromNode\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\";\n" +

@@ -1960,6 +1960,7 @@ type SnapshotHeader struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Format        uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"`
 	Sessions      uint64                 `protobuf:"varint,2,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	AppliedIndex  uint64                 `protobuf:"varint,3,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"` // index of the last command the state includes
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2004,6 +2005,13 @@ func (x *SnapshotHeader) GetFormat() uint32 {
 func (x *SnapshotHeader) GetSessions() uint64 {
 	if x != nil {
 		return x.Sessions
+	}
+	return 0
+}
+
+func (x *SnapshotHeader) GetAppliedIndex() uint64 {
+	if x != nil {
+		return x.AppliedIndex
 	}
 	return 0
 }
@@ -2196,10 +2204,11 @@ const file_fsm_proto_rawDesc = "" +
 	"nodeStatus\x12<\n" +
 	"\vhealth_view\x18\b \x01(\v2\x19.haraft.fsm.v1.HealthViewH\x00R\n" +
 	"healthViewB\b\n" +
-	"\x06record\"D\n" +
+	"\x06record\"i\n" +
 	"\x0eSnapshotHeader\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x1a\n" +
-	"\bsessions\x18\x02 \x01(\x04R\bsessions\"C\n" +
+	"\bsessions\x18\x02 \x01(\x04R\bsessions\x12#\n" +
+	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\"C\n" +
 	"\x0fSnapshotTrailer\x12\x18\n" +
 	"\arecords\x18\x01 \x01(\x04R\arecords\x12\x16\n" +
 	"\x06crc32c\x18\x02 \x01(\rR\x06crc32c*?\n" +

@@ -601,9 +601,12 @@ func (ch *chaos) waitRecovered(healed time.Time) {
 		}
 		ch.mu.RLock()
 		defer ch.mu.RUnlock()
+		// Sessions committed before the heal: traffic goes on meanwhile,
+		// and a session committed a moment ago may not be applied
+		// everywhere yet.
 		for _, key := range ch.order {
 			ls := ch.sessions[key]
-			if !ls.committed {
+			if !ls.committed || !ls.committedAt.Before(healed) {
 				continue
 			}
 			for _, d := range ds {

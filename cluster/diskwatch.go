@@ -109,6 +109,11 @@ func (w *diskWatch) start() {
 	if !w.enabled() {
 		return
 	}
+	if f, err := os.OpenFile(filepath.Join(w.canaryDir, "disk-canary"), os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	} else {
+		w.log.Warn("disk canary file", "dir", w.canaryDir, "err", err)
+	}
 	tick := min(max(w.timeout/5, 10*time.Millisecond), 250*time.Millisecond)
 	canaryEvery := min(time.Second, max(w.timeout/2, 10*time.Millisecond))
 	w.wg.Add(2)
@@ -173,7 +178,10 @@ func (w *diskWatch) stop() {
 // writeCanary overwrites a small file in place and syncs it: no new block
 // is allocated, so it measures a stall, not free space.
 func (w *diskWatch) writeCanary() error {
-	f, err := os.OpenFile(filepath.Join(w.canaryDir, "disk-canary"), os.O_RDWR|os.O_CREATE, 0o600)
+	// Created once by start: never O_CREATE here, so a canary still running
+	// after stop (a slow disk) cannot recreate the file in a data dir that
+	// is being removed.
+	f, err := os.OpenFile(filepath.Join(w.canaryDir, "disk-canary"), os.O_RDWR, 0o600)
 	if err != nil {
 		return err
 	}

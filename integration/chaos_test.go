@@ -164,7 +164,7 @@ type chaos struct {
 
 	mu             sync.RWMutex // guards c.Nodes, c.Backends and the fields below
 	backendAlive   [2]bool
-	backendFaultAt time.Time // last backend kill or restart
+	backendFaults  []time.Time // every backend kill and restart
 	killedServers  map[string]bool
 	sessions       map[string]*learnedSession
 	order          []string
@@ -402,7 +402,7 @@ func (ch *chaos) killBackend(j int) {
 	b := ch.c.Backends[j]
 	b.Close()
 	ch.backendAlive[j] = false
-	ch.backendFaultAt = time.Now()
+	ch.backendFaults = append(ch.backendFaults, time.Now())
 	ch.killedServers[b.Name] = true
 	ch.faultLog = append(ch.faultLog, fmt.Sprintf("%7.3fs kill backend %s", time.Since(ch.start).Seconds(), b.Name))
 }
@@ -430,7 +430,7 @@ func (ch *chaos) restartBackend(j int) {
 	}
 	ch.c.Backends[j] = b
 	ch.backendAlive[j] = true
-	ch.backendFaultAt = time.Now()
+	ch.backendFaults = append(ch.backendFaults, time.Now())
 }
 
 // heal restarts every stopped node and backend; it returns the time of the
@@ -722,7 +722,7 @@ func (ch *chaos) finalChecks() {
 		// Quiet: no backend died or restarted within a second, and the
 		// node's agreed view kept the bound server (an agreed-down server's
 		// sessions go to the rendezvous choice, the same on every node).
-		if ch.quietAt(rv.start) && (rv.boundUp || !rv.known) && rv.backend != fin {
+		if ch.quiet(rv.start, rv.end) && (rv.boundUp || !rv.known) && rv.backend != fin {
 			bad++
 			if bad <= 5 {
 				ch.violations = append(ch.violations, fmt.Sprintf("%s routed committed session %s to %s at %.3fs, bound to %s (committed at %.3fs; the node's FSM had it after the response: %v; it lagged the leader by %d entries)",
@@ -735,25 +735,16 @@ func (ch *chaos) finalChecks() {
 	}
 }
 
-// quietAt reports whether no backend was dead or restarted within a second
-// before t. Only the last backend fault is known, so it is conservative
-// for times before it.
-func (ch *chaos) quietAt(t time.Time) bool {
-	if ch.backendFaultAt.IsZero() {
-		return true
-	}
-	return t.After(ch.backendFaultAt.Add(time.Second)) || t.Before(ch.firstBackendFault())
-}
-
-func (ch *chaos) firstBackendFault() time.Time {
-	for _, l := range ch.faultLog {
-		if strings.Contains(l, "backend") {
-			var s float64
-			fmt.Sscanf(strings.TrimSpace(l), "%fs", &s)
-			return ch.start.Add(time.Duration(s * float64(time.Second))).Add(-50 * time.Millisecond)
+// quiet reports whether no backend was killed or restarted from a second
+// before start until end (a request may be redispatched when its server's
+// connection fails).
+func (ch *chaos) quiet(start, end time.Time) bool {
+	for _, f := range ch.backendFaults {
+		if !f.Before(start.Add(-time.Second)) && !f.After(end.Add(50*time.Millisecond)) {
+			return false
 		}
 	}
-	return ch.start
+	return true
 }
 
 // --- linearizability of sync learns and reads ---

@@ -42,7 +42,10 @@ func TestLivenessSeesKilledPeerAndLostLeader(t *testing.T) {
 	waitFor(t, "killed peer counted dead", func() bool { return !lv[l].Alive(fid) })
 	took := time.Since(killed)
 	t.Logf("kill -> dead on the leader: %v (dead_after %v)", took.Round(time.Millisecond), deadAfter)
-	if took < deadAfter-50*time.Millisecond {
+	// The leader last heard from the peer up to a probe round (and, on a
+	// loaded machine, a late answer) before the kill: dead_after runs from
+	// that contact, not from the kill.
+	if took < deadAfter/2 {
 		t.Fatalf("declared dead after %v, before dead_after %v", took, deadAfter)
 	}
 	select {

@@ -162,16 +162,16 @@ type chaos struct {
 	c     *daemon.DevCluster
 	start time.Time
 
-	mu             sync.RWMutex // guards c.Nodes, c.Backends and the fields below
-	backendAlive   [2]bool
-	backendFaults  []time.Time // every backend kill and restart
-	killedServers  map[string]bool
-	sessions       map[string]*learnedSession
-	order          []string
-	revisits       []revisit
-	faultLog       []string
-	linHistory     []porcupine.Operation
-	stats          chaosStats
+	mu            sync.RWMutex // guards c.Nodes, c.Backends and the fields below
+	backendAlive  [2]bool
+	backendFaults []time.Time // every backend kill and restart
+	killedServers map[string]bool
+	sessions      map[string]*learnedSession
+	order         []string
+	revisits      []revisit
+	faultLog      []string
+	linHistory    []porcupine.Operation
+	stats         chaosStats
 
 	violations []string
 }

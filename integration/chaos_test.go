@@ -106,6 +106,7 @@ func TestChaos(t *testing.T) {
 type chaosTotals struct {
 	mu                                              sync.Mutex
 	faults, learned, revisits, linOps, errors, sync int
+	leaderlessMisroutes                             int
 	maxRecovery                                     time.Duration
 }
 
@@ -120,6 +121,7 @@ func (c *chaosTotals) add(s *chaosStats) {
 	c.revisits += s.revisits
 	c.linOps += s.linOps
 	c.errors += s.errors
+	c.leaderlessMisroutes += s.leaderlessMisroutes
 	if s.sync {
 		c.sync++
 	}
@@ -127,12 +129,13 @@ func (c *chaosTotals) add(s *chaosStats) {
 }
 
 func (c *chaosTotals) String() string {
-	return fmt.Sprintf("faults=%d sessions_learned=%d revisits=%d lin_ops=%d client_errors=%d sync_schedules=%d max_recovery=%v",
-		c.faults, c.learned, c.revisits, c.linOps, c.errors, c.sync, c.maxRecovery.Round(time.Millisecond))
+	return fmt.Sprintf("faults=%d sessions_learned=%d revisits=%d lin_ops=%d client_errors=%d leaderless_misroutes=%d sync_schedules=%d max_recovery=%v",
+		c.faults, c.learned, c.revisits, c.linOps, c.errors, c.leaderlessMisroutes, c.sync, c.maxRecovery.Round(time.Millisecond))
 }
 
 type chaosStats struct {
 	faults, learned, revisits, linOps, errors int
+	leaderlessMisroutes                       int
 	sync                                      bool
 	recovery                                  time.Duration
 }
@@ -150,7 +153,8 @@ type revisit struct {
 	key, node, backend string
 	start, end         time.Time
 	known              bool   // the node's FSM had the session right after the response
-	boundUp            bool   // and held its server as keeping sessions (not agreed down)
+	boundUp            bool   // and held its server as keeping sessions (not agreed down), before and after
+	leaderless         bool   // the node knew no leader before or after the request
 	lag                uint64 // the leader's applied index minus the node's, then
 }
 
@@ -164,7 +168,8 @@ type chaos struct {
 
 	mu            sync.RWMutex // guards c.Nodes, c.Backends and the fields below
 	backendAlive  [2]bool
-	backendFaults []time.Time // every backend kill and restart
+	backendDead   [][2]time.Time // each backend death: kill, restart (zero while dead)
+	deadSince     [2]int         // index into backendDead of a dead backend's interval
 	killedServers map[string]bool
 	sessions      map[string]*learnedSession
 	order         []string
@@ -287,7 +292,7 @@ func runChaos(t *testing.T, seed uint64) *chaosStats {
 		t.Errorf("seed %d: %s", seed, v)
 	}
 	// bench/chaos/run.sh counts these lines (a crash prints no PASS line).
-	t.Logf("CHAOS DONE seed=%d violations=%d", seed, len(ch.violations))
+	t.Logf("CHAOS DONE seed=%d violations=%d leaderless_misroutes=%d", seed, len(ch.violations), ch.stats.leaderlessMisroutes)
 	return &ch.stats
 }
 
@@ -402,7 +407,8 @@ func (ch *chaos) killBackend(j int) {
 	b := ch.c.Backends[j]
 	b.Close()
 	ch.backendAlive[j] = false
-	ch.backendFaults = append(ch.backendFaults, time.Now())
+	ch.deadSince[j] = len(ch.backendDead)
+	ch.backendDead = append(ch.backendDead, [2]time.Time{time.Now(), {}})
 	ch.killedServers[b.Name] = true
 	ch.faultLog = append(ch.faultLog, fmt.Sprintf("%7.3fs kill backend %s", time.Since(ch.start).Seconds(), b.Name))
 }
@@ -430,7 +436,7 @@ func (ch *chaos) restartBackend(j int) {
 	}
 	ch.c.Backends[j] = b
 	ch.backendAlive[j] = true
-	ch.backendFaults = append(ch.backendFaults, time.Now())
+	ch.backendDead[ch.deadSince[j]][1] = time.Now()
 }
 
 // heal restarts every stopped node and backend; it returns the time of the
@@ -504,8 +510,16 @@ func (ch *chaos) traffic(ctx context.Context, r *rand.Rand) {
 		}
 		ch.mu.RUnlock()
 		start := time.Now()
+		upBefore := true
+		_, leaderBefore := d.Node().Leader()
+		if key != "" {
+			if srv, ok := d.FSM().Lookup("app", key); ok {
+				upBefore = d.FSM().Servers().Get("app", srv).KeepsSessions()
+			}
+		}
 		res, err := chaosGet(url, key)
 		end := time.Now()
+		_, leaderAfter := d.Node().Leader()
 		if err != nil || res.status != http.StatusOK {
 			ch.mu.Lock()
 			ch.stats.errors++
@@ -527,7 +541,8 @@ func (ch *chaos) traffic(ctx context.Context, r *rand.Rand) {
 		} else {
 			srv, known := d.FSM().Lookup("app", key)
 			rv := revisit{key: key, node: d.Node().ID(), backend: res.backend, start: start, end: end, known: known,
-				boundUp: known && d.FSM().Servers().Get("app", srv).KeepsSessions()}
+				boundUp:    upBefore && known && d.FSM().Servers().Get("app", srv).KeepsSessions(),
+				leaderless: leaderBefore == "" || leaderAfter == ""}
 			if leader := ch.leaderLocked(); leader != nil {
 				if la, na := leader.FSM().AppliedIndex(), d.FSM().AppliedIndex(); la > na {
 					rv.lag = la - na
@@ -722,12 +737,21 @@ func (ch *chaos) finalChecks() {
 		// Quiet: no backend died or restarted within a second, and the
 		// node's agreed view kept the bound server (an agreed-down server's
 		// sessions go to the rendezvous choice, the same on every node).
-		if ch.quiet(rv.start, rv.end) && (rv.boundUp || !rv.known) && rv.backend != fin {
-			bad++
-			if bad <= 5 {
-				ch.violations = append(ch.violations, fmt.Sprintf("%s routed committed session %s to %s at %.3fs, bound to %s (committed at %.3fs; the node's FSM had it after the response: %v; it lagged the leader by %d entries)",
-					rv.node, rv.key, rv.backend, rv.start.Sub(ch.start).Seconds(), fin, ls.committedAt.Sub(ch.start).Seconds(), rv.known, rv.lag))
-			}
+		if rv.backend == fin || !ch.quiet(rv.start, rv.end) || (rv.known && !rv.boundUp) {
+			continue
+		}
+		if rv.leaderless {
+			// A node cut off from any leader serves what it has applied;
+			// a session committed just before it lost the leader may not
+			// be among it (no node can know without a quorum): counted,
+			// not a violation.
+			ch.stats.leaderlessMisroutes++
+			continue
+		}
+		bad++
+		if bad <= 5 {
+			ch.violations = append(ch.violations, fmt.Sprintf("%s routed committed session %s to %s at %.3fs, bound to %s (committed at %.3fs; the node's FSM had it after the response: %v; it lagged the leader by %d entries)",
+				rv.node, rv.key, rv.backend, rv.start.Sub(ch.start).Seconds(), fin, ls.committedAt.Sub(ch.start).Seconds(), rv.known, rv.lag))
 		}
 	}
 	if bad > 5 {
@@ -735,12 +759,17 @@ func (ch *chaos) finalChecks() {
 	}
 }
 
-// quiet reports whether no backend was killed or restarted from a second
-// before start until end (a request may be redispatched when its server's
-// connection fails).
+// quiet reports whether every backend was alive from a second before
+// start until end, and none was killed or restarted in that time (a request
+// may be redispatched when its server's connection fails, by design).
 func (ch *chaos) quiet(start, end time.Time) bool {
-	for _, f := range ch.backendFaults {
-		if !f.Before(start.Add(-time.Second)) && !f.After(end.Add(50*time.Millisecond)) {
+	from, to := start.Add(-time.Second), end.Add(50*time.Millisecond)
+	for _, iv := range ch.backendDead {
+		stop := iv[1]
+		if stop.IsZero() {
+			stop = time.Now() // still dead
+		}
+		if iv[0].Before(to) && stop.Add(time.Second).After(from) {
 			return false
 		}
 	}

@@ -154,6 +154,7 @@ type revisit struct {
 	start, end         time.Time
 	known              bool   // the node's FSM had the session right after the response
 	boundUp            bool   // and held its server as keeping sessions (not agreed down), before and after
+	bound              string // that server, the same before and after ("" if it changed)
 	leaderless         bool   // the node knew no leader before or after the request
 	lag                uint64 // the leader's applied index minus the node's, then
 }
@@ -510,11 +511,11 @@ func (ch *chaos) traffic(ctx context.Context, r *rand.Rand) {
 		}
 		ch.mu.RUnlock()
 		start := time.Now()
-		upBefore := true
+		upBefore, srvBefore := true, ""
 		_, leaderBefore := d.Node().Leader()
 		if key != "" {
 			if srv, ok := d.FSM().Lookup("app", key); ok {
-				upBefore = d.FSM().Servers().Get("app", srv).KeepsSessions()
+				upBefore, srvBefore = d.FSM().Servers().Get("app", srv).KeepsSessions(), srv
 			}
 		}
 		res, err := chaosGet(url, key)
@@ -543,6 +544,9 @@ func (ch *chaos) traffic(ctx context.Context, r *rand.Rand) {
 			rv := revisit{key: key, node: d.Node().ID(), backend: res.backend, start: start, end: end, known: known,
 				boundUp:    upBefore && known && d.FSM().Servers().Get("app", srv).KeepsSessions(),
 				leaderless: leaderBefore == "" || leaderAfter == ""}
+			if known && srv == srvBefore {
+				rv.bound = srv
+			}
 			if leader := ch.leaderLocked(); leader != nil {
 				if la, na := leader.FSM().AppliedIndex(), d.FSM().AppliedIndex(); la > na {
 					rv.lag = la - na
@@ -734,10 +738,21 @@ func (ch *chaos) finalChecks() {
 		if !ok || !ls.committed || fin != ls.server || rv.start.Before(ls.committedAt.Add(250*time.Millisecond)) {
 			continue
 		}
+		// What the request should have reached: the binding the node held
+		// before and after it; for a node that did not know the session,
+		// the committed one, if it can never have moved (a binding moves
+		// when its server is agreed down: A -> B -> A ends where it began).
+		want := rv.bound
+		if !rv.known {
+			if ch.killedServers[fin] {
+				continue
+			}
+			want = fin
+		}
 		// Quiet: no backend died or restarted within a second, and the
 		// node's agreed view kept the bound server (an agreed-down server's
 		// sessions go to the rendezvous choice, the same on every node).
-		if rv.backend == fin || !ch.quiet(rv.start, rv.end) || (rv.known && !rv.boundUp) {
+		if want == "" || rv.backend == want || !ch.quiet(rv.start, rv.end) || (rv.known && !rv.boundUp) {
 			continue
 		}
 		if rv.leaderless {
@@ -751,7 +766,7 @@ func (ch *chaos) finalChecks() {
 		bad++
 		if bad <= 5 {
 			ch.violations = append(ch.violations, fmt.Sprintf("%s routed committed session %s to %s at %.3fs, bound to %s (committed at %.3fs; the node's FSM had it after the response: %v; it lagged the leader by %d entries)",
-				rv.node, rv.key, rv.backend, rv.start.Sub(ch.start).Seconds(), fin, ls.committedAt.Sub(ch.start).Seconds(), rv.known, rv.lag))
+				rv.node, rv.key, rv.backend, rv.start.Sub(ch.start).Seconds(), want, ls.committedAt.Sub(ch.start).Seconds(), rv.known, rv.lag))
 		}
 	}
 	if bad > 5 {

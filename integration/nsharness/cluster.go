@@ -218,6 +218,10 @@ func (b *Backend) Start() error {
 	if err != nil {
 		return err
 	}
+	var from int64
+	if old := b.Proc(); old != nil {
+		from = old.LogSize()
+	}
 	p, err := b.Host.Start("backend", []string{ChildEnv + "=backend", "HRT_NAME=" + b.Name, fmt.Sprintf("HRT_ADDR=%s:%d", b.IP, AppPort)}, self)
 	if err != nil {
 		return err
@@ -225,6 +229,19 @@ func (b *Backend) Start() error {
 	b.mu.Lock()
 	b.proc = p
 	b.mu.Unlock()
+	// Wait until it listens: a node whose first health check finds nothing
+	// there sees the server down at once (as HAProxy does), and a majority
+	// of such views at start would take a live server out of rotation.
+	deadline := time.Now().Add(10 * time.Second)
+	for p.FindLog(from, "backend "+b.Name+" listening on") == "" {
+		if p.Exited() {
+			return fmt.Errorf("backend %s exited at start: %s", b.Name, p.Log(2000))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("backend %s not listening after 10s: %s", b.Name, p.Log(2000))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	return nil
 }
 

@@ -56,7 +56,11 @@ type BackendOptions struct {
 	// set-header. Off by default: HAProxy's forwardfor does not send them,
 	// and every header costs the application a parse.
 	ForwardProtoHost bool
-	Check            *HealthCheck // nil: no active checks
+	// HTTPClose is HAProxy's option httpclose: both connections close
+	// after each response (Connection: close to the server and to the
+	// client; no pooled server connection).
+	HTTPClose bool
+	Check     *HealthCheck // nil: no active checks
 }
 
 // Timeouts are HAProxy's timeouts of the same names.
@@ -93,6 +97,7 @@ type Backend struct {
 	timeouts Timeouts
 	fwdFor   bool
 	fwdPH    bool // X-Forwarded-Proto/-Host
+	close    bool // option httpclose
 	check    *HealthCheck
 	// usableCache is the usable server list of the last server table seen
 	// (see usableFor).
@@ -104,7 +109,7 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 	if len(o.Servers) == 0 {
 		return nil, fmt.Errorf("backend %s: no servers", o.Name)
 	}
-	b := &Backend{Name: o.Name, Cookie: o.Cookie, LearnSync: o.LearnSync, byName: map[string]*Server{}, byCookie: map[string]*Server{}, timeouts: o.Timeouts, fwdFor: o.ForwardFor, fwdPH: o.ForwardProtoHost, check: o.Check}
+	b := &Backend{Name: o.Name, Cookie: o.Cookie, LearnSync: o.LearnSync, byName: map[string]*Server{}, byCookie: map[string]*Server{}, timeouts: o.Timeouts, fwdFor: o.ForwardFor, fwdPH: o.ForwardProtoHost, close: o.HTTPClose, check: o.Check}
 	bal, err := NewBalancer(o.Balance)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", o.Name, err)

@@ -718,3 +718,45 @@ func TestForwardForOnly(t *testing.T) {
 		t.Fatalf("server saw %v", h)
 	}
 }
+
+// option httpclose: every response closes both connections; the server is
+// told so and no connection is pooled, even for a client asking for
+// keep-alive.
+func TestHTTPClose(t *testing.T) {
+	var conns, closeAsked atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Close {
+			closeAsked.Add(1)
+		}
+		named("A")(w, r)
+	}), ConnState: func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	f := startProxy(t, proxyOpts{httpClose: true}, ln.Addr().String())
+	const n = 3
+	for i := range n {
+		c := dial(t, f.Addr().String())
+		c.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+		resp, body := c.response("GET")
+		if resp.StatusCode != 200 || body != "hello from A\n" || !resp.Close {
+			t.Fatalf("request %d: %d %q close=%v", i, resp.StatusCode, body, resp.Close)
+		}
+		if !c.closed(time.Second) {
+			t.Fatalf("request %d: client connection left open", i)
+		}
+	}
+	if got := conns.Load(); got != n {
+		t.Errorf("%d requests opened %d server connections, want %d (none pooled)", n, got, n)
+	}
+	if got := closeAsked.Load(); got != n {
+		t.Errorf("server saw Connection: close on %d of %d requests", got, n)
+	}
+}

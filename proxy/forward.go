@@ -160,8 +160,8 @@ func (c *clientConn) forward() bool {
 		return false
 	}
 	dechunk := resp.framing == bodyChunked && clientMinor == 0
-	keep = keep && resp.framing != bodyClose && !dechunk && !f.draining()
-	serverKeep := resp.framing != bodyClose && !resp.connClose && !resp.teAndCL && (resp.minor == 1 || resp.connKeepAlive)
+	keep = keep && resp.framing != bodyClose && !dechunk && !f.draining() && !f.backend.close
+	serverKeep := resp.framing != bodyClose && !resp.connClose && !resp.teAndCL && (resp.minor == 1 || resp.connKeepAlive) && !f.backend.close
 	c.out = c.appendResponseHead(c.out[:0], rb, setCookies, noCache, keep, clientMinor, dechunk)
 	bc.in.consume(resp.size)
 
@@ -482,8 +482,11 @@ func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) 
 		}
 		dst = appendField(dst, fl.name.of(hb), fl.value.of(hb))
 	}
-	if upgrade {
+	switch {
+	case upgrade:
 		dst = append(dst, "Connection: Upgrade\r\n"...)
+	case b.close:
+		dst = append(dst, "Connection: close\r\n"...) // option httpclose
 	}
 	if req.hosts == 0 {
 		dst = append(dst, "Host: "...)

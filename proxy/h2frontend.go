@@ -217,6 +217,7 @@ func (f *TLSFrontend) rewrite(pr *httputil.ProxyRequest) {
 		}
 		h.Set("X-Forwarded-Proto", "https")
 	}
+	pr.Out.Close = b.close // option httpclose: Connection: close, no reuse
 	if pr.Out.Body != nil && pr.Out.Body != http.NoBody {
 		pr.Out.Body = &untouchedBody{rc: pr.Out.Body}
 	}
@@ -293,6 +294,11 @@ func (f *TLSFrontend) modifyResponse(resp *http.Response) error {
 	}
 	if noCache && cacheableHeader(x.safe, resp.StatusCode, resp.Header) {
 		resp.Header.Add("Cache-Control", "private")
+	}
+	if f.backend.close && resp.Request.ProtoMajor == 1 {
+		// option httpclose toward an HTTP/1.x client (net/http closes the
+		// connection after this response; HTTP/2 streams have no such thing).
+		resp.Header.Set("Connection", "close")
 	}
 	if err := f.learn(resp.Request.Context(), &x.rt, learned); err != nil {
 		x.failed = true

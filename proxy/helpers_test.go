@@ -39,6 +39,7 @@ type proxyOpts struct {
 	learner   *Learner
 	noFwdFor  bool
 	protoHost bool // X-Forwarded-Proto/-Host
+	httpClose bool // option httpclose
 }
 
 func insertCookie() *CookieOptions {
@@ -58,7 +59,7 @@ func startProxy(t testing.TB, o proxyOpts, addrs ...string) *Frontend {
 		name := string(rune('A' + i))
 		servers = append(servers, ServerOptions{Name: name, Addr: a, Cookie: name, Weight: 1})
 	}
-	b, err := NewBackend(BackendOptions{Name: "app", Cookie: o.cookie, Servers: servers, Timeouts: o.timeouts, ForwardFor: !o.noFwdFor, ForwardProtoHost: o.protoHost})
+	b, err := NewBackend(BackendOptions{Name: "app", Cookie: o.cookie, Servers: servers, Timeouts: o.timeouts, ForwardFor: !o.noFwdFor, ForwardProtoHost: o.protoHost, HTTPClose: o.httpClose})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ package config
 
 import (
 	"os"
+	"slices"
 	"time"
 )
 
@@ -146,6 +147,33 @@ type Backend struct {
 	LearnCommit string   `yaml:"learn_commit"` // async (default) | sync; only meaningful with cookie mode learn
 	Check       *Check   `yaml:"check"`        // optional; nil = no active health checks (servers count as up)
 	Servers     []Server `yaml:"servers"`      // at least one
+	// Options are HAProxy's "option" lines of the backend, by the same
+	// names: forwardfor, redispatch, httpclose, plus forwarded-proto-host
+	// (X-Forwarded-Proto and X-Forwarded-Host, replacing the client's).
+	// Absent (nil): DefaultBackendOptions; an empty list: none.
+	Options []string `yaml:"options"`
+}
+
+// Backend options (HAProxy's "option" keyword).
+const (
+	OptionForwardFor         = "forwardfor"           // X-Forwarded-For with the client's address
+	OptionForwardedProtoHost = "forwarded-proto-host" // X-Forwarded-Proto and X-Forwarded-Host
+	OptionRedispatch         = "redispatch"           // a request whose server cannot be reached goes to another once
+	OptionHTTPClose          = "httpclose"            // close both connections after each response
+)
+
+// DefaultBackendOptions apply when a backend has no options key.
+var DefaultBackendOptions = []string{OptionForwardFor, OptionRedispatch}
+
+var backendOptionNames = []string{OptionForwardFor, OptionForwardedProtoHost, OptionRedispatch, OptionHTTPClose}
+
+// Option reports whether the backend has option name set (its options, or
+// DefaultBackendOptions when it has none).
+func (b *Backend) Option(name string) bool {
+	if b.Options == nil {
+		return slices.Contains(DefaultBackendOptions, name)
+	}
+	return slices.Contains(b.Options, name)
 }
 
 // Cookie is HAProxy's "cookie <name> <mode> [indirect] [nocache] [httponly]
@@ -261,7 +289,7 @@ func Default() *Config {
 
 // Defaults of list items, applied by the decoder to each new item.
 func defaultBackend() Backend {
-	return Backend{Balance: BalanceRoundRobin, LearnCommit: LearnCommitAsync}
+	return Backend{Balance: BalanceRoundRobin, LearnCommit: LearnCommitAsync, Options: slices.Clone(DefaultBackendOptions)}
 }
 
 func defaultServer() Server { return Server{Weight: 1} }
@@ -323,6 +351,9 @@ func (c *Config) ApplyDefaults() {
 		b := &c.Backends[i]
 		setStr(&b.Balance, BalanceRoundRobin)
 		setStr(&b.LearnCommit, LearnCommitAsync)
+		if b.Options == nil {
+			b.Options = slices.Clone(DefaultBackendOptions)
+		}
 	}
 	c.applyDerived()
 }

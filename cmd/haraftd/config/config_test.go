@@ -64,10 +64,12 @@ func TestLoadFull(t *testing.T) {
 					{Name: "web-1", Addr: "10.0.2.1:8080", Cookie: "w1", Weight: 10},
 					{Name: "web-2", Addr: "app2.internal:8080", Cookie: "web-2", Weight: 0},
 				},
+				Options: DefaultBackendOptions,
 			},
 			{
 				Name: "api", Balance: "source", LearnCommit: "async",
 				Servers: []Server{{Name: "api.1", Addr: "10.0.3.1:80", Cookie: "api.1", Weight: 1}},
+				Options: DefaultBackendOptions,
 			},
 		},
 	}
@@ -93,6 +95,7 @@ func TestLoadDefaults(t *testing.T) {
 	want.Backends = []Backend{{
 		Name: "app", Balance: "roundrobin", LearnCommit: "async",
 		Servers: []Server{{Name: "A", Addr: "127.0.0.1:9001", Cookie: "A", Weight: 1}},
+		Options: []string{"forwardfor", "redispatch"},
 	}}
 	if got := public(c); !reflect.DeepEqual(got, want) {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)
@@ -332,5 +335,28 @@ func checkErrors(t *testing.T, err error, want []string) {
 	var one *Error
 	if !errors.As(err, &one) || one != es[0] {
 		t.Errorf("errors.As(*Error) = %v", one)
+	}
+}
+
+func TestBackendOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name, line string
+		want       map[string]bool
+	}{
+		{"absent: defaults", "", map[string]bool{OptionForwardFor: true, OptionRedispatch: true, OptionHTTPClose: false, OptionForwardedProtoHost: false}},
+		{"empty: none", "    options: []\n", map[string]bool{OptionForwardFor: false, OptionRedispatch: false}},
+		{"explicit", "    options: [httpclose, forwarded-proto-host]\n", map[string]bool{OptionForwardFor: false, OptionRedispatch: false, OptionHTTPClose: true, OptionForwardedProtoHost: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("t.yaml", []byte(strings.Replace(base, "    servers:\n", tc.line+"    servers:\n", 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for opt, want := range tc.want {
+				if got := c.Backends[0].Option(opt); got != want {
+					t.Errorf("Option(%s) = %v, want %v", opt, got, want)
+				}
+			}
+		})
 	}
 }

@@ -454,6 +454,7 @@ func (d *decoder) backend(path string, v *yaml.Node, b *Backend) {
 			b.Check = &ck
 		}},
 		{"servers", seq(d, &b.Servers, defaultServer, d.server)},
+		{"options", seq(d, &b.Options, func() string { return "" }, func(p string, v *yaml.Node, o *string) { d.str(o)(p, v) })},
 	})
 }
 

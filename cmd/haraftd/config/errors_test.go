@@ -77,10 +77,21 @@ func TestParseErrors(t *testing.T) {
 		{"two documents", func(t *testing.T) string { return base + "---\nnode: {}\n" },
 			[]string{`t.yaml:25: a second YAML document: a node config is a single document`}},
 
+		// Backend options.
+		{"unknown option", func(t *testing.T) string {
+			return edit(t, "    cookie: {name: JSESSIONID, mode: learn}", "    options: [forwardfor, http-close]")
+		}, []string{`t.yaml:19: backends[0].options[1]: invalid value "http-close" (allowed: forwardfor, forwarded-proto-host, redispatch, httpclose)`}},
+		{"duplicate option", func(t *testing.T) string {
+			return edit(t, "    cookie: {name: JSESSIONID, mode: learn}", "    options:\n      - httpclose\n      - httpclose")
+		}, []string{`t.yaml:21: backends[0].options[1]: duplicate option "httpclose" (also options[0])`}},
+		{"options not a list", func(t *testing.T) string {
+			return edit(t, "    cookie: {name: JSESSIONID, mode: learn}", "    options: forwardfor")
+		}, []string{`t.yaml:19: backends[0].options: expected a sequence, got "forwardfor"`}},
+
 		// Unknown and duplicate fields.
 		{"unknown field", func(t *testing.T) string {
 			return edit(t, "    cookie: {name: JSESSIONID, mode: learn}", "    balanse: leastconn")
-		}, []string{`t.yaml:19: backends[0].balanse: unknown field (known: name, balance, cookie, learn_commit, check, servers)`}},
+		}, []string{`t.yaml:19: backends[0].balanse: unknown field (known: name, balance, cookie, learn_commit, check, servers, options)`}},
 		{"unknown section", func(t *testing.T) string { return edit(t, "http:", "htp:") },
 			[]string{
 				`t.yaml:1: http.addr: required`, // absent: line of the enclosing (root) mapping
@@ -312,7 +323,7 @@ func TestParseMergeAndAliases(t *testing.T) {
 		want       []string
 	}{
 		{"unknown field in merged mapping", base + "  - <<: {name: api, servers: [{name: X, addr: 'h:1'}], sticky: 1}\n",
-			[]string{`t.yaml:25: backends[1].sticky: unknown field (known: name, balance, cookie, learn_commit, check, servers)`}},
+			[]string{`t.yaml:25: backends[1].sticky: unknown field (known: name, balance, cookie, learn_commit, check, servers, options)`}},
 		{"merge of a scalar", base + "  - <<: 5\n    name: api\n    servers: [{name: X, addr: 'h:1'}]\n",
 			[]string{`t.yaml:25: backends[1]: merge (<<) needs a mapping or a sequence of mappings, got "5"`}},
 		{"explicit key wins over merged", base + "  - <<: {name: app, balance: source}\n    name: api\n    servers: [{name: X, addr: 'h:1'}]\n    balance: rr\n",

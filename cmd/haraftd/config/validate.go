@@ -231,6 +231,16 @@ func (v *validator) backends(bs []Backend) {
 			v.check(path+".check", b.Check)
 		}
 		v.servers(path+".servers", b.Servers)
+		seen := map[string]int{}
+		for j, o := range b.Options {
+			op := fmt.Sprintf("%s.options[%d]", path, j)
+			if k, dup := seen[o]; dup {
+				v.errf(op, "duplicate option %q (also options[%d])", o, k)
+				continue
+			}
+			seen[o] = j
+			v.enum(op, o, backendOptionNames)
+		}
 	}
 }
 

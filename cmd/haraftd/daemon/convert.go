@@ -34,7 +34,9 @@ func timeouts(cfg *config.Config) proxy.Timeouts {
 // backendOptions maps a backend section onto proxy.BackendOptions.
 func backendOptions(cfg *config.Config, b config.Backend) proxy.BackendOptions {
 	o := proxy.BackendOptions{Name: b.Name, Balance: b.Balance, LearnSync: b.LearnCommit == config.LearnCommitSync,
-		Timeouts: timeouts(cfg), ForwardFor: true, Check: healthCheck(b.Check)}
+		Timeouts: timeouts(cfg), Check: healthCheck(b.Check),
+		ForwardFor: b.Option(config.OptionForwardFor), ForwardProtoHost: b.Option(config.OptionForwardedProtoHost),
+		HTTPClose: b.Option(config.OptionHTTPClose)}
 	if c := b.Cookie; c != nil {
 		o.Cookie = &proxy.CookieOptions{Name: c.Name, Mode: c.Mode, Indirect: c.Indirect, NoCache: c.NoCache,
 			HTTPOnly: c.HTTPOnly, Secure: c.Secure, DynamicKey: c.DynamicKey,
@@ -44,4 +46,14 @@ func backendOptions(cfg *config.Config, b config.Backend) proxy.BackendOptions {
 		o.Servers = append(o.Servers, proxy.ServerOptions{Name: s.Name, Addr: s.Addr, Cookie: s.Cookie, Weight: s.Weight, MaxConn: s.MaxConn})
 	}
 	return o
+}
+
+// backendConfig returns the backend section named name (validated to exist).
+func backendConfig(cfg *config.Config, name string) *config.Backend {
+	for i := range cfg.Backends {
+		if cfg.Backends[i].Name == name {
+			return &cfg.Backends[i]
+		}
+	}
+	return &config.Backend{Options: []string{}}
 }

@@ -29,7 +29,8 @@ var (
 // be loaded fails the start with the file named.
 func (d *Daemon) newFrontend(i int, fc config.Frontend) (Frontend, error) {
 	o := proxy.FrontendOptions{
-		Name: fc.Name, Bind: fc.Bind, Backend: d.backends[fc.Backend], Timeouts: timeouts(d.cfg), Redispatch: true,
+		Name: fc.Name, Bind: fc.Bind, Backend: d.backends[fc.Backend], Timeouts: timeouts(d.cfg),
+		Redispatch: backendConfig(d.cfg, fc.Backend).Option(config.OptionRedispatch),
 	}
 	if fc.TLS == nil {
 		return proxy.NewFrontend(o, d.fsm, d.learner, d.log)

@@ -113,7 +113,7 @@ func (a *HealthAgreement) evaluate(ctx context.Context) {
 		if b.check == nil {
 			continue
 		}
-		for _, s := range b.Servers {
+		for _, s := range b.ServersFor(a.o.State.Servers()) { // removed servers are not decided on
 			d := a.Decide(b, s)
 			if d.Health == fsmpb.Health_HEALTH_UNKNOWN {
 				continue

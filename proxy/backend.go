@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -73,15 +74,19 @@ type Timeouts struct {
 	Queue         time.Duration // longest a request waits for a server slot (maxconn)
 }
 
-// Server is one configured server of a backend.
+// Server is one server of a backend under one agreed server table: a
+// configured one, or one added at run time (Dynamic). Its fields never
+// change once it is published; a change of weight or address makes a new
+// *Server (see serverset.go). Views of one server at one address share
+// their pool and counters.
 type Server struct {
-	Name   string
-	Addr   string
-	Cookie string // value naming it in insert/prefix/rewrite cookies
-	Weight int
+	Name    string
+	Addr    string
+	Cookie  string // value naming it in insert/prefix/rewrite cookies
+	Weight  int    // effective weight: the operator's (SetServerWeight), else the configured one
+	Dynamic bool   // defined by the server table (added at run time), not the config file
 
-	pool *connPool // idle keep-alive connections
-	serverCounters
+	*serverRuntime
 }
 
 // Backend is a configured group of servers with its stickiness policy.
@@ -89,19 +94,24 @@ type Backend struct {
 	Name      string
 	Cookie    *CookieOptions
 	LearnSync bool
-	Servers   []*Server
+	// Servers are the configured servers with their configured weights;
+	// ServersFor gives the servers under the agreed server table.
+	Servers []*Server
 
 	balancer Balancer
-	byName   map[string]*Server
-	byCookie map[string]*Server
 	timeouts Timeouts
 	fwdFor   bool
 	fwdPH    bool // X-Forwarded-Proto/-Host
 	close    bool // option httpclose
 	check    *HealthCheck
-	// usableCache is the usable server list of the last server table seen
-	// (see usableFor).
-	usableCache atomic.Pointer[usableList]
+	// set is the server set derived from the last server table seen (see
+	// setFor); setMu serialises deriving one, runtimes holds the pools and
+	// counters by runtimeKey (under setMu), configured the keys of the
+	// configured servers.
+	set        atomic.Pointer[serverSet]
+	setMu      sync.Mutex
+	runtimes   map[string]*serverRuntime
+	configured map[string]bool
 }
 
 // NewBackend builds a backend from its options.
@@ -109,14 +119,16 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 	if len(o.Servers) == 0 {
 		return nil, fmt.Errorf("backend %s: no servers", o.Name)
 	}
-	b := &Backend{Name: o.Name, Cookie: o.Cookie, LearnSync: o.LearnSync, byName: map[string]*Server{}, byCookie: map[string]*Server{}, timeouts: o.Timeouts, fwdFor: o.ForwardFor, fwdPH: o.ForwardProtoHost, close: o.HTTPClose, check: o.Check}
+	b := &Backend{Name: o.Name, Cookie: o.Cookie, LearnSync: o.LearnSync, timeouts: o.Timeouts, fwdFor: o.ForwardFor, fwdPH: o.ForwardProtoHost, close: o.HTTPClose, check: o.Check}
 	bal, err := NewBalancer(o.Balance)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", o.Name, err)
 	}
 	b.balancer = bal
+	byName, byCookie := map[string]*Server{}, map[string]*Server{}
+	b.runtimes, b.configured = map[string]*serverRuntime{}, map[string]bool{}
 	for _, so := range o.Servers {
-		s := &Server{Name: so.Name, Addr: so.Addr, Cookie: so.Cookie, Weight: so.Weight}
+		s := &Server{Name: so.Name, Addr: so.Addr, Cookie: so.Cookie, Weight: so.Weight, serverRuntime: &serverRuntime{}}
 		s.serverCounters.init(so.MaxConn)
 		if s.Cookie == "" {
 			s.Cookie = s.Name
@@ -127,17 +139,20 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 		if s.Weight < 0 {
 			return nil, fmt.Errorf("backend %s: server %s: negative weight", o.Name, s.Name)
 		}
-		if _, dup := b.byName[s.Name]; dup {
+		if _, dup := byName[s.Name]; dup {
 			return nil, fmt.Errorf("backend %s: duplicate server %s", o.Name, s.Name)
 		}
-		if _, dup := b.byCookie[s.Cookie]; dup {
+		if _, dup := byCookie[s.Cookie]; dup {
 			return nil, fmt.Errorf("backend %s: duplicate server cookie %s", o.Name, s.Cookie)
 		}
 		s.pool = newConnPool(s.Addr, o.Timeouts.withDefaults())
-		b.byName[s.Name] = s
-		b.byCookie[s.Cookie] = s
+		byName[s.Name] = s
+		byCookie[s.Cookie] = s
+		k := runtimeKey(s.Name, s.Addr)
+		b.runtimes[k], b.configured[k] = s.serverRuntime, true
 		b.Servers = append(b.Servers, s)
 	}
+	b.set.Store(b.deriveSet(nil, &serverSet{byName: byName})) // reuses the configured *Servers
 	return b, nil
 }
 
@@ -150,12 +165,15 @@ func DynamicCookie(key, backend, server string) string {
 	return hex.EncodeToString(m.Sum(nil))[:16]
 }
 
-// Server returns the server with the given name.
-func (b *Backend) Server(name string) *Server { return b.byName[name] }
+// Server returns the server with the given name under the last server
+// table the backend saw (ServerFor names the table).
+func (b *Backend) Server(name string) *Server { return b.set.Load().byName[name] }
 
 // Close releases idle backend connections.
 func (b *Backend) Close() {
-	for _, s := range b.Servers {
-		s.pool.closeIdle(true)
+	b.setMu.Lock()
+	defer b.setMu.Unlock()
+	for _, rt := range b.runtimes {
+		rt.pool.closeIdle(true)
 	}
 }

@@ -11,7 +11,7 @@ import (
 func servers(names ...string) []*Server {
 	var out []*Server
 	for _, n := range names {
-		out = append(out, &Server{Name: n, Weight: 1})
+		out = append(out, &Server{Name: n, Weight: 1, serverRuntime: &serverRuntime{}})
 	}
 	return out
 }

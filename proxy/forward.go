@@ -236,10 +236,10 @@ func (c *clientConn) redial(rt *route) (*backendConn, error) {
 // redispatch) and moves the route there; nil when there is none.
 func (c *clientConn) redispatch(rt *route, cause error) *Server {
 	b := c.f.backend
-	var buf, others [maxInlineServers]*Server
+	var others [maxInlineServers]*Server
 	n := 0
-	for _, s := range b.usable(buf[:0], c.f.state.Servers()) {
-		if s != rt.server && n < len(others) {
+	for _, s := range b.usableFor(c.f.state.Servers()) {
+		if s.Name != rt.server.Name && n < len(others) {
 			others[n] = s
 			n++
 		}

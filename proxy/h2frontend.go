@@ -260,10 +260,10 @@ func (t tlsRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	x := exchangeOf(req)
 	b := f.backend
-	var buf, others [maxInlineServers]*Server
+	var others [maxInlineServers]*Server
 	n := 0
-	for _, s := range b.usable(buf[:0], f.state.Servers()) {
-		if s != x.rt.server && n < len(others) {
+	for _, s := range b.usableFor(f.state.Servers()) {
+		if s.Name != x.rt.server.Name && n < len(others) {
 			others[n] = s
 			n++
 		}

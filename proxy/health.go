@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
 )
 
@@ -100,18 +102,23 @@ type ViewReporter func(ctx context.Context, views []*fsmpb.HealthView) error
 // HealthMonitor runs this node's checks of every server of every backend
 // with a check section, applies rise/fall, and reports each change of its
 // view to the cluster. It decides nothing: the leader agrees on health
-// from the views of the live nodes (see HealthAgreement).
+// from the views of the live nodes (see HealthAgreement). With
+// FollowServers it also checks the servers added at run time and stops
+// checking the removed ones.
 type HealthMonitor struct {
 	node     string
 	backends []*Backend
 	report   ViewReporter
 	log      *slog.Logger
 	now      func() time.Time
+	tables   func() *fsm.ServerTable // nil: the configured servers only
+	every    time.Duration           // how often tables is polled
 
 	mu      sync.Mutex
 	pending map[[2]string]*fsmpb.HealthView // unreported changes, latest per server
 	kick    chan struct{}
 	local   map[[2]string]fsmpb.Health
+	active  map[checkKey]bool // the running check loops
 }
 
 // NewHealthMonitor returns a monitor for the backends that have checks.
@@ -120,7 +127,8 @@ func NewHealthMonitor(node string, backends []*Backend, report ViewReporter, log
 		log = slog.Default()
 	}
 	return &HealthMonitor{node: node, backends: backends, report: report, log: log, now: time.Now,
-		pending: map[[2]string]*fsmpb.HealthView{}, kick: make(chan struct{}, 1), local: map[[2]string]fsmpb.Health{}}
+		pending: map[[2]string]*fsmpb.HealthView{}, kick: make(chan struct{}, 1), local: map[[2]string]fsmpb.Health{},
+		active: map[checkKey]bool{}}
 }
 
 // Local returns this node's own current view of a server.
@@ -130,9 +138,43 @@ func (m *HealthMonitor) Local(backend, server string) fsmpb.Health {
 	return m.local[[2]string{backend, server}]
 }
 
+// FollowServers makes Run check the servers of the agreed server table
+// (tables is typically the FSM's Servers), re-read every interval (0: 250
+// ms): servers added at run time are checked from the first table that
+// has them, removed ones no longer, and a server re-added at another
+// address is checked there with a fresh view. Call it before Run.
+func (m *HealthMonitor) FollowServers(tables func() *fsm.ServerTable, every time.Duration) {
+	if every <= 0 {
+		every = 250 * time.Millisecond
+	}
+	m.tables, m.every = tables, every
+}
+
+// checkKey names one check loop: a server at one address.
+type checkKey struct{ backend, server, addr string }
+
+// checkRun is a running check loop.
+type checkRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Checking returns the servers this node checks, as backend/server@addr,
+// sorted.
+func (m *HealthMonitor) Checking() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.active))
+	for k := range m.active {
+		out = append(out, k.backend+"/"+k.server+"@"+k.addr)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Run checks until ctx ends.
 func (m *HealthMonitor) Run(ctx context.Context) {
-	var wg sync.WaitGroup
+	checkers := map[*Backend]Checker{}
 	for _, b := range m.backends {
 		if b.check == nil {
 			continue
@@ -141,16 +183,88 @@ func (m *HealthMonitor) Run(ctx context.Context) {
 		if b.check.HTTP != nil {
 			ck = NewHTTPChecker(b.check.HTTP)
 		}
-		for _, s := range b.Servers {
-			wg.Add(1)
+		checkers[b] = ck
+	}
+	runs := map[checkKey]*checkRun{}
+	var seen *fsm.ServerTable
+	synced := false
+	resync := func() {
+		var t *fsm.ServerTable
+		if m.tables != nil {
+			t = m.tables()
+		}
+		if synced && t == seen {
+			return
+		}
+		seen, synced = t, true
+		want := map[checkKey]*Server{}
+		owner := map[checkKey]*Backend{}
+		for _, b := range m.backends {
+			if checkers[b] == nil {
+				continue
+			}
+			for _, s := range b.ServersFor(t) {
+				k := checkKey{b.Name, s.Name, s.Addr}
+				want[k], owner[k] = s, b
+			}
+		}
+		// Stop first, and wait: a server re-added at another address must
+		// not have its old loop report after the new one.
+		for k, r := range runs {
+			if _, ok := want[k]; !ok {
+				r.cancel()
+				<-r.done
+				delete(runs, k)
+				m.mu.Lock()
+				delete(m.active, k)
+				m.mu.Unlock()
+				m.log.Info("health checks stopped", "backend", k.backend, "server", k.server, "addr", k.addr)
+			}
+		}
+		for k, s := range want {
+			if runs[k] != nil {
+				continue
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			r := &checkRun{cancel: cancel, done: make(chan struct{})}
+			runs[k] = r
+			m.mu.Lock()
+			m.active[k] = true
+			m.mu.Unlock()
+			b := owner[k]
 			go func() {
-				defer wg.Done()
-				m.checkLoop(ctx, b, s, ck)
+				defer close(r.done)
+				m.checkLoop(cctx, b, s, checkers[b])
 			}()
+			if seen != nil && s.Dynamic {
+				m.log.Info("health checks started", "backend", k.backend, "server", k.server, "addr", k.addr)
+			}
 		}
 	}
-	m.reportLoop(ctx)
-	wg.Wait()
+	resync()
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		m.reportLoop(ctx)
+	}()
+	if m.tables != nil {
+		tick := time.NewTicker(m.every)
+	follow:
+		for {
+			select {
+			case <-ctx.Done():
+				tick.Stop()
+				break follow
+			case <-tick.C:
+				resync()
+			}
+		}
+	}
+	<-reported
+	for _, r := range runs {
+		r.cancel()
+		<-r.done
+	}
 }
 
 // checkLoop probes one server. The first result sets the view at once;

@@ -27,43 +27,22 @@ type route struct {
 // maxInlineServers sizes the on-stack candidate list.
 const maxInlineServers = 16
 
-// usable appends the servers that may take new sessions to dst.
-func (b *Backend) usable(dst []*Server, t *fsm.ServerTable) []*Server {
-	for _, s := range b.Servers {
-		if t.Get(b.Name, s.Name).Usable() {
-			dst = append(dst, s)
-		}
-	}
-	return dst
-}
-
-// usableList is the usable servers under one server table.
-type usableList struct {
-	table   *fsm.ServerTable
-	servers []*Server
-}
-
-// usableFor returns the servers that may take new sessions under table t.
-// Tables are immutable and replaced on every change, so the list is
-// computed once per table, not per request; callers must not modify it.
-func (b *Backend) usableFor(t *fsm.ServerTable) []*Server {
-	if c := b.usableCache.Load(); c != nil && c.table == t {
-		return c.servers
-	}
-	s := b.usable(nil, t)
-	b.usableCache.Store(&usableList{t, s})
-	return s
-}
+// usableFor returns the servers that may take new sessions under table t:
+// usable in the table, with an effective weight above 0 (HAProxy: weight 0
+// takes no new session, but keeps its sticky ones). The list is derived
+// once per table (see setFor); callers must not modify it.
+func (b *Backend) usableFor(t *fsm.ServerTable) []*Server { return b.setFor(t).usable }
 
 // route chooses the server for a request from its Cookie header lines and
 // the client's address (for balance source).
 func (b *Backend) route(st State, l *Learner, cookieLines []string, client string) (route, error) {
 	table := st.Servers()
-	candidates := b.usableFor(table)
+	set := b.setFor(table)
+	candidates := set.usable
 	var r route
 	if b.Cookie != nil {
 		if v, ok := requestCookie(cookieLines, b.Cookie.Name); ok && validCookieValue(v) {
-			if done := b.routeByCookie(&r, v, st, l, table, candidates, cookieLines); done {
+			if done := b.routeByCookie(&r, v, st, l, table, set, cookieLines); done {
 				return r, nil
 			}
 		}
@@ -77,7 +56,7 @@ func (b *Backend) route(st State, l *Learner, cookieLines []string, client strin
 
 // routeByCookie applies the cookie mode to a valid cookie value. It returns
 // true when the cookie decided the server.
-func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table *fsm.ServerTable, candidates []*Server, lines []string) bool {
+func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table *fsm.ServerTable, set *serverSet, lines []string) bool {
 	o := b.Cookie
 	var s *Server
 	switch o.Mode {
@@ -93,9 +72,9 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 			return false // unknown session: treated as no cookie
 		}
 		r.sessionKey = v
-		s = b.byName[name]
+		s = set.byName[name]
 	case ModeInsert, ModeRewrite:
-		s = b.byCookie[v]
+		s = set.byCookie[v]
 		if s != nil && o.Indirect {
 			r.rewrite = true
 		}
@@ -106,7 +85,7 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 		}
 		// As HAProxy: the prefix is stripped even when it names no server.
 		r.rewrite, r.cookieKeep, r.cookieValue = true, true, rest
-		s = b.byCookie[prefix]
+		s = set.byCookie[prefix]
 	}
 	if s == nil {
 		return false
@@ -120,7 +99,7 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 	}
 	// The session's server is agreed down or in maintenance: every node
 	// picks the same new one, with no round trip.
-	r.server = Rendezvous(v, candidates)
+	r.server = Rendezvous(v, set.usable)
 	if r.server == nil {
 		return false
 	}

@@ -85,7 +85,7 @@ func (d *Daemon) adminOptions() (admin.Options, error) {
 		if b == nil {
 			return admin.ServerCounters{}, false
 		}
-		s := b.Server(server)
+		s := b.ServerFor(d.fsm.Servers(), server) // also one added at run time
 		if s == nil {
 			return admin.ServerCounters{}, false
 		}

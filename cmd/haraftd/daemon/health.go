@@ -37,6 +37,9 @@ func (d *Daemon) startHealth() {
 		}
 		return err
 	}, d.log)
+	// Servers added or removed at run time are checked or no longer, on
+	// every node, as soon as the table that has them is applied here.
+	d.health.FollowServers(d.fsm.Servers, 0)
 	agree := proxy.NewHealthAgreement(proxy.AgreementOptions{
 		Backends: backends,
 		State:    d.fsm,

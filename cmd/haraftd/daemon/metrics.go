@@ -122,7 +122,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	table := d.fsm.Servers()
 	for _, bc := range d.cfg.Backends {
 		b := d.backends[bc.Name]
-		for _, s := range b.Servers {
+		for _, s := range b.ServersFor(table) { // configured and added at run time, not removed
 			st := table.Get(bc.Name, s.Name)
 			gauge("haraft_server_health", float64(st.Health), bc.Name, s.Name)
 			for v, name := range fsmpb.AdminState_name {

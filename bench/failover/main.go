@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -32,10 +33,75 @@ var (
 	vipF      = flag.Bool("vip", true, "give the haraft cluster a Linux VIP (eips:, eip_mover: kind vip)")
 	keep      = flag.Bool("keep", false, "keep the work dir (logs, configs)")
 	jsonOut   = flag.String("json", "", "write every sample to this file as JSON")
-	heartbeat = flag.Duration("heartbeat", 400*time.Millisecond, "haraft raft heartbeat/election timeout")
+	heartbeat = flag.Duration("heartbeat", 250*time.Millisecond, "haraft raft heartbeat and election timeout (leader lease: half); a LAN/AZ profile")
 	window    = flag.Duration("window", 10*time.Second, "longest a run waits for its events")
 	verbose   = flag.Bool("v", false, "log each run")
+
+	probeTimeout = flag.Duration("probe-timeout", time.Second, "timeout of each first-good-response probe (haraft and keepalived alike)")
 )
+
+// probeEvery is the cadence of the first-good-response probes, and
+// maxProbes bounds how many may be in flight at once (a probe into a dead
+// path hangs until its timeout; with the bound reached a tick is skipped).
+const (
+	probeEvery = 10 * time.Millisecond
+	maxProbes  = 110
+)
+
+// firstGood sends probe(ctx, i) every probeEvery, each on its own
+// goroutine (and, with a client that keeps no connections, its own
+// connection) under its own timeout, until one succeeds or ctx ends, and
+// returns the earliest instant, from t0, at which a probe succeeded (none
+// if none did). A probe that hangs in a failing path therefore does not
+// hide the good answers of the probes sent after it.
+func firstGood(ctx context.Context, t0 time.Time, probe func(ctx context.Context, i int) bool) time.Duration {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		best = none
+		wg   sync.WaitGroup
+	)
+	done := make(chan struct{})
+	var once sync.Once
+	sem := make(chan struct{}, maxProbes)
+	tick := time.NewTicker(probeEvery)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case sem <- struct{}{}:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				pctx, pcancel := context.WithTimeout(ctx, *probeTimeout)
+				defer pcancel()
+				if probe(pctx, i) {
+					at := time.Since(t0)
+					mu.Lock()
+					if best < 0 || at < best {
+						best = at
+					}
+					mu.Unlock()
+					once.Do(func() { close(done) })
+				}
+			}()
+		default: // every slot holds a hung probe: skip this tick
+		}
+		select {
+		case <-tick.C:
+			continue
+		case <-done:
+		case <-ctx.Done():
+		}
+		break
+	}
+	cancel()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	return best
+}
 
 // sample is one run's timeline, each duration from the fault; negative
 // means the event was not seen (or does not apply).
@@ -254,7 +320,10 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 
 	// First good response: for node faults, the first new session committed
 	// (a learn_commit sync answer) through a surviving node after the fault;
-	// for a backend kill, the first answer for a session of that backend.
+	// for a backend kill, the first answer for a session of that backend;
+	// for VIP faults, the first answer through the address from the
+	// session's backend. Probes go out every probeEvery, each on its own
+	// connection with its own timeout (see firstGood).
 	goodCh := make(chan time.Duration, 1)
 	pctx, pcancel := context.WithTimeout(ctx, *window)
 	defer pcancel()
@@ -262,7 +331,7 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 	started := make(chan struct{})
 	go func() {
 		<-started
-		cl := c.Client.HTTPClient(time.Second, false)
+		cl := c.Client.HTTPClient(*probeTimeout, false)
 		var sessions []*nsharness.Session
 		if deadBackend != nil {
 			for _, x := range k.Sessions() {
@@ -279,21 +348,18 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 				}
 			}
 		}
-		for i := 0; pctx.Err() == nil; i++ {
+		goodCh <- firstGood(pctx, t0, func(ctx context.Context, i int) bool {
 			if vipFault {
 				// Through the address: a seeded session, answered by its backend.
 				x := vipSessions[i%len(vipSessions)]
-				req, _ := http.NewRequestWithContext(pctx, "GET", fmt.Sprintf("http://%s:%d/", c.Spec.VIP, nsharness.ProxyPort), nil)
+				req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s:%d/", c.Spec.VIP, nsharness.ProxyPort), nil)
 				req.Header.Set("Cookie", "JSESSIONID="+x.Cookie)
-				if resp, err := cl.Do(req); err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == 200 && resp.Header.Get("X-Backend") == x.Backend {
-						goodCh <- time.Since(t0)
-						return
-					}
+				resp, err := cl.Do(req)
+				if err != nil {
+					return false
 				}
-				time.Sleep(10 * time.Millisecond)
-				continue
+				resp.Body.Close()
+				return resp.StatusCode == 200 && resp.Header.Get("X-Backend") == x.Backend
 			}
 			n := survivors[i%len(survivors)]
 			url, cookie := n.SyncURL(), ""
@@ -304,21 +370,17 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 					url = n.SyncURL()
 				}
 			}
-			req, _ := http.NewRequestWithContext(pctx, "GET", url, nil)
+			req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 			if cookie != "" {
 				req.Header.Set("Cookie", "JSESSIONID="+cookie)
 			}
 			resp, err := cl.Do(req)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					goodCh <- time.Since(t0)
-					return
-				}
+			if err != nil {
+				return false
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		goodCh <- none
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
 	}()
 
 	t0 = time.Now()
@@ -577,21 +639,19 @@ func anchorRun(c *nsharness.Cluster, p *nsharness.KeepalivedPair, fault string) 
 	started := make(chan struct{})
 	go func() {
 		<-started
-		cl := c.Client.HTTPClient(300*time.Millisecond, false)
+		// The same probing as haraft's VIP faults: one probe every
+		// probeEvery, each on its own connection with its own timeout.
+		cl := c.Client.HTTPClient(*probeTimeout, false)
 		url := fmt.Sprintf("http://%s:%d/", p.VIP, nsharness.ProxyPort)
-		for pctx.Err() == nil {
-			req, _ := http.NewRequestWithContext(pctx, "GET", url, nil)
+		goodCh <- firstGood(pctx, t0, func(ctx context.Context, _ int) bool {
+			req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 			resp, err := cl.Do(req)
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					goodCh <- time.Since(t0)
-					return
-				}
+			if err != nil {
+				return false
 			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		goodCh <- none
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
 	}()
 
 	var heal func() error

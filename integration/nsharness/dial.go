@@ -37,8 +37,11 @@ type dialResp struct {
 }
 
 // dialWorkers bounds how many dials may be in flight from one namespace
-// (a dial to a silent host holds its worker until the dial timeout).
-const dialWorkers = 48
+// (a dial to a silent host holds its worker until the dial timeout). It
+// is above the failover bench's in-flight probe bound (a probe every 10 ms
+// for up to its 1 s timeout), so that probes hung on a dead path never
+// queue a later probe behind them.
+const dialWorkers = 128
 
 func newNSDialer(ns string) (*nsDialer, error) {
 	d := &nsDialer{reqs: make(chan dialReq), stop: make(chan struct{})}

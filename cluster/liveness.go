@@ -8,7 +8,10 @@ package cluster
 //     black-holed or stopped peer is noticed without waiting for Raft's
 //     5 s transport timeout) is answered, or when Raft reports that its
 //     heartbeats to the peer resumed; Raft's failed-heartbeat
-//     observations trigger an immediate probe.
+//     observations trigger an immediate probe. Probes run in the
+//     background (a probe hung on a dead peer delays no other), and a
+//     timer set for the earliest expiry declares a silent peer dead at
+//     DeadAfter after its last contact, not at the next probe round.
 //   - on every node, when it last had contact with a leader (itself
 //     included), which the node-side EIP agent uses to fence itself.
 
@@ -37,7 +40,12 @@ type LivenessConfig struct {
 	// before it counts the peer dead. Required.
 	DeadAfter time.Duration
 	// ProbeInterval is how often the leader probes each peer; default
-	// DeadAfter/5. A probe's deadline is the interval, at least 20 ms.
+	// DeadAfter/10, between 10 ms and 100 ms. The leader's last contact
+	// with a peer is up to one interval older than the peer's last
+	// contact with the leader, so dead_after must leave it as margin.
+	// A probe goes to each peer every interval, whether or not the
+	// previous ones were answered (a few in flight at most); its deadline
+	// is max(4 × interval, DeadAfter/2, 20 ms).
 	ProbeInterval time.Duration
 	Logger        *slog.Logger
 }
@@ -79,7 +87,7 @@ type Liveness struct {
 	term       uint64
 	prevLeader string
 	peers      map[string]*peerState
-	changed    chan struct{} // closed and replaced when a peer's Alive flips
+	changed    chan struct{} // closed and replaced when a peer's Alive or Confirmed flips
 	conns      map[string]*grpc.ClientConn
 }
 
@@ -89,6 +97,7 @@ type peerState struct {
 	alive       bool
 	failing     bool
 	confirmed   bool // heard from since this node became leader
+	probes      int  // probes in flight
 }
 
 // NewLiveness starts tracking liveness on n.
@@ -97,7 +106,7 @@ func NewLiveness(n *Node, cfg LivenessConfig) *Liveness {
 		cfg.DeadAfter = 3 * time.Second
 	}
 	if cfg.ProbeInterval <= 0 {
-		cfg.ProbeInterval = cfg.DeadAfter / 5
+		cfg.ProbeInterval = min(max(cfg.DeadAfter/10, 10*time.Millisecond), 100*time.Millisecond)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = n.log
@@ -236,10 +245,17 @@ func (l *Liveness) loop() {
 	defer l.wg.Done()
 	tick := time.NewTicker(l.cfg.ProbeInterval)
 	defer tick.Stop()
+	// expire fires at the earliest instant a live peer turns dead, so a
+	// silent peer is declared dead DeadAfter after its last contact.
+	expire := time.NewTimer(time.Hour)
+	defer expire.Stop()
 	if l.n.IsLeader() {
 		l.becomeLeader()
 	}
 	for {
+		// Every change that can bring an expiry nearer (a new leadership,
+		// a new peer) happens on this goroutine: re-arm at each turn.
+		expire.Reset(l.untilExpiry())
 		select {
 		case <-l.done:
 			return
@@ -262,8 +278,30 @@ func (l *Liveness) loop() {
 		case <-tick.C:
 			l.refreshPeers()
 			l.probeAll()
+		case <-expire.C:
+			l.mu.Lock()
+			l.expireLocked(time.Now())
+			l.mu.Unlock()
 		}
 	}
+}
+
+// untilExpiry returns how long until the next live peer's contact is
+// DeadAfter old (an hour when there is none).
+func (l *Liveness) untilExpiry() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	next := time.Hour
+	if !l.leading {
+		return next
+	}
+	now := time.Now()
+	for _, p := range l.peers {
+		if p.alive {
+			next = min(next, max(p.lastContact.Add(l.cfg.DeadAfter).Sub(now), 0))
+		}
+	}
+	return next
 }
 
 // becomeLeader resets the view: every peer gets the benefit of the doubt
@@ -291,7 +329,15 @@ func (l *Liveness) becomeLeader() {
 		p.alive = now.Sub(p.lastContact) < l.cfg.DeadAfter
 	}
 	l.mu.Unlock()
-	l.probeAll()
+	// The first view is not a guess: wait for the first probes' answers,
+	// but not for a silent peer's probe to time out (it stays
+	// unconfirmed, and its contact is judged by DeadAfter anyway).
+	select {
+	case <-l.probeAll():
+	case <-time.After(max(2*l.cfg.ProbeInterval, 50*time.Millisecond)):
+	case <-l.done:
+		return
+	}
 	l.mu.Lock()
 	if l.leading && l.term == term {
 		l.ready = true
@@ -373,7 +419,12 @@ func (l *Liveness) contact(id string, at time.Time) {
 	if !ok || !l.leading {
 		return
 	}
-	p.confirmed = true
+	if !p.confirmed {
+		// A peer that turns confirmed may now take addresses: tell the
+		// placement at once rather than at its next periodic look.
+		p.confirmed = true
+		l.notifyLocked()
+	}
 	if at.After(p.lastContact) {
 		p.lastContact = at
 	}
@@ -403,41 +454,57 @@ func (l *Liveness) observe(o raft.Observation) {
 	}
 }
 
-// probeAll pings every peer concurrently and waits for the answers (each
-// bounded by the probe deadline).
-func (l *Liveness) probeAll() {
+// probeAll pings every peer in the background (a peer with a timeout's
+// worth of probes in flight is skipped); the returned channel is closed
+// once the probes started by this call have all been answered or timed
+// out.
+func (l *Liveness) probeAll() <-chan struct{} {
+	all := make(chan struct{})
 	l.mu.Lock()
 	if !l.leading {
 		l.mu.Unlock()
-		return
+		close(all)
+		return all
 	}
 	term := l.term
+	timeout := max(4*l.cfg.ProbeInterval, l.cfg.DeadAfter/2, 20*time.Millisecond)
+	maxInFlight := int(timeout/l.cfg.ProbeInterval) + 1
 	targets := make(map[string]string, len(l.peers))
 	for id, p := range l.peers {
-		targets[id] = p.addr
+		if p.probes < maxInFlight {
+			p.probes++
+			targets[id] = p.addr
+		}
 	}
 	l.mu.Unlock()
-	timeout := max(l.cfg.ProbeInterval, l.cfg.DeadAfter/2, 20*time.Millisecond)
 	var wg sync.WaitGroup
 	for id, addr := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				l.mu.Lock()
+				if p, ok := l.peers[id]; ok && p.probes > 0 {
+					p.probes--
+				}
+				l.mu.Unlock()
+			}()
 			conn, err := l.conn(addr)
 			if err != nil {
 				return
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			if _, err := clusterpb.NewInternalClient(conn).Ping(ctx, &clusterpb.PingRequest{FromNode: l.n.ID(), Term: term}); err == nil {
+			if _, err := clusterpb.NewInternalClient(conn).Ping(ctx, &clusterpb.PingRequest{FromNode: l.n.ID(), Term: term}, grpc.WaitForReady(true)); err == nil {
 				l.contact(id, time.Now())
 			}
 		}()
 	}
-	wg.Wait()
-	l.mu.Lock()
-	l.expireLocked(time.Now())
-	l.mu.Unlock()
+	go func() {
+		wg.Wait()
+		close(all)
+	}()
+	return all
 }
 
 // conn returns the probe connection to addr. Probes use their own

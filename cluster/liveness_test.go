@@ -54,7 +54,8 @@ func TestLivenessSeesKilledPeerAndLostLeader(t *testing.T) {
 		t.Fatal("Changed was not signalled")
 	}
 	if !lv[l].Alive(tc.nodes[other].ID()) {
-		t.Fatal("the live peer was counted dead")
+		leading, term := lv[l].Leading()
+		t.Fatalf("the live peer was counted dead (leading %v in term %d, raft state %v; peers %+v)", leading, term, tc.nodes[l].Raft().State(), lv[l].Peers())
 	}
 
 	// Kill the leader too: the survivor has no leader and its last

@@ -39,7 +39,7 @@ type EIPMover struct {
 	AutoFailback      bool     `yaml:"auto_failback"`        // default false (Heartbeat's auto_failback off)
 	FenceOnLostLeader bool     `yaml:"fence_on_lost_leader"` // default true: drop VIPs after lease without a leader
 	Lease             Duration `yaml:"lease"`                // default 2s
-	DeadAfter         Duration `yaml:"dead_after"`           // default: lease + 2 × raft.leader_lease_timeout + raft.election_timeout (vip), raft.election_timeout (ec2, none)
+	DeadAfter         Duration `yaml:"dead_after"`           // default: lease + 2.5 × raft.leader_lease_timeout (vip), raft.election_timeout (ec2, none)
 	ReconcileInterval Duration `yaml:"reconcile_interval"`   // default 5s
 }
 
@@ -86,17 +86,32 @@ func (c *Config) deriveDeadAfter() {
 
 // EIPDeadAfter returns eip_mover.dead_after, or its default when it is
 // zero (configs built in code): for fenced VIPs the safety floor (lease +
-// 2 × raft.leader_lease_timeout) plus an election of margin, else
+// 2 × raft.leader_lease_timeout) plus half a leader lease of margin, else
 // raft.election_timeout.
+//
+// The floor: a holder cut off from the majority drops its VIPs once it
+// has had no leader contact for lease; when it was the leader itself, its
+// leader contact lasts until Raft steps it down, at most about one
+// leader_lease_timeout (two counted) after its last contact with a
+// quorum. The margin covers the leader's view of a peer being up to one
+// liveness probe interval (EIPProbeInterval, at most half a leader lease)
+// older than the peer's own view of the leader.
 func (c *Config) EIPDeadAfter() time.Duration {
 	m := &c.EIPMover
 	switch {
 	case m.DeadAfter.Duration != 0:
 		return m.DeadAfter.Duration
 	case m.Kind == MoverVIP && m.FenceOnLostLeader:
-		return m.Lease.Duration + 2*c.Raft.LeaderLeaseTimeout.Duration + c.Raft.ElectionTimeout.Duration
+		return m.Lease.Duration + 2*c.Raft.LeaderLeaseTimeout.Duration + c.Raft.LeaderLeaseTimeout.Duration/2
 	}
 	return c.Raft.ElectionTimeout.Duration
+}
+
+// EIPProbeInterval is how often the leader probes each peer's liveness:
+// half a leader lease (the margin EIPDeadAfter leaves for it), a tenth of
+// dead_after at most, between 10 ms and 100 ms.
+func (c *Config) EIPProbeInterval() time.Duration {
+	return max(min(c.Raft.LeaderLeaseTimeout.Duration/2, c.EIPDeadAfter()/10, 100*time.Millisecond), 10*time.Millisecond)
 }
 
 func (d *decoder) eip(path string, v *yaml.Node, e *EIP) {

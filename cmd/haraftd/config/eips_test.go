@@ -42,12 +42,12 @@ func TestEIPsParse(t *testing.T) {
 		t.Errorf("warnings: %v", w)
 	}
 
-	// A VIP mover derives dead_after from its lease: 1s + 2 × 500ms + 1s.
+	// A VIP mover derives dead_after from its lease: 1s + 2.5 × 500ms.
 	c, err = Parse("t.yaml", []byte(strings.Replace(eipBase, "  kind: ec2\n", "  kind: vip\n  interface: eth0\n  lease: 1s\n", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.EIPMover.DeadAfter.Duration != 3*time.Second {
+	if c.EIPMover.DeadAfter.Duration != 2250*time.Millisecond {
 		t.Errorf("vip dead_after %v", c.EIPMover.DeadAfter)
 	}
 }

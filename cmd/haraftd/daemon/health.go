@@ -57,6 +57,9 @@ func (d *Daemon) startHealth() {
 	go func() { defer d.wg.Done(); agree.Run(d.ctx) }()
 }
 
+// Health returns this node's health monitor (nil before it starts).
+func (d *Daemon) Health() *proxy.HealthMonitor { return d.health }
+
 // voters returns the ids of the voting members of the Raft configuration.
 func (d *Daemon) voters() []string {
 	f := d.node.Raft().GetConfiguration()

@@ -27,6 +27,9 @@ func (s *Server) serverInfo(backend string, cfg *ServerConfig, name string, st f
 		out.Addr, out.Cookie = st.Addr, st.Cookie
 	}
 	out.Weight = out.ConfiguredWeight
+	if cfg == nil && st.Dynamic {
+		out.Weight = 1 // no configured weight: the proxy balances it at the default
+	}
 	if st.WeightSet {
 		out.Weight = st.Weight
 	}
@@ -144,8 +147,12 @@ func (s *Server) SetServerAdmin(ctx context.Context, req *adminpb.SetServerAdmin
 
 // SetServerWeight sets a server's weight, as HAProxy's "set weight".
 func (s *Server) SetServerWeight(ctx context.Context, req *adminpb.SetServerWeightRequest) (*adminpb.Server, error) {
-	if _, _, err := s.server(req.Backend, req.Server); err != nil {
+	cfg, _, err := s.server(req.Backend, req.Server)
+	if err != nil {
 		return nil, err
+	}
+	if cfg == nil && req.UseConfigured {
+		return nil, status.Errorf(codes.InvalidArgument, "server %s/%s was added at run time: it has no configured weight (give one, 0..%d)", req.Backend, req.Server, fsm.MaxWeight)
 	}
 	if !req.UseConfigured && (req.Weight < 0 || req.Weight > fsm.MaxWeight) {
 		return nil, status.Errorf(codes.InvalidArgument, "weight %d is out of range 0..%d", req.Weight, fsm.MaxWeight)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/haraft/haraft/cmd/haraftd/config"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
 	"github.com/haraft/haraft/proto/adminpb"
@@ -191,6 +193,10 @@ func TestRuntimeServerRoutedOnEveryNode(t *testing.T) {
 		}
 		return true
 	})
+
+	// A server added at run time has no configured weight to go back to.
+	_, err = adm.SetServerWeight(wctx, &adminpb.SetServerWeightRequest{Backend: "app", Server: "C", UseConfigured: true})
+	wantCode(t, err, codes.InvalidArgument, "no configured weight")
 
 	// Removed: C's sessions move, on every node, to the server rendezvous
 	// hashing picks among A and B, and the new binding is committed.

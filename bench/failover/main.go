@@ -28,13 +28,14 @@ import (
 
 var (
 	runs      = flag.Int("runs", 20, "runs per fault")
-	faultList = flag.String("faults", "leader-kill,leader-stop,leader-link,leader-partition,follower-kill,backend-kill,vip-holder-loss,vip-holder-partition", "haraft faults to run")
+	faultList = flag.String("faults", "leader-kill,leader-stop,leader-link,leader-partition,follower-kill,backend-kill,vip-holder-loss,vip-holder-leader-loss,vip-holder-partition", "haraft faults to run")
 	anchorF   = flag.String("anchor", "master-kill,master-loss,master-stop,master-link,partition,proxy-kill,backup-kill", "keepalived faults to run (empty: no anchor)")
 	vipF      = flag.Bool("vip", true, "give the haraft cluster a Linux VIP (eips:, eip_mover: kind vip)")
 	keep      = flag.Bool("keep", false, "keep the work dir (logs, configs)")
 	jsonOut   = flag.String("json", "", "write every sample to this file as JSON")
 	heartbeat = flag.Duration("heartbeat", 250*time.Millisecond, "haraft raft heartbeat and election timeout (leader lease: half); a LAN/AZ profile")
 	window    = flag.Duration("window", 10*time.Second, "longest a run waits for its events")
+	hold      = flag.Duration("hold", 2*time.Second, "shortest time a haraft node fault lasts before it is repaired (so a VIP on the failed node has to move)")
 	verbose   = flag.Bool("v", false, "log each run")
 
 	probeTimeout = flag.Duration("probe-timeout", time.Second, "timeout of each first-good-response probe (haraft and keepalived alike)")
@@ -106,12 +107,15 @@ func firstGood(ctx context.Context, t0 time.Time, probe func(ctx context.Context
 // sample is one run's timeline, each duration from the fault; negative
 // means the event was not seen (or does not apply).
 type sample struct {
-	System     string        `json:"system"`
-	Fault      string        `json:"fault"`
-	Detect     time.Duration `json:"detect_ns"`
-	Leader     time.Duration `json:"new_leader_ns"`
-	Commit     time.Duration `json:"decision_committed_ns"`
-	VIP        time.Duration `json:"vip_moved_ns"`
+	System string        `json:"system"`
+	Fault  string        `json:"fault"`
+	Detect time.Duration `json:"detect_ns"`
+	Leader time.Duration `json:"new_leader_ns"`
+	Commit time.Duration `json:"decision_committed_ns"`
+	VIP    time.Duration `json:"vip_moved_ns"`
+	// VIPGap: the longest time, from the fault on, that no reachable
+	// node held the VIP (haraft with a VIP only).
+	VIPGap     time.Duration `json:"vip_gap_ns"`
 	Good       time.Duration `json:"first_good_ns"`
 	TwoHolders bool          `json:"two_holders"`
 	Violations int           `json:"violations"`
@@ -121,7 +125,7 @@ type sample struct {
 const none = time.Duration(-1)
 
 func newSample(system, fault string) sample {
-	return sample{System: system, Fault: fault, Detect: none, Leader: none, Commit: none, VIP: none, Good: none}
+	return sample{System: system, Fault: fault, Detect: none, Leader: none, Commit: none, VIP: none, VIPGap: none, Good: none}
 }
 
 func main() {
@@ -260,8 +264,8 @@ func (s sample) String() string {
 		}
 		return d.Round(time.Millisecond).String()
 	}
-	return fmt.Sprintf("detect %s leader %s commit %s vip %s good %s two-holders %v violations %d %s",
-		f(s.Detect), f(s.Leader), f(s.Commit), f(s.VIP), f(s.Good), s.TwoHolders, s.Violations, s.Note)
+	return fmt.Sprintf("detect %s leader %s commit %s vip %s vip-gap %s good %s two-holders %v violations %d %s",
+		f(s.Detect), f(s.Leader), f(s.Commit), f(s.VIP), f(s.VIPGap), f(s.Good), s.TwoHolders, s.Violations, s.Note)
 }
 
 // haraftRun injects one fault into the haraft cluster, records its
@@ -273,6 +277,28 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 	leader, err := c.CaughtUp(ctx)
 	if err != nil {
 		return s, err
+	}
+	if fault == "vip-holder-leader-loss" {
+		// Make the VIP holder the leader: restart the leader gracefully
+		// (it hands leadership to a follower) until the holder leads.
+		for try := 0; ; try++ {
+			h, err := c.WaitVIPHolder(ctx, nil)
+			if err != nil {
+				return s, err
+			}
+			if h == leader {
+				break
+			}
+			if try == 8 {
+				return s, fmt.Errorf("%s: the VIP holder %s did not become the leader", fault, h.ID)
+			}
+			if err := leader.Restart(); err != nil {
+				return s, err
+			}
+			if leader, err = c.CaughtUp(ctx); err != nil {
+				return s, err
+			}
+		}
 	}
 	time.Sleep(500 * time.Millisecond)
 	pre := c.Statuses(ctx, c.Nodes)
@@ -396,7 +422,7 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 	case "backend-kill":
 		k.MarkDead(deadBackend.Name)
 		err = deadBackend.Proc().Kill()
-	case "vip-holder-loss": // the machine is gone: process killed, link down
+	case "vip-holder-loss", "vip-holder-leader-loss": // the machine is gone: process killed, link down
 		mon.CutOff(victim, true)
 		if err = victim.Kill(); err == nil {
 			err = victim.LinkDown()
@@ -510,7 +536,11 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 		}
 	}
 
-	// Repair.
+	// Repair, once the fault has lasted long enough for a VIP it took
+	// down with it to move.
+	if d := *hold - time.Since(t0); d > 0 && deadBackend == nil {
+		time.Sleep(d)
+	}
 	switch fault {
 	case "leader-kill", "follower-kill":
 		err = victim.Start()
@@ -523,7 +553,7 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 		partitionHeal = nil
 	case "backend-kill":
 		err = deadBackend.Start()
-	case "vip-holder-loss": // back as after a reboot: the address is gone
+	case "vip-holder-loss", "vip-holder-leader-loss": // back as after a reboot: the address is gone
 		if err = victim.DelAddr(c.Spec.VIP); err == nil {
 			if err = victim.LinkUp(); err == nil {
 				mon.CutOff(victim, false)
@@ -557,6 +587,7 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 		}
 		time.Sleep(200 * time.Millisecond)
 		mon.Stop()
+		s.VIPGap = longestGap(mon.Changes(), t0)
 		if o := mon.Overlaps(); len(o) > 0 {
 			s.TwoHolders = true
 			var ch []string
@@ -572,6 +603,27 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 	}
 	k.SetNodes(nil)
 	return s, nil
+}
+
+// longestGap returns the longest stretch, from t0 until the last change,
+// in which no reachable node held the VIP.
+func longestGap(changes []nsharness.VIPChange, t0 time.Time) time.Duration {
+	var longest time.Duration
+	var from time.Time // start of the current gap; zero when someone holds it
+	for _, x := range changes {
+		at := x.At
+		if at.Before(t0) {
+			at = t0
+		}
+		switch {
+		case x.Holder == "" && from.IsZero():
+			from = at
+		case x.Holder != "" && !from.IsZero():
+			longest = max(longest, at.Sub(from))
+			from = time.Time{}
+		}
+	}
+	return longest
 }
 
 // partitionHeal undoes the partition of the current leader-partition run.
@@ -780,8 +832,8 @@ func printTable(samples []sample) {
 		}
 		groups[k] = append(groups[k], s)
 	}
-	fmt.Println("| system | fault | runs | detection | new leader / MASTER | decision committed | VIP moved | first good response | two holders | stickiness violations |")
-	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Println("| system | fault | runs | detection | new leader / MASTER | decision committed | VIP moved | VIP gap | first good response | two holders | stickiness violations |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, k := range order {
 		g := groups[k]
 		col := func(get func(sample) time.Duration) string {
@@ -810,6 +862,7 @@ func printTable(samples []sample) {
 			viol += s.Violations
 		}
 		vip := col(func(s sample) time.Duration { return s.VIP })
+		gap := col(func(s sample) time.Duration { return s.VIPGap })
 		twoS := fmt.Sprintf("%d/%d", two, len(g))
 		violS := fmt.Sprint(viol)
 		if k.sys == "haraft" {
@@ -819,12 +872,13 @@ func printTable(samples []sample) {
 		} else {
 			violS = "n/a (stateless prefix cookies)"
 		}
-		fmt.Printf("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", k.sys, k.fault, len(g),
+		fmt.Printf("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", k.sys, k.fault, len(g),
 			col(func(s sample) time.Duration { return s.Detect }), col(func(s sample) time.Duration { return s.Leader }),
-			col(func(s sample) time.Duration { return s.Commit }), vip, col(func(s sample) time.Duration { return s.Good }), twoS, violS)
+			col(func(s sample) time.Duration { return s.Commit }), vip, gap, col(func(s sample) time.Duration { return s.Good }), twoS, violS)
 	}
 	fmt.Println()
 	fmt.Println("Times from the fault, p50 / p99 (nearest rank) in ms; (n/m): event seen in n of m runs; — : not applicable.")
+	fmt.Println("VIP gap: the longest time no reachable node held the VIP (0: never without a holder).")
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%d", d.Milliseconds()) }

@@ -582,13 +582,17 @@ func (c *Cluster) WatchVIP(interval time.Duration) *VIPMonitor {
 			case <-time.After(interval):
 			}
 			now := time.Now()
-			holders := c.VIPHolders()
 			var reachable []string
-			for _, n := range holders {
+			for _, n := range c.Nodes {
+				// Whether the node is reachable is read before whether it
+				// holds the address: a repair removes a stale address
+				// before it brings the node back, so a sample can no
+				// longer pair a stale address read just before the repair
+				// with a reachability read just after it.
 				m.mu.Lock()
 				cut := m.cutOff[n.ID]
 				m.mu.Unlock()
-				if !cut && n.LinkIsUp() {
+				if !cut && n.LinkIsUp() && n.HoldsAddr(c.Spec.VIP) {
 					reachable = append(reachable, n.ID)
 				}
 			}

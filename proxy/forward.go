@@ -17,6 +17,7 @@ import (
 func (c *clientConn) forward() bool {
 	f := c.f
 	f.requests.Add(1)
+	start := time.Now().UnixNano()
 	req := &c.req
 	hb := c.in.data()[:req.size] // the request head; valid until the body is read
 	method := req.method.of(hb)
@@ -143,6 +144,8 @@ func (c *clientConn) forward() bool {
 		return false
 	}
 
+	// The server's response time: from taking a connection to its head.
+	rt.server.latency.observeSince(now, time.Now().UnixNano())
 	rb := bc.in.data()[:resp.size]
 	n = 0
 	for i := 0; i < resp.nfields; i++ {
@@ -193,6 +196,7 @@ func (c *clientConn) forward() bool {
 	failed = false
 	c.wat, bc.rat = 0, 0
 	c.rat = now // arms the wait for the next request
+	f.latency.observeSince(start, time.Now().UnixNano())
 	if serverKeep {
 		bc.pool.put(bc, now)
 	} else {

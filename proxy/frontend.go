@@ -46,6 +46,7 @@ type Frontend struct {
 	connWG   sync.WaitGroup
 
 	requests, errors, redispatches, learned, learnDropped atomic.Uint64
+	latency                                               Latency // request head read -> response sent
 }
 
 // withDefaults fills the zero timeouts: HAProxy's usual values, and
@@ -183,3 +184,8 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 func (f *Frontend) Stats() FrontendStats {
 	return FrontendStats{f.requests.Load(), f.errors.Load(), f.redispatches.Load(), f.learned.Load(), f.learnDropped.Load()}
 }
+
+// Latency returns the histogram of the frontend's request durations: from
+// the request head read to the last byte of the response sent (answered
+// requests only; upgraded connections are not counted).
+func (f *Frontend) Latency() LatencySnapshot { return f.latency.Snapshot() }

@@ -43,6 +43,7 @@ type TLSFrontend struct {
 	timeouts Timeouts
 
 	requests, errors, redispatches, learned, learnDropped atomic.Uint64
+	latency                                               Latency // handler entered -> response sent
 }
 
 // NewTLSFrontend binds the listener (unless one is given) and prepares the
@@ -142,10 +143,12 @@ func (f *TLSFrontend) Stats() FrontendStats {
 // tlsExchange is one request's routing state, carried in its context from
 // ServeHTTP to the rewrite, the round trip and the response hooks.
 type tlsExchange struct {
+	start    time.Time
 	rt       route
 	clientIP string
 	safe     bool // method after which a response may be cacheable (nocache)
 	failed   bool
+	upgraded bool
 }
 
 type tlsExchangeKey struct{}
@@ -164,7 +167,7 @@ func (f *TLSFrontend) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		ip = req.RemoteAddr
 	}
-	x := &tlsExchange{clientIP: ip, safe: safeMethod([]byte(req.Method))}
+	x := &tlsExchange{start: time.Now(), clientIP: ip, safe: safeMethod([]byte(req.Method))}
 	x.rt, err = f.backend.route(f.state, f.learner, req.Header["Cookie"], ip)
 	if err != nil {
 		f.fail(w, http.StatusServiceUnavailable, err.Error())
@@ -178,7 +181,14 @@ func (f *TLSFrontend) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	x.failed = true // until a response head arrives
 	defer func() { srv.release(x.failed) }()
 	f.rp.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), tlsExchangeKey{}, x)))
+	if !x.failed && !x.upgraded {
+		f.latency.Observe(time.Since(x.start))
+	}
 }
+
+// Latency returns the histogram of the frontend's request durations: from
+// the request read to the response sent (answered requests only).
+func (f *TLSFrontend) Latency() LatencySnapshot { return f.latency.Snapshot() }
 
 // rewrite builds the request sent to the server: the cookie mode's Cookie
 // lines, X-Forwarded-For with option forwardfor (after the client's own
@@ -285,7 +295,9 @@ func (t tlsRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 func (f *TLSFrontend) modifyResponse(resp *http.Response) error {
 	x := exchangeOf(resp.Request)
 	x.failed = false
+	x.rt.server.latency.Observe(time.Since(x.start))
 	if resp.StatusCode == http.StatusSwitchingProtocols {
+		x.upgraded = true
 		return nil
 	}
 	out, learned, noCache := f.backend.response(&x.rt, resp.Header["Set-Cookie"], f.learner)

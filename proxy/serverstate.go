@@ -18,7 +18,13 @@ type serverCounters struct {
 	active, queued             atomic.Int64
 	requests, failures, queueT atomic.Uint64
 	slots                      chan struct{} // nil: no maxconn
+	latency                    Latency       // response time: connection taken -> response head
 }
+
+// ResponseLatency returns the histogram of the server's response times on
+// this node: from taking a connection (pooled or new) to the response head
+// (TLS frontends: from routing the request to the response head).
+func (c *serverCounters) ResponseLatency() LatencySnapshot { return c.latency.Snapshot() }
 
 func (c *serverCounters) init(maxConn int) {
 	if maxConn > 0 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/haraft/haraft/proto/adminpb"
 	"github.com/haraft/haraft/proto/fsmpb"
+	"github.com/haraft/haraft/proxy"
 )
 
 // collector exports a node's metrics in Prometheus format. Everything is
@@ -46,10 +47,12 @@ var metricDefs = []metricDef{
 	{"haraft_server_queue_timeouts_total", "Requests that waited for a server slot in vain (maxconn).", []string{"backend", "server"}},
 	{"haraft_server_active", "Requests in flight to a server from this node.", []string{"backend", "server"}},
 	{"haraft_server_queued", "Requests waiting for a server slot on this node.", []string{"backend", "server"}},
+	{"haraft_server_response_seconds", "Response time of a server seen from this node: from taking a connection to the response head.", []string{"backend", "server"}},
 	{"haraft_frontend_requests_total", "Requests a listener received.", []string{"frontend", "backend"}},
 	{"haraft_frontend_errors_total", "Requests a listener answered with an error.", []string{"frontend", "backend"}},
 	{"haraft_frontend_redispatches_total", "Requests redispatched to another server after a connection failure.", []string{"frontend", "backend"}},
 	{"haraft_frontend_learned_total", "Session cookies a listener learned.", []string{"frontend", "backend"}},
+	{"haraft_frontend_request_duration_seconds", "Time a listener took to answer a request: from its head read to the response sent.", []string{"frontend", "backend"}},
 	{"haraft_proposals_total", "Learned bindings by outcome of their batched proposal.", []string{"outcome"}},
 	{"haraft_proposal_batches_total", "Learn proposals (log entries) sent.", nil},
 	{"haraft_eips", "1 for the desired holder of each EIP.", []string{"eip", "node"}},
@@ -85,6 +88,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter := func(name string, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(c.descs[name], prometheus.CounterValue, float64(v), labels...)
+	}
+	histogram := func(name string, h proxy.LatencySnapshot, labels ...string) {
+		ch <- prometheus.MustNewConstHistogram(c.descs[name], h.Count, h.Sum, h.Buckets, labels...)
 	}
 	r := d.node.Raft()
 	state := r.State()
@@ -137,6 +143,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter("haraft_server_queue_timeouts_total", ss.Timeouts, bc.Name, s.Name)
 			gauge("haraft_server_active", float64(ss.Active), bc.Name, s.Name)
 			gauge("haraft_server_queued", float64(ss.Queued), bc.Name, s.Name)
+			histogram("haraft_server_response_seconds", s.ResponseLatency(), bc.Name, s.Name)
 		}
 	}
 	for i, f := range d.frontends {
@@ -145,6 +152,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter("haraft_frontend_errors_total", st.Errors, fc.Name, fc.Backend)
 		counter("haraft_frontend_redispatches_total", st.Redispatches, fc.Name, fc.Backend)
 		counter("haraft_frontend_learned_total", st.Learned, fc.Name, fc.Backend)
+		histogram("haraft_frontend_request_duration_seconds", f.Latency(), fc.Name, fc.Backend)
 	}
 	ls := d.learner.Stats()
 	for outcome, v := range map[string]uint64{"queued": ls.Queued, "dropped": ls.Dropped, "proposed": ls.Proposed,

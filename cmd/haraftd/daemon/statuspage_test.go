@@ -74,6 +74,11 @@ func httpGet(t *testing.T, url string) string {
 func TestMetrics(t *testing.T) {
 	c := opsTestCluster(t)
 	d := c.Nodes[2]
+	// Three answered requests through n3 (B is drained: new sessions go
+	// to A), for the latency histograms.
+	for range 3 {
+		httpGet(t, "http://"+d.Frontends()[0].Addr().String()+"/")
+	}
 	body := httpGet(t, "http://"+d.OpsAddr()+"/metrics")
 	// The state as the node sees it after the scrape; a change between the
 	// two (rare with 300 ms timeouts) would show as a failure here.
@@ -89,7 +94,12 @@ func TestMetrics(t *testing.T) {
 		`haraft_server_admin_state{backend="app",node_id="n3",server="B",state="drain"} 1`,
 		`haraft_server_health{backend="app",node_id="n3",server="A"}`,
 		`haraft_server_requests_total{backend="app",node_id="n3",server="A"}`,
-		`haraft_frontend_requests_total{backend="app",frontend="web",node_id="n3"}`,
+		`haraft_frontend_requests_total{backend="app",frontend="web",node_id="n3"} 3`,
+		`haraft_frontend_request_duration_seconds_count{backend="app",frontend="web",node_id="n3"} 3`,
+		`haraft_frontend_request_duration_seconds_bucket{backend="app",frontend="web",node_id="n3",le="10"} 3`,
+		`haraft_server_response_seconds_count{backend="app",node_id="n3",server="A"} 3`,
+		`haraft_server_response_seconds_bucket{backend="app",node_id="n3",server="A",le="0.0005"}`,
+		`haraft_server_response_seconds_count{backend="app",node_id="n3",server="B"} 0`,
 		`haraft_proposals_total{node_id="n3",outcome="dropped"}`,
 		`haraft_eips{eip="eipalloc-0demo",node="n2",node_id="n3"} 1`,
 		`haraft_eip_moves_total{node_id="n3"}`,

@@ -283,6 +283,7 @@ func (m *HealthMonitor) checkLoop(ctx context.Context, b *Backend, s *Server, ck
 			return
 		}
 		ok := err == nil
+		s.countCheck(ok)
 		next := state
 		switch {
 		case state == fsmpb.Health_HEALTH_UNKNOWN:

@@ -17,6 +17,7 @@ var errQueueTimeout = errors.New("server queue timeout")
 type serverCounters struct {
 	active, queued             atomic.Int64
 	requests, failures, queueT atomic.Uint64
+	checksOK, checksFailed     atomic.Uint64 // this node's health checks of the server
 	slots                      chan struct{} // nil: no maxconn
 	latency                    Latency       // response time: connection taken -> response head
 }
@@ -42,11 +43,22 @@ func (c *serverCounters) Queued() int64 { return c.queued.Load() }
 type ServerStats struct {
 	Active, Queued               int64
 	Requests, Failures, Timeouts uint64
+	ChecksOK, ChecksFailed       uint64 // health checks run by this node, by result
 }
 
 // Stats returns the server's counters.
 func (c *serverCounters) Stats() ServerStats {
-	return ServerStats{c.active.Load(), c.queued.Load(), c.requests.Load(), c.failures.Load(), c.queueT.Load()}
+	return ServerStats{c.active.Load(), c.queued.Load(), c.requests.Load(), c.failures.Load(), c.queueT.Load(),
+		c.checksOK.Load(), c.checksFailed.Load()}
+}
+
+// countCheck counts one health check result.
+func (c *serverCounters) countCheck(ok bool) {
+	if ok {
+		c.checksOK.Add(1)
+	} else {
+		c.checksFailed.Add(1)
+	}
 }
 
 // acquire takes a slot (waiting up to wait when the server is at its

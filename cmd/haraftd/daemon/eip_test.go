@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -107,6 +109,25 @@ func TestDaemonEC2EIPs(t *testing.T) {
 		}
 	}
 	waitFor("the initial placement", func() bool { return holder("eipalloc-0web") == "i-d1" && holder("eipalloc-0api") == "i-d3" })
+	// The nodes' /metrics count the controllers' decisions and cloud moves
+	// (two EIPs placed: at least two of each, summed over the nodes, since
+	// the leader may have changed).
+	for _, outcome := range []string{"decision", "move"} {
+		total := 0
+		for _, d := range ds {
+			want := `haraft_eip_controller_total{node_id="` + d.Node().ID() + `",outcome="` + outcome + `"} `
+			body := httpGet(t, "http://"+d.OpsAddr()+"/metrics")
+			i := strings.Index(body, want)
+			if i < 0 {
+				t.Fatalf("/metrics lacks %s\n%s", want, body)
+			}
+			v, _ := strconv.Atoi(strings.Fields(body[i+len(want):])[0])
+			total += v
+		}
+		if total < 2 {
+			t.Errorf("haraft_eip_controller_total{outcome=%q} sums to %d over the nodes, want >= 2", outcome, total)
+		}
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -47,6 +47,7 @@ var metricDefs = []metricDef{
 	{"haraft_server_queue_timeouts_total", "Requests that waited for a server slot in vain (maxconn).", []string{"backend", "server"}},
 	{"haraft_server_active", "Requests in flight to a server from this node.", []string{"backend", "server"}},
 	{"haraft_server_queued", "Requests waiting for a server slot on this node.", []string{"backend", "server"}},
+	{"haraft_server_checks_total", "Health checks this node ran against a server, by result.", []string{"backend", "server", "result"}},
 	{"haraft_server_response_seconds", "Response time of a server seen from this node: from taking a connection to the response head.", []string{"backend", "server"}},
 	{"haraft_frontend_requests_total", "Requests a listener received.", []string{"frontend", "backend"}},
 	{"haraft_frontend_errors_total", "Requests a listener answered with an error.", []string{"frontend", "backend"}},
@@ -57,6 +58,8 @@ var metricDefs = []metricDef{
 	{"haraft_proposal_batches_total", "Learn proposals (log entries) sent.", nil},
 	{"haraft_eips", "1 for the desired holder of each EIP.", []string{"eip", "node"}},
 	{"haraft_eip_moves_total", "EIP placement changes this node observed since it started.", nil},
+	{"haraft_eip_controller_total", "What this node's EIP controller did while it led, by outcome: decision (placement committed), move (cloud association changed), drift_repair (an address moved outside haraft put back), error (a failed cloud call, retried), stale (a decision refused as stale).", []string{"outcome"}},
+	{"haraft_eip_agent_total", "What this node's EIP agent did with its own addresses, by action: hold, release, fence (its lease ran out), error (a failed local move, retried), report.", []string{"action"}},
 	{"haraft_events_total", "Cluster events this node observed since it started.", []string{"type"}},
 }
 
@@ -144,6 +147,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			gauge("haraft_server_active", float64(ss.Active), bc.Name, s.Name)
 			gauge("haraft_server_queued", float64(ss.Queued), bc.Name, s.Name)
 			histogram("haraft_server_response_seconds", s.ResponseLatency(), bc.Name, s.Name)
+			counter("haraft_server_checks_total", ss.ChecksOK, bc.Name, s.Name, "ok")
+			counter("haraft_server_checks_total", ss.ChecksFailed, bc.Name, s.Name, "failed")
 		}
 	}
 	for i, f := range d.frontends {
@@ -162,6 +167,20 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter("haraft_proposal_batches_total", ls.Batches)
 	for _, e := range d.fsm.EIPs() {
 		gauge("haraft_eips", 1, e.Id, e.Holder)
+	}
+	if ctrl, agent := d.EIP(); ctrl != nil {
+		k := ctrl.Counters()
+		for outcome, v := range map[string]uint64{"decision": k.Decisions.Load(), "move": k.Moves.Load(),
+			"drift_repair": k.DriftRepairs.Load(), "error": k.MoveErrors.Load(), "stale": k.StaleTerm.Load()} {
+			counter("haraft_eip_controller_total", v, outcome)
+		}
+		if agent != nil {
+			a := agent.Counters()
+			for action, v := range map[string]uint64{"hold": a.Holds.Load(), "release": a.Releases.Load(),
+				"fence": a.Fences.Load(), "error": a.Errors.Load(), "report": a.Reports.Load()} {
+				counter("haraft_eip_agent_total", v, action)
+			}
+		}
 	}
 	if srv := d.Admin(); srv != nil {
 		h := srv.Events()

@@ -39,8 +39,10 @@
 //     chunked; 431 past MaxHeaderBytes or 128 fields; 505 for other
 //     versions) and fuzzed.
 //   - The router reads the Cookie lines as string views of that buffer
-//     (bstr); the learner copies what it keeps. The usable-server list is
-//     computed once per agreed server table, not per request.
+//     (bstr); the learner copies what it keeps. The backend's server set
+//     (configured servers and those added at run time, minus the removed
+//     ones, with their agreed weights; serverset.go) is derived once per
+//     agreed server table, not per request.
 //   - forward.go builds the outgoing head by appending to a scratch
 //     buffer: hop-by-hop fields dropped (Connection and the fields it
 //     names, Keep-Alive, Proxy-Connection, TE, Upgrade unless upgrading),

@@ -105,15 +105,20 @@ func (b *Backend) deriveSet(t *fsm.ServerTable, prev *serverSet) *serverSet {
 			sv = &Server{Name: d.name, Addr: d.addr, Cookie: d.cookie, Weight: d.weight, Dynamic: d.dynamic, serverRuntime: rt}
 		}
 		s.byName[d.name] = sv
-		if _, dup := s.byCookie[sv.Cookie]; !dup { // the first server (configured ones first) keeps a shared cookie
-			s.byCookie[sv.Cookie] = sv
-		}
 		if d.removed {
 			continue
+		}
+		if _, dup := s.byCookie[sv.Cookie]; !dup { // the first server (configured ones first) keeps a shared cookie
+			s.byCookie[sv.Cookie] = sv
 		}
 		s.servers = append(s.servers, sv)
 		if sv.Weight > 0 && t.Get(b.Name, d.name).Usable() {
 			s.usable = append(s.usable, sv)
+		}
+	}
+	for _, d := range defs { // a removed server's cookie, unless a live server has it
+		if _, dup := s.byCookie[s.byName[d.name].Cookie]; d.removed && !dup {
+			s.byCookie[s.byName[d.name].Cookie] = s.byName[d.name]
 		}
 	}
 	// A run-time server's pool is dropped once no table names it at that

@@ -117,6 +117,8 @@ func TestServerSetDerivation(t *testing.T) {
 			cookies: map[string]string{"C": "rendezvous"}},
 		{name: "configured server removed", cmds: []cmd{remove("A")},
 			servers: "B@2/2", usable: "B@2/2", cookies: map[string]string{"A": "rendezvous", "B": "B"}},
+		{name: "a live server's cookie wins over a removed one's", cmds: []cmd{remove("A"), add("D", "127.0.0.1:5", "A", 1)},
+			servers: "B@2/2 D@5/1d", usable: "B@2/2 D@5/1d", cookies: map[string]string{"A": "D"}},
 		{name: "re-added at another address", cmds: []cmd{add("C", "127.0.0.1:3", "", 1), remove("C"), add("C", "127.0.0.1:4", "", 2)},
 			servers: "A@1/1 B@2/2 C@4/2d", usable: "A@1/1 B@2/2 C@4/2d", cookies: map[string]string{"C": "C"},
 			check: func(t *testing.T, b *Backend, sets []*serverSet) {

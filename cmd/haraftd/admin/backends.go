@@ -190,6 +190,24 @@ func (s *Server) AddServer(ctx context.Context, req *adminpb.AddServerRequest) (
 	if st := s.opts.FSM.Servers().Get(req.Backend, req.Server); st.Dynamic && !st.Removed && st.Addr != req.Addr {
 		return nil, status.Errorf(codes.AlreadyExists, "server %s/%s already exists at %s: remove it first", req.Backend, req.Server, st.Addr)
 	}
+	// The cookie value names the server in insert, prefix and rewrite
+	// modes: two live servers cannot share one.
+	cookie := req.Cookie
+	if cookie == "" {
+		cookie = req.Server
+	}
+	for _, sc := range b.Servers {
+		if c := sc.Cookie; c == cookie || (c == "" && sc.Name == cookie) {
+			if st := s.opts.FSM.Servers().Get(req.Backend, sc.Name); !st.Removed {
+				return nil, status.Errorf(codes.AlreadyExists, "cookie value %q already names server %s/%s: give another with --cookie", cookie, req.Backend, sc.Name)
+			}
+		}
+	}
+	for k, st := range s.opts.FSM.Servers().All() {
+		if k.Backend == req.Backend && k.Name != req.Server && st.Dynamic && !st.Removed && st.Cookie == cookie {
+			return nil, status.Errorf(codes.AlreadyExists, "cookie value %q already names server %s/%s: give another with --cookie", cookie, req.Backend, k.Name)
+		}
+	}
 	weight := req.Weight
 	if weight == 0 {
 		weight = 1

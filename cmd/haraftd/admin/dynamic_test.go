@@ -100,6 +100,11 @@ func TestRuntimeServerRoutedOnEveryNode(t *testing.T) {
 	if _, err := adm.AddServer(wctx, &adminpb.AddServerRequest{Backend: "app", Server: "C", Addr: cb.Addr()}); err != nil {
 		t.Fatal(err)
 	}
+	// A cookie value already naming a server is refused.
+	_, err = adm.AddServer(wctx, &adminpb.AddServerRequest{Backend: "app", Server: "D", Addr: cb.Addr(), Cookie: "A"})
+	wantCode(t, err, codes.AlreadyExists, `cookie value "A" already names server app/A`)
+	_, err = adm.AddServer(wctx, &adminpb.AddServerRequest{Backend: "app", Server: "D", Addr: cb.Addr(), Cookie: "C"})
+	wantCode(t, err, codes.AlreadyExists, `cookie value "C" already names server app/C`)
 	waitAll(t, c, "C added", func(d *daemon.Daemon) bool {
 		st := d.FSM().Servers().Get("app", "C")
 		return st.Dynamic && !st.Removed && st.Addr == cb.Addr()

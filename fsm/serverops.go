@@ -50,6 +50,16 @@ func (s *State) applyAddServer(m *fsmpb.AddServer) *fsmpb.ApplyResult {
 		return &fsmpb.ApplyResult{ErrorCode: "invalid", Error: fmt.Sprintf("add_server: weight %d is out of range 0..%d", m.Weight, MaxWeight)}
 	}
 	s.updateServer(m.Backend, m.Name, func(st *ServerState) {
+		// Back from removal, or moved to another address: it is a new
+		// server, and the health agreed in its earlier life says nothing
+		// about it. The nodes' views stay: each node's check of the new
+		// server reports afresh (a new check loop reports its first
+		// result), and the leader agrees again from the views as they
+		// come; deleting them would leave a node whose loop never stopped
+		// (removed and re-added between two of its polls) silent.
+		if st.Removed || st.Addr != m.Addr {
+			st.Health = fsmpb.Health_HEALTH_UNKNOWN
+		}
 		st.Addr, st.Cookie, st.Dynamic, st.Removed = m.Addr, m.Cookie, true, false
 		if st.Cookie == "" {
 			st.Cookie = m.Name

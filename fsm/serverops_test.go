@@ -91,6 +91,48 @@ func TestServerOps(t *testing.T) {
 	}
 }
 
+// A server back from removal, or moved to another address, starts with no
+// agreed health of its earlier life (the nodes' views stay, to be
+// overwritten by their fresh checks); the same server added again at the
+// same address keeps its health.
+func TestReAddedServerStartsUnchecked(t *testing.T) {
+	down := func(f *FSM) {
+		f.ApplyCommand(mustEncode(t, ReportHealthViewsType, &fsmpb.ReportHealthViews{Views: []*fsmpb.HealthView{
+			{Backend: "app", Server: "C", Node: "n1", Health: fsmpb.Health_HEALTH_DOWN}}}))
+		f.ApplyCommand(mustEncode(t, SetServerHealthType, &fsmpb.SetServerHealth{Backend: "app", Name: "C", Health: fsmpb.Health_HEALTH_DOWN, StampUnixMs: 1}))
+	}
+	add := func(addr string) []byte {
+		return mustEncode(t, AddServerType, &fsmpb.AddServer{Backend: "app", Name: "C", Addr: addr, Weight: 1})
+	}
+	for _, tc := range []struct {
+		name       string
+		then       [][]byte
+		wantHealth fsmpb.Health
+		wantViews  int
+	}{
+		{"added again at the same address", [][]byte{add("127.0.0.1:9")}, fsmpb.Health_HEALTH_DOWN, 1},
+		{"moved to another address", [][]byte{add("127.0.0.1:10")}, fsmpb.Health_HEALTH_UNKNOWN, 1},
+		{"removed then added back", [][]byte{mustEncode(t, RemoveServerType, &fsmpb.RemoveServer{Backend: "app", Name: "C"}), add("127.0.0.1:9")}, fsmpb.Health_HEALTH_UNKNOWN, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := New(nil)
+			f.ApplyCommand(add("127.0.0.1:9"))
+			down(f)
+			for _, c := range tc.then {
+				if res := f.ApplyCommand(c); res.ErrorCode != "" {
+					t.Fatal(res.Error)
+				}
+			}
+			if got := f.Servers().Get("app", "C").Health; got != tc.wantHealth {
+				t.Errorf("health %v, want %v", got, tc.wantHealth)
+			}
+			if got := len(f.HealthViews("app", "C")); got != tc.wantViews {
+				t.Errorf("%d views, want %d", got, tc.wantViews)
+			}
+		})
+	}
+}
+
 func TestRemovedServerKeepsNoSessions(t *testing.T) {
 	f := New(nil)
 	f.ApplyCommand(mustEncode(t, LearnSessionsType, learn(bind("s1", "A"))))

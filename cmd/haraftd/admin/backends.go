@@ -182,9 +182,18 @@ func (s *Server) AddServer(ctx context.Context, req *adminpb.AddServerRequest) (
 	if p, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || p <= 0 || p > 65535 {
 		return nil, status.Errorf(codes.InvalidArgument, "addr %q: want host:port with a port in 1..65535", req.Addr)
 	}
+	cookie := req.Cookie
 	for _, sc := range b.Servers {
-		if sc.Name == req.Server {
-			return nil, status.Errorf(codes.AlreadyExists, "server %s/%s is in the config file: it cannot be added again (set it ready with `haraftctl backends set %s/%s ready`)", req.Backend, req.Server, req.Backend, req.Server)
+		if sc.Name != req.Server {
+			continue
+		}
+		// A server of the config file can be added back once removed (at
+		// its address or another one); until then it exists.
+		if !s.opts.FSM.Servers().Get(req.Backend, req.Server).Removed {
+			return nil, status.Errorf(codes.AlreadyExists, "server %s/%s is in the config file and not removed: it exists (change its state with `haraftctl drain|ready|maint %s/%s`)", req.Backend, req.Server, req.Backend, req.Server)
+		}
+		if cookie == "" {
+			cookie = sc.Cookie // back with the cookie value clients may still hold
 		}
 	}
 	if st := s.opts.FSM.Servers().Get(req.Backend, req.Server); st.Dynamic && !st.Removed && st.Addr != req.Addr {
@@ -192,11 +201,13 @@ func (s *Server) AddServer(ctx context.Context, req *adminpb.AddServerRequest) (
 	}
 	// The cookie value names the server in insert, prefix and rewrite
 	// modes: two live servers cannot share one.
-	cookie := req.Cookie
 	if cookie == "" {
 		cookie = req.Server
 	}
 	for _, sc := range b.Servers {
+		if sc.Name == req.Server {
+			continue
+		}
 		if c := sc.Cookie; c == cookie || (c == "" && sc.Name == cookie) {
 			if st := s.opts.FSM.Servers().Get(req.Backend, sc.Name); !st.Removed {
 				return nil, status.Errorf(codes.AlreadyExists, "cookie value %q already names server %s/%s: give another with --cookie", cookie, req.Backend, sc.Name)
@@ -215,7 +226,7 @@ func (s *Server) AddServer(ctx context.Context, req *adminpb.AddServerRequest) (
 	if weight < 0 || weight > fsm.MaxWeight {
 		return nil, status.Errorf(codes.InvalidArgument, "weight %d is out of range 1..%d", weight, fsm.MaxWeight)
 	}
-	if err := s.apply(ctx, fsm.AddServerType, &fsmpb.AddServer{Backend: req.Backend, Name: req.Server, Addr: req.Addr, Cookie: req.Cookie, Weight: weight}); err != nil {
+	if err := s.apply(ctx, fsm.AddServerType, &fsmpb.AddServer{Backend: req.Backend, Name: req.Server, Addr: req.Addr, Cookie: cookie, Weight: weight}); err != nil {
 		return nil, err
 	}
 	s.await(ctx, func() bool {

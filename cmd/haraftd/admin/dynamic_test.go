@@ -251,6 +251,38 @@ func TestRuntimeServerRoutedOnEveryNode(t *testing.T) {
 		}
 		return true
 	})
+
+	// A server of the config file exists until removed; removed, it can be
+	// added back, and takes new sessions again on every node.
+	bAddr := c.Backends[1].Addr()
+	_, err = adm.AddServer(wctx, &adminpb.AddServerRequest{Backend: "app", Server: "B", Addr: bAddr})
+	wantCode(t, err, codes.AlreadyExists, "server app/B is in the config file and not removed")
+	if _, err := adm.RemoveServer(wctx, &adminpb.RemoveServerRequest{Backend: "app", Server: "B"}); err != nil {
+		t.Fatal(err)
+	}
+	waitAll(t, c, "B removed", func(d *daemon.Daemon) bool { return d.FSM().Servers().Get("app", "B").Removed })
+	for i := range c.Nodes {
+		if server, _ := hit(t, c, i, ""); server != "A" {
+			t.Fatalf("node %d sent a new session to %s with B removed", i, server)
+		}
+	}
+	if _, err := adm.AddServer(wctx, &adminpb.AddServerRequest{Backend: "app", Server: "B", Addr: bAddr}); err != nil {
+		t.Fatal(err)
+	}
+	waitAll(t, c, "B back and agreed up", func(d *daemon.Daemon) bool {
+		st := d.FSM().Servers().Get("app", "B")
+		return !st.Removed && st.Cookie == "B" && st.Health == fsmpb.Health_HEALTH_UP
+	})
+	for i := range c.Nodes {
+		got := map[string]bool{}
+		for range 4 { // roundrobin over A and B
+			server, _ := hit(t, c, i, "")
+			got[server] = true
+		}
+		if !got["B"] {
+			t.Fatalf("node %d sent no new session to B after it was added back: %v", i, got)
+		}
+	}
 }
 
 // get returns the body of a GET.

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/haraft/haraft/cmd/haraftd/config"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
+	"github.com/haraft/haraft/cmd/haraftd/daemon/daemontest"
 )
 
 func startDev(t *testing.T, cookie config.Cookie, learnCommit string) *daemon.DevCluster {
@@ -31,20 +31,7 @@ func startDevWith(t *testing.T, o daemon.DevOptions) *daemon.DevCluster {
 	o.DataDir, o.FastRaft, o.Plain = t.TempDir(), true, true
 	o.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	o.RaftLogLevel = raftLogLevel()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, err := daemon.StartDev(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := c.Shutdown(ctx); err != nil {
-			t.Logf("shutdown: %v", err)
-		}
-	})
-	return c
+	return daemontest.StartDev(t, o)
 }
 
 func learnMode() config.Cookie { return config.Cookie{Name: "JSESSIONID", Mode: config.CookieLearn} }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/haraft/haraft/cmd/haraftd/certs"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
+	"github.com/haraft/haraft/cmd/haraftd/daemon/daemontest"
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
 )
@@ -25,18 +25,9 @@ import (
 // three committed sessions and one EIP.
 func devCluster(t *testing.T) *daemon.DevCluster {
 	t.Helper()
+	c := daemontest.StartDev(t, daemon.DevOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	c, err := daemon.StartDev(ctx, daemon.DevOptions{DataDir: t.TempDir(), Logger: log, RaftLogLevel: "error"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = c.Shutdown(ctx)
-	})
 	n := c.Nodes[0].Node()
 	var bs []*fsmpb.Binding
 	for i, srv := range []string{"A", "B", "A"} {

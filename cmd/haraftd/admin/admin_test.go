@@ -19,6 +19,7 @@ import (
 
 	"github.com/haraft/haraft/cmd/haraftd/certs"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
+	"github.com/haraft/haraft/cmd/haraftd/daemon/daemontest"
 	"github.com/haraft/haraft/proto/adminpb"
 )
 
@@ -32,18 +33,7 @@ func quiet() *slog.Logger {
 // mostly measure.
 func startDev(t *testing.T) *daemon.DevCluster {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := daemon.StartDev(ctx, daemon.DevOptions{DataDir: t.TempDir(), Logger: quiet(), RaftLogLevel: "error"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = c.Shutdown(ctx)
-	})
-	return c
+	return daemontest.StartDev(t, daemon.DevOptions{Logger: quiet()})
 }
 
 // dial connects to node i's admin API with the dev client certificate.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/haraft/haraft/cmd/haraftd/config"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
+	"github.com/haraft/haraft/cmd/haraftd/daemon/daemontest"
 	"github.com/haraft/haraft/proto/adminpb"
 	"github.com/haraft/haraft/proto/fsmpb"
 	"github.com/haraft/haraft/proxy"
@@ -72,25 +73,15 @@ func hit(t *testing.T, c *daemon.DevCluster, i int, key string) (server, session
 // steer new sessions on every node; once it is removed, its sessions move
 // to the same agreed server on every node.
 func TestRuntimeServerRoutedOnEveryNode(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	c, err := daemon.StartDev(ctx, daemon.DevOptions{DataDir: t.TempDir(), Logger: quiet(), RaftLogLevel: "error",
+	c := daemontest.StartDev(t, daemon.DevOptions{Logger: quiet(),
 		Check: &config.Check{Inter: config.Duration{Duration: 100 * time.Millisecond}, Rise: 1, Fall: 2}})
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = c.Shutdown(ctx)
-	})
 	cb, err := demobackend.Start("C", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cb.Close() })
 
-	ctx, cancel = context.WithTimeout(context.Background(), 120*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	sec := c.Security
 	wctx, rctx := withToken(ctx, sec.WriteToken), withToken(ctx, sec.ReadToken)

@@ -156,7 +156,7 @@ func (c *clientConn) forward() bool {
 	}
 	setCookies, learned, noCache := f.backend.response(&rt, c.setCookies[:n], f.learner)
 	noCache = noCache && cacheableResponse(safe, resp, rb)
-	if err := c.learn(&rt, learned); err != nil {
+	if err := f.learnKeys(context.Background(), f.learner, f.backend, f.timeouts.Server, rt.server.Name, learned); err != nil {
 		c.abortBody(body, bc)
 		bc.close()
 		c.reject(502, err.Error())
@@ -377,35 +377,6 @@ func (c *clientConn) abortBody(body chan error, bc *backendConn) error {
 		err = errors.New("request body cut short")
 	}
 	return err
-}
-
-// learn hands the session keys the response set to the learner.
-func (c *clientConn) learn(rt *route, keys []string) error {
-	f := c.f
-	if f.learner == nil || len(keys) == 0 {
-		return nil
-	}
-	ctx := context.Background()
-	if f.backend.LearnSync {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.timeouts.Server)
-		defer cancel()
-	}
-	for _, key := range keys {
-		_, err := f.learner.Learn(ctx, f.backend.Name, key, rt.server.Name, f.backend.LearnSync)
-		switch {
-		case err == nil:
-			f.learned.Add(1)
-		case errors.Is(err, ErrLearnQueueFull):
-			f.learnDropped.Add(1)
-			if f.backend.LearnSync {
-				return err
-			}
-		default:
-			return fmt.Errorf("learn_commit sync: %w", err)
-		}
-	}
-	return nil
 }
 
 // tunnel relays bytes both ways after a 101 Switching Protocols (WebSocket

@@ -45,8 +45,7 @@ type Frontend struct {
 	conns    map[*clientConn]struct{}
 	connWG   sync.WaitGroup
 
-	requests, errors, redispatches, learned, learnDropped atomic.Uint64
-	latency                                               Latency // request head read -> response sent
+	listenerStats // latency: request head read -> response sent
 }
 
 // withDefaults fills the zero timeouts: HAProxy's usual values, and
@@ -180,12 +179,48 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// listenerStats are what both kinds of frontend count, and their
+// learning of session keys.
+type listenerStats struct {
+	requests, errors, redispatches, learned, learnDropped atomic.Uint64
+	latency                                               Latency
+}
+
 // Stats returns the frontend's counters.
-func (f *Frontend) Stats() FrontendStats {
-	return FrontendStats{f.requests.Load(), f.errors.Load(), f.redispatches.Load(), f.learned.Load(), f.learnDropped.Load()}
+func (s *listenerStats) Stats() FrontendStats {
+	return FrontendStats{s.requests.Load(), s.errors.Load(), s.redispatches.Load(), s.learned.Load(), s.learnDropped.Load()}
 }
 
 // Latency returns the histogram of the frontend's request durations: from
-// the request head read to the last byte of the response sent (answered
+// the request read to the last byte of the response sent (answered
 // requests only; upgraded connections are not counted).
-func (f *Frontend) Latency() LatencySnapshot { return f.latency.Snapshot() }
+func (s *listenerStats) Latency() LatencySnapshot { return s.latency.Snapshot() }
+
+// learnKeys hands the session keys a response of server set to the
+// learner; with learn_commit sync it waits (at most timeout) for their
+// commit, and a failure is the response's.
+func (s *listenerStats) learnKeys(ctx context.Context, l *Learner, b *Backend, timeout time.Duration, server string, keys []string) error {
+	if l == nil || len(keys) == 0 {
+		return nil
+	}
+	if b.LearnSync {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	for _, key := range keys {
+		_, err := l.Learn(ctx, b.Name, key, server, b.LearnSync)
+		switch {
+		case err == nil:
+			s.learned.Add(1)
+		case errors.Is(err, ErrLearnQueueFull):
+			s.learnDropped.Add(1)
+			if b.LearnSync {
+				return err
+			}
+		default:
+			return fmt.Errorf("learn_commit sync: %w", err)
+		}
+	}
+	return nil
+}

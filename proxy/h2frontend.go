@@ -42,8 +42,7 @@ type TLSFrontend struct {
 	redisp   bool
 	timeouts Timeouts
 
-	requests, errors, redispatches, learned, learnDropped atomic.Uint64
-	latency                                               Latency // handler entered -> response sent
+	listenerStats // latency: handler entered -> response sent
 }
 
 // NewTLSFrontend binds the listener (unless one is given) and prepares the
@@ -135,11 +134,6 @@ func (f *TLSFrontend) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Stats returns the frontend's counters.
-func (f *TLSFrontend) Stats() FrontendStats {
-	return FrontendStats{f.requests.Load(), f.errors.Load(), f.redispatches.Load(), f.learned.Load(), f.learnDropped.Load()}
-}
-
 // tlsExchange is one request's routing state, carried in its context from
 // ServeHTTP to the rewrite, the round trip and the response hooks.
 type tlsExchange struct {
@@ -185,10 +179,6 @@ func (f *TLSFrontend) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		f.latency.Observe(time.Since(x.start))
 	}
 }
-
-// Latency returns the histogram of the frontend's request durations: from
-// the request read to the response sent (answered requests only).
-func (f *TLSFrontend) Latency() LatencySnapshot { return f.latency.Snapshot() }
 
 // rewrite builds the request sent to the server: the cookie mode's Cookie
 // lines, X-Forwarded-For with option forwardfor (after the client's own
@@ -312,36 +302,9 @@ func (f *TLSFrontend) modifyResponse(resp *http.Response) error {
 		// connection after this response; HTTP/2 streams have no such thing).
 		resp.Header.Set("Connection", "close")
 	}
-	if err := f.learn(resp.Request.Context(), &x.rt, learned); err != nil {
+	if err := f.learnKeys(resp.Request.Context(), f.learner, f.backend, f.timeouts.Server, x.rt.server.Name, learned); err != nil {
 		x.failed = true
 		return err
-	}
-	return nil
-}
-
-// learn hands the session keys the response set to the learner.
-func (f *TLSFrontend) learn(ctx context.Context, rt *route, keys []string) error {
-	if f.learner == nil || len(keys) == 0 {
-		return nil
-	}
-	if f.backend.LearnSync {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.timeouts.Server)
-		defer cancel()
-	}
-	for _, key := range keys {
-		_, err := f.learner.Learn(ctx, f.backend.Name, key, rt.server.Name, f.backend.LearnSync)
-		switch {
-		case err == nil:
-			f.learned.Add(1)
-		case errors.Is(err, ErrLearnQueueFull):
-			f.learnDropped.Add(1)
-			if f.backend.LearnSync {
-				return err
-			}
-		default:
-			return fmt.Errorf("learn_commit sync: %w", err)
-		}
 	}
 	return nil
 }

@@ -249,6 +249,7 @@ func (l *Liveness) loop() {
 	// silent peer is declared dead DeadAfter after its last contact.
 	expire := time.NewTimer(time.Hour)
 	defer expire.Stop()
+	l.notePrevLeader()
 	if l.n.IsLeader() {
 		l.becomeLeader()
 	}
@@ -276,6 +277,7 @@ func (l *Liveness) loop() {
 		case <-l.kick:
 			l.probeAll()
 		case <-tick.C:
+			l.notePrevLeader()
 			l.refreshPeers()
 			l.probeAll()
 		case <-expire.C:
@@ -283,6 +285,19 @@ func (l *Liveness) loop() {
 			l.expireLocked(time.Now())
 			l.mu.Unlock()
 		}
+	}
+}
+
+// notePrevLeader remembers the leader this node follows, so that when it
+// takes over it judges that leader by when it last heard from it rather
+// than giving it the benefit of the doubt. The leader-change callbacks say
+// the same, but a node that started (or restarted) into a cluster can
+// learn its leader before this tracker subscribed.
+func (l *Liveness) notePrevLeader() {
+	if id, _ := l.n.Leader(); id != "" && id != l.n.ID() {
+		l.mu.Lock()
+		l.prevLeader = id
+		l.mu.Unlock()
 	}
 }
 

@@ -267,10 +267,15 @@ func (m *HealthMonitor) Run(ctx context.Context) {
 	}
 }
 
-// checkLoop probes one server. The first result sets the view at once;
-// after that `rise` consecutive successes bring it up and `fall`
-// consecutive failures take it down. The interval is inter while up,
-// downinter while down, fastinter while a change is under way.
+// checkLoop probes one server. A server starts as HAProxy's do, counted
+// up: its first success reports it up at once, and it is reported down
+// only after `fall` consecutive failures, also at start (HAProxy takes a
+// starting server down at its first failure; here a view that reaches a
+// majority moves sessions for good, so a node starting a moment before
+// its servers listen must not count them down). After that `rise`
+// consecutive successes bring it up and `fall` consecutive failures take
+// it down. The interval is inter while up, downinter while down,
+// fastinter while a change is under way.
 func (m *HealthMonitor) checkLoop(ctx context.Context, b *Backend, s *Server, ck Checker) {
 	c := b.check
 	state := fsmpb.Health_HEALTH_UNKNOWN
@@ -286,8 +291,12 @@ func (m *HealthMonitor) checkLoop(ctx context.Context, b *Backend, s *Server, ck
 		s.countCheck(ok)
 		next := state
 		switch {
+		case state == fsmpb.Health_HEALTH_UNKNOWN && ok:
+			next = fsmpb.Health_HEALTH_UP
 		case state == fsmpb.Health_HEALTH_UNKNOWN:
-			next = map[bool]fsmpb.Health{true: fsmpb.Health_HEALTH_UP, false: fsmpb.Health_HEALTH_DOWN}[ok]
+			if streak++; streak >= c.Fall {
+				next = fsmpb.Health_HEALTH_DOWN
+			}
 		case (state == fsmpb.Health_HEALTH_UP) == ok:
 			streak = 0
 		default:

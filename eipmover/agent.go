@@ -71,6 +71,7 @@ type Agent struct {
 
 	kick     chan struct{}
 	reportCh chan struct{}
+	recheck  atomic.Bool // re-read the interface before the next step
 
 	mu      sync.Mutex
 	proxyUp *bool
@@ -104,6 +105,14 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 
 // Counters returns the live counters.
 func (a *Agent) Counters() *AgentCounters { return &a.counters }
+
+// Recheck makes the agent re-read the interface at once rather than at
+// its next ReconcileInterval: something else (the VIP guard) may have
+// removed an address this node serves.
+func (a *Agent) Recheck() {
+	a.recheck.Store(true)
+	signal(a.kick)
+}
 
 // Fenced reports whether the agent serves nothing because it has no
 // current contact with a leader (or has not caught up yet).
@@ -191,6 +200,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer tick.Stop()
 	lastResync := time.Now()
 	for {
+		if a.cfg.Local != nil && a.recheck.Swap(false) {
+			a.resync(ctx)
+			lastResync = time.Now()
+		}
 		a.step(ctx)
 		if a.cfg.Local != nil && time.Since(lastResync) >= a.cfg.ReconcileInterval {
 			a.resync(ctx)

@@ -21,9 +21,11 @@ import (
 
 	"github.com/haraft/haraft/cmd/haraftd/config"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
+	"github.com/haraft/haraft/eipmover"
 )
 
 func main() {
+	eipmover.GuardMain() // a VIP guard process runs here and exits
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -17,6 +17,7 @@ type eipParts struct {
 	ctrl  *eipmover.Controller
 	agent *eipmover.Agent
 	vip   *eipmover.VIP
+	guard *eipmover.Guard
 }
 
 // EIP returns the EIP controller and agent (nil without eips), for
@@ -91,6 +92,19 @@ func (d *Daemon) startEIP() error {
 		return fmt.Errorf("%s: eips: %w", d.cfg.File, err)
 	}
 	d.eip.ctrl, d.eip.agent = ctrl, agent
+	if d.eip.vip != nil && acfg.Lease > 0 && eipmover.GuardSupported() {
+		// A process outside this one drops the VIPs should this process
+		// die or freeze while holding them (see eipmover/guard.go).
+		addrs := make([]string, len(eips))
+		for i, e := range eips {
+			addrs[i] = e.Address
+		}
+		g, err := eipmover.StartGuard(eipmover.GuardConfig{Interface: m.Interface, Addresses: addrs, Lease: acfg.Lease, OnGap: agent.Recheck, Logger: d.log})
+		if err != nil {
+			return fmt.Errorf("%s: eip_mover: %w", d.cfg.File, err)
+		}
+		d.eip.guard = g
+	}
 	for _, w := range d.cfg.Warnings() {
 		d.log.Warn("config: " + w.Error())
 	}
@@ -149,6 +163,9 @@ func (d *Daemon) drainEIPs(ctx context.Context) {
 // stopEIP closes what startEIP opened, once the agent (which drops its
 // VIPs on the way out) has stopped.
 func (d *Daemon) stopEIP() {
+	if d.eip != nil && d.eip.guard != nil {
+		d.eip.guard.Close()
+	}
 	if d.eip != nil && d.eip.vip != nil {
 		d.eip.vip.Close()
 	}

@@ -288,6 +288,20 @@ func (l *Liveness) loop() {
 	}
 }
 
+// settled reports whether every peer has been heard from in this
+// leadership or is dead.
+func (l *Liveness) settled() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expireLocked(time.Now())
+	for _, p := range l.peers {
+		if p.alive && !p.confirmed {
+			return false
+		}
+	}
+	return true
+}
+
 // notePrevLeader remembers the leader this node follows, so that when it
 // takes over it judges that leader by when it last heard from it rather
 // than giving it the benefit of the doubt. The leader-change callbacks say
@@ -346,12 +360,25 @@ func (l *Liveness) becomeLeader() {
 	l.mu.Unlock()
 	// The first view is not a guess: wait for the first probes' answers,
 	// but not for a silent peer's probe to time out (it stays
-	// unconfirmed, and its contact is judged by DeadAfter anyway).
-	select {
-	case <-l.probeAll():
-	case <-time.After(max(2*l.cfg.ProbeInterval, 50*time.Millisecond)):
-	case <-l.done:
-		return
+	// unconfirmed, and its contact is judged by DeadAfter anyway), and
+	// not at all once every peer has answered or is already dead (the
+	// previous leader, silent for DeadAfter while the election ran).
+	all := l.probeAll()
+	limit := time.NewTimer(max(2*l.cfg.ProbeInterval, 50*time.Millisecond))
+	defer limit.Stop()
+	poll := time.NewTicker(5 * time.Millisecond)
+	defer poll.Stop()
+wait:
+	for !l.settled() {
+		select {
+		case <-all:
+			break wait
+		case <-limit.C:
+			break wait
+		case <-l.done:
+			return
+		case <-poll.C:
+		}
 	}
 	l.mu.Lock()
 	if l.leading && l.term == term {

@@ -106,9 +106,12 @@ func NewAgent(cfg AgentConfig) (*Agent, error) {
 // Counters returns the live counters.
 func (a *Agent) Counters() *AgentCounters { return &a.counters }
 
-// Recheck makes the agent re-read the interface at once rather than at
-// its next ReconcileInterval: something else (the VIP guard) may have
-// removed an address this node serves.
+// Recheck tells the agent that this process did not run for about its
+// lease (the VIP guard saw its heartbeat stop): the guard may have dropped
+// the addresses, and what this node knows may be stale (a leader frozen
+// meanwhile still believes it leads until Raft notices it was deposed). The
+// agent fences itself as after a lost lease, re-reads the interface, and
+// serves again only once it has caught up with the leader.
 func (a *Agent) Recheck() {
 	a.recheck.Store(true)
 	signal(a.kick)
@@ -201,6 +204,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	lastResync := time.Now()
 	for {
 		if a.cfg.Local != nil && a.recheck.Swap(false) {
+			a.mu.Lock()
+			was := a.fenced
+			a.fenced = true
+			a.mu.Unlock()
+			if !was {
+				a.counters.Fences.Add(1)
+				a.log.Warn("eip agent: fencing: this process did not run for about its lease; catching up before serving again",
+					"lease", a.cfg.Lease, "holding", a.Holding())
+			}
 			a.resync(ctx)
 			lastResync = time.Now()
 		}

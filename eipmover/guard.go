@@ -16,9 +16,10 @@ package eipmover
 //     drops every configured VIP and exits;
 //   - no byte for the lease (the node is frozen): it drops every
 //     configured VIP and keeps waiting. A node frozen for its lease would
-//     have fenced itself had it run; when it runs again its agent re-reads
-//     the interface (Agent.Recheck) and takes back what it still should
-//     hold.
+//     have fenced itself had it run; when it runs again its agent fences
+//     itself (Agent.Recheck: a leader frozen meanwhile still believes it
+//     leads), re-reads the interface, catches up with the leader, and
+//     only then takes back what it still should hold.
 //
 // A dead or frozen holder thus drops its VIPs within its lease, as a live
 // one cut off from the leader does, before the leader's dead_after hands

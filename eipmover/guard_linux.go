@@ -22,8 +22,8 @@ type GuardConfig struct {
 	Addresses []string // every configured VIP: the guard drops them all
 	Lease     time.Duration
 	// OnGap is called when the node may have been silent for long enough
-	// that the guard dropped its VIPs (a heartbeat came late): the agent
-	// re-reads the interface.
+	// that the guard dropped its VIPs (a heartbeat came about a lease
+	// late, or the guard had to be started again): Agent.Recheck.
 	OnGap  func()
 	Logger *slog.Logger
 }
@@ -127,8 +127,8 @@ func (g *Guard) run(cmd *exec.Cmd, w *os.File) {
 			// the way out may have to be taken back.
 			g.gap()
 		case now := <-tick.C:
-			if now.Sub(last) > g.cfg.Lease/2 {
-				g.gap() // this process did not run for a while
+			if now.Sub(last) >= g.cfg.Lease-every {
+				g.gap() // this process did not run for about the lease: the guard may have dropped the VIPs
 			}
 			last = now
 			if _, err := w.Write(beat); err != nil {

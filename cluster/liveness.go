@@ -78,7 +78,7 @@ type Liveness struct {
 	done  chan struct{}
 	wg    sync.WaitGroup
 
-	lastLed atomic.Int64 // unix ns this node was last seen leading
+	lastLed atomic.Int64 // unix ns of this node's last quorum contact as a leader
 
 	mu         sync.Mutex
 	pending    []LeaderChange
@@ -161,21 +161,54 @@ func (l *Liveness) Close() {
 // DeadAfter returns the configured DeadAfter.
 func (l *Liveness) DeadAfter() time.Duration { return l.cfg.DeadAfter }
 
-// LeaderContact returns when this node last had contact with a leader:
-// now if it is the leader, else the later of Raft's last contact and the
-// last time this node was seen leading (Raft's own step-down stamp lands
-// a moment after the state changes). Zero when it never had any.
+// LeaderContact returns when this node last had contact with a leader.
+// On the leader, when it last heard from a quorum (itself and enough
+// peers, by the liveness probes): a leader frozen or cut off still
+// believes it leads until Raft steps it down, and must not count that
+// belief as contact. On a follower, the later of Raft's last contact and
+// the leader's last quorum contact while this node led (Raft's own
+// step-down stamp lands a moment after the state changes). Zero when it
+// never had any.
 func (l *Liveness) LeaderContact() time.Time {
 	if l.n.IsLeader() {
-		now := time.Now()
-		l.lastLed.Store(now.UnixNano())
-		return now
+		at := l.quorumContact(time.Now())
+		l.lastLed.Store(at.UnixNano())
+		return at
 	}
 	last := l.n.raft.LastContact()
 	if led := l.lastLed.Load(); led > 0 && time.Unix(0, led).After(last) {
 		return time.Unix(0, led)
 	}
 	return last
+}
+
+// quorumContact returns when this leader last heard from a quorum: now
+// while the tracker has not started leading (a leader just elected heard
+// from a quorum a moment ago), else the time by which it had heard from
+// enough peers to make a majority with itself.
+func (l *Liveness) quorumContact(now time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.quorumContactLocked(now)
+}
+
+func (l *Liveness) quorumContactLocked(now time.Time) time.Time {
+	if !l.leading {
+		return now
+	}
+	cs := make([]time.Time, 0, len(l.peers))
+	for _, p := range l.peers {
+		cs = append(cs, p.lastContact)
+	}
+	need := (len(cs) + 1) / 2 // peers that make a majority with this node
+	if need == 0 {
+		return now
+	}
+	slices.SortFunc(cs, func(a, b time.Time) int { return b.Compare(a) })
+	if cs[need-1].After(now) {
+		return now
+	}
+	return cs[need-1]
 }
 
 // Leading reports whether the tracker is in leader mode and for which
@@ -396,7 +429,7 @@ func (l *Liveness) stopLeading(leader string) {
 		l.prevLeader = leader
 	}
 	if l.leading {
-		l.lastLed.Store(time.Now().UnixNano())
+		l.lastLed.Store(l.quorumContactLocked(time.Now()).UnixNano())
 		l.leading, l.ready = false, false
 		l.notifyLocked()
 	}

@@ -39,6 +39,7 @@ type LearnerOptions struct {
 type LearnerStats struct {
 	Queued, Dropped, Proposed, Committed, Conflicts, Failed, Batches uint64
 	CatchUps                                                         uint64 // unknown cookies looked up again after catching up
+	CatchUpFailures                                                  uint64 // of which: the node could not catch up (the request was refused)
 }
 
 // pendingBinding is a binding this node learned and serves before the FSM
@@ -62,12 +63,14 @@ type learnItem struct {
 // a binding is committed it is served from a local pending table, so the
 // learning node stays sticky from the first response.
 type Learner struct {
-	opts    LearnerOptions
-	prop    Proposer
-	queue   chan learnItem
-	pendMu  sync.RWMutex
-	pend    map[fsm.SessionKey]pendingBinding
-	stats   struct{ queued, dropped, proposed, committed, conflicts, failed, batches, catchUps atomic.Uint64 }
+	opts   LearnerOptions
+	prop   Proposer
+	queue  chan learnItem
+	pendMu sync.RWMutex
+	pend   map[fsm.SessionKey]pendingBinding
+	stats  struct {
+		queued, dropped, proposed, committed, conflicts, failed, batches, catchUps, catchUpFailures atomic.Uint64
+	}
 	log     *slog.Logger
 	stopped chan struct{}
 
@@ -107,7 +110,7 @@ func NewLearner(p Proposer, o LearnerOptions) *Learner {
 // Stats returns a snapshot of the counters.
 func (l *Learner) Stats() LearnerStats {
 	s := &l.stats
-	return LearnerStats{s.queued.Load(), s.dropped.Load(), s.proposed.Load(), s.committed.Load(), s.conflicts.Load(), s.failed.Load(), s.batches.Load(), s.catchUps.Load()}
+	return LearnerStats{s.queued.Load(), s.dropped.Load(), s.proposed.Load(), s.committed.Load(), s.conflicts.Load(), s.failed.Load(), s.batches.Load(), s.catchUps.Load(), s.catchUpFailures.Load()}
 }
 
 func (l *Learner) pending(backend, key string) (string, bool) {
@@ -344,15 +347,19 @@ func (l *Learner) proposeTouch(backend string, keys []string) {
 // catchUpLookup looks a session up again after this node has caught up
 // with the leader's commit index: the binding may have been committed by
 // another node a moment ago (learn_commit: sync answers as soon as it is).
-func (l *Learner) catchUpLookup(st State, backend, key string) (string, bool) {
+// An error means this node could not catch up within CatchUpWait, so it
+// cannot tell whether the session exists.
+func (l *Learner) catchUpLookup(st State, backend, key string) (string, bool, error) {
 	if l.opts.CatchUp == nil {
-		return "", false
+		return "", false, nil
 	}
 	l.stats.catchUps.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.CatchUpWait)
 	defer cancel()
 	if err := l.opts.CatchUp(ctx); err != nil {
-		return "", false
+		l.stats.catchUpFailures.Add(1)
+		return "", false, err
 	}
-	return st.Lookup(backend, key)
+	name, ok := st.Lookup(backend, key)
+	return name, ok, nil
 }

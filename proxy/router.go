@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/haraft/haraft/fsm"
@@ -9,6 +10,10 @@ import (
 
 // errNoServer means no server of the backend may take the request.
 var errNoServer = errors.New("no server is available to handle this request")
+
+// ErrSessionUnknown refuses a request whose learned session this node does
+// not know and could not look up with the leader (answered 503).
+var ErrSessionUnknown = errors.New("session not known on this node, and the cluster could not be reached to look it up; retry")
 
 // route is the routing decision for one request.
 type route struct {
@@ -42,8 +47,9 @@ func (b *Backend) route(st State, l *Learner, cookieLines []string, client strin
 	var r route
 	if b.Cookie != nil {
 		if v, ok := requestCookie(cookieLines, b.Cookie.Name); ok && validCookieValue(v) {
-			if done := b.routeByCookie(&r, v, st, l, table, set, cookieLines); done {
-				return r, nil
+			done, err := b.routeByCookie(&r, v, st, l, table, set, cookieLines)
+			if done || err != nil {
+				return r, err
 			}
 		}
 	}
@@ -55,8 +61,9 @@ func (b *Backend) route(st State, l *Learner, cookieLines []string, client strin
 }
 
 // routeByCookie applies the cookie mode to a valid cookie value. It returns
-// true when the cookie decided the server.
-func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table *fsm.ServerTable, set *serverSet, lines []string) bool {
+// true when the cookie decided the server, and an error when the request
+// must not be routed at all (a learned session this node cannot look up).
+func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table *fsm.ServerTable, set *serverSet, lines []string) (bool, error) {
 	o := b.Cookie
 	var s *Server
 	switch o.Mode {
@@ -66,10 +73,18 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 			name, ok = l.pending(b.Name, v)
 		}
 		if !ok && l != nil {
-			name, ok = l.catchUpLookup(st, b.Name, v)
+			var err error
+			if name, ok, err = l.catchUpLookup(st, b.Name, v); err != nil {
+				// The session may have been committed elsewhere a moment
+				// ago and this node cannot tell (no leader, or too slow a
+				// link to it): answering from a balanced server could break
+				// a session that lives on another. Refuse; the client's
+				// retry reaches this node caught up, or another node.
+				return false, fmt.Errorf("%w: %v", ErrSessionUnknown, err)
+			}
 		}
 		if !ok {
-			return false // unknown session: treated as no cookie
+			return false, nil // unknown session: treated as no cookie
 		}
 		r.sessionKey = v
 		s = set.byName[name]
@@ -81,33 +96,33 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 	case ModePrefix:
 		prefix, rest, ok := strings.Cut(v, "~")
 		if !ok {
-			return false
+			return false, nil
 		}
 		// As HAProxy: the prefix is stripped even when it names no server.
 		r.rewrite, r.cookieKeep, r.cookieValue = true, true, rest
 		s = set.byCookie[prefix]
 	}
 	if s == nil {
-		return false
+		return false, nil
 	}
 	if table.Get(b.Name, s.Name).KeepsSessions() {
 		r.server, r.viaCookie = s, true
 		if o.Mode == ModeLearn && o.MaxIdle > 0 && l != nil {
 			l.touch(b.Name, v)
 		}
-		return true
+		return true, nil
 	}
 	// The session's server is agreed down or in maintenance: every node
 	// picks the same new one, with no round trip.
 	r.server = Rendezvous(v, set.usable)
 	if r.server == nil {
-		return false
+		return false, nil
 	}
 	r.reassigned = true
 	if o.Mode == ModeLearn && l != nil {
 		l.rebind(b.Name, v, r.server.Name)
 	}
-	return true
+	return true, nil
 }
 
 // response applies the cookie mode to the response's header lines and

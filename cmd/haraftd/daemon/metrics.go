@@ -56,6 +56,7 @@ var metricDefs = []metricDef{
 	{"haraft_frontend_request_duration_seconds", "Time a listener took to answer a request: from its head read to the response sent.", []string{"frontend", "backend"}},
 	{"haraft_proposals_total", "Learned bindings by outcome of their batched proposal.", []string{"outcome"}},
 	{"haraft_proposal_batches_total", "Learn proposals (log entries) sent.", nil},
+	{"haraft_session_catchups_total", "Unknown session cookies looked up again after catching up with the leader, by outcome (refused: the node could not catch up and answered 503).", []string{"outcome"}},
 	{"haraft_eips", "1 for the desired holder of each EIP.", []string{"eip", "node"}},
 	{"haraft_eip_moves_total", "EIP placement changes this node observed since it started.", nil},
 	{"haraft_eip_controller_total", "What this node's EIP controller did while it led, by outcome: decision (placement committed), move (cloud association changed), drift_repair (an address moved outside haraft put back), error (a failed cloud call, retried), stale (a decision refused as stale).", []string{"outcome"}},
@@ -165,6 +166,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter("haraft_proposals_total", v, outcome)
 	}
 	counter("haraft_proposal_batches_total", ls.Batches)
+	counter("haraft_session_catchups_total", ls.CatchUps-min(ls.CatchUpFailures, ls.CatchUps), "looked_up")
+	counter("haraft_session_catchups_total", ls.CatchUpFailures, "refused")
 	for _, e := range d.fsm.EIPs() {
 		gauge("haraft_eips", 1, e.Id, e.Holder)
 	}

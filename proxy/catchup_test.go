@@ -1,0 +1,61 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// An unknown learned session is looked up again after catching up with the
+// leader; a node that cannot catch up refuses the request instead of
+// balancing it (the session may live on another server).
+func TestUnknownSessionCatchUp(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		catchUp  func(st *stubState) func(context.Context) error
+		want     string // server; "" with wantErr
+		wantErr  error
+		failures uint64
+	}{
+		{"no catch-up configured: balanced as new", nil, "A", nil, 0},
+		{"caught up, still unknown: balanced as new", func(*stubState) func(context.Context) error {
+			return func(context.Context) error { return nil }
+		}, "A", nil, 0},
+		{"caught up, committed meanwhile: its server", func(st *stubState) func(context.Context) error {
+			return func(context.Context) error {
+				st.mu.Lock()
+				st.sessions["s1"] = "B"
+				st.mu.Unlock()
+				return nil
+			}
+		}, "B", nil, 0},
+		{"cannot catch up: refused", func(*stubState) func(context.Context) error {
+			return func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+		}, "", ErrSessionUnknown, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := NewBackend(BackendOptions{Name: "app", Cookie: &CookieOptions{Name: "JSESSIONID", Mode: ModeLearn},
+				Servers: []ServerOptions{{Name: "A", Addr: "127.0.0.1:1", Weight: 1}, {Name: "B", Addr: "127.0.0.1:2", Weight: 1}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := &stubState{sessions: map[string]string{}}
+			o := LearnerOptions{NodeID: "n1", Logger: quietLogger(), CatchUpWait: 20 * time.Millisecond}
+			if tc.catchUp != nil {
+				o.CatchUp = tc.catchUp(st)
+			}
+			l := NewLearner(nil, o) // not run: nothing is proposed
+			r, err := b.route(st, l, []string{"JSESSIONID=s1"}, "10.0.0.1")
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err %v, want %v", err, tc.wantErr)
+			}
+			if tc.wantErr == nil && r.server.Name != tc.want {
+				t.Fatalf("routed to %s, want %s", r.server.Name, tc.want)
+			}
+			if got := l.Stats().CatchUpFailures; got != tc.failures {
+				t.Fatalf("%d catch-up failures counted, want %d", got, tc.failures)
+			}
+		})
+	}
+}

@@ -269,13 +269,15 @@ func wildcardMatchRecursive(pat, s string) bool {
 }
 
 // FuzzWildcardMatch: the linear matcher agrees with the recursive
-// reference (on short inputs, where the reference is fast).
+// reference (on short inputs with few stars, where the reference is fast:
+// it is exponential in the stars, and an input of twelve stars hung a
+// fuzz worker in CI; many stars are TestWildcardManyStarsIsFast's).
 func FuzzWildcardMatch(f *testing.F) {
 	for _, c := range [][2]string{{"198.51.100.*", "198.51.100.7"}, {"i-?b*", "i-bbbb"}, {`a\*b`, "a*b"}, {`a\`, `a\`}, {"**", ""}, {"*a*b", "xaxb"}, {`\`, ""}} {
 		f.Add(c[0], c[1])
 	}
 	f.Fuzz(func(t *testing.T, pat, s string) {
-		if len(pat) > 12 || len(s) > 24 {
+		if len(pat) > 12 || len(s) > 24 || strings.Count(pat, "*") > 4 {
 			return
 		}
 		if got, want := wildcardMatch(pat, s), wildcardMatchRecursive(pat, s); got != want {

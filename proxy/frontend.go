@@ -71,18 +71,9 @@ func NewFrontend(o FrontendOptions, st State, l *Learner, log *slog.Logger) (*Fr
 	if log == nil {
 		log = slog.Default()
 	}
-	if o.Backend == nil {
-		return nil, fmt.Errorf("frontend %s: no backend", o.Name)
-	}
-	ln := o.Listener
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", o.Bind); err != nil {
-			return nil, fmt.Errorf("frontend %s: %w", o.Name, err)
-		}
-	}
-	if o.MaxHeaderBytes <= 0 {
-		o.MaxHeaderBytes = 64 << 10
+	ln, err := o.prepare()
+	if err != nil {
+		return nil, err
 	}
 	return &Frontend{
 		name: o.Name, backend: o.Backend, state: st, learner: l, ln: ln, log: log.With("frontend", o.Name),
@@ -177,6 +168,25 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 	}
 	f.connWG.Wait()
 	return err
+}
+
+// prepare checks the options both kinds of frontend share, fills their
+// defaults and binds the listener unless one is given.
+func (o *FrontendOptions) prepare() (net.Listener, error) {
+	if o.Backend == nil {
+		return nil, fmt.Errorf("frontend %s: no backend", o.Name)
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 64 << 10
+	}
+	if o.Listener != nil {
+		return o.Listener, nil
+	}
+	ln, err := net.Listen("tcp", o.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("frontend %s: %w", o.Name, err)
+	}
+	return ln, nil
 }
 
 // listenerStats are what both kinds of frontend count, and their

@@ -57,15 +57,9 @@ func NewTLSFrontend(o TLSFrontendOptions, st State, l *Learner, log *slog.Logger
 	if o.Certs == nil {
 		return nil, fmt.Errorf("frontend %s: no certificates", o.Name)
 	}
-	ln := o.Listener
-	if ln == nil {
-		var err error
-		if ln, err = net.Listen("tcp", o.Bind); err != nil {
-			return nil, fmt.Errorf("frontend %s: %w", o.Name, err)
-		}
-	}
-	if o.MaxHeaderBytes <= 0 {
-		o.MaxHeaderBytes = 64 << 10
+	ln, err := o.prepare()
+	if err != nil {
+		return nil, err
 	}
 	t := o.Timeouts.withDefaults()
 	f := &TLSFrontend{

@@ -49,6 +49,7 @@ func (s *State) applyAddServer(m *fsmpb.AddServer) *fsmpb.ApplyResult {
 	if m.Weight < 0 || m.Weight > MaxWeight {
 		return &fsmpb.ApplyResult{ErrorCode: "invalid", Error: fmt.Sprintf("add_server: weight %d is out of range 0..%d", m.Weight, MaxWeight)}
 	}
+	reborn := s.servers.Load().Get(m.Backend, m.Name).Removed
 	s.updateServer(m.Backend, m.Name, func(st *ServerState) {
 		// Back from removal, or moved to another address: it is a new
 		// server, and the health agreed in its earlier life says nothing
@@ -66,7 +67,26 @@ func (s *State) applyAddServer(m *fsmpb.AddServer) *fsmpb.ApplyResult {
 		}
 		st.Weight, st.WeightSet = m.Weight, true
 	})
-	return &fsmpb.ApplyResult{}
+	if !reborn {
+		return &fsmpb.ApplyResult{}
+	}
+	// Sessions still bound to the name in its earlier life (the nodes
+	// rebind a removed server's sessions only as they are used) belong to
+	// a server that is gone: they must not stick to the new one. Their
+	// next request is a new session. Count says how many were dropped.
+	return &fsmpb.ApplyResult{Count: int64(s.dropSessionsOf(m.Backend, m.Name))}
+}
+
+// dropSessionsOf deletes the backend's sessions bound to server name.
+func (s *State) dropSessionsOf(backend, name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.sessions[backend]
+	id, ok := s.nameIDs[name]
+	if t == nil || !ok {
+		return 0
+	}
+	return t.deleteWhere(func(_ string, b binding) bool { return b.server == id })
 }
 
 func (s *State) applyRemoveServer(m *fsmpb.RemoveServer) *fsmpb.ApplyResult {

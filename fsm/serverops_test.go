@@ -148,6 +148,40 @@ func TestRemovedServerKeepsNoSessions(t *testing.T) {
 	}
 }
 
+// A server removed and added again under the same name is a new server:
+// sessions of its earlier life that no node rebound yet are dropped, not
+// handed to it; other servers' sessions stay.
+func TestReAddedServerGetsNoOldSessions(t *testing.T) {
+	f := New(nil)
+	f.ApplyCommand(mustEncode(t, AddServerType, &fsmpb.AddServer{Backend: "app", Name: "C", Addr: "127.0.0.1:9003"}))
+	f.ApplyCommand(mustEncode(t, LearnSessionsType, learn(bind("s1", "C"), bind("s2", "C"), bind("s3", "A"))))
+	f.ApplyCommand(mustEncode(t, RemoveServerType, &fsmpb.RemoveServer{Backend: "app", Name: "C"}))
+	// s2 was used while C was away and rebound by rendezvous.
+	f.ApplyCommand(mustEncode(t, RebindSessionsType, &fsmpb.RebindSessions{Bindings: []*fsmpb.Binding{bind("s2", "B")}}))
+
+	res := f.ApplyCommand(mustEncode(t, AddServerType, &fsmpb.AddServer{Backend: "app", Name: "C", Addr: "127.0.0.1:9013"}))
+	if res.ErrorCode != "" || res.Count != 1 {
+		t.Fatalf("re-add: %+v, want 1 session dropped", res)
+	}
+	for key, want := range map[string]string{"s1": "", "s2": "B", "s3": "A"} {
+		got, ok := f.Lookup("app", key)
+		if want == "" && ok {
+			t.Errorf("%s still bound to %s after C came back", key, got)
+		}
+		if want != "" && got != want {
+			t.Errorf("%s bound to %q, want %s", key, got, want)
+		}
+	}
+	// Moving a live server to another address keeps its sessions.
+	f.ApplyCommand(mustEncode(t, LearnSessionsType, learn(bind("s4", "C"))))
+	if res := f.ApplyCommand(mustEncode(t, AddServerType, &fsmpb.AddServer{Backend: "app", Name: "C", Addr: "127.0.0.1:9023"})); res.Count != 0 {
+		t.Errorf("moving C dropped %d sessions", res.Count)
+	}
+	if got, _ := f.Lookup("app", "s4"); got != "C" {
+		t.Errorf("s4 bound to %q after C moved, want C", got)
+	}
+}
+
 func TestSessionsPage(t *testing.T) {
 	f := New(nil)
 	var bs []*fsmpb.Binding

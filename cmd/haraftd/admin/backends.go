@@ -183,6 +183,9 @@ func (s *Server) AddServer(ctx context.Context, req *adminpb.AddServerRequest) (
 		return nil, status.Errorf(codes.InvalidArgument, "addr %q: want host:port with a port in 1..65535", req.Addr)
 	}
 	cookie := req.Cookie
+	if cookie != "" && b.DynamicCookies {
+		return nil, status.Errorf(codes.InvalidArgument, "--cookie %q would be ignored: backend %s's cookie has a dynamic_key, so every server's cookie value is an HMAC of its name (leave --cookie out)", cookie, req.Backend)
+	}
 	for _, sc := range b.Servers {
 		if sc.Name != req.Server {
 			continue

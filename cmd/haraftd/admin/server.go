@@ -44,6 +44,9 @@ type ServerConfig struct {
 type BackendConfig struct {
 	Name    string
 	Servers []ServerConfig
+	// DynamicCookies: the backend's cookie has a dynamic_key, so every
+	// server's cookie value is an HMAC of its name and none can be chosen.
+	DynamicCookies bool
 }
 
 // ServerCounters are one node's own counters of its traffic to a server.

@@ -61,14 +61,14 @@ func TestLoadFull(t *testing.T) {
 				Name: "app", Balance: "leastconn", LearnCommit: "sync",
 				Cookie: &Cookie{Name: "SERVERID", Mode: "insert", Indirect: true, NoCache: true, HTTPOnly: true, Secure: true, DynamicKey: "s3cr3t"},
 				Servers: []Server{
-					{Name: "web-1", Addr: "10.0.2.1:8080", Cookie: "w1", Weight: 10},
+					{Name: "web-1", Addr: "10.0.2.1:8080", Cookie: "web-1", Weight: 10},
 					{Name: "web-2", Addr: "app2.internal:8080", Cookie: "web-2", Weight: 0},
 				},
 				Options: DefaultBackendOptions,
 			},
 			{
 				Name: "api", Balance: "source", LearnCommit: "async",
-				Servers: []Server{{Name: "api.1", Addr: "10.0.3.1:80", Cookie: "api.1", Weight: 1}},
+				Servers: []Server{{Name: "api.1", Addr: "10.0.3.1:80", Cookie: "a1", Weight: 1}},
 				Options: DefaultBackendOptions,
 			},
 		},

@@ -228,6 +228,9 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:19: backends[0].cookie.name: invalid cookie name "J SESSION": must be an RFC 6265 token`}},
 		{"dynamic key with learn", func(t *testing.T) string { return edit(t, "mode: learn", "mode: learn, dynamic_key: k") },
 			[]string{`t.yaml:19: backends[0].cookie.dynamic_key: only used with mode insert, prefix or rewrite`}},
+		{"server cookie with dynamic key", func(t *testing.T) string {
+			return edit(t, "mode: learn", "mode: insert, dynamic_key: k", "      - name: B\n", "      - name: B\n        cookie: b\n")
+		}, []string{`t.yaml:24: backends[0].servers[1].cookie: would be ignored: the backend's cookie has a dynamic_key`}},
 		{"no servers", func(t *testing.T) string {
 			return edit(t, "    servers:\n      - name: A\n        addr: 127.0.0.1:9001\n      - name: B\n        addr: 127.0.0.1:9002\n", "    servers: []\n")
 		}, []string{`t.yaml:20: backends[0].servers: at least one server is required`}},

@@ -231,6 +231,13 @@ func (v *validator) backends(bs []Backend) {
 			v.check(path+".check", b.Check)
 		}
 		v.servers(path+".servers", b.Servers)
+		if b.Cookie != nil && b.Cookie.DynamicKey != "" {
+			for i, s := range b.Servers {
+				if s.Cookie != "" && s.Cookie != s.Name { // the name is the default
+					v.errf(fmt.Sprintf("%s.servers[%d].cookie", path, i), "would be ignored: the backend's cookie has a dynamic_key, so every server's cookie value is an HMAC of its name (remove one of the two)")
+				}
+			}
+		}
 		seen := map[string]int{}
 		for j, o := range b.Options {
 			op := fmt.Sprintf("%s.options[%d]", path, j)

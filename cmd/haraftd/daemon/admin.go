@@ -93,7 +93,7 @@ func (d *Daemon) adminOptions() (admin.Options, error) {
 		return admin.ServerCounters{Requests: st.Requests, Failures: st.Failures, Active: st.Active, Queued: st.Queued}, true
 	}
 	for _, b := range d.cfg.Backends {
-		bc := admin.BackendConfig{Name: b.Name}
+		bc := admin.BackendConfig{Name: b.Name, DynamicCookies: b.Cookie != nil && b.Cookie.DynamicKey != ""}
 		for _, s := range b.Servers {
 			bc.Servers = append(bc.Servers, admin.ServerConfig{Name: s.Name, Addr: s.Addr, Cookie: s.Cookie, Weight: s.Weight})
 		}

@@ -26,25 +26,63 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
+// newTestCluster starts n nodes, each with a data dir of its own under
+// t.TempDir().
 func newTestCluster(t *testing.T, n int) *testCluster {
 	t.Helper()
-	tc := &testCluster{t: t}
-	var lns []net.Listener
-	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		tc.addrs = append(tc.addrs, ln.Addr().String())
-		tc.dirs = append(tc.dirs, t.TempDir())
-	}
-	tc.nodes = make([]*Node, n)
-	for i := range lns {
-		tc.start(i, lns[i])
-	}
-	t.Cleanup(tc.shutdownAll)
+	tc, lns := reserveCluster(t, n, func(int) string { return t.TempDir() })
+	tc.startAll(lns)
 	return tc
+}
+
+// reserveCluster prepares a cluster of n nodes without starting any: node
+// i's raft address is a free loopback port, already listened on in lns[i],
+// and its data dir is dir(i).
+func reserveCluster(t *testing.T, n int, dir func(i int) string) (*testCluster, []net.Listener) {
+	t.Helper()
+	tc := &testCluster{t: t, nodes: make([]*Node, n)}
+	lns := make([]net.Listener, n)
+	for i := range lns {
+		lns[i] = listenLoopback(t)
+		tc.addrs = append(tc.addrs, lns[i].Addr().String())
+		tc.dirs = append(tc.dirs, dir(i))
+	}
+	return tc, lns
+}
+
+// startAll starts each node i on lns[i] and shuts them all down when the
+// test ends.
+func (tc *testCluster) startAll(lns []net.Listener) {
+	tc.t.Helper()
+	for i, ln := range lns {
+		tc.start(i, ln)
+	}
+	tc.t.Cleanup(tc.shutdownAll)
+}
+
+// startRefused starts node i with its config on a new listener and
+// returns the error New refuses it with; a node that starts is shut down
+// and fails t with "<what> was accepted".
+func (tc *testCluster) startRefused(t *testing.T, i int, what string) error {
+	t.Helper()
+	ln := listenLoopback(t)
+	defer ln.Close()
+	n, err := New(tc.config(i, ln))
+	if err == nil {
+		n.Shutdown(context.Background())
+		t.Fatalf("%s was accepted", what)
+	}
+	return err
+}
+
+// listenLoopback listens on a free loopback port.
+func listenLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
 }
 
 func (tc *testCluster) config(i int, ln net.Listener) Config {
@@ -236,16 +274,7 @@ func TestCorruptDataDirRefused(t *testing.T) {
 			if err := do(); err != nil {
 				t.Fatal(err)
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			n, err := New(tc.config(0, ln))
-			if err == nil {
-				n.Shutdown(context.Background())
-				t.Fatal("a damaged data dir was accepted")
-			}
+			err := tc.startRefused(t, 0, "a damaged data dir")
 			if !errors.Is(err, ErrDataDir) {
 				t.Fatalf("error %v does not wrap ErrDataDir", err)
 			}

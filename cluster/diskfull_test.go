@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,25 +72,8 @@ func fill(t *testing.T, dir string, keep int64) string {
 // and catches up with everything committed meanwhile.
 func TestFullDiskLeaderStepsBackWithoutCorruption(t *testing.T) {
 	mounts := []string{mountTmpfs(t, 48<<20), mountTmpfs(t, 48<<20), mountTmpfs(t, 48<<20)}
-	tc := &testCluster{t: t, nodes: make([]*Node, 3)}
-	var lns []net.Listener
-	for i := 0; i < 3; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		tc.addrs = append(tc.addrs, ln.Addr().String())
-		tc.dirs = append(tc.dirs, filepath.Join(mounts[i], "data"))
-	}
-	for i, ln := range lns {
-		n, err := New(tc.config(i, ln))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tc.nodes[i] = n
-	}
-	t.Cleanup(tc.shutdownAll)
+	tc, lns := reserveCluster(t, 3, func(i int) string { return filepath.Join(mounts[i], "data") })
+	tc.startAll(lns)
 	tc.waitReady()
 
 	// Make n1 the leader, then leave its disk almost no room.

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -51,17 +50,7 @@ func (s *stallStore) release() {
 // newStallCluster starts three nodes whose log stores can be stalled.
 func newStallCluster(t *testing.T, stallTimeout time.Duration) (*testCluster, []*stallStore) {
 	t.Helper()
-	tc := &testCluster{t: t, nodes: make([]*Node, 3)}
-	var lns []net.Listener
-	for i := 0; i < 3; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		tc.addrs = append(tc.addrs, ln.Addr().String())
-		tc.dirs = append(tc.dirs, t.TempDir())
-	}
+	tc, lns := reserveCluster(t, 3, func(int) string { return t.TempDir() })
 	stores := make([]*stallStore, 3)
 	for i, ln := range lns {
 		cfg := tc.config(i, ln)

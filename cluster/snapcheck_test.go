@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc64"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -132,16 +131,7 @@ func TestDamagedSnapshotRefused(t *testing.T) {
 			cl, dirs := snapshotNode(t, 40, tc.twice)
 			tc.damage(t, dirs)
 			before := dirListing(t, cl.dirs[0])
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			n, err := New(cl.config(0, ln))
-			if err == nil {
-				n.Shutdown(context.Background())
-				t.Fatal("a damaged snapshot was accepted")
-			}
+			err := cl.startRefused(t, 0, "a damaged snapshot")
 			t.Logf("refused: %v", err)
 			if !errors.Is(err, ErrDataDir) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q: want ErrDataDir mentioning %q", err, tc.want)

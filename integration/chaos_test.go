@@ -61,6 +61,39 @@ var (
 	chaosHang      = flag.Duration("chaos.hang", 3*time.Minute, "a schedule still running after this is a hang: dump every goroutine and crash")
 )
 
+// chaosSeeds returns the seeds of the schedules to run: -chaos.seed alone
+// (a replay), or else -chaos.schedules of them (schedules when the flag is
+// not given) counting up from -chaos.firstseed (default: from the clock).
+func chaosSeeds(schedules int) []uint64 {
+	if *chaosSeed != 0 {
+		return []uint64{*chaosSeed}
+	}
+	if *chaosSchedules > 0 {
+		schedules = *chaosSchedules
+	}
+	first := *chaosFirstSeed
+	if first == 0 {
+		first = uint64(time.Now().UnixNano()%1e9) + 1
+	}
+	var seeds []uint64
+	for i := range schedules {
+		seeds = append(seeds, first+uint64(i))
+	}
+	return seeds
+}
+
+// runSeeds runs schedule as a subtest "seed=N" for each seed and returns
+// the seeds whose subtest failed.
+func runSeeds(t *testing.T, seeds []uint64, schedule func(t *testing.T, seed uint64)) (failed []uint64) {
+	t.Helper()
+	for _, seed := range seeds {
+		if !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { schedule(t, seed) }) {
+			failed = append(failed, seed)
+		}
+	}
+	return failed
+}
+
 // chaosRecoveryBound is how long the cluster may take, after the heal, to
 // serve on every node with every committed session routed right.
 const chaosRecoveryBound = 15 * time.Second
@@ -69,37 +102,13 @@ func TestChaos(t *testing.T) {
 	if raceEnabled && *chaosSchedules == 0 && *chaosSeed == 0 {
 		t.Skip("chaos schedules check timing bounds the race detector's slowdown breaks: run them without -race (go test ./integration -run TestChaos), or pass -chaos.schedules")
 	}
-	var seeds []uint64
-	switch {
-	case *chaosSeed != 0:
-		seeds = []uint64{*chaosSeed}
-	default:
-		n := *chaosSchedules
-		if n == 0 {
-			n = 2
-			if testing.Short() {
-				n = 1
-			}
-		}
-		first := *chaosFirstSeed
-		if first == 0 {
-			first = uint64(time.Now().UnixNano()%1e9) + 1
-		}
-		for i := range n {
-			seeds = append(seeds, first+uint64(i))
-		}
+	schedules := 2
+	if testing.Short() {
+		schedules = 1
 	}
-	var failed []uint64
+	seeds := chaosSeeds(schedules)
 	var stats chaosTotals
-	for _, seed := range seeds {
-		ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			s := runChaos(t, seed)
-			stats.add(s)
-		})
-		if !ok {
-			failed = append(failed, seed)
-		}
-	}
+	failed := runSeeds(t, seeds, func(t *testing.T, seed uint64) { stats.add(runChaos(t, seed)) })
 	t.Logf("CHAOS SUMMARY schedules=%d violations=%d failed_seeds=%v %s", len(seeds), len(failed), failed, stats.String())
 }
 

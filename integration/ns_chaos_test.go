@@ -26,26 +26,8 @@ import (
 //	go test -tags integration -run TestNSChaos -count=1 ./integration/ -chaos.schedules 5
 //	go test -tags integration -run TestNSChaos -count=1 ./integration/ -chaos.seed N     # replay
 func TestNSChaos(t *testing.T) {
-	var seeds []uint64
-	switch {
-	case *chaosSeed != 0:
-		seeds = []uint64{*chaosSeed}
-	default:
-		n := max(*chaosSchedules, 1)
-		first := *chaosFirstSeed
-		if first == 0 {
-			first = uint64(time.Now().UnixNano()%1e9) + 1
-		}
-		for i := range n {
-			seeds = append(seeds, first+uint64(i))
-		}
-	}
-	var failed []uint64
-	for _, seed := range seeds {
-		if !t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { nsChaos(t, seed) }) {
-			failed = append(failed, seed)
-		}
-	}
+	seeds := chaosSeeds(1)
+	failed := runSeeds(t, seeds, nsChaos)
 	t.Logf("NS CHAOS SUMMARY schedules=%d failed=%d failed_seeds=%v", len(seeds), len(failed), failed)
 }
 

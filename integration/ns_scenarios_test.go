@@ -35,11 +35,36 @@ func rejoin(t *testing.T, c *nsharness.Cluster, k *nsharness.Checker, n *nsharne
 	k.SetNodes(nil)
 }
 
-func TestNSLeaderKill(t *testing.T) {
+// loadedCluster starts a three-node cluster with 60 sessions, notes its
+// leader and that leader's status, and returns once the checker's load has
+// run on it for a second.
+func loadedCluster(t *testing.T) (*nsharness.Cluster, *nsharness.Checker, *nsharness.Node, nsharness.Status) {
+	t.Helper()
 	c, k := nsCluster(t, nsharness.ClusterSpec{}, 60)
-	old, st := c.Leader(ctxT(t, 5*time.Second))
+	leader, st := c.Leader(ctxT(t, 5*time.Second))
 	k.Start(readers, writeEvery)
 	time.Sleep(time.Second)
+	return c, k, leader, st
+}
+
+// restartAndFinish starts n again after its kill, waits until every node
+// is stable, lets the checker use every node again and, after a second,
+// finishes.
+func restartAndFinish(t *testing.T, c *nsharness.Cluster, k *nsharness.Checker, n *nsharness.Node) {
+	t.Helper()
+	if err := n.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitStable(ctxT(t, 30*time.Second), c.Nodes); err != nil {
+		t.Fatal(err)
+	}
+	k.SetNodes(nil)
+	time.Sleep(time.Second)
+	finish(t, k, c.Nodes)
+}
+
+func TestNSLeaderKill(t *testing.T) {
+	c, k, old, st := loadedCluster(t)
 
 	t0 := time.Now()
 	if err := old.Kill(); err != nil {
@@ -54,23 +79,12 @@ func TestNSLeaderKill(t *testing.T) {
 		t.Errorf("writes stopped for %v", gap)
 	}
 
-	if err := old.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WaitStable(ctxT(t, 30*time.Second), c.Nodes); err != nil {
-		t.Fatal(err)
-	}
-	k.SetNodes(nil)
-	time.Sleep(time.Second)
-	finish(t, k, c.Nodes)
+	restartAndFinish(t, c, k, old)
 }
 
 func TestNSFollowerKill(t *testing.T) {
-	c, k := nsCluster(t, nsharness.ClusterSpec{}, 60)
-	leader, st := c.Leader(ctxT(t, 5*time.Second))
+	c, k, leader, st := loadedCluster(t)
 	f := c.Others(leader)[0]
-	k.Start(readers, writeEvery)
-	time.Sleep(time.Second)
 
 	if err := f.Kill(); err != nil {
 		t.Fatal(err)
@@ -85,24 +99,13 @@ func TestNSFollowerKill(t *testing.T) {
 		t.Errorf("writes stopped for %v after a follower died", gap)
 	}
 
-	if err := f.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WaitStable(ctxT(t, 30*time.Second), c.Nodes); err != nil {
-		t.Fatal(err)
-	}
-	k.SetNodes(nil)
-	time.Sleep(time.Second)
-	finish(t, k, c.Nodes)
+	restartAndFinish(t, c, k, f)
 }
 
 // A leader frozen with SIGSTOP is replaced; thawed, it steps down and
 // follows; nothing it serves meanwhile breaks stickiness.
 func TestNSLeaderFrozen(t *testing.T) {
-	c, k := nsCluster(t, nsharness.ClusterSpec{}, 60)
-	old, st := c.Leader(ctxT(t, 5*time.Second))
-	k.Start(readers, writeEvery)
-	time.Sleep(time.Second)
+	c, k, old, st := loadedCluster(t)
 
 	t0 := time.Now()
 	k.Freeze(old)
@@ -125,10 +128,7 @@ func TestNSLeaderFrozen(t *testing.T) {
 // The leader's link goes down: the others elect a new leader; when the
 // link comes back the old leader follows.
 func TestNSLeaderLinkDown(t *testing.T) {
-	c, k := nsCluster(t, nsharness.ClusterSpec{}, 60)
-	old, st := c.Leader(ctxT(t, 5*time.Second))
-	k.Start(readers, writeEvery)
-	time.Sleep(time.Second)
+	c, k, old, st := loadedCluster(t)
 
 	t0 := time.Now()
 	k.Freeze(old)
@@ -256,11 +256,8 @@ func TestNSAZLoss(t *testing.T) {
 // a leader and goes on, and the minority keeps serving committed sessions
 // to the same backends.
 func TestNSMinorityPartition(t *testing.T) {
-	c, k := nsCluster(t, nsharness.ClusterSpec{}, 60)
-	old, st := c.Leader(ctxT(t, 5*time.Second))
+	c, k, old, st := loadedCluster(t)
 	majority := c.Others(old)
-	k.Start(readers, writeEvery)
-	time.Sleep(time.Second)
 
 	t0 := time.Now()
 	k.Freeze(old)
@@ -308,11 +305,8 @@ func TestNSMinorityPartition(t *testing.T) {
 // A partition heals: the old leader rejoins as a follower and catches up;
 // leadership does not flap.
 func TestNSPartitionHealed(t *testing.T) {
-	c, k := nsCluster(t, nsharness.ClusterSpec{}, 60)
-	old, st := c.Leader(ctxT(t, 5*time.Second))
+	c, k, old, st := loadedCluster(t)
 	majority := c.Others(old)
-	k.Start(readers, writeEvery)
-	time.Sleep(time.Second)
 	k.Freeze(old)
 	k.SetNodes(majority)
 

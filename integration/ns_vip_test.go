@@ -104,6 +104,17 @@ func (p *vipProbe) firstGoodAfter(t0 time.Time) time.Duration {
 	return -1
 }
 
+// watchVIPUnderLoad starts the VIP monitor, the probe through the VIP and
+// the checker's load, and returns the monitor and the probe after a
+// second of load.
+func watchVIPUnderLoad(c *nsharness.Cluster, k *nsharness.Checker) (*nsharness.VIPMonitor, *vipProbe) {
+	m := c.WatchVIP(10 * time.Millisecond)
+	p := startVIPProbe(c, k)
+	k.Start(readers, writeEvery)
+	time.Sleep(time.Second)
+	return m, p
+}
+
 func checkVIP(t *testing.T, m *nsharness.VIPMonitor, p *vipProbe) {
 	t.Helper()
 	m.Stop()
@@ -131,10 +142,7 @@ func checkVIP(t *testing.T, m *nsharness.VIPMonitor, p *vipProbe) {
 // does not keep a stale copy.
 func TestNSVIPHolderKill(t *testing.T) {
 	c, k, holder := vipCluster(t, 500*time.Millisecond)
-	m := c.WatchVIP(10 * time.Millisecond)
-	p := startVIPProbe(c, k)
-	k.Start(readers, writeEvery)
-	time.Sleep(time.Second)
+	m, p := watchVIPUnderLoad(c, k)
 
 	t0 := time.Now()
 	k.Freeze(holder)
@@ -188,10 +196,7 @@ func TestNSVIPHolderKill(t *testing.T) {
 // dropped the VIP twice for 90-200 ms after the heal.)
 func TestNSVIPPartitionFence(t *testing.T) {
 	c, k, holder := vipCluster(t, 2*time.Second)
-	m := c.WatchVIP(10 * time.Millisecond)
-	p := startVIPProbe(c, k)
-	k.Start(readers, writeEvery)
-	time.Sleep(time.Second)
+	m, p := watchVIPUnderLoad(c, k)
 
 	t0 := time.Now()
 	k.Freeze(holder)

@@ -345,17 +345,7 @@ func TestWebSocketUpgrade(t *testing.T) {
 		}
 		sawConn.Store(req.Header.Get("Connection"))
 		sawUpgrade.Store(req.Header.Get("Upgrade"))
-		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\nserver-hello;")
-		buf := make([]byte, 64)
-		for {
-			n, err := br.Read(buf)
-			if err != nil {
-				return
-			}
-			if _, err := c.Write(buf[:n]); err != nil {
-				return
-			}
-		}
+		upgradeAndEcho(c, br)
 	})
 	f := startProxy(t, proxyOpts{}, be)
 	c := dial(t, f.Addr().String())

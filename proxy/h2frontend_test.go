@@ -156,19 +156,7 @@ func startTLSProxy(t testing.TB, o tlsProxyOpts, addrs ...string) (*TLSFrontend,
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- f.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := f.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		b.Close()
-	})
+	serveUntilCleanup(t, f, b)
 	return f, ln
 }
 
@@ -551,17 +539,7 @@ func TestTLSFrontendWebSocket(t *testing.T) {
 		if err != nil || req.Header.Get("Upgrade") != "websocket" {
 			return
 		}
-		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\nserver-hello;")
-		buf := make([]byte, 64)
-		for {
-			n, err := br.Read(buf)
-			if err != nil {
-				return
-			}
-			if _, err := c.Write(buf[:n]); err != nil {
-				return
-			}
-		}
+		upgradeAndEcho(c, br)
 	})
 	f, _ := startTLSProxy(t, tlsProxyOpts{certs: []CertPair{pair}}, be)
 	conn, err := tls.Dial("tcp", f.Addr().String(), &tls.Config{RootCAs: ca.pool, ServerName: "www.example.com", NextProtos: []string{"http/1.1"}})

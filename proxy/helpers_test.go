@@ -42,6 +42,46 @@ type proxyOpts struct {
 	httpClose bool // option httpclose
 }
 
+// frontend is what Frontend and TLSFrontend have in common.
+type frontend interface {
+	Serve() error
+	Shutdown(context.Context) error
+}
+
+// serveUntilCleanup serves f in the background; when the test ends it
+// shuts f down, checks that Serve returned cleanly, and closes b.
+func serveUntilCleanup(t testing.TB, f frontend, b *Backend) {
+	served := make(chan error, 1)
+	go func() { served <- f.Serve() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := f.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		b.Close()
+	})
+}
+
+// upgradeAndEcho answers an upgrade request on c with 101 Switching
+// Protocols and "server-hello;", then echoes whatever comes from br.
+func upgradeAndEcho(c net.Conn, br *bufio.Reader) {
+	_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\nserver-hello;")
+	buf := make([]byte, 64)
+	for {
+		n, err := br.Read(buf)
+		if err != nil {
+			return
+		}
+		if _, err := c.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
 func insertCookie() *CookieOptions {
 	return &CookieOptions{Name: "SERVERID", Mode: ModeInsert, Indirect: true, NoCache: true}
 }
@@ -72,19 +112,7 @@ func startProxy(t testing.TB, o proxyOpts, addrs ...string) *Frontend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- f.Serve() }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := f.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		b.Close()
-	})
+	serveUntilCleanup(t, f, b)
 	return f
 }
 

@@ -530,31 +530,36 @@ func sessionKey() string {
 }
 
 // rss returns the process's resident set now and its peak (VmRSS, VmHWM).
-func (n *node) rss() (int64, int64) {
+func (n *node) rss() (int64, int64) { return n.procStatus("VmRSS:", "VmHWM:") }
+
+// rssParts splits the resident set: anonymous memory (the Go heap) and
+// file pages (boltdb's mmap of raft.db).
+func (n *node) rssParts() (anon, file int64) { return n.procStatus("RssAnon:", "RssFile:") }
+
+// procStatus returns two fields of the process's /proc/<pid>/status (sizes
+// there in kB) in bytes; 0 for a field not found or a process not running.
+func (n *node) procStatus(a, b string) (va, vb int64) {
 	if n.cmd == nil || n.cmd.Process == nil {
 		return 0, 0
 	}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", n.cmd.Process.Pid))
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.cmd.Process.Pid))
 	if err != nil {
 		return 0, 0
 	}
-	defer f.Close()
-	var rss, hwm int64
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 2 {
+	for _, line := range strings.Split(string(status), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
 			continue
 		}
-		v, _ := strconv.ParseInt(fields[1], 10, 64)
-		switch fields[0] {
-		case "VmRSS:":
-			rss = v << 10
-		case "VmHWM:":
-			hwm = v << 10
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case a:
+			va = v << 10
+		case b:
+			vb = v << 10
 		}
 	}
-	return rss, hwm
+	return va, vb
 }
 
 func (n *node) disk() (db, snaps int64) {
@@ -585,19 +590,24 @@ func newestSnapshot(n *node) (string, int64) {
 }
 
 func rssLine(ns []*node) string {
-	var parts []string
-	for _, n := range ns {
+	return nodesLine(ns, func(n *node) string {
 		rss, hwm := n.rss()
-		parts = append(parts, fmt.Sprintf("%s rss %s (peak %s)", n.id, mb(rss), mb(hwm)))
-	}
-	return strings.Join(parts, ", ")
+		return fmt.Sprintf("%s rss %s (peak %s)", n.id, mb(rss), mb(hwm))
+	})
 }
 
 func diskLine(ns []*node) string {
-	var parts []string
-	for _, n := range ns {
+	return nodesLine(ns, func(n *node) string {
 		db, snaps := n.disk()
-		parts = append(parts, fmt.Sprintf("%s db %s snap %s", n.id, mb(db), mb(snaps)))
+		return fmt.Sprintf("%s db %s snap %s", n.id, mb(db), mb(snaps))
+	})
+}
+
+// nodesLine joins what part says of each node into one line.
+func nodesLine(ns []*node, part func(*node) string) string {
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = part(n)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -670,32 +680,6 @@ func adminJoin(leader, n4 *node) error {
 	defer cancel()
 	_, err = c.Join(ctx, &adminpb.JoinRequest{Id: n4.id, Address: n4.raftAddr})
 	return err
-}
-
-// rssParts splits the resident set: anonymous memory (the Go heap) and
-// file pages (boltdb's mmap of raft.db).
-func (n *node) rssParts() (anon, file int64) {
-	if n.cmd == nil || n.cmd.Process == nil {
-		return 0, 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", n.cmd.Process.Pid))
-	if err != nil {
-		return 0, 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "RssAnon:":
-			anon = v << 10
-		case "RssFile:":
-			file = v << 10
-		}
-	}
-	return anon, file
 }
 
 // sustainLoad keeps learning — re-learning known sessions, so the table

@@ -47,7 +47,11 @@ type LivenessConfig struct {
 	// previous ones were answered (a few in flight at most); its deadline
 	// is max(4 × interval, DeadAfter/2, 20 ms).
 	ProbeInterval time.Duration
-	Logger        *slog.Logger
+	// ContactInterval is how often every node pings every peer for the
+	// contact reports (contacts.go); default ProbeInterval. A VIP holder's
+	// lease must be well over 5 of them for HoldExtended to help.
+	ContactInterval time.Duration
+	Logger          *slog.Logger
 }
 
 // PeerLiveness is the leader's view of one peer.
@@ -70,6 +74,8 @@ type Liveness struct {
 	n   *Node
 	cfg LivenessConfig
 	log *slog.Logger
+
+	contacts *peerContacts
 
 	obsCh chan raft.Observation
 	obs   *raft.Observer
@@ -108,6 +114,9 @@ func NewLiveness(n *Node, cfg LivenessConfig) *Liveness {
 	if cfg.ProbeInterval <= 0 {
 		cfg.ProbeInterval = min(max(cfg.DeadAfter/10, 10*time.Millisecond), 100*time.Millisecond)
 	}
+	if cfg.ContactInterval <= 0 {
+		cfg.ContactInterval = cfg.ProbeInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = n.log
 	}
@@ -135,8 +144,14 @@ func NewLiveness(n *Node, cfg LivenessConfig) *Liveness {
 		default:
 		}
 	})
-	l.wg.Add(1)
+	l.contacts = newPeerContacts(n, cfg.ContactInterval, l.LeaderContact, l.conn)
+	n.contacts.Store(l.contacts)
+	l.wg.Add(2)
 	go l.loop()
+	go func() {
+		defer l.wg.Done()
+		l.contacts.run(l.done)
+	}()
 	return l
 }
 
@@ -148,6 +163,7 @@ func (l *Liveness) Close() {
 	default:
 	}
 	l.n.raft.DeregisterObserver(l.obs)
+	l.n.contacts.CompareAndSwap(l.contacts, nil)
 	close(l.done)
 	l.wg.Wait()
 	l.mu.Lock()
@@ -160,6 +176,20 @@ func (l *Liveness) Close() {
 
 // DeadAfter returns the configured DeadAfter.
 func (l *Liveness) DeadAfter() time.Duration { return l.cfg.DeadAfter }
+
+// SetHoldable says whether this node may be holding node-local addresses:
+// false only once its agent is fenced and has dropped them. Its pings
+// carry it; see contacts.go.
+func (l *Liveness) SetHoldable(v bool) { l.contacts.holdable.Store(v) }
+
+// HoldExtended reports whether this node, out of contact with a leader
+// for longer than its lease (window), may still keep its addresses: a
+// majority answered its pings within the window and none hears from a
+// leader it does not (a leader died and the election is running). See
+// contacts.go for why no other node can be given them meanwhile.
+func (l *Liveness) HoldExtended(window time.Duration) bool {
+	return l.contacts.extended(time.Now(), window, l.LeaderContact())
+}
 
 // LeaderContact returns when this node last had contact with a leader.
 // On the leader, when it last heard from a quorum (itself and enough
@@ -360,7 +390,9 @@ func (l *Liveness) untilExpiry() time.Duration {
 	now := time.Now()
 	for _, p := range l.peers {
 		if p.alive {
-			next = min(next, max(p.lastContact.Add(l.cfg.DeadAfter).Sub(now), 0))
+			// Past due: a peer kept alive by reports, or whose death waits
+			// for fresh reports from a majority: look again shortly.
+			next = min(next, max(p.lastContact.Add(l.cfg.DeadAfter).Sub(now), l.contacts.interval/2))
 		}
 	}
 	return next
@@ -474,10 +506,23 @@ func (l *Liveness) refreshPeers() {
 	l.expireLocked(now)
 }
 
-// expireLocked marks dead the peers not heard from within DeadAfter.
+// expireLocked marks dead the peers not heard from within DeadAfter,
+// neither by this node nor by any peer's fresh report; a peer is not
+// counted dead unless fresh reports and this node make a majority (see
+// contacts.go). A report is contact too: it brings a dead peer back.
 func (l *Liveness) expireLocked(now time.Time) {
 	for id, p := range l.peers {
 		alive := now.Sub(p.lastContact) < l.cfg.DeadAfter
+		if !alive || !p.alive {
+			at, fresh := l.contacts.indirect(id, now)
+			if at.After(p.lastContact) && !at.After(now) {
+				p.lastContact = at
+				alive = now.Sub(p.lastContact) < l.cfg.DeadAfter
+			}
+			if !alive && p.alive && fresh+1 < l.contacts.majority() {
+				continue // no majority of fresh reports to judge by: not yet
+			}
+		}
 		if alive != p.alive {
 			p.alive = alive
 			l.log.Info("liveness: peer "+map[bool]string{true: "alive", false: "dead"}[alive], "peer", id,
@@ -570,7 +615,11 @@ func (l *Liveness) probeAll() <-chan struct{} {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
-			if _, err := clusterpb.NewInternalClient(conn).Ping(ctx, &clusterpb.PingRequest{FromNode: l.n.ID(), Term: term}, grpc.WaitForReady(true)); err == nil {
+			holdable := l.contacts.holdable.Load()
+			sent := time.Now()
+			resp, err := clusterpb.NewInternalClient(conn).Ping(ctx, &clusterpb.PingRequest{FromNode: l.n.ID(), Term: term, Holdable: holdable}, grpc.WaitForReady(true))
+			if err == nil {
+				l.contacts.answered(id, sent, holdable, resp)
 				l.contact(id, time.Now())
 			}
 		}()
@@ -612,9 +661,14 @@ func (l *Liveness) conn(addr string) (*grpc.ClientConn, error) {
 	return c, nil
 }
 
-// Ping answers a liveness probe.
-func (s *internalServer) Ping(_ context.Context, _ *clusterpb.PingRequest) (*clusterpb.PingResponse, error) {
-	return &clusterpb.PingResponse{NodeId: s.n.ID(), Term: s.n.raft.CurrentTerm()}, nil
+// Ping answers a liveness probe or a contact ping, with this node's
+// contact report.
+func (s *internalServer) Ping(_ context.Context, req *clusterpb.PingRequest) (*clusterpb.PingResponse, error) {
+	resp := &clusterpb.PingResponse{NodeId: s.n.ID(), Term: s.n.raft.CurrentTerm(), LeaderContactAgeMs: -1}
+	if c := s.n.contacts.Load(); c != nil {
+		c.received(req, resp)
+	}
+	return resp, nil
 }
 
 // CatchUp waits until this node's FSM has applied everything the leader

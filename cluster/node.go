@@ -86,6 +86,8 @@ type Node struct {
 	catchUp  catchUp
 	watch    *diskWatch
 	closed   sync.Once
+	// contacts answers peers' contact pings; set by NewLiveness.
+	contacts atomic.Pointer[peerContacts]
 }
 
 // New opens the data dir, starts Raft and the cluster port, and bootstraps

@@ -54,8 +54,11 @@ type AgentCounters struct {
 	Holds    atomic.Uint64 // addresses taken on
 	Releases atomic.Uint64 // addresses dropped
 	Fences   atomic.Uint64 // times the lease ran out
-	Errors   atomic.Uint64 // failed local moves (retried)
-	Reports  atomic.Uint64 // status reports committed
+	// Extensions: times the lease ran out during an election and the
+	// node kept its addresses (Liveness.HoldExtended).
+	Extensions atomic.Uint64
+	Errors     atomic.Uint64 // failed local moves (retried)
+	Reports    atomic.Uint64 // status reports committed
 }
 
 // Agent is the node side of EIP placement: it reports this node's status
@@ -78,6 +81,9 @@ type Agent struct {
 	held    map[string]bool
 	fenced  bool
 	status  *fsmpb.NodeStatus // latest status to report
+	// extending: out of leader contact for the lease, holding on by
+	// HoldExtended (used by the Run goroutine only).
+	extending bool
 }
 
 // NewAgent checks cfg and returns an Agent; Run starts it.
@@ -204,6 +210,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	lastResync := time.Now()
 	for {
 		if a.cfg.Local != nil && a.recheck.Swap(false) {
+			a.extending = false
 			a.mu.Lock()
 			was := a.fenced
 			a.fenced = true
@@ -234,18 +241,33 @@ func (a *Agent) Run(ctx context.Context) error {
 // step checks the lease and serves the wanted addresses.
 func (a *Agent) step(ctx context.Context) {
 	contact := a.lv.LeaderContact()
-	lost := contact.IsZero() || a.cfg.Lease > 0 && time.Since(contact) > a.cfg.Lease-a.cfg.CheckInterval
+	window := a.cfg.Lease - a.cfg.CheckInterval
+	lost := contact.IsZero() || a.cfg.Lease > 0 && time.Since(contact) > window
 	a.mu.Lock()
 	fenced := a.fenced
 	a.mu.Unlock()
 	switch {
+	case lost && !fenced && a.cfg.Lease > 0 && a.lv.HoldExtended(window):
+		// No leader, but a majority in contact and none of them hears a
+		// leader: an election is running. Keep serving; no other node can
+		// be given the addresses meanwhile (cluster/contacts.go).
+		if !a.extending {
+			a.extending = true
+			a.counters.Extensions.Add(1)
+			a.log.Info("eip agent: no contact with a leader within the lease, but a majority in contact and no leader elsewhere: keeping the addresses",
+				"last_contact_ago", time.Since(contact).Round(time.Millisecond), "lease", a.cfg.Lease)
+		}
 	case lost && !fenced:
+		a.extending = false
 		a.mu.Lock()
 		a.fenced = true
 		a.mu.Unlock()
 		a.counters.Fences.Add(1)
 		a.log.Warn("eip agent: fencing: no contact with a leader within the lease; dropping addresses",
 			"last_contact_ago", time.Since(contact).Round(time.Millisecond), "lease", a.cfg.Lease, "holding", a.Holding())
+	case !lost && a.extending:
+		a.extending = false
+		a.log.Info("eip agent: in contact with a leader again", "leader_contact_ago", time.Since(contact).Round(time.Millisecond))
 	case !lost && fenced:
 		// Contact again: catch up with the log before trusting the
 		// placement (a heartbeat may arrive before the entries missed).
@@ -259,8 +281,10 @@ func (a *Agent) step(ctx context.Context) {
 		a.mu.Lock()
 		a.fenced = false
 		a.mu.Unlock()
+		a.lv.SetHoldable(true) // before any address is taken
 		a.log.Info("eip agent: in contact with the leader and caught up")
 	}
+	defer a.noteHoldable()
 	if a.cfg.Local == nil {
 		return
 	}
@@ -276,6 +300,22 @@ func (a *Agent) step(ctx context.Context) {
 			a.release(e)
 		}
 	}
+}
+
+// noteHoldable tells the liveness pings whether this node may hold
+// addresses: not once it is fenced and holds none (set after the step
+// dropped them, never before).
+func (a *Agent) noteHoldable() {
+	if a.cfg.Local == nil || a.cfg.Lease <= 0 {
+		return
+	}
+	a.mu.Lock()
+	holdable := !a.fenced
+	for _, on := range a.held {
+		holdable = holdable || on
+	}
+	a.mu.Unlock()
+	a.lv.SetHoldable(holdable)
 }
 
 // wanted returns the addresses this node should serve now.

@@ -47,9 +47,10 @@ type harnessOpts struct {
 	production bool // 1 s heartbeat/election, 500 ms leader lease instead of 50 ms
 	// raftTimeout, when set, replaces the 50 ms Raft timeouts (tests that
 	// measure nothing use a calmer cluster: the machine may be loaded).
-	raftTimeout time.Duration
-	secret      string                 // EC2 secret the movers use (default the right one)
-	local       func(i int) LocalMover // VIP movers, per node
+	raftTimeout     time.Duration
+	contactInterval time.Duration          // cluster.LivenessConfig.ContactInterval (default: the probe interval)
+	secret          string                 // EC2 secret the movers use (default the right one)
+	local           func(i int) LocalMover // VIP movers, per node
 }
 
 type testNode struct {
@@ -156,7 +157,8 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 func (h *harness) startControl(i int) {
 	t, o, tn := h.t, h.opts, h.nodes[i]
 	log := h.log.With("node", tn.spec.id)
-	tn.lv = cluster.NewLiveness(tn.node, cluster.LivenessConfig{DeadAfter: o.deadAfter, ProbeInterval: o.deadAfter / 5, Logger: log})
+	tn.lv = cluster.NewLiveness(tn.node, cluster.LivenessConfig{DeadAfter: o.deadAfter, ProbeInterval: o.deadAfter / 5,
+		ContactInterval: o.contactInterval, Logger: log})
 	var mover Mover
 	policy := o.policy
 	switch o.kind {

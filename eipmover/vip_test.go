@@ -266,3 +266,92 @@ func vipPartition(t *testing.T) string {
 	}
 	return ""
 }
+
+// The leader dies while a follower holds the VIP, and the election takes
+// longer than the holder's lease: the holder keeps the address throughout
+// (its peers are in contact and none hears a leader), the client keeps
+// reaching it, and no other node ever holds it. Before contact reports, the
+// holder fenced itself at its lease and the address had no holder until it
+// heard from the new leader.
+func TestVIPKeptThroughLeaderDeath(t *testing.T) {
+	needNetns(t)
+	for attempt := 1; attempt <= 3; attempt++ {
+		var void string
+		if !t.Run(fmt.Sprintf("attempt %d", attempt), func(t *testing.T) { void = vipLeaderDeath(t) }) {
+			return
+		}
+		if void == "" {
+			return
+		}
+		t.Logf("attempt %d void: %s; starting over", attempt, void)
+	}
+	t.Fatal("three void attempts")
+}
+
+func vipLeaderDeath(t *testing.T) string {
+	tn := newTestNet(t, "n1", "n2", "n3", "cl")
+	members := []string{"n1", "n2", "n3"}
+	for _, m := range members {
+		tn.serve(m, vipPort)
+	}
+	// A lease shorter than an election with 300 ms Raft timeouts (a
+	// follower notices a silent leader after 300-600 ms).
+	const lease, deadAfter = 250 * time.Millisecond, 1500 * time.Millisecond
+	movers := map[int]*VIP{}
+	for i, m := range members {
+		movers[i] = newVIPMover(t, tn, m)
+	}
+	w, stopWatch := watchVIP(t, tn, members)
+	defer stopWatch()
+	h := settledHarness(t, harnessOpts{
+		nodes: []nodeSpec{{id: "n1", az: "a"}, {id: "n2", az: "a", standby: true}, {id: "n3", az: "b"}},
+		eips:  []EIP{vip}, kind: "vip", lease: lease, deadAfter: deadAfter, raftTimeout: 300 * time.Millisecond,
+		contactInterval: 20 * time.Millisecond,
+		local:           func(i int) LocalMover { return movers[i] },
+	}, map[string]string{vip.ID: "n1"})
+	h.waitFor("n1 serving the VIP", 5*time.Second, func() bool { return w.holding("n1") })
+	if h.leader() == h.index("n1") {
+		h.transferLeadership(h.index("n3"))
+	}
+	old := h.leader()
+	time.Sleep(100 * time.Millisecond) // contact reports under the settled leader
+
+	killed := time.Now()
+	h.kill(old)
+	var elected time.Time
+	h.waitFor("a new leader", 10*time.Second, func() bool {
+		for i, n := range h.nodes {
+			if i != old && n.node.IsLeader() {
+				elected = time.Now()
+				return true
+			}
+		}
+		return false
+	})
+	// Past the election, the holder's contact with the new leader, and
+	// any move a wrong view of n1 would cause.
+	time.Sleep(deadAfter)
+	a := h.nodes[0].agent.Counters()
+	w.mu.Lock()
+	lastOff, overlap, samples := w.lastOff["n1"], w.overlap, w.samples
+	w.mu.Unlock()
+	t.Logf("leader %s killed; new leader after %v; n1's agent: %d extensions, %d fences; %d samples",
+		h.nodes[old].spec.id, elected.Sub(killed).Round(time.Millisecond), a.Extensions.Load(), a.Fences.Load(), samples)
+	if len(overlap) > 0 {
+		t.Fatalf("two holders at once: %v", overlap)
+	}
+	if lastOff.After(killed) {
+		t.Fatalf("n1 dropped the VIP %v after the leader died (lease %v, new leader after %v)",
+			lastOff.Sub(killed).Round(time.Millisecond), lease, elected.Sub(killed).Round(time.Millisecond))
+	}
+	if !w.holding("n1") {
+		t.Fatal("n1 does not hold the VIP")
+	}
+	if got, err := tn.dial("cl", vip.Address+":8080", 3*time.Second); err != nil || got != "n1" {
+		t.Fatalf("after the election the client reached %q (%v), want n1", got, err)
+	}
+	if a.Extensions.Load() == 0 {
+		return fmt.Sprintf("the election took %v, within the lease: nothing to show", elected.Sub(killed).Round(time.Millisecond))
+	}
+	return ""
+}

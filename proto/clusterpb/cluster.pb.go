@@ -239,9 +239,13 @@ func (x *ReadIndexResponse) GetFsmIndex() uint64 {
 }
 
 type PingRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	FromNode      string                 `protobuf:"bytes,1,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
-	Term          uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	FromNode string                 `protobuf:"bytes,1,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	Term     uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	// holdable: the sender may be holding node-local addresses (it is not
+	// fenced, or has not yet dropped them). Only such contacts keep a VIP
+	// holder alive in other nodes' reports (cluster/contacts.go).
+	Holdable      bool `protobuf:"varint,3,opt,name=holdable,proto3" json:"holdable,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -290,12 +294,26 @@ func (x *PingRequest) GetTerm() uint64 {
 	return 0
 }
 
+func (x *PingRequest) GetHoldable() bool {
+	if x != nil {
+		return x.Holdable
+	}
+	return false
+}
+
 type PingResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	Term          uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	NodeId   string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Term     uint64                 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Holdable bool                   `protobuf:"varint,3,opt,name=holdable,proto3" json:"holdable,omitempty"`
+	// contacts: when the responder last had holdable contact with each
+	// peer, as an age in ms at the time it answered.
+	Contacts []*PeerContact `protobuf:"bytes,4,rep,name=contacts,proto3" json:"contacts,omitempty"`
+	// leader_contact_age_ms: how long ago the responder last had contact
+	// with a leader (itself included); -1 when never.
+	LeaderContactAgeMs int64 `protobuf:"varint,5,opt,name=leader_contact_age_ms,json=leaderContactAgeMs,proto3" json:"leader_contact_age_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *PingResponse) Reset() {
@@ -342,6 +360,79 @@ func (x *PingResponse) GetTerm() uint64 {
 	return 0
 }
 
+func (x *PingResponse) GetHoldable() bool {
+	if x != nil {
+		return x.Holdable
+	}
+	return false
+}
+
+func (x *PingResponse) GetContacts() []*PeerContact {
+	if x != nil {
+		return x.Contacts
+	}
+	return nil
+}
+
+func (x *PingResponse) GetLeaderContactAgeMs() int64 {
+	if x != nil {
+		return x.LeaderContactAgeMs
+	}
+	return 0
+}
+
+type PeerContact struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	AgeMs         int64                  `protobuf:"varint,2,opt,name=age_ms,json=ageMs,proto3" json:"age_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeerContact) Reset() {
+	*x = PeerContact{}
+	mi := &file_cluster_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeerContact) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeerContact) ProtoMessage() {}
+
+func (x *PeerContact) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeerContact.ProtoReflect.Descriptor instead.
+func (*PeerContact) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PeerContact) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *PeerContact) GetAgeMs() int64 {
+	if x != nil {
+		return x.AgeMs
+	}
+	return 0
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
@@ -359,13 +450,20 @@ const file_cluster_proto_rawDesc = "" +
 	"\x11ReadIndexResponse\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x1b\n" +
-	"\tfsm_index\x18\x03 \x01(\x04R\bfsmIndex\">\n" +
+	"\tfsm_index\x18\x03 \x01(\x04R\bfsmIndex\"Z\n" +
 	"\vPingRequest\x12\x1b\n" +
 	"\tfrom_node\x18\x01 \x01(\tR\bfromNode\x12\x12\n" +
-	"\x04term\x18\x02 \x01(\x04R\x04term\";\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x1a\n" +
+	"\bholdable\x18\x03 \x01(\bR\bholdable\"\xc6\x01\n" +
 	"\fPingResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
-	"\x04term\x18\x02 \x01(\x04R\x04term2\xf7\x01\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x1a\n" +
+	"\bholdable\x18\x03 \x01(\bR\bholdable\x12:\n" +
+	"\bcontacts\x18\x04 \x03(\v2\x1e.haraft.cluster.v1.PeerContactR\bcontacts\x121\n" +
+	"\x15leader_contact_age_ms\x18\x05 \x01(\x03R\x12leaderContactAgeMs\"=\n" +
+	"\vPeerContact\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x15\n" +
+	"\x06age_ms\x18\x02 \x01(\x03R\x05ageMs2\xf7\x01\n" +
 	"\bInternal\x12J\n" +
 	"\x05Apply\x12\x1f.haraft.cluster.v1.ApplyRequest\x1a .haraft.cluster.v1.ApplyResponse\x12V\n" +
 	"\tReadIndex\x12#.haraft.cluster.v1.ReadIndexRequest\x1a$.haraft.cluster.v1.ReadIndexResponse\x12G\n" +
@@ -383,7 +481,7 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_cluster_proto_goTypes = []any{
 	(*ApplyRequest)(nil),      // 0: haraft.cluster.v1.ApplyRequest
 	(*ApplyResponse)(nil),     // 1: haraft.cluster.v1.ApplyResponse
@@ -391,19 +489,21 @@ var file_cluster_proto_goTypes = []any{
 	(*ReadIndexResponse)(nil), // 3: haraft.cluster.v1.ReadIndexResponse
 	(*PingRequest)(nil),       // 4: haraft.cluster.v1.PingRequest
 	(*PingResponse)(nil),      // 5: haraft.cluster.v1.PingResponse
+	(*PeerContact)(nil),       // 6: haraft.cluster.v1.PeerContact
 }
 var file_cluster_proto_depIdxs = []int32{
-	0, // 0: haraft.cluster.v1.Internal.Apply:input_type -> haraft.cluster.v1.ApplyRequest
-	2, // 1: haraft.cluster.v1.Internal.ReadIndex:input_type -> haraft.cluster.v1.ReadIndexRequest
-	4, // 2: haraft.cluster.v1.Internal.Ping:input_type -> haraft.cluster.v1.PingRequest
-	1, // 3: haraft.cluster.v1.Internal.Apply:output_type -> haraft.cluster.v1.ApplyResponse
-	3, // 4: haraft.cluster.v1.Internal.ReadIndex:output_type -> haraft.cluster.v1.ReadIndexResponse
-	5, // 5: haraft.cluster.v1.Internal.Ping:output_type -> haraft.cluster.v1.PingResponse
-	3, // [3:6] is the sub-list for method output_type
-	0, // [0:3] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	6, // 0: haraft.cluster.v1.PingResponse.contacts:type_name -> haraft.cluster.v1.PeerContact
+	0, // 1: haraft.cluster.v1.Internal.Apply:input_type -> haraft.cluster.v1.ApplyRequest
+	2, // 2: haraft.cluster.v1.Internal.ReadIndex:input_type -> haraft.cluster.v1.ReadIndexRequest
+	4, // 3: haraft.cluster.v1.Internal.Ping:input_type -> haraft.cluster.v1.PingRequest
+	1, // 4: haraft.cluster.v1.Internal.Apply:output_type -> haraft.cluster.v1.ApplyResponse
+	3, // 5: haraft.cluster.v1.Internal.ReadIndex:output_type -> haraft.cluster.v1.ReadIndexResponse
+	5, // 6: haraft.cluster.v1.Internal.Ping:output_type -> haraft.cluster.v1.PingResponse
+	4, // [4:7] is the sub-list for method output_type
+	1, // [1:4] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -417,7 +517,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

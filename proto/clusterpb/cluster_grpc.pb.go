@@ -38,7 +38,8 @@ type InternalClient interface {
 	// that has applied up to it has caught up with everything committed.
 	ReadIndex(ctx context.Context, in *ReadIndexRequest, opts ...grpc.CallOption) (*ReadIndexResponse, error)
 	// Ping answers at once: the leader's liveness probe of its peers
-	// (cluster/liveness.go).
+	// (cluster/liveness.go), and every node's contact probe of every peer
+	// (cluster/contacts.go).
 	Ping(ctx context.Context, in *PingRequest, opts ...grpc.CallOption) (*PingResponse, error)
 }
 
@@ -91,7 +92,8 @@ type InternalServer interface {
 	// that has applied up to it has caught up with everything committed.
 	ReadIndex(context.Context, *ReadIndexRequest) (*ReadIndexResponse, error)
 	// Ping answers at once: the leader's liveness probe of its peers
-	// (cluster/liveness.go).
+	// (cluster/liveness.go), and every node's contact probe of every peer
+	// (cluster/contacts.go).
 	Ping(context.Context, *PingRequest) (*PingResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }

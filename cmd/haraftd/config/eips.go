@@ -114,6 +114,17 @@ func (c *Config) EIPProbeInterval() time.Duration {
 	return max(min(c.Raft.LeaderLeaseTimeout.Duration/2, c.EIPDeadAfter()/10, 100*time.Millisecond), 10*time.Millisecond)
 }
 
+// EIPContactInterval is how often every node pings every peer for the
+// contact reports that let a VIP holder keep its addresses through an
+// election (cluster/contacts.go): a tenth of the fencing lease, at least
+// 5 ms, at most the probe interval.
+func (c *Config) EIPContactInterval() time.Duration {
+	if c.EIPMover.Kind == MoverVIP && c.EIPMover.FenceOnLostLeader && c.EIPMover.Lease.Duration > 0 {
+		return min(max(c.EIPMover.Lease.Duration/10, 5*time.Millisecond), c.EIPProbeInterval())
+	}
+	return c.EIPProbeInterval()
+}
+
 func (d *decoder) eip(path string, v *yaml.Node, e *EIP) {
 	d.mapping(path, v, []field{
 		{"id", d.str(&e.ID)},

@@ -33,7 +33,8 @@ func (d *Daemon) EIP() (*eipmover.Controller, *eipmover.Agent) {
 // when the config lists eips. Call it before the parts that read liveness.
 func (d *Daemon) startEIP() error {
 	m := d.cfg.EIPMover
-	d.liveness = cluster.NewLiveness(d.node, cluster.LivenessConfig{DeadAfter: d.cfg.EIPDeadAfter(), ProbeInterval: d.cfg.EIPProbeInterval(), Logger: d.log})
+	d.liveness = cluster.NewLiveness(d.node, cluster.LivenessConfig{DeadAfter: d.cfg.EIPDeadAfter(), ProbeInterval: d.cfg.EIPProbeInterval(),
+		ContactInterval: d.cfg.EIPContactInterval(), Logger: d.log})
 	d.eip = &eipParts{}
 	if len(d.cfg.EIPs) == 0 {
 		return nil

@@ -26,7 +26,10 @@
 //     status (role, proxy health, cloud identity, the VIPs it holds) into
 //     the replicated state, holds the node-local VIPs the committed
 //     placement gives it, and fences itself — drops them — when it has
-//     had no contact with a leader for longer than its lease.
+//     had no contact with a leader for longer than its lease, unless a
+//     majority of nodes is in contact with it and none of them hears a
+//     leader either (a leader died and the election is running: the
+//     address stays up; cluster/contacts.go has the argument).
 //   - The Guard (guard.go) is a process the node starts in its own session:
 //     it drops the node's VIPs when the node process dies (kill -9, crash)
 //     or stops running for its lease (SIGSTOP), which the Agent, inside
@@ -35,8 +38,9 @@
 // Node-local addresses (VIPs) are never held by two nodes at once: a move
 // between two live nodes first commits a release and waits until the old
 // holder reports it dropped the address; a holder the leader counts dead
-// has been silent for longer than DeadAfter, which is longer than its
-// lease (plus up to two Raft leader leases for a holder that led, until
-// Raft stepped it down), so it has already fenced itself — or its Guard
-// has, if its process died or froze.
+// has been silent for longer than DeadAfter — to the leader and in every
+// fresh report of a majority of peers — which is longer than its lease
+// (plus up to two Raft leader leases for a holder that led, until Raft
+// stepped it down), so it has already fenced itself — or its Guard has,
+// if its process died or froze.
 package eipmover

@@ -60,7 +60,7 @@ var metricDefs = []metricDef{
 	{"haraft_eips", "1 for the desired holder of each EIP.", []string{"eip", "node"}},
 	{"haraft_eip_moves_total", "EIP placement changes this node observed since it started.", nil},
 	{"haraft_eip_controller_total", "What this node's EIP controller did while it led, by outcome: decision (placement committed), move (cloud association changed), drift_repair (an address moved outside haraft put back), error (a failed cloud call, retried), stale (a decision refused as stale).", []string{"outcome"}},
-	{"haraft_eip_agent_total", "What this node's EIP agent did with its own addresses, by action: hold, release, fence (its lease ran out), error (a failed local move, retried), report.", []string{"action"}},
+	{"haraft_eip_agent_total", "What this node's EIP agent did with its own addresses, by action: hold, release, fence (its lease ran out), extend (its lease ran out during an election and it kept its addresses), error (a failed local move, retried), report.", []string{"action"}},
 	{"haraft_events_total", "Cluster events this node observed since it started.", []string{"type"}},
 }
 
@@ -180,7 +180,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if agent != nil {
 			a := agent.Counters()
 			for action, v := range map[string]uint64{"hold": a.Holds.Load(), "release": a.Releases.Load(),
-				"fence": a.Fences.Load(), "error": a.Errors.Load(), "report": a.Reports.Load()} {
+				"fence": a.Fences.Load(), "extend": a.Extensions.Load(), "error": a.Errors.Load(), "report": a.Reports.Load()} {
 				counter("haraft_eip_agent_total", v, action)
 			}
 		}

@@ -95,6 +95,7 @@ func (g *Guard) run(cmd *exec.Cmd, w *os.File) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	last := time.Now()
+	started := last // when the running guard was started
 	beat := []byte{1}
 	for {
 		select {
@@ -109,24 +110,36 @@ func (g *Guard) run(cmd *exec.Cmd, w *os.File) {
 		case <-exited:
 			w.Close()
 			g.log.Warn("vip guard: exited; starting it again", "state", cmd.ProcessState.String())
+			// Not at once if it ran for less than a second: a guard
+			// that exits as it starts (it cannot open the interface)
+			// is not started again in a loop.
+			wait := time.Second - time.Since(started)
 			for {
+				if wait > 0 {
+					select {
+					case <-g.stop:
+						return
+					case <-time.After(wait):
+					}
+				}
 				var err error
 				if cmd, w, err = g.spawn(); err == nil {
 					break
 				}
 				g.log.Error("vip guard: cannot start", "err", err)
-				select {
-				case <-g.stop:
-					return
-				case <-time.After(time.Second):
-				}
+				wait = time.Second
 			}
+			started = time.Now()
 			exited = make(chan struct{})
 			go func(c *exec.Cmd, ch chan struct{}) { _ = c.Wait(); close(ch) }(cmd, exited)
 			// The guard was gone for a while: an address it dropped on
 			// the way out may have to be taken back.
 			g.gap()
-		case now := <-tick.C:
+		case <-tick.C:
+			// Not the tick's time: the first tick after a stop carries
+			// the time it was due, before the stop, and the gap would
+			// be seen only a heartbeat later.
+			now := time.Now()
 			if now.Sub(last) >= g.cfg.Lease-every {
 				g.gap() // this process did not run for about the lease: the guard may have dropped the VIPs
 			}

@@ -34,6 +34,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,7 +81,11 @@ type peerContacts struct {
 	// (Liveness.LeaderContact); conn gives the connection to a peer.
 	leaderContact func() time.Time
 	conn          func(addr string) (*grpc.ClientConn, error)
-	holdable      atomic.Bool
+	// onContact, when set, is told of every holdable ping this node
+	// received from a peer and every answer it got (Liveness.contact: on
+	// the leader, the peer is alive).
+	onContact func(id string, at time.Time)
+	holdable  atomic.Bool
 
 	mu     sync.Mutex
 	peers  map[string]*peerContact
@@ -192,6 +197,9 @@ func (c *peerContacts) ping(id, addr string) {
 	resp, err := clusterpb.NewInternalClient(conn).Ping(ctx, &clusterpb.PingRequest{FromNode: c.n.ID(), Term: c.n.raft.CurrentTerm(), Holdable: holdable}, grpc.WaitForReady(true))
 	if err == nil {
 		c.answered(id, sent, holdable, resp)
+		if c.onContact != nil {
+			c.onContact(id, time.Now())
+		}
 	}
 }
 
@@ -227,8 +235,20 @@ func (c *peerContacts) answered(id string, sent time.Time, holdable bool, resp *
 
 // received records a peer's ping and fills in the answer's report.
 func (c *peerContacts) received(req *clusterpb.PingRequest, resp *clusterpb.PingResponse) {
-	leaderAt := c.leaderContact()
+	// Only while Raft knows a leader: a vote granted in an election also
+	// counts as contact in Raft's LastContact, and must not read as a
+	// leader alive elsewhere.
+	var leaderAt time.Time
+	if id, _ := c.n.Leader(); id != "" {
+		leaderAt = c.leaderContact()
+	}
 	now := time.Now()
+	if c.onContact != nil && req.Holdable {
+		// Not from a fenced node: a node that can send but not receive
+		// (cut off from the leader one way) fences, and must then be
+		// counted dead for its addresses to move.
+		c.onContact(req.FromNode, now)
+	}
 	resp.Holdable = c.holdable.Load()
 	resp.LeaderContactAgeMs = -1
 	if !leaderAt.IsZero() {
@@ -285,12 +305,12 @@ func (c *peerContacts) majority() int {
 // ownLeaderAt, may keep holding its addresses at now: a majority (itself
 // included) answered one of its holdable pings sent within window, at
 // least Fresh ago, and none of those answers shows a leader contact more
-// than window/2 younger than this node's own.
-func (c *peerContacts) extended(now time.Time, window time.Duration, ownLeaderAt time.Time) bool {
+// than window/2 younger than this node's own. When not, why says why.
+func (c *peerContacts) extended(now time.Time, window time.Duration, ownLeaderAt time.Time) (ok bool, why string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	count := 1
-	for _, p := range c.peers {
+	for id, p := range c.peers {
 		if !p.voter {
 			continue
 		}
@@ -308,9 +328,13 @@ func (c *peerContacts) extended(now time.Time, window time.Duration, ownLeaderAt
 			continue
 		}
 		if !best.leaderAt.IsZero() && best.leaderAt.After(ownLeaderAt.Add(window/2)) {
-			return false // a leader is alive elsewhere: this node is the one cut off
+			// A leader is alive elsewhere: this node is the one cut off.
+			return false, fmt.Sprintf("%s heard from a leader %v ago", id, now.Sub(best.leaderAt).Round(time.Millisecond))
 		}
 		count++
 	}
-	return count >= c.voters/2+1
+	if need := c.voters/2 + 1; count < need {
+		return false, fmt.Sprintf("%d of %d voters in contact, %d needed", count, c.voters, need)
+	}
+	return true, ""
 }

@@ -86,8 +86,8 @@ func TestContactRules(t *testing.T) {
 			}, false},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				if got := build(tc.peers).extended(now, window, ownLeader); got != tc.want {
-					t.Fatalf("extended = %v, want %v", got, tc.want)
+				if got, why := build(tc.peers).extended(now, window, ownLeader); got != tc.want || (why == "") != tc.want {
+					t.Fatalf("extended = %v (%q), want %v", got, why, tc.want)
 				}
 			})
 		}

@@ -145,6 +145,7 @@ func NewLiveness(n *Node, cfg LivenessConfig) *Liveness {
 		}
 	})
 	l.contacts = newPeerContacts(n, cfg.ContactInterval, l.LeaderContact, l.conn)
+	l.contacts.onContact = l.contact
 	n.contacts.Store(l.contacts)
 	l.wg.Add(2)
 	go l.loop()
@@ -187,7 +188,8 @@ func (l *Liveness) SetHoldable(v bool) { l.contacts.holdable.Store(v) }
 // majority answered its pings within the window and none hears from a
 // leader it does not (a leader died and the election is running). See
 // contacts.go for why no other node can be given them meanwhile.
-func (l *Liveness) HoldExtended(window time.Duration) bool {
+// When not, why says why.
+func (l *Liveness) HoldExtended(window time.Duration) (ok bool, why string) {
 	return l.contacts.extended(time.Now(), window, l.LeaderContact())
 }
 

@@ -246,8 +246,12 @@ func (a *Agent) step(ctx context.Context) {
 	a.mu.Lock()
 	fenced := a.fenced
 	a.mu.Unlock()
+	extend, why := false, ""
+	if lost && !fenced && a.cfg.Lease > 0 {
+		extend, why = a.lv.HoldExtended(window)
+	}
 	switch {
-	case lost && !fenced && a.cfg.Lease > 0 && a.lv.HoldExtended(window):
+	case extend:
 		// No leader, but a majority in contact and none of them hears a
 		// leader: an election is running. Keep serving; no other node can
 		// be given the addresses meanwhile (cluster/contacts.go).
@@ -264,7 +268,7 @@ func (a *Agent) step(ctx context.Context) {
 		a.mu.Unlock()
 		a.counters.Fences.Add(1)
 		a.log.Warn("eip agent: fencing: no contact with a leader within the lease; dropping addresses",
-			"last_contact_ago", time.Since(contact).Round(time.Millisecond), "lease", a.cfg.Lease, "holding", a.Holding())
+			"last_contact_ago", time.Since(contact).Round(time.Millisecond), "lease", a.cfg.Lease, "holding", a.Holding(), "not_extended", why, "raft_state", a.node.Raft().State().String())
 	case !lost && a.extending:
 		a.extending = false
 		a.log.Info("eip agent: in contact with a leader again", "leader_contact_ago", time.Since(contact).Round(time.Millisecond))

@@ -37,6 +37,7 @@ var (
 	window    = flag.Duration("window", 10*time.Second, "longest a run waits for its events")
 	hold      = flag.Duration("hold", 2*time.Second, "shortest time a haraft node fault lasts before it is repaired (so a VIP on the failed node has to move)")
 	verbose   = flag.Bool("v", false, "log each run")
+	vipHolder = flag.String("vip-holder", "any", "for leader faults, where the VIP is when the fault strikes: any, follower (the leader is restarted gracefully until it does not hold it) or leader")
 
 	probeTimeout = flag.Duration("probe-timeout", time.Second, "timeout of each first-good-response probe (haraft and keepalived alike)")
 )
@@ -300,6 +301,28 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 			}
 		}
 	}
+	if strings.HasPrefix(fault, "leader-") && c.Spec.VIP.IsValid() && *vipHolder != "any" {
+		// Put the VIP where -vip-holder says: a graceful restart of the
+		// leader hands leadership to another node.
+		for try := 0; ; try++ {
+			h, err := c.WaitVIPHolder(ctx, nil)
+			if err != nil {
+				return s, err
+			}
+			if (h == leader) == (*vipHolder == "leader") {
+				break
+			}
+			if try == 8 {
+				return s, fmt.Errorf("%s: could not put the VIP on the %s", fault, *vipHolder)
+			}
+			if err := leader.Restart(); err != nil {
+				return s, err
+			}
+			if leader, err = c.CaughtUp(ctx); err != nil {
+				return s, err
+			}
+		}
+	}
 	time.Sleep(500 * time.Millisecond)
 	pre := c.Statuses(ctx, c.Nodes)
 	var maxCommit uint64
@@ -322,6 +345,10 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 		}
 		victim = h
 		s.Note = "holder was " + map[bool]string{true: "the leader", false: "a follower"}[h == leader]
+	} else if c.Spec.VIP.IsValid() && strings.HasPrefix(fault, "leader-") {
+		if h, err := c.WaitVIPHolder(ctx, nil); err == nil {
+			s.Note = "VIP on " + map[bool]string{true: "the leader", false: "a follower"}[h == leader]
+		}
 	}
 	var mon *nsharness.VIPMonitor
 	if c.Spec.VIP.IsValid() {

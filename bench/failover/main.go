@@ -37,7 +37,7 @@ var (
 	window    = flag.Duration("window", 10*time.Second, "longest a run waits for its events")
 	hold      = flag.Duration("hold", 2*time.Second, "shortest time a haraft node fault lasts before it is repaired (so a VIP on the failed node has to move)")
 	verbose   = flag.Bool("v", false, "log each run")
-	vipHolder = flag.String("vip-holder", "any", "for leader faults, where the VIP is when the fault strikes: any, follower (the leader is restarted gracefully until it does not hold it) or leader")
+	vipHolder = flag.String("vip-holder", "any", "for leader faults, where the VIP is when the fault strikes: any, follower or leader (leadership is transferred through the admin API)")
 
 	probeTimeout = flag.Duration("probe-timeout", time.Second, "timeout of each first-good-response probe (haraft and keepalived alike)")
 )
@@ -302,8 +302,7 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 		}
 	}
 	if strings.HasPrefix(fault, "leader-") && c.Spec.VIP.IsValid() && *vipHolder != "any" {
-		// Put the VIP where -vip-holder says: a graceful restart of the
-		// leader hands leadership to another node.
+		// Put the VIP where -vip-holder says, by moving leadership.
 		for try := 0; ; try++ {
 			h, err := c.WaitVIPHolder(ctx, nil)
 			if err != nil {
@@ -315,7 +314,11 @@ func haraftRun(c *nsharness.Cluster, k *nsharness.Checker, fault string) (sample
 			if try == 8 {
 				return s, fmt.Errorf("%s: could not put the VIP on the %s", fault, *vipHolder)
 			}
-			if err := leader.Restart(); err != nil {
+			to := h // -vip-holder leader: the holder leads
+			if *vipHolder == "follower" {
+				to = c.Others(h)[0]
+			}
+			if err := c.TransferLeadership(ctx, leader, to); err != nil {
 				return s, err
 			}
 			if leader, err = c.CaughtUp(ctx); err != nil {

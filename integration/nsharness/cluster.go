@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -15,6 +16,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/haraft/haraft/proto/adminpb"
 )
 
 // Ports every node (and backend) uses on its own address.
@@ -169,6 +176,7 @@ func (c *Cluster) config(n *Node) string {
 		fmt.Fprintf(&b, "    - {id: %s, addr: \"%s:%d\", az: %s}\n", p.ID, p.IP, RaftPort, p.AZ)
 	}
 	fmt.Fprintf(&b, "http: {addr: \"%s:%d\"}\n", n.IP, OpsPort)
+	fmt.Fprintf(&b, "admin: {addr: \"%s:%d\", tokens: [{name: nsharness, role: write, secret: %s}]}\n", n.IP, AdminPort, AdminToken)
 	b.WriteString("timeouts: {connect: 500ms, client: 10s, server: 5s, http_request: 5s, http_keep_alive: 30s}\n")
 	// Frontends on every address of the namespace: the node's own and the
 	// VIP while it holds it.
@@ -666,4 +674,30 @@ func nodeIDs(nodes []*Node) []string {
 		out[i] = n.ID
 	}
 	return out
+}
+
+// AdminPort is where every node serves its admin API (plaintext, one write
+// token: AdminToken); the harness uses it to steer leadership.
+const (
+	AdminPort  = 9200
+	AdminToken = "nsharness-admin-token-0123456789"
+)
+
+// TransferLeadership asks the leader, through its admin API, to hand
+// leadership to node to.
+func (c *Cluster) TransferLeadership(ctx context.Context, leader, to *Node) error {
+	conn, err := grpc.NewClient(fmt.Sprintf("passthrough:///%s:%d", leader.IP, AdminPort),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return c.Client.DialContext(ctx, "tcp", addr)
+		}))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+AdminToken)
+	if _, err := adminpb.NewAdminClient(conn).TransferLeadership(ctx, &adminpb.TransferLeadershipRequest{ToId: to.ID}); err != nil {
+		return fmt.Errorf("transfer leadership from %s to %s: %w", leader.ID, to.ID, err)
+	}
+	return nil
 }

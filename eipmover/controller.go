@@ -72,9 +72,8 @@ type Controller struct {
 	log      *slog.Logger
 	counters Counters
 
-	kick   chan struct{}
-	kickMu sync.Mutex
-	kicks  map[string]chan struct{} // per-address actuator kicks
+	kick  chan struct{}
+	kicks map[string]chan struct{} // per-address actuator kicks
 
 	// leadTerm and leadSince: the term this controller last saw itself
 	// lead in, and since when (evaluate's goroutine only).

@@ -267,7 +267,11 @@ func (a *Agent) step(ctx context.Context) {
 		a.fenced = true
 		a.mu.Unlock()
 		a.counters.Fences.Add(1)
-		a.log.Warn("eip agent: fencing: no contact with a leader within the lease; dropping addresses",
+		level := slog.LevelWarn
+		if len(a.Holding()) == 0 {
+			level = slog.LevelInfo // nothing to drop: not worth a warning
+		}
+		a.log.Log(ctx, level, "eip agent: fencing: no contact with a leader within the lease; dropping addresses",
 			"last_contact_ago", time.Since(contact).Round(time.Millisecond), "lease", a.cfg.Lease, "holding", a.Holding(), "not_extended", why, "raft_state", a.node.Raft().State().String())
 	case !lost && a.extending:
 		a.extending = false

@@ -131,7 +131,7 @@ func (c *peerContacts) run(done <-chan struct{}) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				c.ping(id, addr)
+				c.ping(id, addr, c.n.raft.CurrentTerm(), c.timeout())
 				c.mu.Lock()
 				if p, ok := c.peers[id]; ok && p.probes > 0 {
 					p.probes--
@@ -184,27 +184,30 @@ func (c *peerContacts) refresh() {
 	c.voters = max(voters, 1)
 }
 
-// ping sends one contact ping to a peer and records the answer.
-func (c *peerContacts) ping(id, addr string) {
+// ping sends one ping (a contact ping, or the leader's liveness probe in
+// term) to a peer, records the answer and tells onContact; it reports
+// whether the peer answered within timeout.
+func (c *peerContacts) ping(id, addr string, term uint64, timeout time.Duration) bool {
 	conn, err := c.conn(addr)
 	if err != nil {
-		return
+		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout())
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	holdable := c.holdable.Load()
 	sent := time.Now()
-	resp, err := clusterpb.NewInternalClient(conn).Ping(ctx, &clusterpb.PingRequest{FromNode: c.n.ID(), Term: c.n.raft.CurrentTerm(), Holdable: holdable}, grpc.WaitForReady(true))
-	if err == nil {
-		c.answered(id, sent, holdable, resp)
-		if c.onContact != nil {
-			c.onContact(id, time.Now())
-		}
+	resp, err := clusterpb.NewInternalClient(conn).Ping(ctx, &clusterpb.PingRequest{FromNode: c.n.ID(), Term: term, Holdable: holdable}, grpc.WaitForReady(true))
+	if err != nil {
+		return false
 	}
+	c.answered(id, sent, holdable, resp)
+	if c.onContact != nil {
+		c.onContact(id, time.Now())
+	}
+	return true
 }
 
-// answered records a peer's answer to a ping (a contact ping or the
-// leader's liveness probe) sent at sent.
+// answered records a peer's answer to a ping sent at sent.
 func (c *peerContacts) answered(id string, sent time.Time, holdable bool, resp *clusterpb.PingResponse) {
 	now := time.Now()
 	a := pingAnswer{sent: sent, answered: now, holdable: holdable}

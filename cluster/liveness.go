@@ -3,10 +3,12 @@ package cluster
 // Node liveness, both ways round:
 //
 //   - on the leader, which peers are alive: a peer is alive while the
-//     leader has heard from it within DeadAfter. The leader hears from a
-//     peer when a liveness probe (the Ping RPC, with a deadline, so a
-//     black-holed or stopped peer is noticed without waiting for Raft's
-//     5 s transport timeout) is answered, or when Raft reports that its
+//     leader has heard from it within DeadAfter, itself or through a
+//     majority of fresh contact reports (contacts.go). The leader hears
+//     from a peer when a liveness probe or a contact ping (the Ping RPC,
+//     with a deadline, so a black-holed or stopped peer is noticed without
+//     waiting for Raft's 5 s transport timeout) is answered, when a
+//     holdable contact ping arrives from it, or when Raft reports that its
 //     heartbeats to the peer resumed; Raft's failed-heartbeat
 //     observations trigger an immediate probe. Probes run in the
 //     background (a probe hung on a dead peer delays no other), and a
@@ -611,19 +613,7 @@ func (l *Liveness) probeAll() <-chan struct{} {
 				}
 				l.mu.Unlock()
 			}()
-			conn, err := l.conn(addr)
-			if err != nil {
-				return
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			holdable := l.contacts.holdable.Load()
-			sent := time.Now()
-			resp, err := clusterpb.NewInternalClient(conn).Ping(ctx, &clusterpb.PingRequest{FromNode: l.n.ID(), Term: term, Holdable: holdable}, grpc.WaitForReady(true))
-			if err == nil {
-				l.contacts.answered(id, sent, holdable, resp)
-				l.contact(id, time.Now())
-			}
+			l.contacts.ping(id, addr, term, timeout) // an answer is contact (onContact)
 		}()
 	}
 	go func() {

@@ -70,6 +70,7 @@ type peerContact struct {
 	next    int // ring index of the next answer
 	report  peerReport
 	probes  int // contact pings in flight
+	missed  int // pings in a row that timed out
 }
 
 // peerContacts runs the contact pings and keeps what they learn.
@@ -81,6 +82,7 @@ type peerContacts struct {
 	// (Liveness.LeaderContact); conn gives the connection to a peer.
 	leaderContact func() time.Time
 	conn          func(addr string) (*grpc.ClientConn, error)
+	dropConn      func(addr string, c *grpc.ClientConn)
 	// onContact, when set, is told of every holdable ping this node
 	// received from a peer and every answer it got (Liveness.contact: on
 	// the leader, the peer is alive).
@@ -92,8 +94,9 @@ type peerContacts struct {
 	voters int // voters in the configuration, this node included
 }
 
-func newPeerContacts(n *Node, interval time.Duration, leaderContact func() time.Time, conn func(string) (*grpc.ClientConn, error)) *peerContacts {
-	c := &peerContacts{n: n, interval: interval, fresh: 3 * interval, leaderContact: leaderContact, conn: conn,
+func newPeerContacts(n *Node, interval time.Duration, leaderContact func() time.Time,
+	conn func(string) (*grpc.ClientConn, error), dropConn func(string, *grpc.ClientConn)) *peerContacts {
+	c := &peerContacts{n: n, interval: interval, fresh: 3 * interval, leaderContact: leaderContact, conn: conn, dropConn: dropConn,
 		peers: map[string]*peerContact{}, voters: 1}
 	c.holdable.Store(true)
 	return c
@@ -198,6 +201,7 @@ func (c *peerContacts) ping(id, addr string, term uint64, timeout time.Duration)
 	sent := time.Now()
 	resp, err := clusterpb.NewInternalClient(conn).Ping(ctx, &clusterpb.PingRequest{FromNode: c.n.ID(), Term: term, Holdable: holdable}, grpc.WaitForReady(true))
 	if err != nil {
+		c.missedPing(id, addr, conn)
 		return false
 	}
 	c.answered(id, sent, holdable, resp)
@@ -205,6 +209,24 @@ func (c *peerContacts) ping(id, addr string, term uint64, timeout time.Duration)
 		c.onContact(id, time.Now())
 	}
 	return true
+}
+
+// missedPing counts a ping that got no answer; after three in a row the
+// connection is dropped and the next ping dials afresh (see dropConn).
+func (c *peerContacts) missedPing(id, addr string, conn *grpc.ClientConn) {
+	c.mu.Lock()
+	p, ok := c.peers[id]
+	drop := false
+	if ok {
+		p.missed++
+		if p.missed >= 3 {
+			p.missed, drop = 0, true
+		}
+	}
+	c.mu.Unlock()
+	if drop && c.dropConn != nil {
+		c.dropConn(addr, conn)
+	}
 }
 
 // answered records a peer's answer to a ping sent at sent.
@@ -226,6 +248,7 @@ func (c *peerContacts) answered(id string, sent time.Time, holdable bool, resp *
 	if !ok {
 		return
 	}
+	p.missed = 0
 	if resp.Holdable && now.After(p.heard) {
 		p.heard = now
 	}

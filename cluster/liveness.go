@@ -146,7 +146,7 @@ func NewLiveness(n *Node, cfg LivenessConfig) *Liveness {
 		default:
 		}
 	})
-	l.contacts = newPeerContacts(n, cfg.ContactInterval, l.LeaderContact, l.conn)
+	l.contacts = newPeerContacts(n, cfg.ContactInterval, l.LeaderContact, l.conn, l.dropConn)
 	l.contacts.onContact = l.contact
 	n.contacts.Store(l.contacts)
 	l.wg.Add(2)
@@ -621,6 +621,19 @@ func (l *Liveness) probeAll() <-chan struct{} {
 		close(all)
 	}()
 	return all
+}
+
+// dropConn closes the probe connection to addr if it is still c, so that
+// the next probe dials afresh. A connection whose packets were dropped
+// (a partition, a link down) stays open but stuck in TCP's retransmission
+// backoff for seconds after the path is back; a new one is not.
+func (l *Liveness) dropConn(addr string, c *grpc.ClientConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conns[addr] == c {
+		delete(l.conns, addr)
+		go c.Close() // fails the probes still on it at once
+	}
 }
 
 // conn returns the probe connection to addr. Probes use their own

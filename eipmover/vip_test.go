@@ -177,9 +177,15 @@ func (w *vipWatch) holding(m string) bool {
 // then starts over, up to three times.
 func TestVIPFencingOnPartition(t *testing.T) {
 	needNetns(t)
+	untilNotVoid(t, vipPartition)
+}
+
+// untilNotVoid runs a scenario that returns why it was void ("" when it
+// was not) up to three times.
+func untilNotVoid(t *testing.T, scenario func(t *testing.T) string) {
 	for attempt := 1; attempt <= 3; attempt++ {
 		var void string
-		if !t.Run(fmt.Sprintf("attempt %d", attempt), func(t *testing.T) { void = vipPartition(t) }) {
+		if !t.Run(fmt.Sprintf("attempt %d", attempt), func(t *testing.T) { void = scenario(t) }) {
 			return
 		}
 		if void == "" {
@@ -190,31 +196,38 @@ func TestVIPFencingOnPartition(t *testing.T) {
 	t.Fatal("three void attempts")
 }
 
-// vipPartition runs the scenario once; it returns why it was void, or "".
-func vipPartition(t *testing.T) string {
+// vipOnFollower starts three nodes in namespaces (n1 and the standby n2 in
+// AZ a, n3 in b) and a client, puts the VIP on n1 and leadership
+// elsewhere, and returns the net, the VIP watch and the harness.
+func vipOnFollower(t *testing.T, o harnessOpts) (*testNet, *vipWatch, *harness) {
 	tn := newTestNet(t, "n1", "n2", "n3", "cl")
 	members := []string{"n1", "n2", "n3"}
 	for _, m := range members {
 		tn.serve(m, vipPort)
 	}
-	// dead_after leaves the holder's lease a wide margin: lease-based
-	// fencing assumes the holder's agent gets the CPU within the margin.
-	const lease, deadAfter = 400 * time.Millisecond, 1500 * time.Millisecond
 	movers := map[int]*VIP{}
 	for i, m := range members {
 		movers[i] = newVIPMover(t, tn, m)
 	}
 	w, stopWatch := watchVIP(t, tn, members)
-	defer stopWatch()
-	h := settledHarness(t, harnessOpts{
-		nodes: []nodeSpec{{id: "n1", az: "a"}, {id: "n2", az: "a", standby: true}, {id: "n3", az: "b"}},
-		eips:  []EIP{vip}, kind: "vip", lease: lease, deadAfter: deadAfter, raftTimeout: 100 * time.Millisecond,
-		local: func(i int) LocalMover { return movers[i] },
-	}, map[string]string{vip.ID: "n1"})
+	t.Cleanup(stopWatch)
+	o.nodes = []nodeSpec{{id: "n1", az: "a"}, {id: "n2", az: "a", standby: true}, {id: "n3", az: "b"}}
+	o.eips, o.kind = []EIP{vip}, "vip"
+	o.local = func(i int) LocalMover { return movers[i] }
+	h := settledHarness(t, o, map[string]string{vip.ID: "n1"})
 	h.waitFor("n1 serving the VIP", 5*time.Second, func() bool { return w.holding("n1") })
 	if h.leader() == h.index("n1") {
 		h.transferLeadership(h.index("n3"))
 	}
+	return tn, w, h
+}
+
+// vipPartition runs the scenario once; it returns why it was void, or "".
+func vipPartition(t *testing.T) string {
+	// dead_after leaves the holder's lease a wide margin: lease-based
+	// fencing assumes the holder's agent gets the CPU within the margin.
+	const lease, deadAfter = 400 * time.Millisecond, 1500 * time.Millisecond
+	tn, w, h := vipOnFollower(t, harnessOpts{lease: lease, deadAfter: deadAfter, raftTimeout: 100 * time.Millisecond})
 	if got, err := tn.dial("cl", vip.Address+":8080", 3*time.Second); err != nil || got != "n1" {
 		t.Fatalf("before the partition the client reached %q (%v)", got, err)
 	}
@@ -275,44 +288,15 @@ func vipPartition(t *testing.T) string {
 // heard from the new leader.
 func TestVIPKeptThroughLeaderDeath(t *testing.T) {
 	needNetns(t)
-	for attempt := 1; attempt <= 3; attempt++ {
-		var void string
-		if !t.Run(fmt.Sprintf("attempt %d", attempt), func(t *testing.T) { void = vipLeaderDeath(t) }) {
-			return
-		}
-		if void == "" {
-			return
-		}
-		t.Logf("attempt %d void: %s; starting over", attempt, void)
-	}
-	t.Fatal("three void attempts")
+	untilNotVoid(t, vipLeaderDeath)
 }
 
 func vipLeaderDeath(t *testing.T) string {
-	tn := newTestNet(t, "n1", "n2", "n3", "cl")
-	members := []string{"n1", "n2", "n3"}
-	for _, m := range members {
-		tn.serve(m, vipPort)
-	}
 	// A lease shorter than an election with 300 ms Raft timeouts (a
 	// follower notices a silent leader after 300-600 ms).
 	const lease, deadAfter = 250 * time.Millisecond, 1500 * time.Millisecond
-	movers := map[int]*VIP{}
-	for i, m := range members {
-		movers[i] = newVIPMover(t, tn, m)
-	}
-	w, stopWatch := watchVIP(t, tn, members)
-	defer stopWatch()
-	h := settledHarness(t, harnessOpts{
-		nodes: []nodeSpec{{id: "n1", az: "a"}, {id: "n2", az: "a", standby: true}, {id: "n3", az: "b"}},
-		eips:  []EIP{vip}, kind: "vip", lease: lease, deadAfter: deadAfter, raftTimeout: 300 * time.Millisecond,
-		contactInterval: 20 * time.Millisecond,
-		local:           func(i int) LocalMover { return movers[i] },
-	}, map[string]string{vip.ID: "n1"})
-	h.waitFor("n1 serving the VIP", 5*time.Second, func() bool { return w.holding("n1") })
-	if h.leader() == h.index("n1") {
-		h.transferLeadership(h.index("n3"))
-	}
+	tn, w, h := vipOnFollower(t, harnessOpts{lease: lease, deadAfter: deadAfter, raftTimeout: 300 * time.Millisecond,
+		contactInterval: 20 * time.Millisecond})
 	old := h.leader()
 	time.Sleep(100 * time.Millisecond) // contact reports under the settled leader
 

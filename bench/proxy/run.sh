@@ -94,7 +94,11 @@ esac
 
 echo "building into $work ..." >&2
 (cd "$here/backend" && go build -o "$work/backend" .)
-(cd "$root" && go build -o "$work/haraftd" ./cmd/haraftd)
+if [ -n "${HARAFTD:-}" ]; then
+	cp "$HARAFTD" "$work/haraftd" # a prebuilt haraftd (to compare two builds in turn)
+else
+	(cd "$root" && go build -o "$work/haraftd" ./cmd/haraftd)
+fi
 
 # The backends: the anchor's Go app server, one P each (as in DESIGN.md).
 GOMAXPROCS=1 "${on_load_cpu[@]}" "$work/backend" -addr "127.0.0.1:$port_a" -name A >"$work/backend-a.log" 2>&1 &

@@ -28,7 +28,9 @@ const defaultApplyTimeout = 10 * time.Second
 
 // Apply proposes an FSM command and returns its result once committed and
 // applied on the leader. A follower forwards it to the leader over the
-// cluster port. It retries through leader changes until ctx ends; every
+// cluster port, which it may only do for the commands a follower makes
+// (Forwardable); any other command fails on a follower with
+// ErrNotForwarded. It retries through leader changes until ctx ends; every
 // haraft command is idempotent, so a retry after ErrLeadershipLost (which
 // means "maybe committed") is safe.
 func (n *Node) Apply(ctx context.Context, t fsm.MessageType, msg proto.Message) (*fsmpb.ApplyResult, error) {
@@ -54,9 +56,14 @@ func (n *Node) applyEncoded(ctx context.Context, data []byte) (*fsmpb.ApplyResul
 			index uint64
 			err   error
 		)
-		if n.IsLeader() {
+		switch {
+		case n.IsLeader():
 			res, index, err = n.applyLocal(ctx, data)
-		} else {
+		case len(data) > 0 && !Forwardable(fsm.MessageType(data[0])):
+			// The leader would refuse it (internalServer.Apply): say so
+			// here, without a round trip, and without retrying.
+			return nil, 0, fmt.Errorf("%w: %s", ErrNotForwarded, fsm.MessageType(data[0]))
+		default:
 			res, index, err = n.forward(ctx, data)
 		}
 		if err == nil {
@@ -172,9 +179,20 @@ func (n *Node) forward(ctx context.Context, data []byte) (*fsmpb.ApplyResult, ui
 type internalServer struct {
 	clusterpb.UnimplementedInternalServer
 	n *Node
+	// refusals thins out the log of refused calls, per peer address.
+	refusals LogLimiter
 }
 
+// Apply takes a command a follower forwards. It serves only the commands
+// followers make (forwardRule in forwardpolicy.go), each only about the
+// peer itself when the cluster port knows the peer's node id; anything
+// else is refused with PermissionDenied and logged with the peer.
 func (s *internalServer) Apply(ctx context.Context, req *clusterpb.ApplyRequest) (*clusterpb.ApplyResponse, error) {
+	peerID, verified := verifiedPeer(ctx)
+	if err := checkForwarded(req.Command, peerID, verified && s.n.isMember(peerID)); err != nil {
+		s.refused(ctx, "apply", peerID, req.FromNode, err)
+		return nil, status.Errorf(codes.PermissionDenied, "forwarded command refused: %v", err)
+	}
 	if !s.n.IsLeader() {
 		return nil, status.Error(codes.FailedPrecondition, "not the leader")
 	}
@@ -195,7 +213,26 @@ func (s *internalServer) Apply(ctx context.Context, req *clusterpb.ApplyRequest)
 	return &clusterpb.ApplyResponse{Result: b, Index: index}, nil
 }
 
+// refused logs a refused call with its peer, at most once per peer
+// address every 10 s (a stranger can provoke it at will).
+func (s *internalServer) refused(ctx context.Context, call, peerID, claimed string, why error) {
+	addr := peerAddr(ctx)
+	ok, suppressed := s.refusals.Allow(peerHost(addr))
+	if !ok {
+		return
+	}
+	s.n.log.Warn("cluster port: call refused", "call", call, "peer_addr", addr, "peer_node", peerID,
+		"claimed_node", claimed, "reason", why.Error(), "refused_since_last_line", suppressed)
+}
+
+// ReadIndex tells a follower how far the leader's log goes. It changes
+// nothing; with peer identities, it answers only members of the cluster.
 func (s *internalServer) ReadIndex(ctx context.Context, req *clusterpb.ReadIndexRequest) (*clusterpb.ReadIndexResponse, error) {
+	if peerID, verified := verifiedPeer(ctx); verified && !s.n.isMember(peerID) {
+		err := fmt.Errorf("node %s is not a member of the cluster", peerID)
+		s.refused(ctx, "read_index", peerID, "", err)
+		return nil, status.Errorf(codes.PermissionDenied, "read index refused: %v", err)
+	}
 	if req.CommitOnly {
 		if !s.n.IsLeader() {
 			return nil, status.Error(codes.FailedPrecondition, "read index: not the leader")

@@ -50,6 +50,15 @@ const (
 	IgnoreUnknownTypeFlag MessageType = 128
 )
 
+// String names a command type as the registry does ("learn_sessions"), or
+// "command type N" for one this binary does not know.
+func (t MessageType) String() string {
+	if c, ok := registry()[t&^IgnoreUnknownTypeFlag]; ok {
+		return c.name
+	}
+	return fmt.Sprintf("command type %d", uint8(t))
+}
+
 // command is one entry of the registry: how to decode a payload and how to
 // apply it to the state.
 type command struct {

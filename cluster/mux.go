@@ -32,6 +32,10 @@ type mux struct {
 	serverTLS *tls.Config
 	clientTLS *tls.Config
 	log       *slog.Logger
+	// expect names the node id a dialled address must prove with its
+	// certificate (TLS only); set by the node before any dial.
+	expect  func(addr string) (string, bool)
+	refused logLimiter
 
 	raftCh chan net.Conn
 	grpcCh chan net.Conn
@@ -94,10 +98,20 @@ func (m *mux) dispatch(conn net.Conn) {
 		conn.Close()
 		return
 	}
+	id := ""
 	if m.serverTLS != nil {
 		tc := tls.Server(conn, m.serverTLS)
 		if err := tc.Handshake(); err != nil {
-			m.log.Warn("cluster port: TLS handshake failed", "remote", conn.RemoteAddr(), "err", err)
+			m.refused.warn(m.log, "cluster port: TLS handshake failed, connection refused", "remote", conn.RemoteAddr(), "err", err)
+			conn.Close()
+			return
+		}
+		// The chain is the cluster CA's (the handshake verified it); the
+		// certificate must also name a node: that id is who the peer is,
+		// and what its Raft RPCs and internal calls must claim.
+		var err error
+		if id, err = peerNodeID(tc.ConnectionState()); err != nil {
+			m.refused.warn(m.log, "cluster port: peer certificate refused", "remote", conn.RemoteAddr(), "err", err)
 			conn.Close()
 			return
 		}
@@ -105,7 +119,7 @@ func (m *mux) dispatch(conn net.Conn) {
 	}
 	_ = conn.SetDeadline(time.Time{})
 	select {
-	case out <- conn:
+	case out <- &idConn{Conn: conn, id: id}:
 	case <-m.done:
 		conn.Close()
 	}
@@ -128,10 +142,37 @@ func (m *mux) dial(address string, sel byte, timeout time.Duration) (net.Conn, e
 			conn.Close()
 			return nil, fmt.Errorf("dial %s: TLS: %w", address, err)
 		}
+		if err := m.checkServer(address, tc.ConnectionState()); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("dial %s: %w", address, err)
+		}
 		_ = tc.SetDeadline(time.Time{})
 		conn = tc
 	}
 	return conn, nil
+}
+
+// checkServer verifies that the node answering at address is the member
+// the cluster knows there: its certificate (already verified against the
+// cluster CA) must carry that member's node id. A certificate of another
+// member, or of none, is refused: holding node2's certificate does not let
+// a process answer for node3.
+func (m *mux) checkServer(address string, cs tls.ConnectionState) error {
+	got, err := peerNodeID(cs)
+	if err != nil {
+		return err
+	}
+	if m.expect == nil {
+		return fmt.Errorf("no cluster member known at this address (certificate of %q)", got)
+	}
+	want, ok := m.expect(address)
+	if !ok {
+		return fmt.Errorf("no cluster member known at this address (certificate of %q)", got)
+	}
+	if got != want {
+		return fmt.Errorf("the certificate there is node %q's, but the member at this address is %q", got, want)
+	}
+	return nil
 }
 
 func (m *mux) Close() error {
@@ -173,6 +214,31 @@ func (l *subListener) Close() error {
 }
 
 func (l *subListener) Addr() net.Addr { return l.m.advertise }
+
+// logLimiter logs at most one refusal a second (a stranger can knock on the
+// cluster port as often as it likes) and counts the ones it left out.
+type logLimiter struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+func (l *logLimiter) warn(log *slog.Logger, msg string, args ...any) {
+	l.mu.Lock()
+	now := time.Now()
+	if now.Sub(l.last) < time.Second {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.last, l.suppressed = now, 0
+	l.mu.Unlock()
+	if n > 0 {
+		args = append(args, "suppressed_since_last", n)
+	}
+	log.Warn(msg, args...)
+}
 
 // raftLayer is the raft.StreamLayer side of the mux.
 type raftLayer struct{ *subListener }

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,9 +58,19 @@ type Config struct {
 	// disk stalls with it).
 	WrapLogStore func(raft.LogStore) raft.LogStore
 
-	// ServerTLS and ClientTLS, when set, make the cluster port mutual TLS.
+	// ServerTLS and ClientTLS, when set, make the cluster port mutual TLS:
+	// a peer is accepted only with a certificate of the cluster CA whose
+	// identity (NodeURI) names a node, and only as that node (mux.go,
+	// authtrans.go). Without them the port is plain TCP, which New
+	// refuses on a non-loopback address unless Insecure is set.
 	ServerTLS *tls.Config
 	ClientTLS *tls.Config
+	Insecure  bool
+
+	// ClusterID names the cluster this node's log belongs to. It is kept
+	// in the stable store with the node id (store.go: a raft.db of
+	// another node or cluster is refused); "" leaves the cluster unchecked.
+	ClusterID string
 
 	FSM    *fsm.FSM
 	Logger *slog.Logger
@@ -73,8 +84,11 @@ type Node struct {
 	log   *slog.Logger
 	fsm   *fsm.FSM
 	raft  *raft.Raft
-	store *raftboltdb.BoltStore
-	trans *raft.NetworkTransport
+	// raftRef is raft for the goroutines raft itself starts (the mux's
+	// dialer), which may run before New assigns n.raft.
+	raftRef atomic.Pointer[raft.Raft]
+	store   *raftboltdb.BoltStore
+	trans   *authTransport
 	mux   *mux
 	grpc  *grpc.Server
 	peers *peerConns
@@ -101,6 +115,11 @@ func New(cfg Config) (*Node, error) {
 		cfg.Logger = slog.Default()
 	}
 	log := cfg.Logger
+	if cfg.ServerTLS == nil && !cfg.Insecure {
+		if err := requireLoopback(cfg); err != nil {
+			return nil, err
+		}
+	}
 	dd := layout(cfg.DataDir)
 	if err := dd.prepare(cfg.NodeID); err != nil {
 		return nil, err
@@ -118,6 +137,9 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.store = store
+	if err := dd.checkOwner(store, cfg.NodeID, cfg.ClusterID, log); err != nil {
+		return nil, err
+	}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft." + cfg.NodeID, Level: hclog.LevelFromString(orDefault(cfg.RaftLogLevel, "warn"))})
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dd.snapshots, 3, hlog)
 	if err != nil {
@@ -138,9 +160,11 @@ func New(cfg Config) (*Node, error) {
 		}
 	}
 	n.mux = newMux(ln, adv, cfg.ServerTLS, cfg.ClientTLS, log)
+	n.mux.expect = n.expectAt
 	n.watch = newDiskWatch(n, dd.snapshots, cfg.DiskStallTimeout, orDur(cfg.HeartbeatTimeout, time.Second), orDur(cfg.ElectionTimeout, time.Second), log)
-	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: fenceLayer{raftLayer{newSubListener(n.mux, n.mux.raftCh)}, n.watch.fence}, MaxPool: 4, Timeout: 5 * time.Second, Logger: hlog,
+	sub := newSubListener(n.mux, n.mux.raftCh)
+	n.trans = newAuthTransport(&raft.NetworkTransportConfig{
+		Stream: fenceLayer{raftLayer{sub}, n.watch.fence}, MaxPool: 4, Timeout: 5 * time.Second, Logger: hlog,
 		// 1 disables pipelined replication. hashicorp/raft's pipeline
 		// deadlocks when a follower answers Success=false (a log mismatch
 		// after a leader change): pipelineDecode returns, decodeResponses
@@ -150,7 +174,7 @@ func New(cfg Config) (*Node, error) {
 		// Found by integration/chaos_test.go; HashiCorp measured little
 		// benefit from pipelining (raft#541).
 		MaxRPCsInFlight: 1,
-	})
+	}, sub, n.watch.fence, hlog, log)
 	n.peers = newPeerConns(n.mux)
 
 	rc := raft.DefaultConfig()
@@ -202,10 +226,11 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.raft = r
+	n.raftRef.Store(r)
 	n.observer = newLeaderObserver(r, rc.LocalID, log)
 	n.watch.start()
 
-	n.grpc = grpc.NewServer()
+	n.grpc = grpc.NewServer(grpc.Creds(muxCreds{})) // PeerNodeID: the mux checked the peer's certificate
 	clusterpb.RegisterInternalServer(n.grpc, &internalServer{n: n})
 	go func() {
 		if err := n.grpc.Serve(newSubListener(n.mux, n.mux.grpcCh)); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
@@ -228,6 +253,61 @@ func setDur(dst *time.Duration, v time.Duration) {
 		*dst = v
 	}
 }
+
+// expectAt returns the node id of the member at a cluster address: the
+// Raft configuration's, else the known leader's (whose id came with its
+// checked AppendEntries), else the static peers'.
+func (n *Node) expectAt(addr string) (string, bool) {
+	if r := n.raftRef.Load(); r != nil {
+		for _, s := range r.GetConfiguration().Configuration().Servers {
+			if string(s.Address) == addr {
+				return string(s.ID), true
+			}
+		}
+		if a, id := r.LeaderWithID(); a != "" && string(a) == addr {
+			return string(id), true
+		}
+	}
+	for _, p := range n.cfg.Peers {
+		if p.Addr == addr {
+			return p.ID, true
+		}
+	}
+	return "", false
+}
+
+// requireLoopback refuses a plain-TCP cluster port on an address others
+// can reach: anyone who can connect could speak Raft to it.
+func requireLoopback(cfg Config) error {
+	addrs := []string{cfg.Bind, cfg.Advertise}
+	if cfg.Listener != nil {
+		addrs[0] = cfg.Listener.Addr().String()
+	}
+	for _, a := range addrs {
+		if a != "" && !IsLoopback(a) {
+			return fmt.Errorf("cluster: %s is not a loopback address and the cluster port has no TLS: anyone who reaches it could speak Raft to this node; configure TLS (raft.tls) or say insecure (raft.insecure: true)", a)
+		}
+	}
+	return nil
+}
+
+// IsLoopback reports whether host:port (or a bare host) is a loopback
+// address: 127.0.0.0/8, ::1 or localhost. An unspecified address (all
+// interfaces) and every other name are not.
+func IsLoopback(addr string) bool {
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Insecure reports whether the cluster port runs without TLS.
+func (n *Node) Insecure() bool { return n.cfg.ServerTLS == nil }
 
 // ID returns the node id.
 func (n *Node) ID() string { return n.cfg.NodeID }

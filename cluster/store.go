@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,4 +117,52 @@ func (d dataDir) openStore() (*raftboltdb.BoltStore, error) {
 		return nil, fmt.Errorf("%w: open %s: %v", ErrDataDir, d.raftDB, err)
 	}
 	return store, nil
+}
+
+// The stable store's ownership keys: the node id and the cluster id the
+// log belongs to. They live in raft.db itself, so a raft.db copied from
+// another node or another cluster is refused whatever the side files
+// (node-id) say.
+var (
+	keyNodeID    = []byte("haraft/node_id")
+	keyClusterID = []byte("haraft/cluster_id")
+)
+
+// checkOwner refuses a raft.db that records another node id, or another
+// cluster id than clusterID (when set). A raft.db that records none (a
+// new one, or one written before these keys existed) is stamped with
+// them, so existing data dirs upgrade on their first start.
+func (d dataDir) checkOwner(s *raftboltdb.BoltStore, nodeID, clusterID string, log *slog.Logger) error {
+	refuse := "refusing to start. Put this node's own raft.db back, or move the data dir away to rejoin this node empty"
+	owner, err := s.Get(keyNodeID)
+	switch {
+	case err == nil:
+		if string(owner) != nodeID {
+			return fmt.Errorf("%w: %s is node %q's log, not %q's (recorded in it; the node-id file does not decide); %s", ErrDataDir, d.raftDB, owner, nodeID, refuse)
+		}
+	case errors.Is(err, raftboltdb.ErrKeyNotFound):
+		if err := s.Set(keyNodeID, []byte(nodeID)); err != nil {
+			return fmt.Errorf("%w: %s: recording the node id: %v", ErrDataDir, d.raftDB, err)
+		}
+	default:
+		return fmt.Errorf("%w: %s: reading the node id: %v", ErrDataDir, d.raftDB, err)
+	}
+	if clusterID == "" {
+		return nil
+	}
+	cluster, err := s.Get(keyClusterID)
+	switch {
+	case err == nil:
+		if string(cluster) != clusterID {
+			return fmt.Errorf("%w: %s belongs to cluster %q, not %q (raft.cluster_id); %s", ErrDataDir, d.raftDB, cluster, clusterID, refuse)
+		}
+	case errors.Is(err, raftboltdb.ErrKeyNotFound):
+		if err := s.Set(keyClusterID, []byte(clusterID)); err != nil {
+			return fmt.Errorf("%w: %s: recording the cluster id: %v", ErrDataDir, d.raftDB, err)
+		}
+		log.Info("recorded the cluster id in the stable store", "file", d.raftDB, "cluster_id", clusterID)
+	default:
+		return fmt.Errorf("%w: %s: reading the cluster id: %v", ErrDataDir, d.raftDB, err)
+	}
+	return nil
 }

@@ -80,18 +80,18 @@ type Config struct {
 
 // Node is one running Raft member.
 type Node struct {
-	cfg   Config
-	log   *slog.Logger
-	fsm   *fsm.FSM
-	raft  *raft.Raft
+	cfg  Config
+	log  *slog.Logger
+	fsm  *fsm.FSM
+	raft *raft.Raft
 	// raftRef is raft for the goroutines raft itself starts (the mux's
 	// dialer), which may run before New assigns n.raft.
 	raftRef atomic.Pointer[raft.Raft]
 	store   *raftboltdb.BoltStore
 	trans   *authTransport
-	mux   *mux
-	grpc  *grpc.Server
-	peers *peerConns
+	mux     *mux
+	grpc    *grpc.Server
+	peers   *peerConns
 
 	ready    atomic.Bool
 	readyCh  chan struct{}

@@ -38,7 +38,9 @@ DIRECT=${DIRECT:-1}
 SIMULTANEOUS=${SIMULTANEOUS:-0}
 PROFILE=${PROFILE:-}
 
-for tool in haproxy wrk curl go taskset; do
+need=(haproxy wrk curl taskset)
+[[ -n ${HARAFTD:-} && -n ${BACKEND:-} ]] || need+=(go)
+for tool in "${need[@]}"; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 1; }
 done
 
@@ -93,7 +95,11 @@ none) ;;
 esac
 
 echo "building into $work ..." >&2
-(cd "$here/backend" && go build -o "$work/backend" .)
+if [ -n "${BACKEND:-}" ]; then
+	cp "$BACKEND" "$work/backend" # a prebuilt bench/proxy/backend
+else
+	(cd "$here/backend" && go build -o "$work/backend" .)
+fi
 if [ -n "${HARAFTD:-}" ]; then
 	cp "$HARAFTD" "$work/haraftd" # a prebuilt haraftd (to compare two builds in turn)
 else

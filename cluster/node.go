@@ -8,6 +8,7 @@ package cluster
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +120,9 @@ func New(cfg Config) (*Node, error) {
 		if err := requireLoopback(cfg); err != nil {
 			return nil, err
 		}
+	}
+	if err := ownCertificate(cfg); err != nil {
+		return nil, err
 	}
 	dd := layout(cfg.DataDir)
 	if err := dd.prepare(cfg.NodeID); err != nil {
@@ -304,6 +308,31 @@ func IsLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ownCertificate refuses a cluster-port certificate that names another
+// node: its peers would refuse every connection from this node.
+func ownCertificate(cfg Config) error {
+	for _, c := range []*tls.Config{cfg.ServerTLS, cfg.ClientTLS} {
+		if c == nil || len(c.Certificates) == 0 {
+			continue
+		}
+		leaf := c.Certificates[0].Leaf
+		if leaf == nil {
+			var err error
+			if leaf, err = x509.ParseCertificate(c.Certificates[0].Certificate[0]); err != nil {
+				return fmt.Errorf("cluster: TLS certificate: %w", err)
+			}
+		}
+		id, err := NodeIDOf(leaf)
+		if err != nil {
+			return fmt.Errorf("cluster: this node's TLS certificate: %w (make one with haraftd tls cert create -node %s)", err, cfg.NodeID)
+		}
+		if id != cfg.NodeID {
+			return fmt.Errorf("cluster: this node's TLS certificate is node %q's, not %q's: peers would refuse it", id, cfg.NodeID)
+		}
+	}
+	return nil
 }
 
 // Insecure reports whether the cluster port runs without TLS.

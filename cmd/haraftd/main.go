@@ -5,6 +5,8 @@
 //	haraftd -config node1.yaml        run one node (SIGHUP reloads TLS certificates)
 //	haraftd -check -config node1.yaml validate the config and exit
 //	haraftd -dev [-data DIR]          three nodes + two demo backends in one process
+//	haraftd tls ca create [-dir DIR]  a cluster CA
+//	haraftd tls cert create -node ID  a node's certificate from it (see haraftd tls)
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/haraft/haraft/cmd/haraftd/certs"
 	"github.com/haraft/haraft/cmd/haraftd/config"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
 	"github.com/haraft/haraft/eipmover"
@@ -30,6 +33,11 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "tls" {
+		// Certificates are made where haraftd is installed, before any
+		// node runs, as consul tls does; haraftctl talks to running nodes.
+		return certs.Main(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("haraftd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -40,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		logLevel = fs.String("log-level", "info", "debug|info|warn|error")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: haraftd -config FILE | -check -config FILE | -dev [-data DIR]\n\n")
+		fmt.Fprintf(stderr, "usage: haraftd -config FILE | -check -config FILE | -dev [-data DIR] | tls ca|cert create ...\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -68,6 +76,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if *check {
+		// The daemon logs the same at WARN at every start.
+		for _, w := range append(cfg.SecurityWarnings(), cfg.Warnings()...) {
+			fmt.Fprintf(stderr, "warning: %v\n", w)
+		}
 		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
 		return 0
 	}

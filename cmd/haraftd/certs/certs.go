@@ -5,11 +5,16 @@
 // certificates.
 //
 // Between nodes the chain is verified against the cluster CA in both
-// directions, and host names are not checked (as Consul's default,
-// verify_server_hostname off): every certificate the cluster CA signs is a
-// cluster member, whatever address it is dialled at. So the cluster CA must
-// sign nothing but haraft nodes. Admin clients verify the node's
-// certificate as usual, host name included.
+// directions, host names are not checked, and the certificate's identity
+// is: a node's certificate carries its node id as the URI SAN
+// spiffe://haraft/node/<id> (IssueNode, cluster.NodeURI), and the cluster
+// port (cluster/mux.go) accepts a peer only as the node its certificate
+// names, and dials a member only if its certificate names that member. A
+// certificate of the cluster CA without a node identity (an admin
+// client's) is no cluster member. `haraftd tls ca create` and `haraftd
+// tls cert create` (cli.go) make a CA and these certificates.
+// Admin clients verify the node's certificate as usual, host name
+// included.
 package certs
 
 import (

@@ -2,6 +2,7 @@ package certs
 
 import (
 	"crypto/ecdsa"
+	"crypto/tls"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -10,9 +11,13 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/haraft/haraft/cluster"
 )
 
 // CA is a generated certificate authority that can issue certificates.
@@ -70,21 +75,51 @@ func (ca *CA) WriteCA(dir, name string) (string, error) {
 // Issue writes a certificate for name (also its first DNS name) and its
 // key under dir as name.pem and name-key.pem. The certificate is valid for
 // both TLS servers and clients and names localhost, 127.0.0.1 and ::1 plus
-// hosts (IPs or DNS names), so one works for a node on loopback.
+// hosts (IPs or DNS names), so one works for a node on loopback. It names
+// no cluster node: it is an admin client's (haraftctl) or a listener's.
 func (ca *CA) Issue(dir, name string, hosts ...string) (Files, error) {
+	return ca.issue(dir, name, nil, true, ca.Cert.NotAfter, hosts)
+}
+
+// IssueNode writes node id's certificate and key under dir as id.pem and
+// id-key.pem: its identity on the cluster port is the URI SAN
+// cluster.NodeURI(id) (spiffe://haraft/node/<id>). hosts (IPs or DNS
+// names) are added as SANs for clients that check host names (haraftctl
+// against admin.tls); with none, localhost, 127.0.0.1 and ::1.
+func (ca *CA) IssueNode(dir, id string, hosts ...string) (Files, error) {
+	return ca.issueNode(dir, id, ca.Cert.NotAfter, hosts)
+}
+
+func (ca *CA) issueNode(dir, id string, notAfter time.Time, hosts []string) (Files, error) {
+	if id == "" || strings.ContainsAny(id, "/\\") || id == "." || id == ".." {
+		return Files{}, fmt.Errorf("invalid node id %q", id)
+	}
+	return ca.issue(dir, id, []*url.URL{cluster.NodeURI(id)}, len(hosts) == 0, notAfter, hosts)
+}
+
+func (ca *CA) issue(dir, name string, uris []*url.URL, loopback bool, notAfter time.Time, hosts []string) (Files, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return Files{}, err
+	}
+	if notAfter.After(ca.Cert.NotAfter) {
+		notAfter = ca.Cert.NotAfter
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: name, Organization: []string{"haraft"}},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     ca.Cert.NotAfter,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:     []string{name, "localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		URIs:         uris,
+	}
+	if loopback {
+		tmpl.DNSNames = []string{"localhost"}
+		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	}
+	if validDNSName(name) && uris == nil {
+		tmpl.DNSNames = append([]string{name}, tmpl.DNSNames...)
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -109,6 +144,55 @@ func (ca *CA) Issue(dir, name string, hosts ...string) (Files, error) {
 		return Files{}, err
 	}
 	return f, nil
+}
+
+// validDNSName reports whether s can be a DNS SAN (letters, digits, '-'
+// and '.', no empty label).
+func validDNSName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// WriteKey writes the CA's private key to path (mode 0600).
+func (ca *CA) WriteKey(path string) error {
+	der, err := x509.MarshalECPrivateKey(ca.key)
+	if err != nil {
+		return err
+	}
+	return writePEM(path, "EC PRIVATE KEY", der, 0o600)
+}
+
+// LoadCA reads a CA certificate and its private key (PEM), as WriteCA and
+// WriteKey wrote them, to issue certificates with it.
+func LoadCA(certFile, keyFile string) (*CA, error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate %s / key %s: %w", certFile, keyFile, err)
+	}
+	cert, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate %s: %w", certFile, err)
+	}
+	if !cert.IsCA {
+		return nil, fmt.Errorf("%s is not a CA certificate", certFile)
+	}
+	key, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("CA key %s: %T, want an ECDSA key", keyFile, pair.PrivateKey)
+	}
+	return &CA{Cert: cert, key: key, File: certFile}, nil
 }
 
 func writePEM(path, typ string, der []byte, mode os.FileMode) error {
@@ -142,7 +226,7 @@ func GenerateDev(dir string, nodes []string) (*Dev, error) {
 		return nil, err
 	}
 	for _, n := range nodes {
-		if d.Nodes[n], err = ca.Issue(dir, n); err != nil {
+		if d.Nodes[n], err = ca.IssueNode(dir, n); err != nil {
 			return nil, err
 		}
 	}

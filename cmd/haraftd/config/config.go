@@ -77,8 +77,17 @@ type Raft struct {
 
 	// TLS, when set, makes the cluster port (Raft and node-to-node RPCs)
 	// mutual TLS: a node without a certificate signed by ca_file can
-	// neither join nor read anything.
+	// neither join nor read anything, and a node is accepted only as the
+	// node id its certificate names (raftsec.go). Required when bind or
+	// advertise is not a loopback address, unless Insecure.
 	TLS *TLS `yaml:"tls,omitempty"`
+	// Insecure: true lets the cluster port speak plain TCP on an address
+	// others can reach (a WARN at every start, /status cluster_insecure).
+	Insecure bool `yaml:"insecure,omitempty"`
+	// ClusterID names the cluster; it is recorded in raft.db, which is
+	// refused by a node of another cluster. Default: derived from peers
+	// (ClusterID method).
+	ClusterID string `yaml:"cluster_id,omitempty"`
 }
 
 // Peer is one member of the static bootstrap set.

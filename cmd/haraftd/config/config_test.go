@@ -296,7 +296,7 @@ func TestValidateCodeBuilt(t *testing.T) {
 			}},
 		{"empty enums without ApplyDefaults", func(c *Config) { c.Backends[0].Balance = "" },
 			[]string{`<dev>: backends[0].balance: required (one of: roundrobin, leastconn, source, random)`}},
-		{"advertise left empty", func(c *Config) { c.Raft.Advertise = ""; c.Raft.Bind = "0.0.0.0:17000" },
+		{"advertise left empty", func(c *Config) { c.Raft.Advertise = ""; c.Raft.Bind = "0.0.0.0:17000"; c.Raft.Insecure = true },
 			[]string{`<dev>: raft.advertise: defaults to raft.bind "0.0.0.0:17000", an address on all interfaces`}},
 		{"weight", func(c *Config) { c.Backends[0].Servers[0].Weight = 300 },
 			[]string{`<dev>: backends[0].servers[0].weight: 300 is out of range 0..256`}},

@@ -383,6 +383,8 @@ func (d *decoder) raft(path string, v *yaml.Node, r *Raft) {
 		{"snapshot_threshold", d.unsigned(&r.SnapshotThreshold)},
 		{"trailing_logs", d.unsigned(&r.TrailingLogs)},
 		{"tls", d.tlsPtr(&r.TLS)},
+		{"insecure", d.boolean(&r.Insecure)},
+		{"cluster_id", d.str(&r.ClusterID)},
 	})
 }
 

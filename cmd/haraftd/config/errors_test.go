@@ -164,13 +164,15 @@ func TestParseErrors(t *testing.T) {
 			[]string{`t.yaml:22: backends[0].servers[0].addr: unspecified address "0.0.0.0:9001" cannot be dialed`}},
 
 		// Raft.
-		{"unspecified bind without advertise", func(t *testing.T) string { return edit(t, "  bind: 127.0.0.1:7001", "  bind: 0.0.0.0:7001") },
+		{"unspecified bind without advertise", func(t *testing.T) string {
+			return edit(t, "  bind: 127.0.0.1:7001", "  bind: 0.0.0.0:7001\n  insecure: true")
+		},
 			[]string{`t.yaml:5: raft.advertise: defaults to raft.bind "0.0.0.0:7001", an address on all interfaces that peers cannot dial; set raft.advertise`}},
 		{"unspecified advertise", func(t *testing.T) string {
 			return edit(t, "  bind: 127.0.0.1:7001\n", "  bind: 127.0.0.1:7001\n  advertise: '[::]:7001'\n")
 		}, []string{`t.yaml:6: raft.advertise: unspecified address "[::]:7001" cannot be advertised to peers; set raft.advertise`}},
 		{"advertise differs from peer", func(t *testing.T) string {
-			return edit(t, "  bind: 127.0.0.1:7001\n", "  bind: 0.0.0.0:7001\n  advertise: 127.0.0.2:7001\n")
+			return edit(t, "  bind: 127.0.0.1:7001\n", "  bind: 127.0.0.1:7001\n  advertise: 127.0.0.2:7001\n")
 		}, []string{`t.yaml:9: raft.peers[0].addr: "127.0.0.1:7001" is not this node's raft.advertise "127.0.0.2:7001"`}},
 		{"node not in peers", func(t *testing.T) string { return edit(t, "    - id: n1", "    - id: n3") },
 			[]string{`t.yaml:6: raft.peers: this node (node.id "n1") is not among the peers`}},
@@ -358,6 +360,7 @@ http: {addr: 127.0.0.1:9000}
 raft:
   bind: "[::]:7000"
   advertise: "[FD00:0::1]:7000"
+  insecure: true
   peers: [{id: j, addr: "[fd00::1]:7000"}, {id: k, addr: "[fd00::2]:7000"}]
 http: {addr: "[::1]:9000"}
 backends:

@@ -118,6 +118,7 @@ func (v *validator) raft(c *Config) {
 
 	v.peers(c, adv, advOK)
 	v.tls("raft.tls", r.TLS, "mutual TLS between nodes needs the CA that signed every node's certificate")
+	v.raftSecurity(c) // raftsec.go
 
 	v.atLeast("raft.heartbeat_timeout", r.HeartbeatTimeout, 5*time.Millisecond)
 	v.atLeast("raft.election_timeout", r.ElectionTimeout, 5*time.Millisecond)

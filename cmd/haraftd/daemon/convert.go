@@ -18,6 +18,7 @@ func clusterConfig(cfg *config.Config, f *fsm.FSM, log *slog.Logger, o Options) 
 		LeaderLeaseTimeout: r.LeaderLeaseTimeout.Duration, CommitTimeout: r.CommitTimeout.Duration,
 		SnapshotInterval: r.SnapshotInterval.Duration, SnapshotThreshold: r.SnapshotThreshold, TrailingLogs: r.TrailingLogs,
 		FSM: f, Logger: log, RaftLogLevel: o.RaftLogLevel,
+		Insecure: r.Insecure, ClusterID: cfg.ClusterID(),
 	}
 	for _, p := range r.Peers {
 		cc.Peers = append(cc.Peers, cluster.Peer{ID: p.ID, Addr: p.Addr})

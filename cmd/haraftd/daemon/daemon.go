@@ -89,6 +89,10 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		d.backends[bc.Name] = b
 	}
 
+	// Said at every start: raft.insecure: true (config/raftsec.go).
+	for _, w := range cfg.SecurityWarnings() {
+		log.Warn("config: " + w.Error())
+	}
 	d.fsm = fsm.New(log)
 	node, err := newClusterNode(cfg, d.fsm, log, opts)
 	if err != nil {

@@ -49,6 +49,9 @@ type Status struct {
 	Ready        bool   `json:"ready"`
 	Sessions     int    `json:"sessions"`
 	Learner      any    `json:"learner"`
+	// ClusterInsecure: the cluster port speaks plain TCP (no raft.tls):
+	// whoever reaches it can speak Raft to this node.
+	ClusterInsecure bool `json:"cluster_insecure"`
 }
 
 // Status returns the node's summary.
@@ -64,6 +67,6 @@ func (d *Daemon) Status() Status {
 	return Status{
 		Node: d.cfg.Node.ID, AZ: d.cfg.Node.AZ, State: r.State().String(), Leader: leader, Term: r.CurrentTerm(),
 		CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), Ready: ready,
-		Sessions: d.fsm.SessionCount(), Learner: d.learner.Stats(),
+		Sessions: d.fsm.SessionCount(), Learner: d.learner.Stats(), ClusterInsecure: d.node.Insecure(),
 	}
 }

@@ -31,7 +31,7 @@ func TestClusterPortRefusesStrangers(t *testing.T) {
 	if _, err := other.WriteCA(dir, "ca.pem"); err != nil {
 		t.Fatal(err)
 	}
-	intruderFiles, err := other.Issue(dir, "n4")
+	intruderFiles, err := other.IssueNode(dir, "n4")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +40,11 @@ func TestClusterPortRefusesStrangers(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, memberClient, err := certs.Cluster(c.Security.TLS.Nodes["n1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// haraftctl's certificate: signed by the cluster CA, but no node's.
+	_, adminClient, err := certs.Cluster(c.Security.TLS.Client)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +107,8 @@ func TestClusterPortRefusesStrangers(t *testing.T) {
 		{"stranger trusting our CA is refused by Raft", 'R', trusting, false},
 		{"stranger trusting our CA is refused by the RPCs", 'G', trusting, false},
 		{"plaintext RPC connection refused", 'G', nil, false},
+		{"admin client certificate of our CA refused by Raft", 'R', adminClient, false},
+		{"admin client certificate of our CA refused by the RPCs", 'G', adminClient, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := dial(tc.sel, tc.conf)

@@ -20,6 +20,10 @@ type FrontendOptions struct {
 	Timeouts       Timeouts // zero fields take HAProxy-like defaults (see withDefaults)
 	MaxHeaderBytes int      // request head limit (request line and fields); default 64 KiB; beyond: 431
 	Redispatch     bool
+	// MaxConn is the frontend's maxconn (0: none of its own) and Global the
+	// process-wide one shared by every frontend (nil: none); see ConnLimit.
+	MaxConn int
+	Global  *ConnLimit
 }
 
 // FrontendStats are a frontend's counters.
@@ -34,7 +38,7 @@ type Frontend struct {
 	backend   *Backend
 	state     State
 	learner   *Learner
-	ln        net.Listener
+	ln        *limitListener
 	log       *slog.Logger
 	redisp    bool
 	timeouts  Timeouts
@@ -89,7 +93,7 @@ func (f *Frontend) Addr() net.Addr { return f.ln.Addr() }
 func (f *Frontend) Serve() error {
 	var backoff time.Duration
 	for {
-		conn, err := f.ln.Accept()
+		conn, err := f.ln.acceptCounted() // waits while maxconn is reached
 		if err != nil {
 			if f.shutting.Load() || errors.Is(err, net.ErrClosed) {
 				return nil
@@ -104,6 +108,7 @@ func (f *Frontend) Serve() error {
 		c := newClientConn(f, conn)
 		if !f.track(c) {
 			_ = conn.Close()
+			f.ln.release()
 			return nil
 		}
 		go c.serve()
@@ -127,6 +132,7 @@ func (f *Frontend) forget(c *clientConn) {
 	f.mu.Lock()
 	delete(f.conns, c)
 	f.mu.Unlock()
+	f.ln.release() // the connection is closed: its maxconn slots are free
 	f.connWG.Done()
 }
 
@@ -171,22 +177,26 @@ func (f *Frontend) Shutdown(ctx context.Context) error {
 }
 
 // prepare checks the options both kinds of frontend share, fills their
-// defaults and binds the listener unless one is given.
-func (o *FrontendOptions) prepare() (net.Listener, error) {
+// defaults and binds the listener unless one is given, under the
+// frontend's and the global maxconn.
+func (o *FrontendOptions) prepare() (*limitListener, error) {
 	if o.Backend == nil {
 		return nil, fmt.Errorf("frontend %s: no backend", o.Name)
 	}
 	if o.MaxHeaderBytes <= 0 {
 		o.MaxHeaderBytes = 64 << 10
 	}
-	if o.Listener != nil {
-		return o.Listener, nil
+	if o.MaxConn < 0 {
+		return nil, fmt.Errorf("frontend %s: maxconn %d: must be 0 (none) or positive", o.Name, o.MaxConn)
 	}
-	ln, err := net.Listen("tcp", o.Bind)
-	if err != nil {
-		return nil, fmt.Errorf("frontend %s: %w", o.Name, err)
+	ln := o.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", o.Bind); err != nil {
+			return nil, fmt.Errorf("frontend %s: %w", o.Name, err)
+		}
 	}
-	return ln, nil
+	return newLimitListener(ln, o.MaxConn, o.Global), nil
 }
 
 // listenerStats are what both kinds of frontend count, and their

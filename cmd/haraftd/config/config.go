@@ -34,6 +34,7 @@ type Config struct {
 	Backends  []Backend  `yaml:"backends"`
 	EIPs      []EIP      `yaml:"eips,omitempty"` // addresses kept on a healthy node (eips.go)
 	EIPMover  EIPMover   `yaml:"eip_mover"`      // how they move (eips.go)
+	Global    Global     `yaml:"global"`         // process-wide settings (HAProxy's global section)
 
 	// lines maps a field path ("backends[0].servers[1].addr") to the line
 	// it was read from; Validate uses it to place its errors. nil for
@@ -121,12 +122,26 @@ type Proposals struct {
 	QueueSize     int      `yaml:"queue_size"`     // default 65536, >= batch_size
 }
 
+// Global is HAProxy's global section: settings of the whole process.
+type Global struct {
+	// MaxConn is HAProxy's global maxconn: the most client connections the
+	// process keeps open at once, over all frontends. At the limit the
+	// frontends stop accepting: new connections wait in the kernel's
+	// accept queue until one closes. 0 (default): derived from the file
+	// descriptor limit as HAProxy does, (ulimit -n - 100) / 2.
+	MaxConn int `yaml:"maxconn"`
+}
+
 // Frontend is an HAProxy frontend: a listener and its default_backend.
 type Frontend struct {
 	Name    string       `yaml:"name"`          // required, unique among frontends
 	Bind    string       `yaml:"bind"`          // required host:port, unique among this node's listeners
 	Backend string       `yaml:"backend"`       // required (HAProxy default_backend): names a backend
 	TLS     *FrontendTLS `yaml:"tls,omitempty"` // optional: terminate TLS here (HAProxy's bind ... ssl crt)
+	// MaxConn is HAProxy's frontend maxconn: the most connections this
+	// frontend keeps open at once; beyond, they wait in the kernel's
+	// accept queue. 0 (default): only global.maxconn limits it.
+	MaxConn int `yaml:"maxconn"`
 }
 
 // FrontendTLS terminates TLS on a frontend, serving HTTP/2 and HTTP/1.1

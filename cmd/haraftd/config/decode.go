@@ -351,6 +351,9 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		{"backends", seq(d, &c.Backends, defaultBackend, d.backend)},
 		{"eips", seq(d, &c.EIPs, func() EIP { return EIP{} }, d.eip)},
 		{"eip_mover", func(p string, v *yaml.Node) { d.eipMover(p, v, &c.EIPMover) }},
+		{"global", func(p string, v *yaml.Node) {
+			d.mapping(p, v, []field{{"maxconn", d.integer(&c.Global.MaxConn)}})
+		}},
 	})
 }
 
@@ -429,6 +432,7 @@ func (d *decoder) frontend(path string, v *yaml.Node, f *Frontend) {
 			})
 			f.TLS = t
 		}},
+		{"maxconn", d.integer(&f.MaxConn)},
 	})
 }
 

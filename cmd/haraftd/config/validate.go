@@ -43,6 +43,7 @@ func (c *Config) Validate() error {
 	v.proposals(&c.Proposals)
 	v.backends(c.Backends)
 	v.frontends(c.Frontends, c.Backends)
+	v.maxconn(c)
 	v.listeners(c)
 	v.eips(c)
 	return v.errs.orNil()
@@ -397,6 +398,23 @@ func (v *validator) frontendTLS(path string, t *FrontendTLS) {
 	}
 	if t.MinVersion != "" && !slices.Contains(tlsVersions, t.MinVersion) {
 		v.errf(path+".min_version", "invalid value %q (allowed: %s)", t.MinVersion, strings.Join(tlsVersions, ", "))
+	}
+}
+
+// maxconn checks global.maxconn and the frontends' maxconn.
+func (v *validator) maxconn(c *Config) {
+	g := c.Global.MaxConn
+	if g < 0 {
+		v.errf("global.maxconn", "must be 0 (derived from the file descriptor limit) or positive, got %d", g)
+	}
+	for i, f := range c.Frontends {
+		p := fmt.Sprintf("frontends[%d].maxconn", i)
+		switch {
+		case f.MaxConn < 0:
+			v.errf(p, "must be 0 (global.maxconn only) or positive, got %d", f.MaxConn)
+		case g > 0 && f.MaxConn > g:
+			v.errf(p, "%d exceeds global.maxconn %d, which would cap it (lower it, or raise global.maxconn)", f.MaxConn, g)
+		}
 	}
 }
 

@@ -8,9 +8,10 @@ import (
 )
 
 // Message bodies are streamed: a few buffers' worth at a time, never a
-// whole upload or download in memory. Bodies are framed as they came
-// (chunked passes through as chunked, chunk extensions and trailers
-// included); only an HTTP/1.0 client gets a chunked response decoded.
+// whole upload or download in memory. Bodies keep their framing: a
+// Content-Length body passes as it came, a chunked one stays chunked but
+// leaves normalized (see copyChunked); only an HTTP/1.0 client gets a
+// chunked response decoded.
 
 var errBadChunk = errors.New("malformed chunked body")
 
@@ -158,21 +159,32 @@ func copyToEOF(dst sink, src *endpoint) error {
 	}
 }
 
-// copyChunked copies a chunked body. With raw, the bytes pass through as
-// they came; without, only the chunk data is written (decoding for an
-// HTTP/1.0 client) and the trailers are dropped.
+// copyChunked copies a chunked body. With raw, the body stays chunked but
+// leaves normalized, as HAProxy sends it: chunk-size lines are the size's
+// digits and CRLF (chunk extensions dropped), trailer fields are checked
+// as header fields and end in CRLF. Without raw, only the chunk data is
+// written (decoding for an HTTP/1.0 client) and the trailers are dropped.
+// Every line must end in CRLF (RFC 9112 7.1: the chunked grammar has no
+// bare LF, unlike the head's lines, 2.2): anything else is errBadChunk.
 func copyChunked(dst sink, src *endpoint, raw bool) error {
 	for {
 		line, err := readLine(dst, src, maxChunkLine)
 		if err != nil {
 			return err
 		}
-		size, ok := parseChunkSize(trimEOL(line))
+		content, ok := crlfContent(line)
+		if !ok {
+			return errBadChunk
+		}
+		size, ok := parseChunkSize(content)
 		if !ok {
 			return errBadChunk
 		}
 		if raw {
-			if err := dst.write(line); err != nil {
+			// In place: the digits, then CRLF over what followed them.
+			nd := hexDigits(content)
+			line[nd], line[nd+1] = '\r', '\n'
+			if err := dst.write(line[:nd+2]); err != nil {
 				return err
 			}
 		}
@@ -186,7 +198,7 @@ func copyChunked(dst sink, src *endpoint, raw bool) error {
 		if line, err = readLine(dst, src, 2); err != nil {
 			return err
 		}
-		if len(trimEOL(line)) != 0 {
+		if string(line) != "\r\n" { // chunk data longer than its size
 			return errBadChunk
 		}
 		if raw {
@@ -207,16 +219,116 @@ func copyTrailers(dst sink, src *endpoint, raw bool) error {
 			return err
 		}
 		total += len(line)
+		content, ok := crlfContent(line)
+		if !ok || len(content) > 0 && !validTrailer(content) {
+			return errBadChunk
+		}
 		if raw {
 			if err := dst.write(line); err != nil {
 				return err
 			}
 		}
 		src.in.consume(len(line))
-		if len(trimEOL(line)) == 0 {
+		if len(content) == 0 {
 			return nil
 		}
 	}
+}
+
+// checkChunked checks the part of a chunked body at hand (b, which may
+// end anywhere in it) and reports the first error copyChunked would meet
+// in it; what is missing is not an error. It lets a malformed body that
+// arrived with its head be refused before anything reaches a server.
+func checkChunked(b []byte) error {
+	for {
+		line, rest, ok := cutLine(b, maxChunkLine)
+		if !ok {
+			return nil
+		}
+		if line == nil {
+			return errBadChunk
+		}
+		content, ok := crlfContent(line)
+		if !ok {
+			return errBadChunk
+		}
+		size, ok := parseChunkSize(content)
+		if !ok {
+			return errBadChunk
+		}
+		b = rest
+		if size == 0 {
+			break
+		}
+		if int64(len(b)) < size+2 {
+			if int64(len(b)) > size && b[size] != '\r' {
+				return errBadChunk
+			}
+			return nil
+		}
+		if b[size] != '\r' || b[size+1] != '\n' {
+			return errBadChunk
+		}
+		b = b[size+2:]
+	}
+	total := 0
+	for {
+		line, rest, ok := cutLine(b, maxTrailers-total)
+		if !ok {
+			return nil
+		}
+		if line == nil {
+			return errBadChunk
+		}
+		total += len(line)
+		content, ok := crlfContent(line)
+		if !ok || len(content) > 0 && !validTrailer(content) {
+			return errBadChunk
+		}
+		if len(content) == 0 {
+			return nil // what follows is the next request
+		}
+		b = rest
+	}
+}
+
+// cutLine returns the first line of b, LF included, and the rest. ok is
+// false when b holds no whole line yet (and is not over limit); line is
+// nil (with ok) when the line is longer than limit.
+func cutLine(b []byte, limit int) (line, rest []byte, ok bool) {
+	i := bytes.IndexByte(b, '\n')
+	switch {
+	case i >= limit, i < 0 && len(b) >= limit:
+		return nil, nil, true
+	case i < 0:
+		return nil, nil, false
+	}
+	return b[:i+1], b[i+1:], true
+}
+
+// crlfContent returns line without its CRLF; ok is false when the line
+// does not end in CRLF.
+func crlfContent(line []byte) ([]byte, bool) {
+	n := len(line)
+	if n < 2 || line[n-2] != '\r' || line[n-1] != '\n' {
+		return nil, false
+	}
+	return line[:n-2], true
+}
+
+// validTrailer reports whether a trailer line is a well-formed field line
+// (the head's rules: a token, a colon, a value without control bytes).
+func validTrailer(line []byte) bool {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 || !isToken(line[:colon]) {
+		return false
+	}
+	for _, c := range line[colon+1:] {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // readLine returns the next line of src, LF included, reading more as
@@ -243,15 +355,13 @@ func readLine(dst sink, src *endpoint, limit int) ([]byte, error) {
 	}
 }
 
-// trimEOL drops a trailing LF or CRLF.
-func trimEOL(line []byte) []byte {
-	if n := len(line); n > 0 && line[n-1] == '\n' {
-		line = line[:n-1]
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
+// hexDigits returns the number of hex digits line starts with.
+func hexDigits(line []byte) int {
+	i := 0
+	for i < len(line) && (isDigit(line[i]) || 'a' <= line[i]|0x20 && line[i]|0x20 <= 'f') {
+		i++
 	}
-	return line
+	return i
 }
 
 // parseChunkSize parses chunk-size [ BWS ";" chunk-ext ] (RFC 9112 7.1).

@@ -32,14 +32,23 @@ func (c *clientConn) forward() bool {
 	keep := !req.connClose && (req.minor == 1 || req.connKeepAlive) && !req.teAndCL
 	clientMinor := req.minor
 
-	n := 0
+	// Every Cookie line counts (the head's field limit bounds them); past
+	// the inline array's few, the slice grows on the heap.
+	cookies := c.cookies[:0]
 	for i := 0; i < req.nfields; i++ {
-		if fl := &req.fields[i]; fl.id == hdrCookie && n < maxCookieLines {
-			c.cookies[n] = bstr(fl.value.of(hb))
-			n++
+		if fl := &req.fields[i]; fl.id == hdrCookie {
+			cookies = append(cookies, bstr(fl.value.of(hb)))
 		}
 	}
-	rt, err := f.backend.route(f.state, f.learner, c.cookies[:n], c.clientIP)
+	// A chunked body already here is checked before anything is sent: a
+	// malformed one is refused whole, and the server sees nothing of it.
+	if req.framing == bodyChunked {
+		if err := checkChunked(c.in.data()[req.size:]); err != nil {
+			c.reject(400, "malformed chunked request body")
+			return false
+		}
+	}
+	rt, err := f.backend.route(f.state, f.learner, cookies, c.clientIP)
 	if err != nil {
 		c.reject(503, err.Error())
 		return false
@@ -147,14 +156,13 @@ func (c *clientConn) forward() bool {
 	// The server's response time: from taking a connection to its head.
 	rt.server.latency.observeSince(now, time.Now().UnixNano())
 	rb := bc.in.data()[:resp.size]
-	n = 0
+	setCookies := c.setCookies[:0]
 	for i := 0; i < resp.nfields; i++ {
-		if fl := &resp.fields[i]; fl.id == hdrSetCookie && n < maxSetCookieLines {
-			c.setCookies[n] = bstr(fl.value.of(rb))
-			n++
+		if fl := &resp.fields[i]; fl.id == hdrSetCookie {
+			setCookies = append(setCookies, bstr(fl.value.of(rb)))
 		}
 	}
-	setCookies, learned, noCache := f.backend.response(&rt, c.setCookies[:n], f.learner)
+	setCookies, learned, noCache := f.backend.response(&rt, setCookies, f.learner)
 	noCache = noCache && cacheableResponse(safe, resp, rb)
 	if err := f.learnKeys(context.Background(), f.learner, f.backend, f.timeouts.Server, rt.server.Name, learned); err != nil {
 		c.abortBody(body, bc)
@@ -164,7 +172,11 @@ func (c *clientConn) forward() bool {
 	}
 	dechunk := resp.framing == bodyChunked && clientMinor == 0
 	keep = keep && resp.framing != bodyClose && !dechunk && !f.draining() && !f.backend.close
-	serverKeep := resp.framing != bodyClose && !resp.connClose && !resp.teAndCL && (resp.minor == 1 || resp.connKeepAlive) && !f.backend.close
+	// Any doubt on the response's framing and the server connection is
+	// not reused: both framings at once, or a body announced on a response
+	// that has none by status (a server confused about it may send one).
+	serverKeep := resp.framing != bodyClose && !resp.connClose && !resp.teAndCL && !resp.bodyless() &&
+		(resp.minor == 1 || resp.connKeepAlive) && !f.backend.close
 	c.out = c.appendResponseHead(c.out[:0], rb, setCookies, noCache, keep, clientMinor, dechunk)
 	bc.in.consume(resp.size)
 
@@ -192,6 +204,12 @@ func (c *clientConn) forward() bool {
 		f.log.Debug("response body", "server", rt.server.Name, "err", err)
 		bc.close()
 		return false
+	}
+	if bc.in.buffered() > 0 {
+		// The server sent more than its response: bytes no request asked
+		// for. The connection is not reused (pool.put would refuse it
+		// too; this keeps the rule where the framing is decided).
+		serverKeep = false
 	}
 	failed = false
 	c.wat, bc.rat = 0, 0
@@ -425,6 +443,7 @@ func closeWrite(c net.Conn) {
 func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) []byte {
 	req := &c.req
 	b := c.f.backend
+	clSent := false
 	dst = append(dst, req.method.of(hb)...)
 	dst = append(dst, ' ')
 	dst = append(dst, req.target.of(hb)...)
@@ -439,9 +458,14 @@ func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) 
 				continue
 			}
 		case hdrContentLength:
-			if req.framing == bodyChunked {
-				continue // Transfer-Encoding wins (RFC 9112 6.3)
+			// Transfer-Encoding wins (RFC 9112 6.3); otherwise one field
+			// with the length decided (a list "3, 3" or a repeated line
+			// become one value, as HAProxy sends it).
+			if req.framing != bodyChunked && !clSent {
+				clSent = true
+				dst = appendContentLength(dst, fl.name.of(hb), req.contentLength)
 			}
+			continue
 		case hdrXForwardedHost, hdrXForwardedProto:
 			if b.fwdPH {
 				continue // ours replace the client's
@@ -463,10 +487,12 @@ func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) 
 	case b.close:
 		dst = append(dst, "Connection: close\r\n"...) // option httpclose
 	}
+	// An HTTP/1.0 request without Host leaves as HTTP/1.1 with an empty
+	// Host (RFC 9112 3.2: a client MUST send Host, empty when the target
+	// URI has no authority): the proxy does not invent an authority the
+	// client did not name (before, the server's address was sent).
 	if req.hosts == 0 {
-		dst = append(dst, "Host: "...)
-		dst = append(dst, rt.server.Addr...)
-		dst = append(dst, "\r\n"...)
+		dst = append(dst, "Host: \r\n"...)
 	}
 	if b.fwdFor {
 		// As HAProxy's option forwardfor: one more X-Forwarded-For line,
@@ -492,12 +518,12 @@ func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) 
 // client's connection management.
 func (c *clientConn) appendResponseHead(dst, rb []byte, setCookies []string, noCache, keep bool, clientMinor int, dechunk bool) []byte {
 	resp := &c.resp
+	clSent := false
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(resp.status), 10)
 	dst = append(dst, ' ')
 	dst = append(dst, resp.reason.of(rb)...)
 	dst = append(dst, "\r\n"...)
-	nset := 0
 	for i := 0; i < resp.nfields; i++ {
 		fl := &resp.fields[i]
 		switch fl.id {
@@ -512,13 +538,15 @@ func (c *clientConn) appendResponseHead(dst, rb []byte, setCookies []string, noC
 				continue
 			}
 		case hdrContentLength:
-			if resp.teAndCL {
-				continue
+			if !resp.teAndCL && !clSent {
+				clSent = true
+				dst = appendContentLength(dst, fl.name.of(rb), resp.contentLength)
 			}
+			continue
 		case hdrSetCookie:
-			// The first maxSetCookieLines are written below, as the
-			// cookie mode has them; a 101's pass through.
-			if nset++; nset <= maxSetCookieLines && resp.status != 101 {
+			// Written below, as the cookie mode has them; a 101's pass
+			// through.
+			if resp.status != 101 {
 				continue
 			}
 		}
@@ -557,13 +585,23 @@ func (c *clientConn) appendInterim(dst, rb []byte) []byte {
 	for i := 0; i < resp.nfields; i++ {
 		fl := &resp.fields[i]
 		switch fl.id {
-		case hdrConnection, hdrKeepAlive, hdrProxyConnection, hdrTE, hdrUpgrade:
+		case hdrConnection, hdrKeepAlive, hdrProxyConnection, hdrTE, hdrUpgrade,
+			hdrContentLength, hdrTransferEncoding: // a 1xx has no body
 			continue
 		}
 		if !fl.hop {
 			dst = appendField(dst, fl.name.of(rb), fl.value.of(rb))
 		}
 	}
+	return append(dst, "\r\n"...)
+}
+
+// appendContentLength appends a Content-Length field with the length the
+// engine framed the message with.
+func appendContentLength(dst, name []byte, n int64) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = strconv.AppendInt(dst, n, 10)
 	return append(dst, "\r\n"...)
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"net"
 	"strconv"
@@ -18,8 +19,9 @@ const (
 // aLongTimeAgo is a deadline in the past: it wakes a blocked read.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// Limits on the header lines the engine hands to the router; further
-// Cookie or Set-Cookie lines are not looked at (they are still forwarded).
+// Cookie and Set-Cookie lines the engine hands to the router without
+// allocating; every line is handed (more grow a slice on the heap), up to
+// the head's field limit.
 const (
 	maxCookieLines    = 16
 	maxSetCookieLines = 32
@@ -147,7 +149,13 @@ func (c *clientConn) readRequest() bool {
 				err = parseRequestHead(d[:end], &c.req)
 			}
 			if end > c.f.maxHeader || end < 0 && len(d) >= c.f.maxHeader {
-				c.reject(431, "request header fields too large")
+				// The request line alone over the limit: the URI is too
+				// long (414); otherwise the fields are (431).
+				if bytes.IndexByte(d[:c.f.maxHeader], '\n') < 0 {
+					c.reject(414, "request target too long")
+				} else {
+					c.reject(431, "request header fields too large")
+				}
 				return false
 			}
 			if err != nil {
@@ -236,6 +244,10 @@ func statusText(code int) string {
 		return "Method Not Allowed"
 	case 408:
 		return "Request Timeout"
+	case 413:
+		return "Content Too Large"
+	case 414:
+		return "URI Too Long"
 	case 431:
 		return "Request Header Fields Too Large"
 	case 501:

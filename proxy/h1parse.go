@@ -42,7 +42,12 @@ func (s span) of(b []byte) []byte { return b[s.start:s.end] }
 type field struct {
 	name, value span
 	id          hdrID
-	hop         bool // named in Connection: hop-by-hop, not forwarded
+	// hop: named in Connection, so hop-by-hop and not forwarded. Only a
+	// field the engine does not act on (hdrOther) can be nominated: a
+	// Connection token never removes Content-Length, Transfer-Encoding,
+	// Host, Cookie, Set-Cookie or any other field that decides framing or
+	// routing (as HAProxy, the token is ignored; see FRAMING.md).
+	hop bool
 }
 
 const (
@@ -107,6 +112,9 @@ var (
 	errTooManyFields = &headError{431, "too many header fields"}
 	errBadFraming    = &headError{400, "invalid message framing"}
 	errBadHost       = &headError{400, "missing or repeated Host"}
+	errBadTarget     = &headError{400, "invalid request target"}
+	errHostMismatch  = &headError{400, "Host differs from the request target's authority"}
+	errBadTE         = &headError{501, "transfer coding not implemented"}
 	errBadResponse   = errors.New("malformed response head")
 	// errIncomplete: the buffer ends before the head does.
 	errIncomplete = &headError{400, "incomplete head"}
@@ -170,14 +178,13 @@ func parseRequestHead(b []byte, h *head) error {
 		return errMalformed
 	}
 	target := rest[:sp2]
-	for _, c := range target {
-		if c <= ' ' || c == 0x7f {
-			return errMalformed
-		}
-	}
 	minor, err := parseVersion(rest[sp2+1:])
 	if err != nil {
 		return err
+	}
+	authority, absolute, ok := checkTarget(target, line[:sp1])
+	if !ok {
+		return errBadTarget
 	}
 	h.method = span{0, int32(sp1)}
 	h.target = span{int32(sp1 + 1), int32(sp1 + 1 + sp2)}
@@ -188,18 +195,100 @@ func parseRequestHead(b []byte, h *head) error {
 	if h.minor >= 1 && h.hosts != 1 || h.hosts > 1 {
 		return errBadHost
 	}
+	// RFC 9112 3.2.2: the target's authority is the request's; a Host
+	// saying otherwise is refused, as HAProxy 2.6 does.
+	if absolute && h.hosts == 1 && !equalFoldBytes(h.host.of(b), authority) {
+		return errHostMismatch
+	}
 	return nil
 }
 
-// parseVersion parses "HTTP/1.0" or "HTTP/1.1".
+// checkTarget checks a request target (RFC 9112 3.2): origin-form
+// ("/path?query"), absolute-form ("scheme://authority/path"), of which it
+// returns the authority, or asterisk-form ("*", OPTIONS only: 3.2.4);
+// authority-form ("host:port") only with CONNECT (answered 405 later, as
+// before). No byte outside the URI grammar's printable
+// ASCII is accepted: no CTL, no SP, no DEL, no byte >= 0x80, and no "#"
+// (a fragment is never sent, RFC 9110 4.2.4).
+func checkTarget(t, method []byte) (authority []byte, absolute, ok bool) {
+	for _, c := range t {
+		if c <= ' ' || c >= 0x7f || c == '#' {
+			return nil, false, false
+		}
+	}
+	switch {
+	case len(t) == 0:
+		return nil, false, false
+	case string(method) == "CONNECT":
+		return nil, false, true
+	case t[0] == '/':
+		return nil, false, true
+	case len(t) == 1 && t[0] == '*':
+		return nil, false, string(method) == "OPTIONS"
+	}
+	// absolute-form: scheme "://" authority [ path-abempty [ "?" query ] ]
+	i := 0
+	for i < len(t) && (isAlpha(t[i]) || i > 0 && (isDigit(t[i]) || t[i] == '+' || t[i] == '-' || t[i] == '.')) {
+		i++
+	}
+	if i == 0 || len(t) < i+3 || string(t[i:i+3]) != "://" {
+		return nil, false, false // authority-form or garbage
+	}
+	rest := t[i+3:]
+	end := len(rest)
+	for j, c := range rest {
+		if c == '/' || c == '?' {
+			end = j
+			break
+		}
+	}
+	authority = rest[:end]
+	if at := bytes.LastIndexByte(authority, '@'); at >= 0 {
+		authority = authority[at+1:] // userinfo is no part of Host
+	}
+	return authority, true, true
+}
+
+// hostChar is the bytes of RFC 9112's Host value: uri-host [ ":" port ],
+// with reg-name, IP-literal and IPv4 as RFC 3986 has them.
+var hostChar = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~%!$&'()*+,;=:[]" {
+		t[c] = true
+	}
+	return t
+}()
+
+// validHostValue reports whether v may be a Host value (it may be empty: RFC
+// 9112 3.2).
+func validHostValue(v []byte) bool {
+	for _, c := range v {
+		if !hostChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlpha(c byte) bool { return 'a' <= c|0x20 && c|0x20 <= 'z' }
+
+// parseVersion parses "HTTP/1.0" or "HTTP/1.1". A later HTTP/1 minor
+// version is treated as 1.1 (RFC 9110 2.5: a recipient processes a
+// higher minor version as the highest it conforms to; HAProxy 2.6 does
+// too); another major version is answered 505.
 func parseVersion(v []byte) (int, error) {
 	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
 		return 0, errMalformed
 	}
-	if v[5] != '1' || v[7] > '1' {
+	if v[5] != '1' {
 		return 0, errBadVersion
 	}
-	return int(v[7] - '0'), nil
+	return min(int(v[7]-'0'), 1), nil
 }
 
 // parseResponseHead parses the response head at the start of b, as
@@ -241,6 +330,13 @@ func parseResponseHead(b []byte, h *head, reqHEAD bool) error {
 		h.framing = bodyClose
 	}
 	return nil
+}
+
+// bodyless reports a response whose status forbids a body but whose
+// fields announce one (a 204 with a length, a 204 or 304 with a transfer
+// coding): its framing is in doubt, and its connection is not reused.
+func (h *head) bodyless() bool {
+	return (h.status == 204 || h.status == 304) && h.teValue.end > 0 || h.status == 204 && h.contentLength > 0
 }
 
 func (h *head) reset(size int) {
@@ -303,6 +399,9 @@ func (h *head) parseFields(b []byte, off int, request bool) error {
 		value := line[vs:ve]
 		switch f.id {
 		case hdrHost:
+			if request && !validHostValue(value) {
+				return errBadHost
+			}
 			h.hosts++
 			h.host = f.value
 		case hdrContentLength:
@@ -343,7 +442,7 @@ func (h *head) parseFields(b []byte, off int, request bool) error {
 	for i := 0; i < ntokens; i++ {
 		t := tokens[i].of(b)
 		for j := 0; j < h.nfields; j++ {
-			if f := &h.fields[j]; equalFoldBytes(f.name.of(b), t) {
+			if f := &h.fields[j]; f.id == hdrOther && equalFoldBytes(f.name.of(b), t) {
 				f.hop = true
 			}
 		}
@@ -353,12 +452,21 @@ func (h *head) parseFields(b []byte, off int, request bool) error {
 		if request && h.minor == 0 { // RFC 9112 6.1: faulty framing
 			return errBadFraming
 		}
-		if chunkedLast(h.teValue.of(b)) {
+		// Only chunked alone is forwarded: with chunked last the framing
+		// is known but another coding is not implemented (RFC 9112 6.1:
+		// 501); without it a request's length cannot be determined (6.3:
+		// 400). A response with any coding but chunked is refused (502):
+		// the client could not read it as the server meant.
+		v := h.teValue.of(b)
+		switch {
+		case equalFold(v, "chunked"):
 			h.framing = bodyChunked
-		} else if request { // 6.3: the request's length cannot be determined
+		case !request:
 			return errBadFraming
-		} else {
-			h.framing = bodyClose
+		case chunkedLast(v):
+			return errBadTE
+		default:
+			return errBadFraming
 		}
 		h.teAndCL = haveCL
 	case haveCL:

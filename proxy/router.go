@@ -135,9 +135,15 @@ func (b *Backend) response(r *route, setCookies []string, l *Learner) (out []str
 	}
 	switch o.Mode {
 	case ModeLearn:
+		// One binding per response, as HAProxy's appsession/stick store
+		// response: the first Set-Cookie of the cookie's name (a response
+		// with many would otherwise flood the learn queue).
 		for _, line := range setCookies {
-			if n, v, ok := setCookieValue(line); ok && n == o.Name && validCookieValue(v) {
-				learned = append(learned, v)
+			if n, v, ok := setCookieValue(line); ok && n == o.Name {
+				if validCookieValue(v) {
+					learned = []string{v}
+				}
+				break
 			}
 		}
 		return setCookies, learned, false

@@ -113,10 +113,10 @@ func TestParseRequestHeadErrors(t *testing.T) {
 		in     string
 		status int
 	}{
-		{"GET / HTTP/1.1\r\n\r\n", 400},                                  // no Host
-		{"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400},            // two
-		{"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400},            // two in 1.0 too
-		{"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},    // a coding not implemented
+		{"GET / HTTP/1.1\r\n\r\n", 400},                                                    // no Host
+		{"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400},                              // two
+		{"GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n", 400},                              // two in 1.0 too
+		{"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},     // a coding not implemented
 		{"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n", 501}, // identity is no coding any more
 		{"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505},
 		{"GET http://a/ HTTP/1.1\r\nHost: b\r\n\r\n", 400},

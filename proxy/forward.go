@@ -22,7 +22,7 @@ func (c *clientConn) forward() bool {
 	hb := c.in.data()[:req.size] // the request head; valid until the body is read
 	method := req.method.of(hb)
 	if string(method) == "CONNECT" {
-		c.reject(405, "CONNECT is not supported")
+		c.reject(rejMethod, "CONNECT is not supported")
 		return false
 	}
 	isHEAD := string(method) == "HEAD"
@@ -44,18 +44,18 @@ func (c *clientConn) forward() bool {
 	// malformed one is refused whole, and the server sees nothing of it.
 	if req.framing == bodyChunked {
 		if err := checkChunked(c.in.data()[req.size:]); err != nil {
-			c.reject(400, "malformed chunked request body")
+			c.reject(rejChunk, "malformed chunked request body")
 			return false
 		}
 	}
 	rt, err := f.backend.route(f.state, f.learner, cookies, c.clientIP)
 	if err != nil {
-		c.reject(503, err.Error())
+		c.reject(rejNoServer, err.Error())
 		return false
 	}
 	srv := rt.server
 	if err := srv.acquire(context.Background(), f.backend.timeouts.Queue); err != nil {
-		c.reject(503, fmt.Sprintf("server %s: %v", srv.Name, err))
+		c.reject(rejNoServer, fmt.Sprintf("server %s: %v", srv.Name, err))
 		return false
 	}
 	failed := true // until the response is complete
@@ -64,7 +64,7 @@ func (c *clientConn) forward() bool {
 	bc, err := c.connect(&rt, now)
 	if err != nil {
 		f.log.Debug("connect failed", "server", rt.server.Name, "err", err)
-		c.reject(503, fmt.Sprintf("server %s is unavailable", rt.server.Name))
+		c.reject(rejServerUnavailable, fmt.Sprintf("server %s is unavailable", rt.server.Name))
 		return false
 	}
 	c.inflight.Store(bc)
@@ -105,7 +105,7 @@ func (c *clientConn) forward() bool {
 		if err == nil && resp.status == 101 {
 			if !upgrade {
 				bc.close()
-				c.reject(502, fmt.Sprintf("server %s switched protocols unasked", rt.server.Name))
+				c.reject(rejBadGateway, fmt.Sprintf("server %s switched protocols unasked", rt.server.Name))
 				return false
 			}
 			failed = false
@@ -143,11 +143,11 @@ func (c *clientConn) forward() bool {
 		bc.close()
 		switch {
 		case errors.Is(berr, errBadChunk):
-			c.reject(400, "malformed chunked request body")
+			c.reject(rejChunk, "malformed chunked request body")
 		case isTimeout(err):
-			c.reject(504, fmt.Sprintf("server %s did not answer in time", rt.server.Name))
+			c.reject(rejGatewayTimeout, fmt.Sprintf("server %s did not answer in time", rt.server.Name))
 		default:
-			c.reject(502, fmt.Sprintf("server %s: %v", rt.server.Name, err))
+			c.reject(rejBadGateway, fmt.Sprintf("server %s: %v", rt.server.Name, err))
 		}
 		f.log.Debug("bad response", "server", rt.server.Name, "err", err)
 		return false
@@ -167,7 +167,7 @@ func (c *clientConn) forward() bool {
 	if err := f.learnKeys(context.Background(), f.learner, f.backend, f.timeouts.Server, rt.server.Name, learned); err != nil {
 		c.abortBody(body, bc)
 		bc.close()
-		c.reject(502, err.Error())
+		c.reject(rejBadGateway, err.Error())
 		return false
 	}
 	dechunk := resp.framing == bodyChunked && clientMinor == 0
@@ -280,10 +280,10 @@ func (c *clientConn) redispatch(rt *route, cause error) *Server {
 // when no connection could be made (as HAProxy), 502 otherwise.
 func (c *clientConn) rejectUpstream(rt *route, err error) {
 	if isDialError(err) {
-		c.reject(503, fmt.Sprintf("server %s is unavailable", rt.server.Name))
+		c.reject(rejServerUnavailable, fmt.Sprintf("server %s is unavailable", rt.server.Name))
 		return
 	}
-	c.reject(502, fmt.Sprintf("server %s: %v", rt.server.Name, err))
+	c.reject(rejBadGateway, fmt.Sprintf("server %s: %v", rt.server.Name, err))
 }
 
 // send writes c.out to the server; a reused connection the server closed

@@ -204,6 +204,7 @@ func (o *FrontendOptions) prepare() (*limitListener, error) {
 type listenerStats struct {
 	requests, errors, redispatches, learned, learnDropped atomic.Uint64
 	latency                                               Latency
+	rejects                                               rejectCounts // the HTTP/1.1 engine's refusals by reason (rejects.go)
 }
 
 // Stats returns the frontend's counters.

@@ -152,18 +152,18 @@ func (c *clientConn) readRequest() bool {
 				// The request line alone over the limit: the URI is too
 				// long (414); otherwise the fields are (431).
 				if bytes.IndexByte(d[:c.f.maxHeader], '\n') < 0 {
-					c.reject(414, "request target too long")
+					c.reject(rejURITooLong, "request target too long")
 				} else {
-					c.reject(431, "request header fields too large")
+					c.reject(rejFieldsTooLarge, "request header fields too large")
 				}
 				return false
 			}
 			if err != nil {
 				var he *headError
 				if errors.As(err, &he) {
-					c.reject(he.status, he.msg)
+					c.reject(he.reason, he.msg)
 				} else {
-					c.reject(400, "malformed request")
+					c.reject(rejMalformed, "malformed request")
 				}
 				return false
 			}
@@ -196,17 +196,18 @@ func (c *clientConn) readRequest() bool {
 		}
 		var ne net.Error
 		if started && c.state.Load() != connClosing && errors.As(err, &ne) && ne.Timeout() {
-			c.reject(408, "request head not received in time (timeout http_request)")
+			c.reject(rejTimeout, "request head not received in time (timeout http_request)")
 		}
 		return false
 	}
 }
 
-// reject answers a request that cannot be forwarded, and the connection
-// closes.
-func (c *clientConn) reject(status int, msg string) {
+// reject answers a request that cannot be forwarded with the reason's
+// status and msg, counts it by reason, and the connection closes.
+func (c *clientConn) reject(reason rejectReason, msg string) {
 	c.f.errors.Add(1)
-	c.out = appendErrorResponse(c.out[:0], status, msg)
+	c.f.rejects[reason].Add(1)
+	c.out = appendErrorResponse(c.out[:0], reason.status(), msg)
 	_ = c.write(c.out)
 	c.out = c.out[:0]
 	// Let the client read the answer before the close resets the

@@ -98,26 +98,32 @@ type head struct {
 	teAndCL                               bool // both framings: close after (RFC 9112 6.1)
 }
 
-// headError is a message-head parse failure with the status to answer.
+// headError is a message-head parse failure with the status to answer
+// (its reason's) and the reason it is counted under.
 type headError struct {
 	status int
+	reason rejectReason
 	msg    string
+}
+
+func newHeadError(r rejectReason, msg string) *headError {
+	return &headError{r.status(), r, msg}
 }
 
 func (e *headError) Error() string { return e.msg }
 
 var (
-	errMalformed     = &headError{400, "malformed request"}
-	errBadVersion    = &headError{505, "HTTP version not supported"}
-	errTooManyFields = &headError{431, "too many header fields"}
-	errBadFraming    = &headError{400, "invalid message framing"}
-	errBadHost       = &headError{400, "missing or repeated Host"}
-	errBadTarget     = &headError{400, "invalid request target"}
-	errHostMismatch  = &headError{400, "Host differs from the request target's authority"}
-	errBadTE         = &headError{501, "transfer coding not implemented"}
+	errMalformed     = newHeadError(rejMalformed, "malformed request")
+	errBadVersion    = newHeadError(rejVersion, "HTTP version not supported")
+	errTooManyFields = newHeadError(rejFieldsTooLarge, "too many header fields")
+	errBadFraming    = newHeadError(rejFraming, "invalid message framing")
+	errBadHost       = newHeadError(rejHost, "missing, repeated or invalid Host")
+	errBadTarget     = newHeadError(rejTarget, "invalid request target")
+	errHostMismatch  = newHeadError(rejTarget, "Host differs from the request target's authority")
+	errBadTE         = newHeadError(rejNotImplemented, "transfer coding not implemented")
 	errBadResponse   = errors.New("malformed response head")
 	// errIncomplete: the buffer ends before the head does.
-	errIncomplete = &headError{400, "incomplete head"}
+	errIncomplete = newHeadError(rejMalformed, "incomplete head")
 )
 
 // findHeadEnd returns the length of the head at the start of b (the offset

@@ -1,0 +1,77 @@
+package proxy
+
+import "sync/atomic"
+
+// rejectReason is why the engine answered a request itself, with an
+// error status, instead of forwarding it: a label of
+// haraft_frontend_rejects_total. The set is fixed, so the metric's label
+// values are bounded whatever the input.
+type rejectReason uint8
+
+const (
+	rejMalformed         rejectReason = iota // 400: request line or field syntax
+	rejFraming                               // 400: Content-Length / Transfer-Encoding
+	rejChunk                                 // 400: malformed chunked body
+	rejHost                                  // 400: missing, repeated or invalid Host
+	rejTarget                                // 400: request target, or Host differing from it
+	rejMethod                                // 405: CONNECT
+	rejTimeout                               // 408: head not received in time
+	rejURITooLong                            // 414
+	rejFieldsTooLarge                        // 431: head too large or too many fields
+	rejNotImplemented                        // 501: transfer coding
+	rejVersion                               // 505
+	rejBadGateway                            // 502: the server's answer is unusable
+	rejNoServer                              // 503: no server may take it (none up, queue full, session unknown)
+	rejServerUnavailable                     // 503: the server could not be reached
+	rejGatewayTimeout                        // 504
+	numRejectReasons
+)
+
+// rejectInfo is each reason's status and label value.
+var rejectInfo = [numRejectReasons]struct {
+	status int
+	name   string
+}{
+	rejMalformed:         {400, "malformed"},
+	rejFraming:           {400, "framing"},
+	rejChunk:             {400, "chunk"},
+	rejHost:              {400, "host"},
+	rejTarget:            {400, "target"},
+	rejMethod:            {405, "method"},
+	rejTimeout:           {408, "timeout"},
+	rejURITooLong:        {414, "uri_too_long"},
+	rejFieldsTooLarge:    {431, "fields_too_large"},
+	rejNotImplemented:    {501, "not_implemented"},
+	rejVersion:           {505, "version"},
+	rejBadGateway:        {502, "bad_gateway"},
+	rejNoServer:          {503, "no_server"},
+	rejServerUnavailable: {503, "server_unavailable"},
+	rejGatewayTimeout:    {504, "gateway_timeout"},
+}
+
+func (r rejectReason) status() int { return rejectInfo[r].status }
+
+// rejectCounts counts refusals by reason, without locks or allocation.
+type rejectCounts [numRejectReasons]atomic.Uint64
+
+// RejectCount is the number of requests refused with one status and
+// reason.
+type RejectCount struct {
+	Status int
+	Reason string
+	N      uint64
+}
+
+// snapshot returns every reason's count, zeros included (a metric that
+// exists from the start).
+func (r *rejectCounts) snapshot() []RejectCount {
+	out := make([]RejectCount, numRejectReasons)
+	for i := range r {
+		out[i] = RejectCount{rejectInfo[i].status, rejectInfo[i].name, r[i].Load()}
+	}
+	return out
+}
+
+// Rejects returns the requests the frontend refused itself, by status and
+// reason (the HTTP/1.1 engine's; every reason is listed, zeros included).
+func (s *listenerStats) Rejects() []RejectCount { return s.rejects.snapshot() }

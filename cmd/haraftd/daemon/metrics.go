@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -51,6 +52,7 @@ var metricDefs = []metricDef{
 	{"haraft_server_response_seconds", "Response time of a server seen from this node: from taking a connection to the response head.", []string{"backend", "server"}},
 	{"haraft_frontend_requests_total", "Requests a listener received.", []string{"frontend", "backend"}},
 	{"haraft_frontend_errors_total", "Requests a listener answered with an error.", []string{"frontend", "backend"}},
+	{"haraft_frontend_rejects_total", "Requests the HTTP/1.1 engine refused itself, by status and reason (malformed, framing, chunk, host, target, uri_too_long, fields_too_large, not_implemented, version, timeout, method, bad_gateway, no_server, server_unavailable, gateway_timeout).", []string{"frontend", "backend", "status", "reason"}},
 	{"haraft_frontend_redispatches_total", "Requests redispatched to another server after a connection failure.", []string{"frontend", "backend"}},
 	{"haraft_frontend_learned_total", "Session cookies a listener learned.", []string{"frontend", "backend"}},
 	{"haraft_frontend_request_duration_seconds", "Time a listener took to answer a request: from its head read to the response sent.", []string{"frontend", "backend"}},
@@ -156,6 +158,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		fc, st := d.cfg.Frontends[i], f.Stats()
 		counter("haraft_frontend_requests_total", st.Requests, fc.Name, fc.Backend)
 		counter("haraft_frontend_errors_total", st.Errors, fc.Name, fc.Backend)
+		for _, r := range f.Rejects() {
+			counter("haraft_frontend_rejects_total", r.N, fc.Name, fc.Backend, strconv.Itoa(r.Status), r.Reason)
+		}
 		counter("haraft_frontend_redispatches_total", st.Redispatches, fc.Name, fc.Backend)
 		counter("haraft_frontend_learned_total", st.Learned, fc.Name, fc.Backend)
 		histogram("haraft_frontend_request_duration_seconds", f.Latency(), fc.Name, fc.Backend)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -79,6 +80,15 @@ func TestMetrics(t *testing.T) {
 	for range 3 {
 		httpGet(t, "http://"+d.Frontends()[0].Addr().String()+"/")
 	}
+	// One request the engine refuses itself: counted by reason.
+	conn, err := net.Dial("tcp", d.Frontends()[0].Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	_, _ = io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n")
+	_, _ = io.ReadAll(conn) // the 400, then the close
+	conn.Close()
 	body := httpGet(t, "http://"+d.OpsAddr()+"/metrics")
 	// The state as the node sees it after the scrape; a change between the
 	// two (rare with 300 ms timeouts) would show as a failure here.
@@ -95,6 +105,8 @@ func TestMetrics(t *testing.T) {
 		`haraft_server_health{backend="app",node_id="n3",server="A"}`,
 		`haraft_server_requests_total{backend="app",node_id="n3",server="A"}`,
 		`haraft_frontend_requests_total{backend="app",frontend="web",node_id="n3"} 3`,
+		`haraft_frontend_rejects_total{backend="app",frontend="web",node_id="n3",reason="framing",status="400"} 1`,
+		`haraft_frontend_rejects_total{backend="app",frontend="web",node_id="n3",reason="uri_too_long",status="414"} 0`,
 		`haraft_frontend_request_duration_seconds_count{backend="app",frontend="web",node_id="n3"} 3`,
 		`haraft_frontend_request_duration_seconds_bucket{backend="app",frontend="web",node_id="n3",le="10"} 3`,
 		`haraft_server_response_seconds_count{backend="app",node_id="n3",server="A"} 3`,

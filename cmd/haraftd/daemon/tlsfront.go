@@ -18,6 +18,7 @@ type Frontend interface {
 	Serve() error
 	Shutdown(ctx context.Context) error
 	Stats() proxy.FrontendStats
+	Rejects() []proxy.RejectCount
 	Latency() proxy.LatencySnapshot
 }
 

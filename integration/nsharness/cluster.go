@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/haraft/haraft/cmd/haraftd/certs"
 	"github.com/haraft/haraft/proto/adminpb"
 )
 
@@ -158,6 +159,9 @@ func NewCluster(e *Env, spec ClusterSpec) (*Cluster, error) {
 		return nil, err
 	}
 	c.statusClient = c.Client.HTTPClient(400*time.Millisecond, true)
+	if err := c.makeCerts(); err != nil {
+		return nil, err
+	}
 	for _, n := range c.Nodes {
 		if err := os.WriteFile(n.CfgPath, []byte(c.config(n)), 0o644); err != nil {
 			return nil, err
@@ -175,6 +179,10 @@ func (c *Cluster) config(n *Node) string {
 	for _, p := range c.Nodes {
 		fmt.Fprintf(&b, "    - {id: %s, addr: \"%s:%d\", az: %s}\n", p.ID, p.IP, RaftPort, p.AZ)
 	}
+	// The nodes' addresses are not loopback: the cluster port needs TLS.
+	tlsDir := filepath.Join(c.Env.Dir, "tls")
+	fmt.Fprintf(&b, "  tls: {ca_file: %s, cert_file: %s, key_file: %s}\n",
+		filepath.Join(tlsDir, "ca.pem"), filepath.Join(tlsDir, n.ID+".pem"), filepath.Join(tlsDir, n.ID+"-key.pem"))
 	fmt.Fprintf(&b, "http: {addr: \"%s:%d\"}\n", n.IP, OpsPort)
 	fmt.Fprintf(&b, "admin: {addr: \"%s:%d\", tokens: [{name: nsharness, role: write, secret: %s}]}\n", n.IP, AdminPort, AdminToken)
 	b.WriteString("timeouts: {connect: 500ms, client: 10s, server: 5s, http_request: 5s, http_keep_alive: 30s}\n")
@@ -201,6 +209,29 @@ func (c *Cluster) config(n *Node) string {
 		b.WriteString(s.ExtraYAML(n))
 	}
 	return b.String()
+}
+
+// makeCerts makes the cluster's CA and one certificate per node (its id
+// as identity, its address as IP SAN) under the env's dir/tls, as
+// `haraftd tls ca create` and `haraftd tls cert create` would.
+func (c *Cluster) makeCerts() error {
+	dir := filepath.Join(c.Env.Dir, "tls")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	ca, err := certs.NewCA("nsharness cluster CA", 7*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if _, err := ca.WriteCA(dir, "ca.pem"); err != nil {
+		return err
+	}
+	for _, n := range c.Nodes {
+		if _, err := ca.IssueNode(dir, n.ID, n.IP.String()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Start starts every backend and node and waits until the cluster has a

@@ -509,7 +509,14 @@ func (rig *reqRig) check(in []byte) error {
 		if _, err := br.Peek(1); err != nil {
 			break
 		}
-		resp, err := http.ReadResponse(br, nil)
+		// The answer to a HEAD has no body, the proxy's own errors too.
+		method := "GET"
+		if answered < len(ref) {
+			method = ref[answered].method
+		} else if answered == len(ref) && refFailed != nil {
+			method = refFailed.method
+		}
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
 		if err != nil {
 			return why("the client got bytes net/http cannot read as a response: %v\n%q", err, out)
 		}
@@ -519,8 +526,8 @@ func (rig *reqRig) check(in []byte) error {
 		}
 		xc := resp.Header.Get("X-Conn")
 		if xc == "" {
-			if resp.StatusCode < 400 || !resp.Close {
-				return why("the proxy answered %d itself without closing: %q", resp.StatusCode, body)
+			if !isProxyError(resp, body) {
+				return why("the proxy answered %d %v %q itself, not as its errors", resp.StatusCode, resp.Header, body)
 			}
 			if rest, _ := io.ReadAll(br); len(rest) > 0 {
 				return why("the proxy sent %q after its error %d", rest, resp.StatusCode)
@@ -607,6 +614,8 @@ var diffRequestCases = []struct{ name, in string }{
 	{"chunk-ext", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b;c=\"d\"\r\nhello\r\n0;z\r\nTrailer: t\r\n\r\n"},
 	{"chunk-bare-lf", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n"},
 	{"chunk-space", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"},
+	{"head-bad-chunk", "HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n"},
+	{"head-cut-short", "HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nabc"},
 	{"chunk-lf-data-end", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n"},
 	// line syntax
 	{"bare-lf-head", "GET /a HTTP/1.1\nHost: x\n\nGET /b HTTP/1.1\nHost: x\n\n"},
@@ -752,9 +761,16 @@ func newRespRig(t testing.TB) *respRig {
 	return rig
 }
 
-// isProxyError reports one of the proxy's own error answers.
+// isProxyError reports one of the proxy's own error answers (to a HEAD,
+// without its body).
 func isProxyError(resp *http.Response, body []byte) bool {
-	return resp.StatusCode >= 500 && resp.Close && bytes.HasPrefix(body, []byte(strconv.Itoa(resp.StatusCode)+" "+statusText(resp.StatusCode)+"\n"))
+	if resp.StatusCode < 400 || !resp.Close || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" || resp.Header.Get("Cache-Control") != "no-cache" {
+		return false
+	}
+	if resp.Request != nil && resp.Request.Method == "HEAD" {
+		return len(body) == 0
+	}
+	return bytes.HasPrefix(body, []byte(strconv.Itoa(resp.StatusCode)+" "+statusText(resp.StatusCode)+"\n"))
 }
 
 // check has the server answer the client's first request with stream; the
@@ -911,6 +927,8 @@ var diffResponseCases = []struct {
 	{"set-cookies", "HTTP/1.1 200 OK\r\n" + strings.Repeat("Set-Cookie: JSESSIONID=1\r\n", 40) + "Content-Length: 2\r\n\r\nok", 0},
 	{"empty", "", 0},
 	{"garbage", "hello\r\n\r\n", 0},
+	{"garbage-to-head", "hello\r\n\r\n", 1},
+	{"cut-short-to-head", "HTTP/1.1 200 OK\r\nContent-Le", 1},
 }
 
 func TestDiffResponseCases(t *testing.T) {

@@ -26,6 +26,7 @@ func (c *clientConn) forward() bool {
 		return false
 	}
 	isHEAD := string(method) == "HEAD"
+	c.head = isHEAD
 	idempotent := isHEAD || isIdempotent(method)
 	safe := safeMethod(method) // for nocache; the head is gone by the response
 	upgrade := req.minor == 1 && req.connUpgrade && req.upgrade.end > 0 && req.framing == bodyNone

@@ -36,6 +36,10 @@ type clientConn struct {
 	state    atomic.Int32
 	clientIP string
 	served   int // requests completed on this connection
+	// head: the request being answered is a HEAD; an error answer to it
+	// has no body (RFC 9110 9.3.2), or a client would read the body as
+	// the next answer.
+	head bool
 	// inflight is the server connection of the request being forwarded,
 	// for Shutdown to close when its deadline passes.
 	inflight atomic.Pointer[backendConn]
@@ -118,6 +122,7 @@ func (c *clientConn) kill() {
 func (c *clientConn) readRequest() bool {
 	t := &c.f.timeouts
 	started := c.in.buffered() > 0
+	c.head = false
 	if c.served == 0 || started {
 		armRead(c.conn, &c.rdl, t.HTTPRequest, c.rat)
 	} else {
@@ -207,7 +212,7 @@ func (c *clientConn) readRequest() bool {
 func (c *clientConn) reject(reason rejectReason, msg string) {
 	c.f.errors.Add(1)
 	c.f.rejects[reason].Add(1)
-	c.out = appendErrorResponse(c.out[:0], reason.status(), msg)
+	c.out = appendErrorResponse(c.out[:0], reason.status(), msg, c.head)
 	_ = c.write(c.out)
 	c.out = c.out[:0]
 	// Let the client read the answer before the close resets the
@@ -218,8 +223,9 @@ func (c *clientConn) reject(reason rejectReason, msg string) {
 }
 
 // appendErrorResponse appends a short plain-text error response, as
-// HAProxy's default error pages, closing the connection.
-func appendErrorResponse(b []byte, status int, msg string) []byte {
+// HAProxy's default error pages, closing the connection; to a HEAD
+// (head), the same head without the body.
+func appendErrorResponse(b []byte, status int, msg string, head bool) []byte {
 	text := statusText(status)
 	body := len(text) + len(msg) + 6 // "%d %s\n%s\n"
 	b = append(b, "HTTP/1.1 "...)
@@ -229,6 +235,9 @@ func appendErrorResponse(b []byte, status int, msg string) []byte {
 	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(body), 10)
 	b = append(b, "\r\n\r\n"...)
+	if head {
+		return b
+	}
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
 	b = append(b, text...)

@@ -5,6 +5,7 @@
 // one line per batch size.
 //
 //	go run ./bench/learn -n 200000 -batch 1,64,512
+//	go run ./bench/learn -tls both    the cluster port with and without mutual TLS, in turn
 package main
 
 import (
@@ -27,23 +28,38 @@ func main() {
 	n := flag.Int("n", 200000, "bindings per run")
 	batches := flag.String("batch", "1,64,512,4096", "batch sizes to compare (proposals.batch_size)")
 	via := flag.String("via", "follower", "feed the learner of the leader or of a follower")
+	tlsMode := flag.String("tls", "on", "the cluster port: on (mutual TLS, the dev CA) | off (plain TCP on loopback) | both (off then on, for each batch size)")
 	flag.Parse()
+	var modes []bool
+	switch *tlsMode {
+	case "on":
+		modes = []bool{true}
+	case "off":
+		modes = []bool{false}
+	case "both":
+		modes = []bool{false, true}
+	default:
+		fmt.Fprintf(os.Stderr, "-tls: %q is not on, off or both\n", *tlsMode)
+		os.Exit(2)
+	}
 	fmt.Printf("learned-binding commit throughput: 3 nodes in one process, raft-boltdb with fsync, %d CPUs, %s\n", runtime.NumCPU(), runtime.Version())
-	fmt.Printf("%-8s %-10s %12s %10s %10s\n", "batch", "via", "bindings/s", "entries", "seconds")
+	fmt.Printf("%-8s %-10s %-5s %12s %10s %10s\n", "batch", "via", "mtls", "bindings/s", "entries", "seconds")
 	for _, s := range strings.Split(*batches, ",") {
 		bs, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		if err := run(*n, bs, *via); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
+		for _, tls := range modes {
+			if err := run(*n, bs, *via, tls); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
 		}
 	}
 }
 
-func run(n, batch int, via string) error {
+func run(n, batch int, via string, tls bool) error {
 	dir, err := os.MkdirTemp("", "haraft-bench-learn-")
 	if err != nil {
 		return err
@@ -51,7 +67,7 @@ func run(n, batch int, via string) error {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := daemon.StartDev(ctx, daemon.DevOptions{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLogLevel: "off"})
+	c, err := daemon.StartDev(ctx, daemon.DevOptions{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), RaftLogLevel: "off", Plain: !tls})
 	if err != nil {
 		return err
 	}
@@ -97,6 +113,6 @@ func run(n, batch int, via string) error {
 			time.Sleep(time.Millisecond)
 		}
 	}
-	fmt.Printf("%-8d %-10s %12.0f %10d %10.2f\n", batch, via, float64(n)/elapsed.Seconds(), st.Batches, elapsed.Seconds())
+	fmt.Printf("%-8d %-10s %-5v %12.0f %10d %10.2f\n", batch, via, tls, float64(n)/elapsed.Seconds(), st.Batches, elapsed.Seconds())
 	return nil
 }

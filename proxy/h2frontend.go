@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // TLSFrontendOptions configures one TLS listener.
@@ -93,7 +96,34 @@ func NewTLSFrontend(o TLSFrontendOptions, st State, l *Learner, log *slog.Logger
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          errLog,
 	}
+	if err := f.serveHTTP2(o.MaxHeaderBytes); err != nil {
+		return nil, fmt.Errorf("frontend %s: %w", o.Name, err)
+	}
 	return f, nil
+}
+
+// serveHTTP2 makes the server speak HTTP/2 through golang.org/x/net/http2
+// (the code net/http bundles, but with ServeConn exported) rather than the
+// bundled copy, so that each connection can be read through an h2Guard
+// (h2guard.go): with it and SETTINGS_MAX_FRAME_SIZE at the RFC default,
+// h2spec passes in full (TestTLSFrontendH2spec). The TLS handshake, ALPN
+// and HTTP/1.1 stay net/http's; ConfigureServer also hooks Shutdown to
+// send GOAWAY.
+func (f *TLSFrontend) serveHTTP2(maxHeaderBytes int) error {
+	h2 := &http2.Server{MaxReadFrameSize: h2MaxFrameSize, MaxDecoderHeaderTableSize: h2HeaderTableSize}
+	if err := http2.ConfigureServer(f.srv, h2); err != nil {
+		return fmt.Errorf("http/2: %w", err)
+	}
+	f.srv.TLSNextProto[http2.NextProtoTLS] = func(hs *http.Server, c *tls.Conn, h http.Handler) {
+		// net/http passes the connection's base context through the
+		// handler (as x/net/http2's own TLSNextProto function reads it).
+		var ctx context.Context
+		if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
+			ctx = bc.BaseContext()
+		}
+		h2.ServeConn(newH2Guard(c, maxHeaderBytes), &http2.ServeConnOpts{Context: ctx, Handler: h, BaseConfig: hs})
+	}
+	return nil
 }
 
 // Addr returns the listening address.

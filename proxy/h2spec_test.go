@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -21,9 +22,12 @@ var h2specSummary = regexp.MustCompile(`(\d+) tests, (\d+) passed, (\d+) skipped
 // TestTLSFrontendH2spec runs h2spec (github.com/summerwind/h2spec, the
 // HTTP/2 conformance suite: .ci/run installs it) against a TLS frontend in
 // front of a real server, and fails on any failed case. Without h2spec on
-// PATH it skips.
+// PATH it skips, unless H2SPEC_REQUIRED is set (.ci/run sets it).
 func TestTLSFrontendH2spec(t *testing.T) {
 	bin, err := exec.LookPath("h2spec")
+	if err != nil && os.Getenv("H2SPEC_REQUIRED") != "" {
+		t.Fatalf("H2SPEC_REQUIRED is set and h2spec is not on PATH: %v", err)
+	}
 	if err != nil {
 		t.Skip("h2spec not on PATH (go install github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible)")
 	}

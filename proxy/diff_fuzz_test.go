@@ -731,6 +731,8 @@ type respRig struct {
 	mu     sync.Mutex
 	stream []byte
 	iter   int
+	// bad: what the server got that is no request of the client's.
+	bad string
 }
 
 func newRespRig(t testing.TB) *respRig {
@@ -740,6 +742,11 @@ func newRespRig(t testing.TB) *respRig {
 		for {
 			req, err := http.ReadRequest(br)
 			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					rig.mu.Lock()
+					rig.bad = fmt.Sprintf("the server got no request of the client's: %v", err)
+					rig.mu.Unlock()
+				}
 				return
 			}
 			_, _ = io.Copy(io.Discard, req.Body)
@@ -886,7 +893,17 @@ func (rig *respRig) check(stream []byte, mode uint8) error {
 	if err != nil {
 		return err
 	}
-	return sentinel(bufio.NewReader(bytes.NewReader(probe)), "a request on a new client connection")
+	if err := sentinel(bufio.NewReader(bytes.NewReader(probe)), "a request on a new client connection"); err != nil {
+		return err
+	}
+	rig.mu.Lock()
+	bad := rig.bad
+	rig.bad = ""
+	rig.mu.Unlock()
+	if bad != "" {
+		return why("%s", bad)
+	}
+	return nil
 }
 
 // diffResponseCases are the response framing families; mode as check's.
@@ -907,6 +924,7 @@ var diffResponseCases = []struct {
 	{"cl-list", "HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok", 0},
 	{"interim-100", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0},
 	{"interim-103-with-length", "HTTP/1.1 103 Early Hints\r\nLink: </s>\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0},
+	{"interim-then-close", "HTTP/1.0 100\n\n", 0},
 	{"interim-http10-client", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 2},
 	{"switching-unasked", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: upgrade\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0},
 	{"204-with-body", "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello", 0},

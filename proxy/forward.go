@@ -98,6 +98,7 @@ func (c *clientConn) forward() bool {
 
 	resp := &c.resp
 	bc.rat = now
+	interim := false // a 1xx came: the server has the request, and c.out holds the 1xx
 	for attempt := 0; ; {
 		err := c.readResponseHead(bc, isHEAD)
 		if err == nil && resp.status >= 200 {
@@ -123,11 +124,13 @@ func (c *clientConn) forward() bool {
 				}
 			}
 			bc.in.consume(resp.size)
+			interim = true
 			continue
 		}
 		// A reused connection the server had closed: try a new one, when
-		// the request can be sent again.
-		if attempt == 0 && bc.reused && bc.in.buffered() == 0 && body == nil && idempotent && isConnClosed(err) {
+		// the request can be sent again (and went unanswered: after a 1xx
+		// the server had it).
+		if attempt == 0 && bc.reused && bc.in.buffered() == 0 && body == nil && idempotent && !interim && isConnClosed(err) {
 			attempt++
 			bc.close()
 			if bc, err = c.redial(&rt); err == nil {

@@ -41,7 +41,8 @@ type Daemon struct {
 	health    *proxy.HealthMonitor
 	liveness  *cluster.Liveness // optional: the leader's view of which members are alive
 	backends  map[string]*proxy.Backend
-	frontends []Frontend // tlsfront.go
+	frontends []Frontend       // tlsfront.go
+	conns     *proxy.ConnLimit // global maxconn of every frontend (maxconn.go)
 	ops       *http.Server
 	opsLn     net.Listener
 	admin     *adminParts // admin.go
@@ -112,6 +113,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 
 	// Bind every listener now, so a port conflict fails the start instead
 	// of surfacing after the readiness gate.
+	d.conns = proxy.NewConnLimit(globalMaxConn(cfg, log))
 	for i, fc := range cfg.Frontends {
 		f, err := d.newFrontend(i, fc)
 		if err != nil {

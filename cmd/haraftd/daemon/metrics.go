@@ -55,6 +55,9 @@ var metricDefs = []metricDef{
 	{"haraft_frontend_rejects_total", "Requests the HTTP/1.1 engine refused itself, by status and reason (malformed, framing, chunk, host, target, uri_too_long, fields_too_large, not_implemented, version, timeout, method, bad_gateway, no_server, server_unavailable, gateway_timeout).", []string{"frontend", "backend", "status", "reason"}},
 	{"haraft_frontend_redispatches_total", "Requests redispatched to another server after a connection failure.", []string{"frontend", "backend"}},
 	{"haraft_frontend_learned_total", "Session cookies a listener learned.", []string{"frontend", "backend"}},
+	{"haraft_frontend_connections", "Client connections of a listener: state current (open now) and max (its maxconn, the global one when it has none).", []string{"frontend", "state"}},
+	{"haraft_frontend_connections_total", "Client connections a listener accepted.", []string{"frontend"}},
+	{"haraft_connections", "Client connections of every listener: state current (open now) and max (global maxconn).", []string{"state"}},
 	{"haraft_frontend_request_duration_seconds", "Time a listener took to answer a request: from its head read to the response sent.", []string{"frontend", "backend"}},
 	{"haraft_proposals_total", "Learned bindings by outcome of their batched proposal.", []string{"outcome"}},
 	{"haraft_proposal_batches_total", "Learn proposals (log entries) sent.", nil},
@@ -164,6 +167,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter("haraft_frontend_redispatches_total", st.Redispatches, fc.Name, fc.Backend)
 		counter("haraft_frontend_learned_total", st.Learned, fc.Name, fc.Backend)
 		histogram("haraft_frontend_request_duration_seconds", f.Latency(), fc.Name, fc.Backend)
+		cs := f.Connections()
+		gauge("haraft_frontend_connections", float64(cs.Current), fc.Name, "current")
+		gauge("haraft_frontend_connections", float64(cs.Max), fc.Name, "max")
+		counter("haraft_frontend_connections_total", cs.Total, fc.Name)
+	}
+	if d.conns != nil {
+		gs := d.conns.Stats()
+		gauge("haraft_connections", float64(gs.Current), "current")
+		gauge("haraft_connections", float64(gs.Max), "max")
 	}
 	ls := d.learner.Stats()
 	for outcome, v := range map[string]uint64{"queued": ls.Queued, "dropped": ls.Dropped, "proposed": ls.Proposed,

@@ -90,6 +90,14 @@ func framingCases() []framingCase {
 		{"long header", get + "X-Big: " + strings.Repeat("a", 70<<10) + "\r\n\r\n", "[431]", false},
 		{"pipelined CL bodies", post + "Content-Length: 3\r\n\r\nabc" + post + "Content-Length: 2\r\n\r\nde" + get + "\r\n", "[200 200 200] | POST / x 3; POST / x 2; GET / x 0", true},
 		{"pipelined chunked then GET", post + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + get + "\r\n", "[200 200] | POST / x 3; GET / x 0", true},
+		{"TE identity, chunked", post + "Transfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n", "[501]", false},
+		{"TE chunked then identity lines", post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n", "[400]", true},
+		{"asterisk-form GET", "GET * HTTP/1.1\r\nHost: x\r\n\r\n", "[400]", false},
+		{"Host with space", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", "[400]", false},
+		{"Host with slash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", "[400]", false},
+		{"trailer field", post + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", "[200] | POST / x 3", true},
+		{"bad chunk in a later chunk", post + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n-1\r\nx\r\n0\r\n\r\n", "[400]", true},
+		{"CL repeated lines", post + "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc", "[200] | POST / x 3", true},
 		{"CL with sign", post + "Content-Length: +3\r\n\r\nabc", "[400]", true},
 		{"CL list equal", post + "Content-Length: 3, 3\r\n\r\nabc", "[200] | POST / x 3", true},
 		{"CL list differ", post + "Content-Length: 3, 4\r\n\r\nabcd", "[400]", true},
@@ -368,6 +376,182 @@ func TestFramingAgainstHAProxy(t *testing.T) {
 		if o := got["haraft"]; o.leftover != "" {
 			t.Errorf("%s: the backend received bytes that are no request: %s", tc.name, o.leftover)
 		}
+	}
+	t.Logf("case | HAProxy | haraft\n%s", table.String())
+}
+
+// responseCase is one answer of a malicious or confused server to the
+// first request on its first connection; every other request gets
+// "fresh" from a well-behaved answer.
+type responseCase struct {
+	name, method string
+	answer       func(net.Conn)
+	want         string // haraft's outcome, as respOutcome prints it
+	likeHAProxy  bool
+}
+
+func writeThen(parts ...string) func(net.Conn) {
+	return func(c net.Conn) {
+		for i, p := range parts {
+			if i > 0 {
+				time.Sleep(100 * time.Millisecond)
+			}
+			_, _ = io.WriteString(c, p)
+		}
+	}
+}
+
+func responseCases() []responseCase {
+	const stray = "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nSTRAYED"
+	return []responseCase{
+		{"bytes after the Content-Length body", "GET", writeThen("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + stray), "200 ok | next fresh | other fresh", true},
+		{"Content-Length and chunked", "GET", writeThen("HTTP/1.1 200 OK\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n" + stray), "200 ok | next fresh | other fresh", false},
+		{"Connection: Content-Length", "GET", writeThen("HTTP/1.1 200 OK\r\nConnection: Content-Length\r\nContent-Length: 2\r\n\r\nok" + stray), "200 ok | next fresh | other fresh", true},
+		{"conflicting Content-Length", "GET", writeThen("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 9\r\n\r\nok" + stray), "502 | closed | other fresh", true},
+		{"Content-Length list", "GET", writeThen("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok"), "200 ok | next fresh | other fresh", false},
+		{"Transfer-Encoding gzip", "GET", writeThen("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz"), "502 | closed | other fresh", false},
+		{"204 with a late body", "GET", writeThen("HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n", stray), "204 | next fresh | other fresh", false},
+		{"HEAD answered with a body", "HEAD", writeThen("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nSTRAYED"), "200 | next fresh | other fresh", true},
+		{"103 then bytes after the final", "GET", writeThen("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + stray), "200 ok | next fresh | other fresh", true},
+		{"bad chunk size", "GET", writeThen("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n+7\r\nSTRAYED\r\n0\r\n\r\n"), "502 | closed | other fresh", true},
+		{"chunk with bare LF", "GET", writeThen("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\n0\n\n"), "502 | closed | other fresh", false},
+		{"body until the close", "GET", func(c net.Conn) {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nuntil the end")
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.CloseWrite()
+			}
+		}, "200 until the end | closed | other fresh", true},
+	}
+}
+
+// respExchange sends one request and reads its final answer: "STATUS
+// body", "STATUS cut" when the body ends early, or "closed".
+func respExchange(br *bufio.Reader, conn net.Conn, method, path string) string {
+	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(conn, method+" "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return "closed"
+	}
+	for {
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			return "closed"
+		}
+		if resp.StatusCode < 200 {
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("%d cut", resp.StatusCode)
+		case resp.StatusCode >= 500 || len(body) == 0:
+			return fmt.Sprint(resp.StatusCode)
+		}
+		return fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}
+}
+
+// respOutcome runs a response case against the proxy at addr: the first
+// answer, the next on the same client connection (or "closed"), and one
+// on another client connection.
+func respOutcome(addr string, tc responseCase) string {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err.Error()
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	first := respExchange(br, conn, tc.method, "/")
+	next := "closed"
+	if first != "closed" && !strings.HasSuffix(first, " cut") && !strings.HasPrefix(first, "5") {
+		next = strings.Replace(respExchange(br, conn, "GET", "/next"), "200 ", "next ", 1)
+	} else {
+		// The proxy closes after a refusal or a body cut short.
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := br.ReadByte(); err == nil {
+			next = "open"
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // a late stray body arrives meanwhile
+	c2, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err.Error()
+	}
+	defer c2.Close()
+	other := strings.Replace(respExchange(bufio.NewReader(c2), c2, "GET", "/other"), "200 ", "other ", 1)
+	return first + " | " + next + " | " + other
+}
+
+// responseBackend answers the first request on its first connection with
+// tc.answer and every other with "fresh".
+func responseBackend(t *testing.T, tc responseCase) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := 0
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns++
+			n := conns
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for i := 0; ; i++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					_, _ = io.Copy(io.Discard, req.Body)
+					if n == 1 && i == 0 {
+						tc.answer(c)
+						continue
+					}
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return ln.Addr().String()
+}
+
+// TestResponseFramingAgainstHAProxy: a malicious or confused server must
+// not desynchronize the client, nor a pooled server connection: the next
+// request, on the same client connection and on another, gets a fresh
+// server connection's answer, never the stray bytes.
+func TestResponseFramingAgainstHAProxy(t *testing.T) {
+	_, err := exec.LookPath("haproxy")
+	haveHAProxy := err == nil
+	var table strings.Builder
+	for _, tc := range responseCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			r := respOutcome(startHaraftFraming(t, responseBackend(t, tc)), tc)
+			h := "-"
+			if haveHAProxy {
+				h = respOutcome(startHAProxyFraming(t, responseBackend(t, tc)), tc)
+			}
+			fmt.Fprintf(&table, "| %s | %s | %s |\n", tc.name, h, r)
+			if r != tc.want {
+				t.Errorf("haraft %s, want %s", r, tc.want)
+			}
+			if haveHAProxy && tc.likeHAProxy && h != r {
+				t.Errorf("haraft %s, HAProxy %s", r, h)
+			}
+		})
 	}
 	t.Logf("case | HAProxy | haraft\n%s", table.String())
 }

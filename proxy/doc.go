@@ -36,17 +36,25 @@
 //     by length and a case fold, nothing is copied. It is strict (RFC 9112:
 //     400 on obs-fold, whitespace before a colon, bare CR, conflicting
 //     Content-Length, Transfer-Encoding in HTTP/1.0 or not ending in
-//     chunked; 431 past MaxHeaderBytes or 128 fields; 505 for other
-//     versions) and fuzzed.
+//     chunked, a target outside the URI grammar or whose authority
+//     differs from Host; 501 for a coding besides chunked; 414 for a
+//     request line, 431 for fields past MaxHeaderBytes or 128 fields; 505
+//     for other major versions) and fuzzed. The framing is decided once,
+//     here: a Connection token never removes a field the engine acts on.
+//     FRAMING.md has every case beside RFC 9112 and HAProxy 2.6.
 //   - The router reads the Cookie lines as string views of that buffer
 //     (bstr); the learner copies what it keeps. The backend's server set
 //     (configured servers and those added at run time, minus the removed
 //     ones, with their agreed weights; serverset.go) is derived once per
 //     agreed server table, not per request.
 //   - forward.go builds the outgoing head by appending to a scratch
-//     buffer: hop-by-hop fields dropped (Connection and the fields it
-//     names, Keep-Alive, Proxy-Connection, TE, Upgrade unless upgrading),
-//     the cookie rewritten in place, X-Forwarded-For added. A head and a
+//     buffer: hop-by-hop fields dropped (Connection and the other fields
+//     it names, Keep-Alive, Proxy-Connection, TE, Upgrade unless
+//     upgrading), Content-Length written as the one value framed, the
+//     cookie rewritten in place, X-Forwarded-For added. A response whose
+//     framing is in doubt (bytes past its end, both framings, a body its
+//     status forbids announced) never returns its server connection to
+//     the pool. A head and a
 //     body that fits leave in one write, each way.
 //   - pool.go keeps per-server keep-alive connections, most recently used
 //     first, each with its read buffer; one idle over a second is probed (a non-blocking MSG_PEEK)
@@ -54,8 +62,11 @@
 //     request whose reused connection turns out closed is sent again on a
 //     new one. A connect failure is redispatched once to another server
 //     before anything of the request was read, so even a POST can move.
-//   - body.go streams bodies, Content-Length or chunked (passed through
-//     as chunked, framing checked), a few buffers at a time; large
+//   - body.go streams bodies, Content-Length or chunked (kept chunked but
+//     normalized: size digits and CRLF, no extensions, trailers checked;
+//     a malformed chunk already read with its head is refused before
+//     anything is sent, one found later closes both sides), a few buffers
+//     at a time; large
 //     Content-Length bodies move with splice(2). A request body streams in
 //     a second goroutine while the response is read, so 100 Continue is
 //     relayed and an early answer ends the upload. A 101 turns the

@@ -207,6 +207,17 @@ func (c *clientConn) forward() bool {
 	if err != nil {
 		f.log.Debug("response body", "server", rt.server.Name, "err", err)
 		bc.close()
+		if c.wat != 0 {
+			// Nothing reached the client yet (a write clears wat): the
+			// head and what came of the body are dropped, and the client
+			// gets an answer of the proxy's own, as from HAProxy.
+			c.out = c.out[:0]
+			if isTimeout(err) {
+				c.reject(rejGatewayTimeout, fmt.Sprintf("server %s did not answer in time", rt.server.Name))
+			} else {
+				c.reject(rejBadGateway, fmt.Sprintf("server %s: malformed response body", rt.server.Name))
+			}
+		}
 		return false
 	}
 	if bc.in.buffered() > 0 {

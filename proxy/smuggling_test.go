@@ -244,7 +244,9 @@ func TestMaliciousResponseNotPooled(t *testing.T) {
 		}, 304, "", true},
 		{"HEAD answered with a body", "HEAD", writeAll("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nSTRAYED"), 200, "", true},
 		{"1xx then bytes after the final", "GET", writeAll("HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok" + stray), 200, "ok", true},
-		{"bad chunk after the head", "GET", writeAll("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n+7\r\nSTRAYED\r\n0\r\n\r\n"), 0, "", false},
+		{"bad chunk before anything was relayed", "GET", writeAll("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n+7\r\nSTRAYED\r\n0\r\n\r\n"), 502, "", false},
+		{"bad chunk after the head was relayed", "GET", writeAll("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n8000\r\n" + strings.Repeat("a", 0x8000) + "\r\n+7\r\nSTRAYED\r\n0\r\n\r\n"), 0, "", false},
+		{"bare LF in a chunk line", "GET", writeAll("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\n0\n\n"), 502, "", false},
 		{"body delimited by the close", "GET", func(c net.Conn) {
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nuntil the end")
 			closeWrite(c)

@@ -1,7 +1,14 @@
 package cluster
 
 import (
+	"context"
+	"fmt"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proto/fsmpb"
 )
 
 // FastTimeouts sets the 50 ms Raft timeouts that in-process test clusters
@@ -11,4 +18,32 @@ func FastTimeouts(c *Config) {
 	c.ElectionTimeout = 50 * time.Millisecond
 	c.LeaderLeaseTimeout = 50 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
+}
+
+// ApplyOnLeader proposes a command on whichever of nodes is the leader,
+// as the leader's own decision or an administrative command (which are
+// never forwarded, cluster/forwardpolicy.go), again after a leadership
+// change, until ctx ends. For tests and tools that stand in for the admin
+// API or a leader loop.
+func ApplyOnLeader(ctx context.Context, nodes []*Node, t fsm.MessageType, msg proto.Message) (*fsmpb.ApplyResult, error) {
+	for {
+		var err error = ErrNoLeader
+		for _, n := range nodes {
+			if n != nil && n.IsLeader() {
+				var res *fsmpb.ApplyResult
+				if res, err = n.ApplyAsLeader(ctx, t, msg); err == nil {
+					return res, nil
+				}
+				break
+			}
+		}
+		if !retryable(err) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("apply on the leader: %w (last error: %v)", ctx.Err(), err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

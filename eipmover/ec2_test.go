@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/hashicorp/raft"
 
+	"github.com/haraft/haraft/cluster"
 	"github.com/haraft/haraft/eipmover/ec2emu"
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
@@ -246,10 +247,20 @@ func TestStaleTermAssignRefused(t *testing.T) {
 		break
 	}
 	newer := &fsmpb.EIP{Id: eipWeb.ID, Address: eipWeb.Address, HomeAz: eipWeb.HomeAZ, Holder: "n1", Term: cur, Reason: "test"}
-	// A deposed leader's decision, forwarded from a follower, is refused.
+	// A deposed leader's decision is not forwarded by a follower (the
+	// cluster port carries no placement, cluster/forwardpolicy.go) ...
 	stale := &fsmpb.EIP{Id: eipWeb.ID, Address: eipWeb.Address, HomeAz: eipWeb.HomeAZ, Holder: "n3", Term: rec.Term, Reason: "deposed"}
 	f := (l + 1) % 3
-	res, err := h.nodes[f].node.Apply(context.Background(), fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: stale})
+	if _, err := h.nodes[f].node.Apply(context.Background(), fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: stale}); !errors.Is(err, cluster.ErrNotForwarded) {
+		t.Fatalf("a follower forwarded a placement: %v", err)
+	}
+	// ... and wherever it reaches the log (an entry of the deposed leader
+	// still in flight), Apply refuses its older term.
+	var nodes []*cluster.Node
+	for _, n := range h.nodes {
+		nodes = append(nodes, n.node)
+	}
+	res, err := cluster.ApplyOnLeader(context.Background(), nodes, fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: stale})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/haraft/haraft/cluster"
 	"github.com/haraft/haraft/cmd/haraftd/certs"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
 	"github.com/haraft/haraft/cmd/haraftd/daemon/daemontest"
@@ -37,7 +38,11 @@ func devCluster(t *testing.T) *daemon.DevCluster {
 		t.Fatal(err)
 	}
 	eip := &fsmpb.EIP{Id: "eipalloc-1", Address: "198.51.100.7", HomeAz: "dev-a", Holder: "n1", Term: n.Raft().CurrentTerm(), Reason: "initial placement"}
-	if _, err := n.Apply(ctx, fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: eip}); err != nil {
+	var nodes []*cluster.Node
+	for _, d := range c.Nodes {
+		nodes = append(nodes, d.Node())
+	}
+	if _, err := cluster.ApplyOnLeader(ctx, nodes, fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: eip}); err != nil {
 		t.Fatal(err)
 	}
 	// Every node has applied it all and registered its admin address.

@@ -184,7 +184,8 @@ func (c *Cluster) config(n *Node) string {
 	fmt.Fprintf(&b, "  tls: {ca_file: %s, cert_file: %s, key_file: %s}\n",
 		filepath.Join(tlsDir, "ca.pem"), filepath.Join(tlsDir, n.ID+".pem"), filepath.Join(tlsDir, n.ID+"-key.pem"))
 	fmt.Fprintf(&b, "http: {addr: \"%s:%d\"}\n", n.IP, OpsPort)
-	fmt.Fprintf(&b, "admin: {addr: \"%s:%d\", tokens: [{name: nsharness, role: write, secret: %s}]}\n", n.IP, AdminPort, AdminToken)
+	// A test network: the admin API speaks plaintext there (admin.insecure).
+	fmt.Fprintf(&b, "admin: {addr: \"%s:%d\", insecure: true, tokens: [{name: nsharness, role: write, secret: %s}]}\n", n.IP, AdminPort, AdminToken)
 	b.WriteString("timeouts: {connect: 500ms, client: 10s, server: 5s, http_request: 5s, http_keep_alive: 30s}\n")
 	// Frontends on every address of the namespace: the node's own and the
 	// VIP while it holds it.

@@ -11,12 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/haraft/haraft/cmd/haraftd/admin"
 	"github.com/haraft/haraft/cmd/haraftd/certs"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
 	"github.com/haraft/haraft/cmd/haraftd/daemon/daemontest"
@@ -44,6 +46,53 @@ func dial(t *testing.T, c *daemon.DevCluster, i int, f certs.Files) adminpb.Admi
 		t.Fatal(err)
 	}
 	conn, err := grpc.NewClient(c.Nodes[i].AdminAddr(), grpc.WithTransportCredentials(credentials.NewTLS(tc)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return adminpb.NewAdminClient(conn)
+}
+
+// dialFollowing is dial, with writes that follow a NOT_LEADER answer to
+// the leader's admin address, as haraftctl does, and are asked again while
+// leadership moves.
+func dialFollowing(t *testing.T, c *daemon.DevCluster, i int, f certs.Files) adminpb.AdminClient {
+	t.Helper()
+	tc, err := certs.Client(f, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := grpc.WithTransportCredentials(credentials.NewTLS(tc))
+	follow := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		for try := 0; try < 20 && ctx.Err() == nil; try++ {
+			leader := ""
+			if st, ok := status.FromError(err); ok && st.Code() == codes.FailedPrecondition {
+				for _, d := range st.Details() {
+					if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.Reason == admin.ReasonNotLeader {
+						leader = ei.Metadata["leader_admin_addr"]
+					}
+				}
+			}
+			moved := status.Code(err) == codes.Unavailable && strings.Contains(status.Convert(err).Message(), "leadership changed")
+			if leader == "" && !moved {
+				return err
+			}
+			time.Sleep(50 * time.Millisecond)
+			if leader == "" {
+				err = invoker(ctx, method, req, reply, cc, opts...)
+				continue
+			}
+			lc, derr := grpc.NewClient(leader, creds)
+			if derr != nil {
+				return derr
+			}
+			err = lc.Invoke(ctx, method, req, reply, opts...)
+			lc.Close()
+		}
+		return err
+	}
+	conn, err := grpc.NewClient(c.Nodes[i].AdminAddr(), creds, grpc.WithUnaryInterceptor(follow))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +195,20 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatalf("requests counted %d, want 1: %v", n, bs)
 	}
 
-	// Writes through a follower are committed by the leader.
+	// A write on a follower is not forwarded over the cluster port: the
+	// follower answers with the leader's admin address (retried if
+	// leadership moved to the follower meanwhile) ...
+	for try := 0; ; try++ {
+		f := dial(t, c, (leaderIndex(t, c)+1)%3, sec.TLS.Client)
+		_, err = f.SetServerAdmin(wctx, &adminpb.SetServerAdminRequest{Backend: "app", Server: "B", Admin: adminpb.AdminState_ADMIN_DRAIN})
+		if status.Code(err) == codes.FailedPrecondition || try == 10 {
+			break
+		}
+	}
+	wantCode(t, err, codes.FailedPrecondition, "not the leader: SetServerAdmin runs on the leader")
+	// ... which haraftctl (here dialFollowing) asks instead, with the
+	// caller's token.
+	follower = dialFollowing(t, c, fi, sec.TLS.Client)
 	srv, err := follower.SetServerAdmin(wctx, &adminpb.SetServerAdminRequest{Backend: "app", Server: "B", Admin: adminpb.AdminState_ADMIN_DRAIN})
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +279,7 @@ func TestWatchLive(t *testing.T) {
 	// round trip is not guaranteed, so give it a moment.
 	time.Sleep(100 * time.Millisecond)
 	w := withToken(ctx, sec.WriteToken)
-	if _, err := follower.SetServerAdmin(w, &adminpb.SetServerAdminRequest{Backend: "app", Server: "A", Admin: adminpb.AdminState_ADMIN_MAINT}); err != nil {
+	if _, err := dialFollowing(t, c, (li+1)%3, sec.TLS.Client).SetServerAdmin(w, &adminpb.SetServerAdminRequest{Backend: "app", Server: "A", Admin: adminpb.AdminState_ADMIN_MAINT}); err != nil {
 		t.Fatal(err)
 	}
 	// 50 ms timeouts under -race: leadership may move by itself meanwhile.

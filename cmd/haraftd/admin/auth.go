@@ -5,12 +5,16 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"log/slog"
+	"net"
 	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/haraft/haraft/cluster"
 )
 
 // readMethods are the calls a read token may make; every other call of the
@@ -33,6 +37,9 @@ func isReadMethod(method string) bool {
 type authorizer struct {
 	tokens []hashedToken
 	log    *slog.Logger
+	// failures thins out the log of failed authentications, per peer
+	// address (a stranger can provoke them at will).
+	failures cluster.LogLimiter
 }
 
 type hashedToken struct {
@@ -51,40 +58,87 @@ func newAuthorizer(tokens []Token, log *slog.Logger) *authorizer {
 
 type callerKey struct{}
 
-// Caller returns the name of the token a call came with, "" when none.
-func Caller(ctx context.Context) string {
-	s, _ := ctx.Value(callerKey{}).(string)
-	return s
+// caller is who made a call: the token's name and role.
+type caller struct {
+	name  string
+	write bool
 }
 
-// check authorizes one call: it returns the context carrying the caller's
-// token name, or a status saying what is missing.
+// Caller returns the name of the token a call came with, "" when none.
+func Caller(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c.name
+}
+
+// seesKeys reports whether the call came with a write token, the only
+// role that sees session keys in full.
+func seesKeys(ctx context.Context) bool {
+	c, _ := ctx.Value(callerKey{}).(caller)
+	return c.write
+}
+
+// match returns the token whose secret is bearer. Every configured token
+// is compared, in constant time, whichever matches: neither the secret's
+// length nor its position in the list shows in the time taken.
+func (a *authorizer) match(bearer string) (hashedToken, bool) {
+	sum := sha256.Sum256([]byte(bearer))
+	var found hashedToken
+	ok := 0
+	for _, t := range a.tokens {
+		eq := subtle.ConstantTimeCompare(sum[:], t.sum[:])
+		if eq == 1 {
+			found = t
+		}
+		ok |= eq
+	}
+	return found, ok == 1
+}
+
+// check authorizes one call: it returns the context carrying the caller,
+// or a status saying what is missing.
 func (a *authorizer) check(ctx context.Context, method string) (context.Context, error) {
 	read := isReadMethod(method)
 	bearer := bearerToken(ctx)
 	if len(a.tokens) == 0 {
 		if read {
-			return ctx, nil
+			return context.WithValue(ctx, callerKey{}, caller{}), nil
 		}
+		a.failed(ctx, method, "", "write without admin.tokens configured")
 		return nil, status.Errorf(codes.PermissionDenied, "%s needs a write token, and this node has no admin.tokens configured: add one with role write", method)
 	}
 	if bearer == "" {
+		a.failed(ctx, method, "", "no bearer token")
 		return nil, status.Error(codes.Unauthenticated, `missing bearer token: send "authorization: Bearer <token>" (haraftctl: --token or HARAFT_TOKEN)`)
 	}
-	sum := sha256.Sum256([]byte(bearer))
-	for _, t := range a.tokens {
-		// Compare hashes in constant time: the secret's length leaks nothing.
-		if subtle.ConstantTimeCompare(sum[:], t.sum[:]) != 1 {
-			continue
-		}
-		if !read && !t.write {
-			a.log.Warn("admin: write refused to a read-only token", "token", t.name, "method", method)
-			return nil, status.Errorf(codes.PermissionDenied, "token %q is read-only: %s needs a token with role write", t.name, method)
-		}
-		return context.WithValue(ctx, callerKey{}, t.name), nil
+	t, ok := a.match(bearer)
+	if !ok {
+		a.failed(ctx, method, "", "unknown bearer token")
+		return nil, status.Error(codes.Unauthenticated, "unknown bearer token: check --token / HARAFT_TOKEN against admin.tokens")
 	}
-	a.log.Warn("admin: unknown bearer token", "method", method)
-	return nil, status.Error(codes.Unauthenticated, "unknown bearer token: check --token / HARAFT_TOKEN against admin.tokens")
+	if !read && !t.write {
+		a.failed(ctx, method, t.name, "write refused to a read-only token")
+		return nil, status.Errorf(codes.PermissionDenied, "token %q is read-only: %s needs a token with role write", t.name, method)
+	}
+	return context.WithValue(ctx, callerKey{}, caller{name: t.name, write: t.write}), nil
+}
+
+// failed logs a refused call with the peer's address, at most one line
+// per peer address every 10 s; the next line counts the ones left out.
+func (a *authorizer) failed(ctx context.Context, method, token, why string) {
+	addr := ""
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		addr = p.Addr.String()
+	}
+	host := addr
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	ok, suppressed := a.failures.Allow(host)
+	if !ok {
+		return
+	}
+	a.log.Warn("admin: call refused", "reason", why, "method", method, "token", token, "peer_addr", addr,
+		"refused_since_last_line", suppressed)
 }
 
 func bearerToken(ctx context.Context) string {

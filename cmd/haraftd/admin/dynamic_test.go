@@ -85,7 +85,7 @@ func TestRuntimeServerRoutedOnEveryNode(t *testing.T) {
 	defer cancel()
 	sec := c.Security
 	wctx, rctx := withToken(ctx, sec.WriteToken), withToken(ctx, sec.ReadToken)
-	adm := dial(t, c, (leaderIndex(t, c)+1)%3, sec.TLS.Client) // a follower: writes go through the leader
+	adm := dialFollowing(t, c, (leaderIndex(t, c)+1)%3, sec.TLS.Client) // a follower: writes are redirected to the leader
 
 	// Added: routable and health checked on every node.
 	if _, err := adm.AddServer(wctx, &adminpb.AddServerRequest{Backend: "app", Server: "C", Addr: cb.Addr()}); err != nil {

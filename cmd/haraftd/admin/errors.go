@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -66,16 +67,43 @@ func (s *Server) adminAddrOf(id string) string {
 	return ""
 }
 
-// apply commits one FSM command through the leader and maps both kinds of
+// apply commits one administrative FSM command and maps both kinds of
 // failure — the cluster's and the command's own — to statuses.
+//
+// Only the leader's admin API proposes administrative commands: the
+// cluster port's forwarding RPC refuses them (cluster/forwardpolicy.go),
+// so that they enter the log only after an admin API checked a write
+// token, never because someone reached a cluster port. On a follower the
+// call is answered NOT_LEADER with the leader's admin address, which
+// haraftctl follows with the caller's token and TLS settings; the leader
+// checks that token against its own admin.tokens. (The alternative, a
+// follower relaying the call to the leader's admin API, would need every
+// node to hold a client certificate for its peers' admin listeners and
+// would make a follower a confused deputy for whatever token it relays.)
 func (s *Server) apply(ctx context.Context, t fsm.MessageType, msg proto.Message) error {
 	ctx, cancel := withWriteTimeout(ctx)
 	defer cancel()
-	res, err := s.opts.Node.Apply(ctx, t, msg)
+	method := shortMethod(ctx)
+	if !s.opts.Node.IsLeader() {
+		return s.notLeader(method)
+	}
+	res, err := s.opts.Node.ApplyAsLeader(ctx, t, msg)
 	if err != nil {
+		if errors.Is(err, raft.ErrNotLeader) {
+			return s.notLeader(method)
+		}
 		return clusterStatus(err)
 	}
 	return resultStatus(res)
+}
+
+// shortMethod is the name of the call ctx belongs to ("SetServerAdmin").
+func shortMethod(ctx context.Context) string {
+	m, ok := grpc.Method(ctx)
+	if !ok {
+		return "this call"
+	}
+	return m[strings.LastIndex(m, "/")+1:]
 }
 
 // clusterStatus maps an error of cluster.Node.Apply or of a Raft call.

@@ -6,11 +6,16 @@
 //
 // It lives under cmd/haraftd, not cluster/, because it is part of the
 // daemon's wiring: it reads the node's configuration (backends, tokens) and
-// its proxy counters, and it adds no Raft behaviour — writes go through
-// cluster.Node.Apply, which forwards them to the leader, and the few calls
+// its proxy counters, and it adds no Raft behaviour. Every write runs on
+// the leader's admin API: writes (cluster.Node.ApplyAsLeader) and the calls
 // Raft only allows on the leader (membership, leadership transfer,
 // snapshots) are refused on a follower with the leader's admin address in
-// the status, which haraftctl follows.
+// the status, which haraftctl follows. The cluster port never carries an
+// administrative command (errors.go, apply).
+//
+// Session keys are bearer credentials (whoever holds a JSESSIONID is that
+// user): only a write token sees them in lists; read tokens, and callers
+// of a node without tokens, see a keyed hash (mask.go).
 package admin
 
 import (
@@ -75,6 +80,14 @@ type Options struct {
 	Tokens []Token
 	// TLS, when set, is the listener's TLS config (with ClientCAs for mTLS).
 	TLS *tls.Config
+	// Insecure allows serving without TLS on an address that is not
+	// loopback (admin.insecure): bearer tokens then cross the network in
+	// clear. Without it, Serve refuses such a listener.
+	Insecure bool
+	// MaskSecret keys the masks of session keys shown to read tokens and
+	// seals page tokens (MaskSecretLen bytes, kept across restarts so a
+	// session's mask stays the same); nil: a random one for this process.
+	MaskSecret []byte
 
 	// Local counters of this node, optional.
 	Ready     func() bool
@@ -100,6 +113,7 @@ type Server struct {
 	ln     net.Listener
 	events *Hub
 	auth   *authorizer
+	mask   *keyMasker
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -117,7 +131,11 @@ func New(o Options) (*Server, error) {
 	if o.Ready == nil {
 		o.Ready = o.Node.Ready
 	}
-	s := &Server{opts: o, log: o.Logger.With("component", "admin")}
+	mask, err := newKeyMasker(o.MaskSecret)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, log: o.Logger.With("component", "admin"), mask: mask}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.auth = newAuthorizer(o.Tokens, s.log)
 	s.events = NewHub(o.NodeID, o.Node, o.FSM, s.log)
@@ -144,8 +162,16 @@ func New(o Options) (*Server, error) {
 // events).
 func (s *Server) Events() *Hub { return s.events }
 
-// Serve answers on ln until Stop.
+// Serve answers on ln until Stop. Without TLS it refuses a listener that
+// is not on a loopback address, unless Options.Insecure says so.
 func (s *Server) Serve(ln net.Listener) error {
+	if err := s.CheckListener(ln); err != nil {
+		return err
+	}
+	if s.plaintextOnNetwork(ln.Addr()) {
+		s.log.Warn("admin API without TLS on a network address (admin.insecure: true): bearer tokens cross the network in clear; set admin.tls",
+			"addr", ln.Addr().String())
+	}
 	s.ln = ln
 	if err := s.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		return fmt.Errorf("admin: %w", err)
@@ -176,4 +202,26 @@ func (s *Server) backendNames() []string {
 		out[i] = b.Name
 	}
 	return out
+}
+
+// ErrPlaintext is returned by Serve for a plaintext listener on a network
+// address, without Options.Insecure.
+var ErrPlaintext = errors.New("admin API without TLS on an address that is not loopback: bearer tokens and session keys would cross the network in clear; set admin.tls, bind admin.addr to 127.0.0.1, or set admin.insecure: true")
+
+// CheckListener returns ErrPlaintext for a listener Serve would refuse:
+// without TLS, on an address that is not loopback, without
+// Options.Insecure.
+func (s *Server) CheckListener(ln net.Listener) error {
+	if s.plaintextOnNetwork(ln.Addr()) && !s.opts.Insecure {
+		return fmt.Errorf("%w (listening on %s)", ErrPlaintext, ln.Addr())
+	}
+	return nil
+}
+
+func (s *Server) plaintextOnNetwork(a net.Addr) bool {
+	if s.opts.TLS != nil {
+		return false
+	}
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && !tcp.IP.IsLoopback()
 }

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/base64"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +21,16 @@ const (
 
 func sessionOf(b *fsmpb.Binding) *adminpb.Session {
 	return &adminpb.Session{Backend: b.Backend, Key: b.Key, Server: b.Server, CreatedUnixMs: b.CreatedUnixMs, LearnedBy: b.LearnedBy}
+}
+
+// listedSession is a session as a list shows it to the caller: its key in
+// full for a write token, masked (mask.go) for anyone else.
+func (s *Server) listedSession(ctx context.Context, b *fsmpb.Binding) *adminpb.Session {
+	out := sessionOf(b)
+	if !seesKeys(ctx) {
+		out.Key = s.mask.mask(b.Key)
+	}
+	return out
 }
 
 // CountSessions counts bound sessions per server.
@@ -82,7 +91,9 @@ func (s *Server) lookup(backend, key string) (*fsmpb.Binding, error) {
 	return nil, status.Errorf(codes.FailedPrecondition, "session %q is bound in several backends (%s): name the backend", key, strings.Join(in, ", "))
 }
 
-// GetSession looks a session up by its cookie value.
+// GetSession looks a session up by its cookie value. Any token may: the
+// answer carries the key the caller gave, so it tells a read token which
+// server a session it already holds is bound to, and nothing more.
 func (s *Server) GetSession(_ context.Context, req *adminpb.GetSessionRequest) (*adminpb.Session, error) {
 	b, err := s.lookup(req.Backend, req.Key)
 	if err != nil {
@@ -91,27 +102,11 @@ func (s *Server) GetSession(_ context.Context, req *adminpb.GetSessionRequest) (
 	return sessionOf(b), nil
 }
 
-func pageToken(k fsm.SessionKey) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(k.Backend + "\x00" + k.Key))
-}
-
-func parsePageToken(t string) (fsm.SessionKey, error) {
-	if t == "" {
-		return fsm.SessionKey{}, nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(t)
-	if err != nil {
-		return fsm.SessionKey{}, status.Error(codes.InvalidArgument, "bad page_token: pass next_page_token from the previous page unchanged")
-	}
-	backend, key, ok := strings.Cut(string(b), "\x00")
-	if !ok {
-		return fsm.SessionKey{}, status.Error(codes.InvalidArgument, "bad page_token: pass next_page_token from the previous page unchanged")
-	}
-	return fsm.SessionKey{Backend: backend, Key: key}, nil
-}
-
-// ListSessions pages through sessions in (backend, key) order.
-func (s *Server) ListSessions(_ context.Context, req *adminpb.ListSessionsRequest) (*adminpb.ListSessionsResponse, error) {
+// ListSessions pages through sessions in (backend, key) order. Only a
+// write token sees the keys; others see them masked. The page token is
+// sealed, so it does not show the last key of a page either (and it is
+// good on this node only).
+func (s *Server) ListSessions(ctx context.Context, req *adminpb.ListSessionsRequest) (*adminpb.ListSessionsResponse, error) {
 	if req.Backend != "" {
 		if _, ok := s.backend(req.Backend); !ok {
 			return nil, notFound("backend %q (backends: %s)", req.Backend, knownList(s.backendNames()))
@@ -124,18 +119,18 @@ func (s *Server) ListSessions(_ context.Context, req *adminpb.ListSessionsReques
 	case size < 0 || size > maxPageSize:
 		return nil, status.Errorf(codes.InvalidArgument, "page_size %d is out of range 1..%d", size, maxPageSize)
 	}
-	after, err := parsePageToken(req.PageToken)
+	after, err := s.mask.openPageToken(req.PageToken)
 	if err != nil {
-		return nil, err
+		return nil, status.Error(codes.InvalidArgument, err.Error()+" (page tokens are good on the node that made them)")
 	}
 	page, more := s.opts.FSM.SessionsPage(fsm.SessionFilter{Backend: req.Backend, Server: req.Server}, after, size)
 	resp := &adminpb.ListSessionsResponse{Sessions: make([]*adminpb.Session, len(page))}
 	for i, b := range page {
-		resp.Sessions[i] = sessionOf(b)
+		resp.Sessions[i] = s.listedSession(ctx, b)
 	}
 	if more && len(page) > 0 {
 		last := page[len(page)-1]
-		resp.NextPageToken = pageToken(fsm.SessionKey{Backend: last.Backend, Key: last.Key})
+		resp.NextPageToken = s.mask.sealPageToken(fsm.SessionKey{Backend: last.Backend, Key: last.Key})
 	}
 	return resp, nil
 }

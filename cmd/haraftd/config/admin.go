@@ -9,8 +9,12 @@ import (
 // Admin is the admin gRPC listener (haraftctl, grpcurl) and who may use it.
 type Admin struct {
 	Addr   string  `yaml:"addr"`             // host:port; empty: the node serves no admin API
-	TLS    *TLS    `yaml:"tls,omitempty"`    // optional; with ca_file, clients must present a certificate it signed (mTLS)
+	TLS    *TLS    `yaml:"tls,omitempty"`    // required unless addr is loopback or insecure is set; with ca_file, clients must present a certificate it signed (mTLS)
 	Tokens []Token `yaml:"tokens,omitempty"` // bearer tokens; none: reads are open and writes refused
+	// Insecure allows a plaintext admin API on an address that is not
+	// loopback: bearer tokens (and, to write tokens, session keys) then
+	// cross the network in clear. haraftd warns at every start.
+	Insecure bool `yaml:"insecure,omitempty"`
 }
 
 // Token is one bearer token of the admin API.
@@ -45,6 +49,7 @@ func (d *decoder) admin(path string, v *yaml.Node, a *Admin) {
 	d.mapping(path, v, []field{
 		{"addr", d.str(&a.Addr)},
 		{"tls", d.tlsPtr(&a.TLS)},
+		{"insecure", d.boolean(&a.Insecure)},
 		{"tokens", seq(d, &a.Tokens, func() Token { return Token{} }, func(p string, v *yaml.Node, t *Token) {
 			d.mapping(p, v, []field{
 				{"name", d.str(&t.Name)},
@@ -92,6 +97,14 @@ func (v *validator) admin(a *Admin) {
 		}
 	} else {
 		v.addr("admin.addr", a.Addr, listenAddr)
+		if a.TLS == nil && !a.Insecure && !loopbackAddr(a.Addr) {
+			v.errf("admin.tls", "required: admin.addr %q is not a loopback address, and without TLS the bearer tokens of every call "+
+				"(and the session keys a write token lists) cross the network in clear; set admin.tls, bind admin.addr to 127.0.0.1, "+
+				"or set admin.insecure: true to run without", a.Addr)
+		}
+	}
+	if a.Insecure && a.TLS != nil {
+		v.errf("admin.insecure", "true contradicts admin.tls (the admin API speaks TLS): remove one")
 	}
 	v.tls("admin.tls", a.TLS, "")
 	names := map[string]int{}
@@ -121,4 +134,23 @@ func (v *validator) admin(a *Admin) {
 			}
 		}
 	}
+}
+
+// loopbackAddr reports whether a listen address is on loopback only; an
+// address that does not parse counts as loopback (its own check reports
+// it).
+func loopbackAddr(addr string) bool {
+	h, err := parseAddr(addr, listenAddr)
+	return err != nil || isLoopbackHost(h)
+}
+
+// adminWarnings: a plaintext admin API on the network, allowed by
+// admin.insecure.
+func (c *Config) adminWarnings(file string) Errors {
+	a := c.Admin
+	if a.Addr == "" || a.TLS != nil || !a.Insecure || loopbackAddr(a.Addr) {
+		return nil
+	}
+	return Errors{&Error{File: file, Line: lineOf(c.lines, "admin.insecure"), Field: "admin.insecure",
+		Reason: fmt.Sprintf("the admin API on %s speaks plaintext gRPC: bearer tokens cross the network in clear, and whoever reads one can use it; set admin.tls", a.Addr)}}
 }

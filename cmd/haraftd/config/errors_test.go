@@ -281,7 +281,7 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:33: admin.tokens[5].name: required`,
 		}},
 		{"unknown admin field", func(t *testing.T) string { return base + "admin: {addr: 127.0.0.1:9201, token: x}\n" },
-			[]string{`t.yaml:25: admin.token: unknown field (known: addr, tls, tokens)`}},
+			[]string{`t.yaml:25: admin.token: unknown field (known: addr, tls, insecure, tokens)`}},
 		{"admin tls needs cert and key", func(t *testing.T) string {
 			return base + "admin:\n  addr: 127.0.0.1:9201\n  tls: {ca_file: /ca.pem}\n"
 		}, []string{

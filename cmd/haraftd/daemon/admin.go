@@ -109,6 +109,12 @@ func (d *Daemon) adminOptions() (admin.Options, error) {
 		}
 		o.Tokens = append(o.Tokens, admin.Token{Name: t.Name, Secret: secret, Write: t.Role == config.RoleWrite})
 	}
+	o.Insecure = a.Insecure
+	secret, err := loadMaskSecret(d.cfg.Node.DataDir)
+	if err != nil {
+		return o, err
+	}
+	o.MaskSecret = secret
 	if t := a.TLS; t != nil {
 		var err error
 		if o.TLS, err = certs.AdminServer(certs.Files{CA: t.CAFile, Cert: t.CertFile, Key: t.KeyFile}); err != nil {
@@ -140,6 +146,10 @@ func (d *Daemon) startAdmin() error {
 	}
 	ln, err := net.Listen("tcp", d.cfg.Admin.Addr)
 	if err != nil {
+		return fmt.Errorf("admin.addr %s: %w", d.cfg.Admin.Addr, err)
+	}
+	if err := srv.CheckListener(ln); err != nil {
+		ln.Close()
 		return fmt.Errorf("admin.addr %s: %w", d.cfg.Admin.Addr, err)
 	}
 	d.admin.ln, d.admin.done = ln, make(chan struct{})

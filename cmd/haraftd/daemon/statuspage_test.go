@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/haraft/haraft/cluster"
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
 )
@@ -38,9 +39,14 @@ func opsTestCluster(t *testing.T) *DevCluster {
 		_ = c.Shutdown(ctx)
 	})
 	n := c.Nodes[0].Node()
+	var nodes []*cluster.Node
+	for _, d := range c.Nodes {
+		nodes = append(nodes, d.Node())
+	}
+	// Administrative commands, as the leader's admin API proposes them.
 	apply := func(mt fsm.MessageType, m proto.Message) {
 		t.Helper()
-		if _, err := n.Apply(ctx, mt, m); err != nil {
+		if _, err := cluster.ApplyOnLeader(ctx, nodes, mt, m); err != nil {
 			t.Fatal(err)
 		}
 	}

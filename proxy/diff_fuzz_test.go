@@ -915,6 +915,8 @@ var diffResponseCases = []struct {
 	{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\nT: 1\r\n\r\n", 0},
 	{"chunked-http10-client", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 2},
 	{"close-delimited", "HTTP/1.1 200 OK\r\n\r\nhello until the close", 0},
+	{"http10-server-chunked", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 0},
+	{"http10-server-chunked-http10-client", "HTTP/1.0 200 \nTransfer-Encoding: chunked\n\n0\r\n0:\r\n\r0", 2},
 	{"http10-server", "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 0},
 	{"cl-te", "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 0},
 	{"te-cl-smuggle", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 50\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil", 0},

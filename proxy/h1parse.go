@@ -455,7 +455,11 @@ func (h *head) parseFields(b []byte, off int, request bool) error {
 	}
 	switch {
 	case haveTE:
-		if request && h.minor == 0 { // RFC 9112 6.1: faulty framing
+		// RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has
+		// faulty framing (a 1.0 sender may not have chunked it, and a 1.0
+		// recipient reads it to the close): a request is refused (400),
+		// a response too (502), whatever else it says.
+		if h.minor == 0 {
 			return errBadFraming
 		}
 		// Only chunked alone is forwarded: with chunked last the framing

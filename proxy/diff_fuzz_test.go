@@ -278,6 +278,9 @@ func normalizedField(line []byte, cl bool) string {
 	}
 	switch {
 	case cl && strings.EqualFold(name, "Content-Length"):
+		if strings.Count(value, ",") != len(toks)-1 {
+			return "" // an empty element
+		}
 		for _, t := range toks {
 			if t != toks[0] || strings.Trim(t, "0123456789") != "" {
 				return ""
@@ -627,6 +630,8 @@ var diffRequestCases = []struct{ name, in string }{
 	{"cl-differing", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
 	{"cl-same-twice", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"},
 	{"cl-list", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello"},
+	{"cl-empty-element", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ,0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"cl-trailing-comma", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5,\r\n\r\nhello"},
 	{"cl-plus", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello"},
 	{"cl-empty", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"},
 	// Host and targets
@@ -924,6 +929,7 @@ var diffResponseCases = []struct {
 	{"cl-duplicate-differing", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 4\r\n\r\nokok", 0},
 	{"cl-duplicate-same", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", 0},
 	{"cl-list", "HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok", 0},
+	{"cl-empty-element", "HTTP/1.0 200 \nContent-Length:,0\n\n00", 14},
 	{"interim-100", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0},
 	{"interim-103-with-length", "HTTP/1.1 103 Early Hints\r\nLink: </s>\r\nContent-Length: 5\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 0},
 	{"interim-then-close", "HTTP/1.0 100\n\n", 0},

@@ -489,29 +489,39 @@ func (h *head) parseFields(b []byte, off int, request bool) error {
 }
 
 // parseContentLength parses a Content-Length value; a list of identical
-// values ("42, 42") is accepted, as RFC 9110 8.6 allows.
+// values ("42, 42") is accepted, as RFC 9110 8.6 allows. An empty element
+// ("", ",0", "0,") is not: the field's grammar has none, and HAProxy
+// refuses them since CVE-2023-40225 (a server reading ",0" as no length
+// would read the body as the next message).
 func parseContentLength(v []byte) (int64, bool) {
 	var n int64 = -1
-	ok := true
-	forEachToken(v, func(t []byte) {
+	for {
+		t, rest, more := bytes.Cut(v, []byte{','})
+		for len(t) > 0 && (t[0] == ' ' || t[0] == '\t') {
+			t = t[1:]
+		}
+		for len(t) > 0 && (t[len(t)-1] == ' ' || t[len(t)-1] == '\t') {
+			t = t[:len(t)-1]
+		}
 		if len(t) == 0 || len(t) > 18 {
-			ok = false
-			return
+			return 0, false
 		}
 		var x int64
 		for _, c := range t {
 			if !isDigit(c) {
-				ok = false
-				return
+				return 0, false
 			}
 			x = x*10 + int64(c-'0')
 		}
 		if n >= 0 && x != n {
-			ok = false
+			return 0, false
 		}
 		n = x
-	})
-	return n, ok && n >= 0
+		if !more {
+			return n, true
+		}
+		v = rest
+	}
 }
 
 // chunkedLast reports whether chunked is the final transfer coding, and

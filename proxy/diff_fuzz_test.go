@@ -618,6 +618,7 @@ var diffRequestCases = []struct{ name, in string }{
 	{"chunk-bare-lf", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\n0\n\n"},
 	{"chunk-space", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"},
 	{"head-bad-chunk", "HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n"},
+	{"head-refused", "HEAD * HTTP/1.0\n0000:000000000000000000\n\n"},
 	{"head-cut-short", "HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nabc"},
 	{"chunk-lf-data-end", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n"},
 	// line syntax

@@ -154,6 +154,7 @@ func (c *clientConn) readRequest() bool {
 				err = parseRequestHead(d[:end], &c.req)
 			}
 			if end > c.f.maxHeader || end < 0 && len(d) >= c.f.maxHeader {
+				c.head = bytes.HasPrefix(d, []byte("HEAD "))
 				// The request line alone over the limit: the URI is too
 				// long (414); otherwise the fields are (431).
 				if bytes.IndexByte(d[:c.f.maxHeader], '\n') < 0 {
@@ -164,6 +165,8 @@ func (c *clientConn) readRequest() bool {
 				return false
 			}
 			if err != nil {
+				// A HEAD refused for its head still gets no body.
+				c.head = bytes.HasPrefix(d, []byte("HEAD "))
 				var he *headError
 				if errors.As(err, &he) {
 					c.reject(he.reason, he.msg)

@@ -155,13 +155,9 @@ func peerHost(addr string) string {
 }
 
 // verifiedPeer returns the node id that the cluster port verified for a
-// call's peer (its certificate's identity), and false when the port has
-// no identities (raft.insecure, or no TLS). Until the cluster port's
-// identity check lands (mux.go) it knows none.
-func verifiedPeer(ctx context.Context) (string, bool) {
-	_ = ctx
-	return "", false
-}
+// call's peer (its certificate's identity, identity.go), and false when
+// the port has no identities (raft.insecure).
+func verifiedPeer(ctx context.Context) (string, bool) { return PeerNodeID(ctx) }
 
 // isMember reports whether id is in the latest Raft configuration.
 func (n *Node) isMember(id string) bool {

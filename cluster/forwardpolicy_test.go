@@ -104,7 +104,9 @@ func TestForwardingRPCServesOnlyFollowerCommands(t *testing.T) {
 	if _, err := tc.nodes[f].Apply(ctx, fsm.LearnSessionsType, learnOne("victim", "A", tc.nodes[f].ID())); err != nil {
 		t.Fatalf("a follower's learned binding was refused: %v", err)
 	}
-	waitFor(t, "the binding on the leader", func() bool { _, ok := tc.nodes[l].FSM().Binding("app", "victim"); return ok })
+	for _, n := range tc.nodes {
+		waitFor(t, "the binding on "+n.ID(), func() bool { _, ok := n.FSM().Binding("app", "victim"); return ok })
+	}
 
 	stranger := strangerClient(t, tc.addrs[l])
 	eip := &fsmpb.EIP{Id: "eipalloc-1", Address: "198.51.100.1", HomeAz: "a", Holder: "n1", Term: 1_000_000}

@@ -192,7 +192,9 @@ func leadershipMoved(err error) bool {
 	case codes.Unavailable:
 		return strings.Contains(msg, "leadership changed during the call") || strings.Contains(msg, "no leader known")
 	case codes.FailedPrecondition:
-		return strings.Contains(msg, "no leader known")
+		// An election, or a new leader that has not registered its
+		// admin address yet (it does once it serves).
+		return strings.Contains(msg, "no leader known") || strings.Contains(msg, "whose admin address is unknown")
 	case codes.Aborted:
 		return strings.Contains(msg, "leadership transfer failed")
 	}

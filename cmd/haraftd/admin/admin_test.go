@@ -74,7 +74,11 @@ func dialFollowing(t *testing.T, c *daemon.DevCluster, i int, f certs.Files) adm
 					}
 				}
 			}
-			moved := status.Code(err) == codes.Unavailable && strings.Contains(status.Convert(err).Message(), "leadership changed")
+			// Leadership moving, an election, or a leader that has not
+			// registered its admin address yet: ask again in a moment.
+			msg := status.Convert(err).Message()
+			moved := status.Code(err) == codes.Unavailable && strings.Contains(msg, "leadership changed") ||
+				status.Code(err) == codes.FailedPrecondition && (strings.Contains(msg, "no leader known") || strings.Contains(msg, "admin address is unknown"))
 			if leader == "" && !moved {
 				return err
 			}
@@ -159,7 +163,7 @@ func TestAdminAPI(t *testing.T) {
 
 	// Registration includes the admin address; members show it.
 	var members *adminpb.MembersResponse
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		members, err = leader.Members(rctx, &adminpb.MembersRequest{})
 		if err != nil {
 			t.Fatal(err)
@@ -224,12 +228,18 @@ func TestAdminAPI(t *testing.T) {
 	if err != nil || !srv.Dynamic || srv.Addr != "127.0.0.1:9" || srv.Weight != 1 {
 		t.Fatalf("add: %v %v", srv, err)
 	}
-	bs, err = follower.ListBackends(rctx, &adminpb.ListBackendsRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(bs.Backends) != 1 || len(bs.Backends[0].Servers) != 3 {
-		t.Fatalf("backends %v", bs)
+	// The leader answered; the follower shows it once it applied it.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		bs, err = follower.ListBackends(rctx, &adminpb.ListBackendsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bs.Backends) == 1 && len(bs.Backends[0].Servers) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backends %v", bs)
+		}
 	}
 	srv, err = follower.RemoveServer(wctx, &adminpb.RemoveServerRequest{Backend: "app", Server: "C"})
 	if err != nil || !srv.Removed {

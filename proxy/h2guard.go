@@ -171,8 +171,14 @@ func (g *h2Guard) Read(p []byte) (int, error) {
 		}
 		n, err := g.Conn.Read(g.buf[len(g.buf):g.need])
 		g.buf = g.buf[:len(g.buf)+n]
-		if len(g.buf) == g.need {
+		switch {
+		case len(g.buf) == g.need:
 			g.step()
+		case err != nil:
+			// The server gets the bytes of the unit cut short, then
+			// the error, and from then on the connection as it is.
+			g.out = g.buf
+			g.stop()
 		}
 		if err != nil {
 			g.err = err

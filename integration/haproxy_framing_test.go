@@ -231,26 +231,34 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// exchangeRaw sends req on a new connection and reads responses until the
-// proxy closes it or stays silent for quiet.
-func exchangeRaw(t *testing.T, addr, req string) []int {
+// exchangeRaw sends req on a new connection, half-closes it, and reads
+// the responses until the proxy closes it (both answer what they read,
+// then close); a pipelined exchange is not half-closed.
+func exchangeRaw(t *testing.T, addr, req string, pipelined bool) []int {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_ = conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(15 * time.Second))
 	_, _ = io.WriteString(conn, req)
 	var got bytes.Buffer
-	buf := make([]byte, 4096)
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
-		n, err := conn.Read(buf)
-		got.Write(buf[:n])
-		if err != nil {
-			break
+	if pipelined {
+		// HAProxy stops at the first answer of a half-closed connection:
+		// read until the proxy stays silent a while.
+		buf := make([]byte, 4096)
+		for {
+			_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+			n, err := conn.Read(buf)
+			got.Write(buf[:n])
+			if err != nil {
+				break
+			}
 		}
+	} else {
+		_ = conn.(*net.TCPConn).CloseWrite()
+		_, _ = io.Copy(&got, conn)
 	}
 	var statuses []int
 	br := bufio.NewReader(&got)
@@ -359,8 +367,8 @@ func TestFramingAgainstHAProxy(t *testing.T) {
 	for _, tc := range framingCases() {
 		got := map[string]outcome{}
 		for _, p := range peers {
-			statuses := exchangeRaw(t, p.addr, tc.req)
-			time.Sleep(100 * time.Millisecond) // the backend's read of the last bytes
+			statuses := exchangeRaw(t, p.addr, tc.req, strings.HasPrefix(tc.name, "pipelined"))
+			time.Sleep(300 * time.Millisecond) // the backend's read of the last bytes
 			reqs, left := p.rec.take()
 			got[p.name] = outcome{statuses, reqs, left}
 		}
@@ -427,7 +435,7 @@ func responseCases() []responseCase {
 // respExchange sends one request and reads its final answer: "STATUS
 // body", "STATUS cut" when the body ends early, or "closed".
 func respExchange(br *bufio.Reader, conn net.Conn, method, path string) string {
-	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(conn, method+" "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		return "closed"
 	}
@@ -466,7 +474,7 @@ func respOutcome(addr string, tc responseCase) string {
 		next = strings.Replace(respExchange(br, conn, "GET", "/next"), "200 ", "next ", 1)
 	} else {
 		// The proxy closes after a refusal or a body cut short.
-		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, err := br.ReadByte(); err == nil {
 			next = "open"
 		}

@@ -215,7 +215,9 @@ func (r diffReq) String() string {
 //     (RFC 9110 8.6 lets a recipient replace it so);
 //   - a Transfer-Encoding list whose last coding, and only chunked one, is
 //     chunked ("gzip, chunked") frames the body as chunked (RFC 9112 6.3);
-//     net/http implements no other coding and refuses the list.
+//     net/http implements no other coding and refuses the list;
+//   - a "%" in the request line that starts no percent-encoding is "%25"
+//     (escapePercent).
 //
 // Bodies are compared as the chunked framing leaves them, so the codings
 // under it need no reading.
@@ -239,6 +241,14 @@ func normalizeHead(s []byte, cl bool) ([]byte, int) {
 		if len(line) == 0 {
 			break
 		}
+		if off == 0 && bytes.IndexByte(line, '%') >= 0 {
+			if repl := escapePercent(line); repl != string(line) {
+				out = append(out, repl+eol...)
+				delta += len(repl) - len(line)
+				off = next
+				continue
+			}
+		}
 		if off > 0 {
 			if repl := normalizedField(line, cl); repl != "" {
 				if out == nil {
@@ -260,6 +270,23 @@ func normalizeHead(s []byte, cl bool) ([]byte, int) {
 	}
 	return append(out, s[off:]...), delta
 }
+
+// escapePercent writes a "%" that starts no percent-encoding as "%25":
+// net/http refuses such a target, RFC 9112 leaves it to the origin server
+// and HAProxy forwards it; both sides are read the same way.
+func escapePercent(line []byte) string {
+	var b strings.Builder
+	for i := 0; i < len(line); i++ {
+		if line[i] == '%' && (i+2 >= len(line) || !isHex(line[i+1]) || !isHex(line[i+2])) {
+			b.WriteString("%25")
+			continue
+		}
+		b.WriteByte(line[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool { return isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'f' }
 
 // normalizedField returns the rewrite of one field line, or "".
 func normalizedField(line []byte, cl bool) string {
@@ -651,6 +678,8 @@ var diffRequestCases = []struct{ name, in string }{
 	{"absolute-form-other-host", "GET http://evil/p HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"authority-form", "GET evil:80 HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"asterisk-form", "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"target-bad-percent", "GET /a%zz%4 HTTP/1.1\r\nHost: x\r\n\r\n"},
+	{"host-empty-http10", "POST /% HTTP/1.0\r\nX:0\n\r\n00"},
 	{"target-fragment", "GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"target-high-bytes", "GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n"},
 	{"version-1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n"},

@@ -195,10 +195,16 @@ func (c *clientConn) readRequest() bool {
 		if c.in.full() {
 			c.in.grow(c.f.maxHeader + 1)
 		}
-		if !started && c.served > 0 {
-			yieldBeforeRead()
+		var n int
+		var err error
+		if !started {
+			if c.served > 0 {
+				yieldBeforeRead()
+			}
+			n, err = c.readIdle() // idle.go: no buffers held while idle
+		} else {
+			n, err = c.readIn()
 		}
-		n, err := c.readIn()
 		if n > 0 {
 			continue
 		}

@@ -21,13 +21,17 @@ type rawIO struct {
 	// A read and a write may run at once (a request body streams while
 	// the response is read): each has its own state.
 	rd, wr rawOp
+	// park waits once for the socket to become readable (waitReadable).
+	park   func(fd uintptr) bool
+	parked bool
 }
 
 type rawOp struct {
-	fn    func(fd uintptr) bool
-	buf   []byte
-	n     int
-	errno syscall.Errno
+	fn     func(fd uintptr) bool
+	buf    []byte
+	n      int
+	errno  syscall.Errno
+	nowait bool // a read returns EAGAIN instead of waiting (tryRead)
 }
 
 func (e *endpoint) initRawIO() {
@@ -48,7 +52,9 @@ func (e *endpoint) initRawIO() {
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
-				return false
+				if !rd.nowait {
+					return false
+				}
 			case 0:
 				rd.n = int(n)
 			}
@@ -72,7 +78,42 @@ func (e *endpoint) initRawIO() {
 		}
 		return true
 	}
+	// The read that would wait came just before: as in Go's own reads,
+	// the poller's edge-triggered wait cannot miss bytes that came since.
+	r.park = func(uintptr) bool {
+		if r.parked {
+			return true
+		}
+		r.parked = true
+		return false
+	}
 	e.rio = r
+}
+
+// tryRead reads into p without waiting: errWouldBlock when nothing is
+// there to read. Without raw I/O it is read, which waits.
+func (e *endpoint) tryRead(p []byte) (int, error) {
+	if e.rio == nil || len(p) == 0 {
+		return e.read(p)
+	}
+	e.rio.rd.nowait = true
+	n, err := e.read(p)
+	e.rio.rd.nowait = false
+	if err == syscall.EAGAIN {
+		return 0, errWouldBlock
+	}
+	return n, err
+}
+
+// waitReadable waits, after tryRead found nothing, until the connection
+// is readable (bytes, end of stream or an error), its read deadline
+// passes or it is closed; it reads nothing.
+func (e *endpoint) waitReadable() error {
+	if e.rio == nil {
+		return nil
+	}
+	e.rio.parked = false
+	return e.rio.rc.Read(e.rio.park)
 }
 
 // read reads into p, as e.conn.Read.

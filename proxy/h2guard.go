@@ -79,9 +79,11 @@ var h2MalformedField = []byte("\x00\x12X-Haraft-Malformed\x00")
 //     guard rewrites such a frame to one value per ID, the last one, which
 //     leaves the peer in the same state as processing them in order; when
 //     any value is invalid it keeps only the first invalid one, so the
-//     server fails the connection with that value's error code. (The one
-//     difference: a transient SETTINGS_INITIAL_WINDOW_SIZE that would
-//     overflow a stream window is not seen.) More than 100 values go
+//     server fails the connection with that value's error code (a frame
+//     whose first SETTINGS_INITIAL_WINDOW_SIZE is too large goes through
+//     as it is: the server's framer refuses it as FLOW_CONTROL_ERROR).
+//     The one difference: a transient SETTINGS_INITIAL_WINDOW_SIZE that
+//     would overflow a stream window is not seen. More than 100 values go
 //     through as they are, and the server refuses them.
 //
 // Everything else goes through byte for byte: DATA payloads are read
@@ -116,6 +118,7 @@ type h2Guard struct {
 	block     uint32 // stream of the header block in progress, 0 if none
 	blockLen  int    // its bytes so far
 	malformed bool   // it holds a connection-specific field
+	skip      bool   // the server does not decode it (bad padding)
 }
 
 const (
@@ -264,17 +267,26 @@ func (g *h2Guard) frame() {
 			}
 			payload = payload[5:]
 		}
+		g.block, g.blockLen, g.malformed, g.skip = stream, 0, false, false
 		if pad > len(payload) {
-			g.stop()
-			return
+			// The server's framer resets the stream without decoding
+			// the block, and takes its CONTINUATION frames for frames
+			// of their own, which it ignores.
+			g.skip = true
+		} else {
+			payload = payload[:len(payload)-pad]
 		}
-		payload = payload[:len(payload)-pad]
-		g.block, g.blockLen, g.malformed = stream, 0, false
 	case h2FrameContinuation:
 		if g.block == 0 || stream != g.block {
 			g.stop()
 			return
 		}
+	}
+	if g.skip {
+		if flags&h2FlagEndHeaders != 0 {
+			g.block = 0
+		}
+		return
 	}
 	if g.dec == nil {
 		g.dec = hpack.NewDecoder(h2HeaderTableSize, g.inspect)
@@ -354,6 +366,14 @@ func (g *h2Guard) settings(payload []byte) {
 	}
 	if !dup {
 		return
+	}
+	for i := range n {
+		if s := read(i); s.ID == http2.SettingInitialWindowSize {
+			if s.Valid() != nil {
+				return // the server's framer checks the first one: FLOW_CONTROL_ERROR
+			}
+			break
+		}
 	}
 	var out []byte
 	for i := range n {

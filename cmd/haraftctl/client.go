@@ -187,6 +187,9 @@ func call[T any](ctx context.Context, a *app, fn func(context.Context, adminpb.A
 // leadershipMoved reports an error that says leadership changed (or no
 // leader was known) during the call.
 func leadershipMoved(err error) bool {
+	if leaderAddr(err) != "" {
+		return true // the leader asked was deposed meanwhile: ask again where the leader is now
+	}
 	msg := status.Convert(err).Message()
 	switch status.Code(err) {
 	case codes.Unavailable:

@@ -118,7 +118,7 @@ func followerIndex(t *testing.T, c *daemon.DevCluster) int {
 
 // TestSubcommands runs every subcommand against a real cluster, in order
 // (later steps see earlier steps' changes), through a follower so that
-// writes are forwarded and leader-only calls redirected.
+// writes and leader-only calls are redirected to the leader.
 func TestSubcommands(t *testing.T) {
 	c := devCluster(t)
 	fi := followerIndex(t, c)
@@ -139,23 +139,26 @@ func TestSubcommands(t *testing.T) {
 		{args: []string{"members"}, stdout: []string{"ID", "SUFFRAGE", "n1", "n2", "n3", "voter", "leader", "dev-a"}},
 		{args: []string{"backends"}, stdout: []string{"BACKEND", "app", "A", "B", "ready"}},
 		{args: []string{"drain", "app/B"}, stdout: []string{"app/B", "drain", "no"}},
-		{args: []string{"backends", "app"}, stdout: []string{"drain"}},
+		{args: []string{"backends", "app"}, stdout: []string{"drain"}, eventually: true}, // the leader answered the write
 		{args: []string{"maint", "app/B"}, stdout: []string{"maint"}},
 		{args: []string{"ready", "app/B"}, stdout: []string{"ready", "yes"}},
 		{args: []string{"weight", "app/A", "5"}, stdout: []string{"app/A", " 5 "}},
 		{args: []string{"weight", "app/A", "configured"}, stdout: []string{" 1 "}},
 		{args: []string{"server", "add", "app/C", "127.0.0.1:9", "--weight", "3"}, stdout: []string{"app/C", "127.0.0.1:9", " 3 "}},
-		{args: []string{"backends"}, stdout: []string{"C (added)"}},
+		{args: []string{"backends"}, stdout: []string{"C (added)"}, eventually: true},
 		{args: []string{"server", "remove", "app/C"}, stdout: []string{"removed"}},
 		{args: []string{"sessions", "count"}, stdout: []string{"total", " 3"}},
 		{args: []string{"sessions", "get", "s1"}, stdout: []string{"s1", " A "}},
 		{args: []string{"sessions", "list", "--limit", "2"}, stdout: []string{"s1", "s2"}, stderr: []string{"more sessions: --page-token"}, notInOut: []string{"s3"}},
 		{args: []string{"sessions", "list", "--limit", "0", "--page-size", "1"}, stdout: []string{"s1", "s2", "s3"}},
 		{args: []string{"sessions", "list", "--server", "B"}, stdout: []string{"s2"}, notInOut: []string{"s1", "s3"}},
+		// A read token sees keys masked, and gets a key it holds.
+		{args: []string{"sessions", "list", "--token", c.Security.ReadToken}, stdout: []string{"KEY", " h:"}, stderr: []string{"keys are masked"}, notInOut: []string{"s1", "s2", "s3"}},
+		{args: []string{"sessions", "get", "s2", "--token", c.Security.ReadToken}, stdout: []string{"s2", " B "}},
 		{args: []string{"sessions", "rebind", "s1", "B", "-b", "app"}, stdout: []string{"s1", " B "}},
 		{args: []string{"snapshot", "save", snap}, stdout: []string{"saved", `"index"`}},
 		{args: []string{"sessions", "delete", "s1"}, stdout: []string{"deleted session s1"}},
-		{args: []string{"sessions", "get", "s1"}, code: exitNotFound, stderr: []string{`NotFound: session "s1"`}},
+		{args: []string{"sessions", "get", "s1"}, code: exitNotFound, stderr: []string{`NotFound: session "s1"`}, eventually: true},
 		{args: []string{"snapshot", "restore", snap}, stdout: []string{"restored", "3 sessions"}},
 		{args: []string{"sessions", "get", "s1"}, stdout: []string{"s1", " B "}, eventually: true},
 		{args: []string{"eips"}, stdout: []string{"eipalloc-1", "198.51.100.7", "dev-a", "n1", "initial placement"}},

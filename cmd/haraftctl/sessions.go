@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,9 @@ func (a *app) printSessions(m *adminpb.ListSessionsResponse) error {
 		}
 		if m.NextPageToken != "" {
 			fmt.Fprintf(a.stderr, "more sessions: --page-token %s\n", m.NextPageToken)
+		}
+		if masked(m.Sessions) {
+			fmt.Fprintln(a.stderr, "keys are masked (h:…, a keyed hash): listing full keys needs a write token; `sessions get KEY` finds a key you hold")
 		}
 		return nil
 	})
@@ -149,4 +153,15 @@ func (a *app) sessionsCommand() *cobra.Command {
 
 	cmd.AddCommand(count, get, list, del, rebind)
 	return cmd
+}
+
+// masked reports whether every key listed is masked, as the admin API
+// shows keys to a read token (h: and 12 hex digits).
+func masked(ss []*adminpb.Session) bool {
+	for _, s := range ss {
+		if !strings.HasPrefix(s.Key, "h:") || len(s.Key) != 14 {
+			return false
+		}
+	}
+	return len(ss) > 0
 }

@@ -62,7 +62,7 @@ func benchConn(b *testing.B, cookie *CookieOptions, st State) (*clientConn, []by
 		b.Fatal(err)
 	}
 	f := &Frontend{backend: be, state: st, maxHeader: 64 << 10}
-	c := &clientConn{f: f, clientIP: "127.0.0.1", out: make([]byte, 0, bufSize)}
+	c := &clientConn{f: f, clientIP: "127.0.0.1", out: make([]byte, 0, bufSize), scratch: new(scratch)}
 	buf := []byte(benchRequest)
 	if err := parseRequestHead(buf, &c.req); err != nil {
 		b.Fatal(err)

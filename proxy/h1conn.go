@@ -47,9 +47,9 @@ type clientConn struct {
 	out  []byte // output scratch: request heads to servers, responses to the client
 	pout *[]byte
 
-	req, resp  head
-	cookies    [maxCookieLines]string
-	setCookies [maxSetCookieLines]string
+	// The parsed heads and cookie lines: pooled with the buffers, and
+	// given back with them while the connection is idle (idle.go).
+	*scratch
 }
 
 func newClientConn(f *Frontend, c net.Conn) *clientConn {
@@ -68,9 +68,7 @@ func newClientConn(f *Frontend, c net.Conn) *clientConn {
 // serve reads and forwards requests until the connection ends.
 func (c *clientConn) serve() {
 	defer c.f.forget(c)
-	c.in.acquire()
-	c.pout = bufPool.Get().(*[]byte)
-	c.out = (*c.pout)[:0]
+	c.takeBuffers()
 	defer c.release()
 	for {
 		if !c.readRequest() {
@@ -88,12 +86,7 @@ func (c *clientConn) serve() {
 
 func (c *clientConn) release() {
 	_ = c.conn.Close()
-	c.in.release()
-	if cap(c.out) == bufSize {
-		*c.pout = c.out[:0]
-	}
-	bufPool.Put(c.pout)
-	c.out, c.pout = nil, nil
+	c.dropBuffers()
 }
 
 // wakeIfIdle makes an idle connection give up waiting for a request; it is

@@ -225,6 +225,9 @@ func FuzzParseRequestHead(f *testing.F) {
 		"GET / HTTP/1.0\nConnection: keep-alive, X\nX: 1\n\n",
 		"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
 		"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\nExpect: 100-continue\r\n\r\n",
+		"POST / HTTP/1.1\r\nHost: x\r\nConnection: Content-Length, Host, Transfer-Encoding, X\r\nContent-Length: 3\r\nX: 1\r\n\r\n",
+		"GET http://u@h:80/p?q HTTP/1.2\r\nHost: h:80\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -275,6 +278,21 @@ func FuzzParseRequestHead(f *testing.F) {
 		}
 		if h.minor == 1 && h.hosts != 1 {
 			t.Fatalf("HTTP/1.1 request with %d Host fields accepted", h.hosts)
+		}
+		// A target is printable ASCII without '#'; a Connection token
+		// never nominates a field the engine acts on.
+		for _, c := range h.target.of(b) {
+			if c <= ' ' || c >= 0x7f || c == '#' {
+				t.Fatalf("target %q accepted", h.target.of(b))
+			}
+		}
+		for i := 0; i < h.nfields; i++ {
+			if fl := h.fields[i]; fl.hop && fl.id != hdrOther {
+				t.Fatalf("field %q (id %d) nominated by Connection", fl.name.of(b), fl.id)
+			}
+		}
+		if h.framing == bodyChunked && !equalFold(h.teValue.of(b), "chunked") {
+			t.Fatalf("chunked framing from Transfer-Encoding %q", h.teValue.of(b))
 		}
 	})
 }

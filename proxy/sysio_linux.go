@@ -22,8 +22,8 @@ type rawIO struct {
 	// the response is read): each has its own state.
 	rd, wr rawOp
 	// park waits once for the socket to become readable (waitReadable).
-	park   func(fd uintptr) bool
-	parked bool
+	park func(fd uintptr) bool
+	peek [1]byte // park's MSG_PEEK buffer
 }
 
 type rawOp struct {
@@ -78,14 +78,18 @@ func (e *endpoint) initRawIO() {
 		}
 		return true
 	}
-	// The read that would wait came just before: as in Go's own reads,
-	// the poller's edge-triggered wait cannot miss bytes that came since.
-	r.park = func(uintptr) bool {
-		if r.parked {
-			return true
+	// RawConn.Read first clears the poller's readiness (a notification
+	// that came since the EAGAIN of the tryRead before would be lost), so
+	// park looks for bytes itself, without taking them (MSG_PEEK), and
+	// waits only when there are none: bytes that came between the
+	// tryRead and this wait end it at once, not at the read deadline.
+	r.park = func(fd uintptr) bool {
+		for {
+			_, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.peek[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+			if errno != syscall.EINTR {
+				return errno != syscall.EAGAIN
+			}
 		}
-		r.parked = true
-		return false
 	}
 	e.rio = r
 }
@@ -112,7 +116,6 @@ func (e *endpoint) waitReadable() error {
 	if e.rio == nil {
 		return nil
 	}
-	e.rio.parked = false
 	return e.rio.rc.Read(e.rio.park)
 }
 

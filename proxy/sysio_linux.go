@@ -22,8 +22,9 @@ type rawIO struct {
 	// the response is read): each has its own state.
 	rd, wr rawOp
 	// park waits once for the socket to become readable (waitReadable).
-	park func(fd uintptr) bool
-	peek [1]byte // park's MSG_PEEK buffer
+	park   func(fd uintptr) bool
+	parked bool    // park found nothing and waits
+	peek   [1]byte // park's MSG_PEEK buffer
 }
 
 type rawOp struct {
@@ -80,15 +81,24 @@ func (e *endpoint) initRawIO() {
 	}
 	// RawConn.Read first clears the poller's readiness (a notification
 	// that came since the EAGAIN of the tryRead before would be lost), so
-	// park looks for bytes itself, without taking them (MSG_PEEK), and
-	// waits only when there are none: bytes that came between the
+	// park first looks for bytes itself, without taking them (MSG_PEEK),
+	// and waits only when there are none: bytes that came between the
 	// tryRead and this wait end it at once, not at the read deadline.
+	// Once the poller woke it, the socket is readable.
 	r.park = func(fd uintptr) bool {
+		if r.parked {
+			return true
+		}
 		for {
 			_, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.peek[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-			if errno != syscall.EINTR {
-				return errno != syscall.EAGAIN
+			switch errno {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				r.parked = true
+				return false
 			}
+			return true
 		}
 	}
 	e.rio = r
@@ -116,6 +126,7 @@ func (e *endpoint) waitReadable() error {
 	if e.rio == nil {
 		return nil
 	}
+	e.rio.parked = false
 	return e.rio.rc.Read(e.rio.park)
 }
 

@@ -28,21 +28,25 @@ import (
 // is what smuggling looks like. The assertions:
 //
 //   - every server connection holds one complete, well-formed HTTP/1.1
-//     request and nothing after it; only the last may be cut short, and
-//     only when the client got no server answer for it (the proxy gave up
-//     on a body and closed both sides);
+//     request and nothing after it (one Host; a target in origin,
+//     absolute or asterisk form, absolute with the Host it names); only
+//     the last may be cut short, and only when the client got no server
+//     answer for it (the proxy gave up on a body and closed both sides);
 //   - the i-th forwarded request equals the i-th request net/http reads
 //     from the client stream: method, target, Host, body bytes; so the
 //     proxy never forwards more requests than net/http sees, nor a request
 //     net/http refuses;
 //   - the client gets the server's answers in order, then at most one
-//     error of the proxy's own, then the connection closes; every byte it
-//     gets parses.
+//     error of the proxy's own (without a body to a HEAD), then the
+//     connection closes; every byte it gets parses.
 //
 // Not compared, as the legitimate rewrites of a proxy: the version (always
 // HTTP/1.1), hop-by-hop fields, X-Forwarded-*, Cookie lines (the cookie
 // mode rewrites them), the chunk syntax (bodies are compared decoded), and
-// a Host the proxy supplies where the client sent none.
+// a Host the proxy supplies where the client sent none. Where net/http is
+// stricter than RFC 9112 without any ambiguity, both sides are read
+// alike after normalizeHead (a Content-Length list of one value, a
+// transfer-coding list ending in chunked, a lone "%" in the target).
 //
 // Responses: the server answers the first request of an exchange with a
 // byte stream of the fuzzer's and half-closes; every other request gets a
@@ -53,7 +57,8 @@ import (
 // close; after a complete answer it keeps alive, the next request must get
 // the sentinel, and a fresh connection's request (the pool's most recent
 // server connection) must get the sentinel too: leftover bytes of a
-// server's response never become the next one's answer.
+// server's response never become the next one's answer. The server must
+// get nothing but the client's requests.
 
 const (
 	diffMaxInput = 16 << 10
@@ -64,8 +69,10 @@ const (
 
 // diffTimeouts are short enough that a request the proxy waits on forever
 // ends the exchange quickly, long enough for a busy machine.
-var diffTimeouts = Timeouts{Connect: time.Second, Client: 3 * time.Second, Server: 3 * time.Second,
-	HTTPRequest: 2 * time.Second, HTTPKeepAlive: 2 * time.Second}
+func diffTimeouts() Timeouts {
+	return Timeouts{Connect: time.Second, Client: 3 * time.Second, Server: 3 * time.Second,
+		HTTPRequest: 2 * time.Second, HTTPKeepAlive: 2 * time.Second}
+}
 
 // recBackend is a raw HTTP/1.1 server that records, per connection and in
 // the order they were accepted, every byte it receives.
@@ -508,7 +515,7 @@ func newReqRig(t testing.TB) *reqRig {
 		// What is buffered beyond the request was recorded by the tee.
 		_, _ = io.Copy(io.Discard, br)
 	})
-	fe := startProxy(t, proxyOpts{cookie: insertCookie(), timeouts: diffTimeouts}, be.ln.Addr().String())
+	fe := startProxy(t, proxyOpts{cookie: insertCookie(), timeouts: diffTimeouts()}, be.ln.Addr().String())
 	return &reqRig{addr: fe.Addr().String(), be: be}
 }
 
@@ -805,7 +812,7 @@ func newRespRig(t testing.TB) *respRig {
 			}
 		}
 	})
-	fe := startProxy(t, proxyOpts{cookie: insertCookie(), timeouts: diffTimeouts}, be.ln.Addr().String())
+	fe := startProxy(t, proxyOpts{cookie: insertCookie(), timeouts: diffTimeouts()}, be.ln.Addr().String())
 	rig.addr = fe.Addr().String()
 	return rig
 }

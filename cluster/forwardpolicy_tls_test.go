@@ -104,6 +104,24 @@ func TestForwardingRPCWithPeerIdentity(t *testing.T) {
 			}
 		})
 	}
+	// A ping counts as contact with the node it names: only its own.
+	for _, tc := range []struct {
+		name   string
+		client clusterpb.InternalClient
+		from   string
+		want   codes.Code
+	}{
+		{"n2 pings as itself", asN2, "n2", codes.OK},
+		{"n2 pings as n3", asN2, "n3", codes.PermissionDenied},
+		{"n9, not a member, pings as itself", asN9, "n9", codes.PermissionDenied},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.client.Ping(ctx, &clusterpb.PingRequest{FromNode: tc.from, Holdable: true, Term: leader.Raft().CurrentTerm()})
+			if status.Code(err) != tc.want {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
 	if _, err := asN9.ReadIndex(ctx, &clusterpb.ReadIndexRequest{CommitOnly: true}); status.Code(err) != codes.PermissionDenied {
 		t.Errorf("read index for a non-member: %v", err)
 	}

@@ -31,7 +31,9 @@ import (
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	"github.com/haraft/haraft/proto/clusterpb"
 )
@@ -667,8 +669,15 @@ func (l *Liveness) conn(addr string) (*grpc.ClientConn, error) {
 }
 
 // Ping answers a liveness probe or a contact ping, with this node's
-// contact report.
-func (s *internalServer) Ping(_ context.Context, req *clusterpb.PingRequest) (*clusterpb.PingResponse, error) {
+// contact report. A ping counts as contact with the node it names, so with
+// peer identities it must name the peer itself (node2 cannot keep a dead
+// node3 looking alive), from a member of the cluster.
+func (s *internalServer) Ping(ctx context.Context, req *clusterpb.PingRequest) (*clusterpb.PingResponse, error) {
+	if peerID, verified := verifiedPeer(ctx); verified && (peerID != req.FromNode || !s.n.isMember(peerID)) {
+		err := fmt.Errorf("ping in the name of %q from node %s (a member: %v)", req.FromNode, peerID, s.n.isMember(peerID))
+		s.refused(ctx, "ping", peerID, req.FromNode, err)
+		return nil, status.Errorf(codes.PermissionDenied, "ping refused: %v", err)
+	}
 	resp := &clusterpb.PingResponse{NodeId: s.n.ID(), Term: s.n.raft.CurrentTerm(), LeaderContactAgeMs: -1}
 	if c := s.n.contacts.Load(); c != nil {
 		c.received(req, resp)

@@ -1,12 +1,6 @@
 package proxy
 
-import (
-	"errors"
-	"sync"
-)
-
-// errWouldBlock: tryRead found nothing to read.
-var errWouldBlock = errors.New("read would block")
+import "sync"
 
 // scratch is what a client connection needs only while it reads and
 // forwards a request: the parsed heads and the cookie lines (about 6 KB).
@@ -21,36 +15,24 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // readIdle reads the first bytes of a request: on a new connection, or a
 // kept-alive one between requests. While none have come the connection
-// holds no buffer: its
-// read buffer, its output buffer and its scratch go back to their pools
+// holds no buffer: its read buffer, its output buffer and its scratch go
+// back to their pools
 // (38 KB that an idle connection would otherwise keep, of which the pages
 // it touched are resident; HAProxy too releases the buffers of an idle
 // connection), and it takes them back when bytes arrive. A
 // request already on its way is read at once, without that detour.
 func (c *clientConn) readIdle() (int, error) {
-	if c.in.buffered() != 0 || len(c.out) != 0 {
+	b := &c.in
+	if b.buffered() != 0 || b.w != 0 || len(c.out) != 0 {
 		return c.readIn()
 	}
-	n, err := c.tryReadIn()
-	if err != errWouldBlock {
-		return n, err
+	if !c.idleBuffersSet() { // once per connection
+		c.setIdleBuffers(c.dropBuffers, func() []byte {
+			c.takeBuffers()
+			return c.in.b
+		})
 	}
-	c.dropBuffers()
-	err = c.waitReadable()
-	c.takeBuffers()
-	if err != nil {
-		return 0, err
-	}
-	return c.readIn()
-}
-
-// tryReadIn is readIn without waiting (tryRead).
-func (c *clientConn) tryReadIn() (int, error) {
-	b := &c.in
-	if b.w == len(b.b) {
-		return c.readIn() // a full buffer is readIn's case
-	}
-	n, err := c.tryRead(b.b[b.w:])
+	n, err := c.endpoint.readIdle(b.b)
 	b.w += n
 	return n, err
 }

@@ -21,18 +21,21 @@ type rawIO struct {
 	// A read and a write may run at once (a request body streams while
 	// the response is read): each has its own state.
 	rd, wr rawOp
-	// park waits once for the socket to become readable (waitReadable).
-	park   func(fd uintptr) bool
-	parked bool    // park found nothing and waits
-	peek   [1]byte // park's MSG_PEEK buffer
+	// idle is the read of a connection waiting for a request (readIdle):
+	// before it waits it gives the connection's buffers back (release),
+	// and takes them again (acquire, which returns where to read) once
+	// the poller woke it.
+	idle     func(fd uintptr) bool
+	release  func()
+	acquire  func() []byte
+	released bool
 }
 
 type rawOp struct {
-	fn     func(fd uintptr) bool
-	buf    []byte
-	n      int
-	errno  syscall.Errno
-	nowait bool // a read returns EAGAIN instead of waiting (tryRead)
+	fn    func(fd uintptr) bool
+	buf   []byte
+	n     int
+	errno syscall.Errno
 }
 
 func (e *endpoint) initRawIO() {
@@ -53,9 +56,7 @@ func (e *endpoint) initRawIO() {
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
-				if !rd.nowait {
-					return false
-				}
+				return false
 			case 0:
 				rd.n = int(n)
 			}
@@ -79,55 +80,64 @@ func (e *endpoint) initRawIO() {
 		}
 		return true
 	}
-	// RawConn.Read first clears the poller's readiness (a notification
-	// that came since the EAGAIN of the tryRead before would be lost), so
-	// park first looks for bytes itself, without taking them (MSG_PEEK),
-	// and waits only when there are none: bytes that came between the
-	// tryRead and this wait end it at once, not at the read deadline.
-	// Once the poller woke it, the socket is readable.
-	r.park = func(fd uintptr) bool {
-		if r.parked {
+	// One RawConn.Read from the first attempt to the last: a
+	// RawConn.Read first clears the poller's readiness, so waiting in a
+	// second one could miss bytes that came after the first found none.
+	r.idle = func(fd uintptr) bool {
+		if r.released {
+			rd.buf = r.acquire()
+			r.released = false
+		}
+		if rd.fn(fd) {
 			return true
 		}
-		for {
-			_, _, errno := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.peek[0])), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-			switch errno {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				r.parked = true
-				return false
-			}
-			return true
-		}
+		r.release()
+		r.released = true
+		rd.buf = nil
+		return false
 	}
 	e.rio = r
 }
 
-// tryRead reads into p without waiting: errWouldBlock when nothing is
-// there to read. Without raw I/O it is read, which waits.
-func (e *endpoint) tryRead(p []byte) (int, error) {
-	if e.rio == nil || len(p) == 0 {
-		return e.read(p)
+// setIdleBuffers sets how readIdle gives the connection's buffers back
+// and takes them again; acquire returns where to read.
+func (e *endpoint) setIdleBuffers(release func(), acquire func() []byte) {
+	if e.rio != nil {
+		e.rio.release, e.rio.acquire = release, acquire
 	}
-	e.rio.rd.nowait = true
-	n, err := e.read(p)
-	e.rio.rd.nowait = false
-	if err == syscall.EAGAIN {
-		return 0, errWouldBlock
-	}
-	return n, err
 }
 
-// waitReadable waits, after tryRead found nothing, until the connection
-// is readable (bytes, end of stream or an error), its read deadline
-// passes or it is closed; it reads nothing.
-func (e *endpoint) waitReadable() error {
-	if e.rio == nil {
-		return nil
+// idleBuffersSet reports whether setIdleBuffers was called (or is of no
+// use: no raw I/O).
+func (e *endpoint) idleBuffersSet() bool { return e.rio == nil || e.rio.release != nil }
+
+// readIdle reads into p as read does; but while nothing is there to read
+// the connection's buffers are given back (setIdleBuffers), and p is
+// replaced by where acquire says once the poller woke it. The buffers are
+// held again when it returns, whatever the outcome. Without buffer hooks
+// it is read.
+func (e *endpoint) readIdle(p []byte) (int, error) {
+	r := e.rio
+	if r == nil || r.release == nil || len(p) == 0 {
+		return e.read(p)
 	}
-	e.rio.parked = false
-	return e.rio.rc.Read(e.rio.park)
+	op := &r.rd
+	op.buf, op.n, op.errno = p, 0, 0
+	err := r.rc.Read(r.idle)
+	op.buf = nil
+	if r.released { // the wait ended without a read: deadline, close
+		r.acquire()
+		r.released = false
+	}
+	switch {
+	case err != nil:
+		return 0, err
+	case op.errno != 0:
+		return 0, op.errno
+	case op.n == 0:
+		return 0, io.EOF
+	}
+	return op.n, nil
 }
 
 // read reads into p, as e.conn.Read.

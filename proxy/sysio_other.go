@@ -16,7 +16,9 @@ func (e *endpoint) writeAll(p []byte) error {
 
 func yieldBeforeRead() {}
 
-// tryRead is read: without raw I/O a read waits.
-func (e *endpoint) tryRead(p []byte) (int, error) { return e.read(p) }
+// Without raw I/O an idle connection keeps its buffers while it waits.
+func (e *endpoint) setIdleBuffers(func(), func() []byte) {}
 
-func (e *endpoint) waitReadable() error { return nil }
+func (e *endpoint) idleBuffersSet() bool { return true }
+
+func (e *endpoint) readIdle(p []byte) (int, error) { return e.read(p) }

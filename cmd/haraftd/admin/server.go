@@ -163,14 +163,11 @@ func New(o Options) (*Server, error) {
 func (s *Server) Events() *Hub { return s.events }
 
 // Serve answers on ln until Stop. Without TLS it refuses a listener that
-// is not on a loopback address, unless Options.Insecure says so.
+// is not on a loopback address, unless Options.Insecure says so (haraftd
+// then warns at every start: config.SecurityWarnings).
 func (s *Server) Serve(ln net.Listener) error {
 	if err := s.CheckListener(ln); err != nil {
 		return err
-	}
-	if s.plaintextOnNetwork(ln.Addr()) {
-		s.log.Warn("admin API without TLS on a network address (admin.insecure: true): bearer tokens cross the network in clear; set admin.tls",
-			"addr", ln.Addr().String())
 	}
 	s.ln = ln
 	if err := s.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {

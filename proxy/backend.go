@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/haraft/haraft/proxy/h1"
 )
 
 // Cookie modes, as HAProxy's `cookie` keyword, plus learn.
@@ -145,7 +147,7 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 		if _, dup := byCookie[s.Cookie]; dup {
 			return nil, fmt.Errorf("backend %s: duplicate server cookie %s", o.Name, s.Cookie)
 		}
-		s.pool = newConnPool(s.Addr, o.Timeouts.withDefaults())
+		s.pool = h1.NewPool(s.Name, s.Addr, b.poolOptions())
 		byName[s.Name] = s
 		byCookie[s.Cookie] = s
 		k := runtimeKey(s.Name, s.Addr)
@@ -154,6 +156,12 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 	}
 	b.set.Store(b.deriveSet(nil, &serverSet{byName: byName})) // reuses the configured *Servers
 	return b, nil
+}
+
+// poolOptions are the engine's options of the backend's server pools.
+func (b *Backend) poolOptions() h1.PoolOptions {
+	t := b.timeouts.withDefaults()
+	return h1.PoolOptions{Connect: t.Connect, Server: t.Server, Close: b.close}
 }
 
 // DynamicCookie is the opaque server id used instead of the plain server
@@ -174,6 +182,6 @@ func (b *Backend) Close() {
 	b.setMu.Lock()
 	defer b.setMu.Unlock()
 	for _, rt := range b.runtimes {
-		rt.pool.closeIdle(true)
+		rt.pool.CloseIdle(true)
 	}
 }

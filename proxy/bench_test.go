@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/haraft/haraft/proxy/h1"
 )
 
 // The hot path of one proxied request, piece by piece and end to end.
@@ -30,55 +32,16 @@ const benchResponse = "HTTP/1.1 200 OK\r\n" +
 	"\r\n" +
 	"hello from A\n"
 
-func BenchmarkParseRequestHead(b *testing.B) {
-	buf := []byte(benchRequest)
-	var h head
-	b.ReportAllocs()
-	b.SetBytes(int64(len(buf)))
-	for b.Loop() {
-		if err := parseRequestHead(buf, &h); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkParseResponseHead(b *testing.B) {
-	buf := []byte(benchResponse)
-	var h head
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := parseResponseHead(buf, &h, false); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// benchConn returns a client connection (not connected) whose request
-// head is parsed, as forward sees it.
-func benchConn(b *testing.B, cookie *CookieOptions, st State) (*clientConn, []byte) {
+// benchSession returns a client connection's policy (not connected) and
+// the Cookie values of benchRequest, as the engine hands them.
+func benchSession(b *testing.B, cookie *CookieOptions, st State) (*session, *h1.Request) {
 	be, err := NewBackend(BackendOptions{Name: "app", Cookie: cookie, ForwardFor: true,
 		Servers: []ServerOptions{{Name: "A", Addr: "127.0.0.1:1", Weight: 1}, {Name: "B", Addr: "127.0.0.1:2", Weight: 1}}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := &Frontend{backend: be, state: st, maxHeader: 64 << 10}
-	c := &clientConn{f: f, clientIP: "127.0.0.1", out: make([]byte, 0, bufSize), scratch: new(scratch)}
-	buf := []byte(benchRequest)
-	if err := parseRequestHead(buf, &c.req); err != nil {
-		b.Fatal(err)
-	}
-	return c, buf
-}
-
-func (c *clientConn) cookieViews(hb []byte) []string {
-	n := 0
-	for i := 0; i < c.req.nfields; i++ {
-		if fl := &c.req.fields[i]; fl.id == hdrCookie {
-			c.cookies[n] = bstr(fl.value.of(hb))
-			n++
-		}
-	}
-	return c.cookies[:n]
+	f := &Frontend{backend: be, state: st}
+	return &session{f: f, clientIP: "127.0.0.1"}, &h1.Request{Cookies: []string{"SERVERID=A; JSESSIONID=0123456789abcdef; theme=dark"}}
 }
 
 func BenchmarkRoute(b *testing.B) {
@@ -93,10 +56,10 @@ func BenchmarkRoute(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			st := &stubState{sessions: map[string]string{"0123456789abcdef": "B"}}
-			c, hb := benchConn(b, tc.cookie, st)
+			s, req := benchSession(b, tc.cookie, st)
 			b.ReportAllocs()
 			for b.Loop() {
-				rt, err := c.f.backend.route(st, nil, c.cookieViews(hb), c.clientIP)
+				rt, err := s.f.backend.route(st, nil, req.Cookies, s.clientIP)
 				if err != nil || rt.server == nil {
 					b.Fatal(err)
 				}
@@ -105,42 +68,35 @@ func BenchmarkRoute(b *testing.B) {
 	}
 }
 
-// BenchmarkRewrite builds the head sent to the server (hop-by-hop fields
-// dropped, the indirect cookie removed, X-Forwarded-*) and the head sent
-// back to the client (Set-Cookie through the cookie mode).
+// BenchmarkRewrite runs the policy's part of the heads: the indirect
+// cookie removed from the Cookie line sent to the server, X-Forwarded-For
+// added, and the Set-Cookie lines of the response through the cookie mode
+// (the engine's part is h1's BenchmarkHeads).
 func BenchmarkRewrite(b *testing.B) {
 	st := &stubState{}
-	c, hb := benchConn(b, insertCookie(), st)
-	rt, err := c.f.backend.route(st, nil, c.cookieViews(hb), c.clientIP)
+	s, req := benchSession(b, insertCookie(), st)
+	rt, err := s.f.backend.route(st, nil, req.Cookies, s.clientIP)
 	if err != nil {
 		b.Fatal(err)
 	}
-	rb := []byte(benchResponse)
-	rb = rb[:findHeadEnd(rb, 0)]
-	if err := parseResponseHead(rb, &c.resp, false); err != nil {
-		b.Fatal(err)
-	}
+	s.rt = rt
+	out := make([]byte, 0, 1024)
+	name, value := []byte("Cookie"), []byte(req.Cookies[0])
 	b.Run("request", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			c.out = c.appendRequestHead(c.out[:0], hb, &rt, false)
+			out, _ = s.RequestField(out[:0], h1.FieldCookie, name, value)
+			out = s.AppendFields(out, req)
 		}
-		if !bytes.Contains(c.out, []byte("Cookie: JSESSIONID=0123456789abcdef; theme=dark\r\n")) {
-			b.Fatalf("cookie not rewritten:\n%s", c.out)
+		if !bytes.Contains(out, []byte("Cookie: JSESSIONID=0123456789abcdef; theme=dark\r\n")) {
+			b.Fatalf("cookie not rewritten:\n%s", out)
 		}
 	})
+	setCookies := []string{"JSESSIONID=0123456789abcdef; Path=/"}
 	b.Run("response", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			n := 0
-			for i := 0; i < c.resp.nfields; i++ {
-				if fl := &c.resp.fields[i]; fl.id == hdrSetCookie {
-					c.setCookies[n] = bstr(fl.value.of(rb))
-					n++
-				}
-			}
-			setCookies, _, noCache := c.f.backend.response(&rt, c.setCookies[:n], nil)
-			c.out = c.appendResponseHead(c.out[:0], rb, setCookies, noCache, true, 1, false)
+			_, _, _ = s.f.backend.response(&s.rt, setCookies, nil)
 		}
 	})
 }

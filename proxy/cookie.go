@@ -3,6 +3,8 @@ package proxy
 import (
 	"bytes"
 	"strings"
+
+	"github.com/haraft/haraft/proxy/h1"
 )
 
 // maxCookieValue bounds a session cookie value; a longer one is treated as
@@ -164,25 +166,24 @@ func insertedCookie(o *CookieOptions, value string) string {
 // (max-age, s-maxage, Expires) or a validator (ETag, Last-Modified). Read
 // off HAProxy 2.6.12 and its http_check_response_for_cacheability; the
 // differential test compares the two.
-func cacheableResponse(safeMethod bool, resp *head, rb []byte) bool {
+func cacheableResponse(safeMethod bool, resp *h1.Response) bool {
 	if !safeMethod {
 		return false
 	}
-	switch resp.status {
+	switch resp.Status() {
 	case 200, 203, 204, 206, 300, 301, 404, 405, 410, 414, 501:
 	default:
 		return false
 	}
 	fresh := false
-	for i := 0; i < resp.nfields; i++ {
-		fl := &resp.fields[i]
-		name, value := fl.name.of(rb), fl.value.of(rb)
+	for i := 0; i < resp.NumFields(); i++ {
+		name, value := resp.Field(i)
 		switch {
 		case equalFoldASCII(name, "pragma"):
 			if equalFoldASCII(bytes.TrimSpace(value), "no-cache") {
 				return false
 			}
-		case fl.id == hdrCacheControl || equalFoldASCII(name, "cache-control"):
+		case equalFoldASCII(name, "cache-control"):
 			for item := range bytes.SplitSeq(value, []byte(",")) {
 				item = bytes.TrimSpace(item)
 				switch {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+
+	"github.com/haraft/haraft/proxy/h1"
 )
 
 func TestRequestCookie(t *testing.T) {
@@ -123,11 +125,11 @@ func TestCacheableResponse(t *testing.T) {
 	}
 	for _, tc := range tests {
 		raw := []byte(fmt.Sprintf("HTTP/1.1 %d X\r\n%sContent-Length: 0\r\n\r\n", tc.status, tc.fields))
-		var h head
-		if err := parseResponseHead(raw, &h, false); err != nil {
+		resp, err := h1.ParseResponse(raw, false)
+		if err != nil {
 			t.Fatalf("%q: %v", raw, err)
 		}
-		if got := cacheableResponse(tc.safe, &h, raw); got != tc.want {
+		if got := cacheableResponse(tc.safe, resp); got != tc.want {
 			t.Errorf("safe=%v %d %q: cacheable = %v, want %v", tc.safe, tc.status, tc.fields, got, tc.want)
 		}
 	}

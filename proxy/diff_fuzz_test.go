@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -202,6 +203,11 @@ func diffExchange(addr string, in []byte) ([]byte, error) {
 	return out, nil
 }
 
+// isConnClosed reports a connection the peer closed or reset.
+func isConnClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
 // ---- requests ----
 
 // diffReq is a request as net/http reads it.
@@ -293,7 +299,7 @@ func escapePercent(line []byte) string {
 	return b.String()
 }
 
-func isHex(c byte) bool { return isDigit(c) || 'a' <= c|0x20 && c|0x20 <= 'f' }
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f' }
 
 // normalizedField returns the rewrite of one field line, or "".
 func normalizedField(line []byte, cl bool) string {
@@ -826,7 +832,7 @@ func isProxyError(resp *http.Response, body []byte) bool {
 	if resp.Request != nil && resp.Request.Method == "HEAD" {
 		return len(body) == 0
 	}
-	return bytes.HasPrefix(body, []byte(strconv.Itoa(resp.StatusCode)+" "+statusText(resp.StatusCode)+"\n"))
+	return bytes.HasPrefix(body, []byte(resp.Status+"\n")) // the engine writes its status line again
 }
 
 // check has the server answer the client's first request with stream; the

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/haraft/haraft/proxy/h1"
 )
 
 // FrontendOptions configures one listener.
@@ -32,22 +33,18 @@ type FrontendStats struct {
 }
 
 // Frontend is one listener forwarding to one backend with the HTTP/1.1
-// engine of h1conn.go and forward.go.
+// engine (package h1); it is the engine's Policy (session.go).
 type Frontend struct {
-	name      string
-	backend   *Backend
-	state     State
-	learner   *Learner
-	ln        *limitListener
-	log       *slog.Logger
-	redisp    bool
-	timeouts  Timeouts
-	maxHeader int
-
+	name     string
+	backend  *Backend
+	state    State
+	learner  *Learner
+	ln       *limitListener
+	log      *slog.Logger
+	redisp   bool
+	timeouts Timeouts
+	engine   *h1.Server
 	shutting atomic.Bool
-	mu       sync.Mutex
-	conns    map[*clientConn]struct{}
-	connWG   sync.WaitGroup
 
 	listenerStats // latency: request head read -> response sent
 }
@@ -79,11 +76,14 @@ func NewFrontend(o FrontendOptions, st State, l *Learner, log *slog.Logger) (*Fr
 	if err != nil {
 		return nil, err
 	}
-	return &Frontend{
+	f := &Frontend{
 		name: o.Name, backend: o.Backend, state: st, learner: l, ln: ln, log: log.With("frontend", o.Name),
-		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults(), maxHeader: o.MaxHeaderBytes,
-		conns: map[*clientConn]struct{}{},
-	}, nil
+		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults(),
+	}
+	t := f.timeouts
+	f.engine = h1.NewServer(f, h1.Options{Client: t.Client, HTTPRequest: t.HTTPRequest, HTTPKeepAlive: t.HTTPKeepAlive,
+		MaxHeaderBytes: o.MaxHeaderBytes, Counters: &f.Counters, Log: f.log})
+	return f, nil
 }
 
 // Addr returns the listening address.
@@ -105,39 +105,13 @@ func (f *Frontend) Serve() error {
 			continue
 		}
 		backoff = 0
-		c := newClientConn(f, conn)
-		if !f.track(c) {
+		if !f.engine.ServeConn(conn) { // it shuts down
 			_ = conn.Close()
 			f.ln.release()
 			return nil
 		}
-		go c.serve()
 	}
 }
-
-// track registers a new connection, unless the frontend shuts down.
-func (f *Frontend) track(c *clientConn) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.shutting.Load() {
-		return false
-	}
-	f.conns[c] = struct{}{}
-	f.connWG.Add(1)
-	return true
-}
-
-// forget unregisters a connection that ended.
-func (f *Frontend) forget(c *clientConn) {
-	f.mu.Lock()
-	delete(f.conns, c)
-	f.mu.Unlock()
-	f.ln.release() // the connection is closed: its maxconn slots are free
-	f.connWG.Done()
-}
-
-// draining reports that Shutdown began: responses close their connection.
-func (f *Frontend) draining() bool { return f.shutting.Load() }
 
 // Shutdown stops accepting, closes idle keep-alive connections, lets
 // requests in flight finish (their responses carry Connection: close)
@@ -146,34 +120,7 @@ func (f *Frontend) draining() bool { return f.shutting.Load() }
 func (f *Frontend) Shutdown(ctx context.Context) error {
 	f.shutting.Store(true)
 	_ = f.ln.Close()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	var err error
-	for {
-		f.mu.Lock()
-		n := len(f.conns)
-		for c := range f.conns {
-			c.wakeIfIdle()
-		}
-		f.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		select {
-		case <-tick.C:
-			continue
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		f.mu.Lock()
-		for c := range f.conns {
-			c.kill()
-		}
-		f.mu.Unlock()
-		break
-	}
-	f.connWG.Wait()
-	return err
+	return f.engine.Shutdown(ctx)
 }
 
 // prepare checks the options both kinds of frontend share, fills their
@@ -202,15 +149,23 @@ func (o *FrontendOptions) prepare() (*limitListener, error) {
 // listenerStats are what both kinds of frontend count, and their
 // learning of session keys.
 type listenerStats struct {
-	requests, errors, redispatches, learned, learnDropped atomic.Uint64
-	latency                                               Latency
-	rejects                                               rejectCounts // the HTTP/1.1 engine's refusals by reason (rejects.go)
+	h1.Counters                         // requests, errors, the HTTP/1.1 engine's refusals by reason
+	redispatches, learned, learnDropped atomic.Uint64
+	latency                             Latency
 }
 
 // Stats returns the frontend's counters.
 func (s *listenerStats) Stats() FrontendStats {
-	return FrontendStats{s.requests.Load(), s.errors.Load(), s.redispatches.Load(), s.learned.Load(), s.learnDropped.Load()}
+	return FrontendStats{s.Requests.Load(), s.Errors.Load(), s.redispatches.Load(), s.learned.Load(), s.learnDropped.Load()}
 }
+
+// RejectCount is the number of requests refused with one status and
+// reason.
+type RejectCount = h1.RejectCount
+
+// Rejects returns the requests the frontend refused itself, by status and
+// reason (the HTTP/1.1 engine's; every reason is listed, zeros included).
+func (s *listenerStats) Rejects() []RejectCount { return s.Refused.Snapshot() }
 
 // Latency returns the histogram of the frontend's request durations: from
 // the request read to the last byte of the response sent (answered

@@ -176,7 +176,7 @@ func exchangeOf(req *http.Request) *tlsExchange {
 }
 
 func (f *TLSFrontend) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	f.requests.Add(1)
+	f.Requests.Add(1)
 	if req.Method == http.MethodConnect {
 		f.fail(w, http.StatusMethodNotAllowed, "CONNECT is not supported")
 		return
@@ -342,7 +342,7 @@ func (f *TLSFrontend) errorHandler(w http.ResponseWriter, req *http.Request, err
 	var ne net.Error
 	switch {
 	case errors.Is(err, context.Canceled) && req.Context().Err() != nil:
-		f.errors.Add(1)
+		f.Errors.Add(1)
 		return // the client went away
 	case isDialFailure(err):
 		f.fail(w, http.StatusServiceUnavailable, fmt.Sprintf("server %s is unavailable", name))
@@ -356,7 +356,7 @@ func (f *TLSFrontend) errorHandler(w http.ResponseWriter, req *http.Request, err
 
 // fail writes a short plain-text error, as HAProxy's default error pages.
 func (f *TLSFrontend) fail(w http.ResponseWriter, code int, msg string) {
-	f.errors.Add(1)
+	f.Errors.Add(1)
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")

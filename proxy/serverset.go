@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proxy/h1"
 )
 
 // A backend's servers are the configured ones plus those added at run time
@@ -37,7 +38,7 @@ type serverSet struct {
 // its connection pool and its counters. Views of the same server (same
 // name and address) under successive tables share it.
 type serverRuntime struct {
-	pool *connPool // idle keep-alive connections
+	pool *h1.Pool // idle keep-alive connections
 	serverCounters
 }
 
@@ -95,7 +96,7 @@ func (b *Backend) deriveSet(t *fsm.ServerTable, prev *serverSet) *serverSet {
 		live[k] = true
 		rt := b.runtimes[k]
 		if rt == nil { // added at run time: no maxconn
-			rt = &serverRuntime{pool: newConnPool(d.addr, b.timeouts.withDefaults())}
+			rt = &serverRuntime{pool: h1.NewPool(d.name, d.addr, b.poolOptions())}
 			b.runtimes[k] = rt
 		}
 		var sv *Server
@@ -125,7 +126,7 @@ func (b *Backend) deriveSet(t *fsm.ServerTable, prev *serverSet) *serverSet {
 	// address any more (re-added elsewhere); configured ones stay.
 	for k, rt := range b.runtimes {
 		if !live[k] && !b.configured[k] {
-			rt.pool.closeIdle(false)
+			rt.pool.CloseIdle(false)
 			delete(b.runtimes, k)
 		}
 	}

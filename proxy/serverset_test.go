@@ -98,7 +98,7 @@ func TestServerSetDerivation(t *testing.T) {
 				if sets[1].byName["A"] != b.Servers[0] || sets[1].byName["B"] != b.Servers[1] {
 					t.Error("configured servers were rebuilt by an unrelated change")
 				}
-				if c := sets[1].byName["C"]; c.pool == nil || c.pool.addr != "127.0.0.1:3" || c.slots != nil {
+				if c := sets[1].byName["C"]; c.pool == nil || c.pool.Addr() != "127.0.0.1:3" || c.slots != nil {
 					t.Errorf("added server's pool %+v", c.pool)
 				}
 			}},
@@ -126,8 +126,8 @@ func TestServerSetDerivation(t *testing.T) {
 				if removed.serverRuntime != old.serverRuntime {
 					t.Error("removing C dropped its pool while its sessions are still being reassigned")
 				}
-				if now.serverRuntime == old.serverRuntime || now.pool.addr != "127.0.0.1:4" {
-					t.Errorf("C re-added at :4 kept the pool of :3 (%s)", now.pool.addr)
+				if now.serverRuntime == old.serverRuntime || now.pool.Addr() != "127.0.0.1:4" {
+					t.Errorf("C re-added at :4 kept the pool of :3 (%s)", now.pool.Addr())
 				}
 			}},
 		{name: "re-added at the same address keeps its pool", cmds: []cmd{add("C", "127.0.0.1:3", "", 1), remove("C"), add("C", "127.0.0.1:3", "", 1)},

@@ -249,7 +249,7 @@ func TestMaliciousResponseNotPooled(t *testing.T) {
 		{"bare LF in a chunk line", "GET", writeAll("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\nok\n0\n\n"), 502, "", false},
 		{"body delimited by the close", "GET", func(c net.Conn) {
 			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nuntil the end")
-			closeWrite(c)
+			_ = c.(*net.TCPConn).CloseWrite()
 			time.Sleep(100 * time.Millisecond)
 		}, 200, "until the end", false},
 	}

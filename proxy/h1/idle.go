@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import "sync"
 
@@ -8,6 +8,10 @@ type scratch struct {
 	req, resp  head
 	cookies    [maxCookieLines]string
 	setCookies [maxSetCookieLines]string
+	// The policy's views of req and resp (policy.go), here so that
+	// handing them to the policy allocates nothing.
+	reqView  Request
+	respView Response
 }
 
 // scratchPool holds the scratch of connections that are idle or gone.

@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"bytes"
@@ -7,13 +7,6 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
-)
-
-// States of a client connection, for graceful shutdown.
-const (
-	connIdle    int32 = iota // waiting for (the rest of) a request head
-	connActive               // forwarding a request
-	connClosing              // Shutdown asked an idle connection to close
 )
 
 // aLongTimeAgo is a deadline in the past: it wakes a blocked read.
@@ -32,7 +25,8 @@ const (
 // request.
 type clientConn struct {
 	endpoint
-	f        *Frontend
+	s        *Server
+	sess     Session // the policy's, for this connection
 	state    atomic.Int32
 	clientIP string
 	served   int // requests completed on this connection
@@ -52,10 +46,10 @@ type clientConn struct {
 	*scratch
 }
 
-func newClientConn(f *Frontend, c net.Conn) *clientConn {
-	cc := &clientConn{f: f}
+func newClientConn(s *Server, c net.Conn) *clientConn {
+	cc := &clientConn{s: s}
 	cc.conn = c
-	cc.rto, cc.wto = f.timeouts.Client, f.timeouts.Client
+	cc.rto, cc.wto = s.timeouts.Client, s.timeouts.Client
 	cc.initRawIO()
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cc.clientIP = a.IP.String()
@@ -67,7 +61,7 @@ func newClientConn(f *Frontend, c net.Conn) *clientConn {
 
 // serve reads and forwards requests until the connection ends.
 func (c *clientConn) serve() {
-	defer c.f.forget(c)
+	defer c.s.forget(c)
 	c.takeBuffers()
 	defer c.release()
 	for {
@@ -113,7 +107,7 @@ func (c *clientConn) kill() {
 // byte of a later request, http_keep_alive while a kept-alive connection
 // waits for its next request (HAProxy's timeouts of the same names).
 func (c *clientConn) readRequest() bool {
-	t := &c.f.timeouts
+	t := &c.s.timeouts
 	started := c.in.buffered() > 0
 	c.head = false
 	if c.served == 0 || started {
@@ -123,7 +117,7 @@ func (c *clientConn) readRequest() bool {
 	}
 	c.rat = 0
 	c.state.Store(connIdle)
-	if c.f.draining() && c.served > 0 && !started {
+	if c.s.draining() && c.served > 0 && !started {
 		return false
 	}
 	scan := 0
@@ -146,11 +140,11 @@ func (c *clientConn) readRequest() bool {
 			} else if end = findHeadEnd(d, scan); end > 0 {
 				err = parseRequestHead(d[:end], &c.req)
 			}
-			if end > c.f.maxHeader || end < 0 && len(d) >= c.f.maxHeader {
+			if end > c.s.maxHeader || end < 0 && len(d) >= c.s.maxHeader {
 				c.head = bytes.HasPrefix(d, []byte("HEAD "))
 				// The request line alone over the limit: the URI is too
 				// long (414); otherwise the fields are (431).
-				if bytes.IndexByte(d[:c.f.maxHeader], '\n') < 0 {
+				if bytes.IndexByte(d[:c.s.maxHeader], '\n') < 0 {
 					c.reject(rejURITooLong, "request target too long")
 				} else {
 					c.reject(rejFieldsTooLarge, "request header fields too large")
@@ -186,7 +180,7 @@ func (c *clientConn) readRequest() bool {
 			}
 		}
 		if c.in.full() {
-			c.in.grow(c.f.maxHeader + 1)
+			c.in.grow(c.s.maxHeader + 1)
 		}
 		var n int
 		var err error
@@ -212,8 +206,8 @@ func (c *clientConn) readRequest() bool {
 // reject answers a request that cannot be forwarded with the reason's
 // status and msg, counts it by reason, and the connection closes.
 func (c *clientConn) reject(reason rejectReason, msg string) {
-	c.f.errors.Add(1)
-	c.f.rejects[reason].Add(1)
+	c.s.counters.Errors.Add(1)
+	c.s.counters.Refused[reason].Add(1)
 	c.out = appendErrorResponse(c.out[:0], reason.status(), msg, c.head)
 	_ = c.write(c.out)
 	c.out = c.out[:0]

@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import "sync/atomic"
 
@@ -51,8 +51,8 @@ var rejectInfo = [numRejectReasons]struct {
 
 func (r rejectReason) status() int { return rejectInfo[r].status }
 
-// rejectCounts counts refusals by reason, without locks or allocation.
-type rejectCounts [numRejectReasons]atomic.Uint64
+// RejectCounts counts refusals by reason, without locks or allocation.
+type RejectCounts [numRejectReasons]atomic.Uint64
 
 // RejectCount is the number of requests refused with one status and
 // reason.
@@ -62,16 +62,12 @@ type RejectCount struct {
 	N      uint64
 }
 
-// snapshot returns every reason's count, zeros included (a metric that
+// Snapshot returns every reason's count, zeros included (a metric that
 // exists from the start).
-func (r *rejectCounts) snapshot() []RejectCount {
+func (r *RejectCounts) Snapshot() []RejectCount {
 	out := make([]RejectCount, numRejectReasons)
 	for i := range r {
 		out[i] = RejectCount{rejectInfo[i].status, rejectInfo[i].name, r[i].Load()}
 	}
 	return out
 }
-
-// Rejects returns the requests the frontend refused itself, by status and
-// reason (the HTTP/1.1 engine's; every reason is listed, zeros included).
-func (s *listenerStats) Rejects() []RejectCount { return s.rejects.snapshot() }

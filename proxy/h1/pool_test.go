@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"io"
@@ -17,9 +17,9 @@ func TestConnPool(t *testing.T) {
 		defer open.Add(-1)
 		_, _ = io.Copy(io.Discard, c)
 	})
-	p := newConnPool(addr, Timeouts{}.withDefaults())
+	p := NewPool("s", addr, PoolOptions{Connect: 5 * time.Second, Server: 30 * time.Second})
 	p.idleTimeout = 100 * time.Millisecond
-	defer p.closeIdle(true)
+	defer p.CloseIdle(true)
 
 	a, err := p.get(time.Now().UnixNano())
 	if err != nil {
@@ -36,7 +36,7 @@ func TestConnPool(t *testing.T) {
 	}
 	p.put(b, time.Now().UnixNano())
 	waitUntil(t, "two server connections", func() bool { return open.Load() == 2 })
-	waitUntil(t, "idle connections expired", func() bool { return p.idleCount() == 0 && open.Load() == 0 })
+	waitUntil(t, "idle connections expired", func() bool { return p.IdleCount() == 0 && open.Load() == 0 })
 
 	// A connection the server closed while idle is not handed out.
 	c, err := p.get(time.Now().UnixNano())

@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httputil"
 	"strings"
 	"testing"
@@ -350,9 +351,10 @@ func FuzzParseChunked(f *testing.F) {
 	})
 }
 
-// FuzzProxy feeds arbitrary bytes to a running frontend as a client: no
-// input may panic it, and it always ends the connection.
-func FuzzProxy(f *testing.F) {
+// FuzzServe feeds arbitrary bytes to the engine (with the least policy,
+// onePool) as a client: no input may panic it, and it always ends the
+// connection.
+func FuzzServe(f *testing.F) {
 	for _, s := range []string{
 		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: x\r\nCookie: SERVERID=B; a=1\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -363,10 +365,11 @@ func FuzzProxy(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	be := startBackend(f, named("A"))
-	fe := startProxy(f, proxyOpts{cookie: insertCookie(), timeouts: Timeouts{HTTPRequest: 500 * time.Millisecond,
-		HTTPKeepAlive: 200 * time.Millisecond, Client: time.Second, Server: time.Second}}, be, be)
-	addr := fe.Addr().String()
+	be := startBackend(f, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.WriteString(w, "hello\n")
+	})
+	addr := startEngine(f, be, Options{HTTPRequest: 500 * time.Millisecond, HTTPKeepAlive: 200 * time.Millisecond, Client: time.Second})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -380,7 +383,7 @@ func FuzzProxy(f *testing.F) {
 		for {
 			if _, err := c.Read(buf); err != nil {
 				if ne, ok := err.(net.Error); ok && ne.Timeout() {
-					t.Fatal("the frontend kept the connection open")
+					t.Fatal("the engine kept the connection open")
 				}
 				return
 			}

@@ -1,4 +1,4 @@
-package proxy
+package h1
 
 import (
 	"errors"
@@ -149,7 +149,7 @@ func armWrite(c net.Conn, armed *int64, d time.Duration, now int64) {
 // backendConn is a connection to a server, pooled between requests.
 type backendConn struct {
 	endpoint
-	pool      *connPool
+	pool      *Pool
 	idleSince int64 // unix ns it was put back
 	reused    bool  // it served a request before this one
 }
@@ -170,12 +170,25 @@ const (
 	probeIdleAfter = time.Second
 )
 
-// connPool keeps idle keep-alive connections to one server, most recently
-// used first (the one least likely to have been closed by the server).
-type connPool struct {
+// PoolOptions configure a Pool. Timeouts are HAProxy's of the same names.
+type PoolOptions struct {
+	Connect time.Duration // timeout connect
+	Server  time.Duration // timeout server: inactivity of the server connection
+	// Close is HAProxy's option httpclose: both connections close after
+	// each response (Connection: close to the server and to the client),
+	// and no server connection is kept.
+	Close bool
+}
+
+// Pool is one upstream server: its address and its idle keep-alive
+// connections, most recently used first (the one least likely to have
+// been closed by the server). A Session's Route names one.
+type Pool struct {
+	name   string
 	addr   string
 	dialer net.Dialer
 	rto    time.Duration // timeout server
+	close  bool          // option httpclose
 	// idleTimeout is how long a connection may stay idle (poolIdleTimeout).
 	idleTimeout time.Duration
 	mu          sync.Mutex
@@ -184,13 +197,22 @@ type connPool struct {
 	janitor     *time.Timer // closes connections idle too long; nil when none is pending
 }
 
-func newConnPool(addr string, t Timeouts) *connPool {
-	return &connPool{addr: addr, rto: t.Server, idleTimeout: poolIdleTimeout, dialer: net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}}
+// NewPool returns the pool of the server name (for logs and error
+// answers) at addr.
+func NewPool(name, addr string, o PoolOptions) *Pool {
+	return &Pool{name: name, addr: addr, rto: o.Server, close: o.Close, idleTimeout: poolIdleTimeout,
+		dialer: net.Dialer{Timeout: o.Connect, KeepAlive: 30 * time.Second}}
 }
+
+// Name returns the server's name.
+func (p *Pool) Name() string { return p.name }
+
+// Addr returns the server's address.
+func (p *Pool) Addr() string { return p.addr }
 
 // get returns an idle connection or dials a new one; now is the time in
 // unix ns.
-func (p *connPool) get(now int64) (*backendConn, error) {
+func (p *Pool) get(now int64) (*backendConn, error) {
 	p.mu.Lock()
 	for n := len(p.idle); n > 0; n = len(p.idle) {
 		bc := p.idle[n-1]
@@ -215,7 +237,7 @@ func (p *connPool) get(now int64) (*backendConn, error) {
 }
 
 // dial opens a new connection to the server.
-func (p *connPool) dial() (*backendConn, error) {
+func (p *Pool) dial() (*backendConn, error) {
 	c, err := p.dialer.Dial("tcp", p.addr)
 	if err != nil {
 		return nil, fmt.Errorf("connect %s: %w", p.addr, err)
@@ -228,7 +250,7 @@ func (p *connPool) dial() (*backendConn, error) {
 
 // put returns a connection whose exchange completed cleanly, at now (unix
 // ns).
-func (p *connPool) put(bc *backendConn, now int64) {
+func (p *Pool) put(bc *backendConn, now int64) {
 	if bc.in.buffered() > 0 { // the server sent more than its response
 		bc.close()
 		return
@@ -252,7 +274,7 @@ func (p *connPool) put(bc *backendConn, now int64) {
 // expire closes the connections idle longer than idleTimeout, so a quiet
 // pool does not keep sockets the server has long closed; it runs again
 // while connections are left.
-func (p *connPool) expire() {
+func (p *Pool) expire() {
 	cutoff := time.Now().Add(-p.idleTimeout).UnixNano()
 	p.mu.Lock()
 	n := 0
@@ -273,9 +295,9 @@ func (p *connPool) expire() {
 	}
 }
 
-// closeIdle closes the idle connections; with stop, the pool keeps none
+// CloseIdle closes the idle connections; with stop, the pool keeps none
 // from now on.
-func (p *connPool) closeIdle(stop bool) {
+func (p *Pool) CloseIdle(stop bool) {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
@@ -292,8 +314,8 @@ func (p *connPool) closeIdle(stop bool) {
 	}
 }
 
-// idleCount returns the number of idle connections (tests).
-func (p *connPool) idleCount() int {
+// IdleCount returns the number of idle connections.
+func (p *Pool) IdleCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.idle)

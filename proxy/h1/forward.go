@@ -1,7 +1,6 @@
-package proxy
+package h1
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,12 +10,12 @@ import (
 	"time"
 )
 
-// forward forwards the request in c.req to the server the router picks and
-// relays the response. It reports whether the client connection may carry
-// another request.
+// forward forwards the request in c.req to the server the policy picks
+// and relays the response. It reports whether the client connection may
+// carry another request.
 func (c *clientConn) forward() bool {
-	f := c.f
-	f.requests.Add(1)
+	s := c.s
+	s.counters.Requests.Add(1)
 	start := time.Now().UnixNano()
 	req := &c.req
 	hb := c.in.data()[:req.size] // the request head; valid until the body is read
@@ -28,7 +27,6 @@ func (c *clientConn) forward() bool {
 	isHEAD := string(method) == "HEAD"
 	c.head = isHEAD
 	idempotent := isHEAD || isIdempotent(method)
-	safe := safeMethod(method) // for nocache; the head is gone by the response
 	upgrade := req.minor == 1 && req.connUpgrade && req.upgrade.end > 0 && req.framing == bodyNone
 	keep := !req.connClose && (req.minor == 1 || req.connKeepAlive) && !req.teAndCL
 	clientMinor := req.minor
@@ -49,23 +47,21 @@ func (c *clientConn) forward() bool {
 			return false
 		}
 	}
-	rt, err := f.backend.route(f.state, f.learner, cookies, c.clientIP)
+	rv := &c.reqView
+	rv.h, rv.b, rv.Cookies = req, hb, cookies
+	up, err := c.sess.Route(rv)
 	if err != nil {
 		c.reject(rejNoServer, err.Error())
 		return false
 	}
-	srv := rt.server
-	if err := srv.acquire(context.Background(), f.backend.timeouts.Queue); err != nil {
-		c.reject(rejNoServer, fmt.Sprintf("server %s: %v", srv.Name, err))
-		return false
-	}
 	failed := true // until the response is complete
-	defer func() { srv.release(failed) }()
+	took := time.Duration(-1)
+	defer func() { c.sess.Done(!failed, took) }()
 	now := time.Now().UnixNano() // for the pool and the deadlines of the next few I/Os
-	bc, err := c.connect(&rt, now)
+	bc, err := c.connect(&up, now)
 	if err != nil {
-		f.log.Debug("connect failed", "server", rt.server.Name, "err", err)
-		c.reject(rejServerUnavailable, fmt.Sprintf("server %s is unavailable", rt.server.Name))
+		s.log.Debug("connect failed", "server", up.name, "err", err)
+		c.reject(rejServerUnavailable, fmt.Sprintf("server %s is unavailable", up.name))
 		return false
 	}
 	c.inflight.Store(bc)
@@ -73,7 +69,7 @@ func (c *clientConn) forward() bool {
 
 	// The head, and a Content-Length body already read if it fits, leave
 	// in one write.
-	c.out = c.appendRequestHead(c.out[:0], hb, &rt, upgrade)
+	c.out = c.appendRequestHead(c.out[:0], hb, up, upgrade)
 	var sent int64
 	if req.framing == bodyLength {
 		avail := min(int64(c.in.buffered()-req.size), req.contentLength)
@@ -83,13 +79,14 @@ func (c *clientConn) forward() bool {
 		}
 	}
 	bc.wat = now
-	if bc, err = c.send(bc, &rt); err != nil {
-		c.rejectUpstream(&rt, err)
+	if bc, err = c.send(bc, &up); err != nil {
+		c.rejectUpstream(up, err)
 		return false
 	}
 	c.inflight.Store(bc)
 	c.in.consume(req.size + int(sent))
-	// From here on hb and the router's views of it are stale.
+	// From here on hb and the policy's views of it are stale.
+	rv.h, rv.b, rv.Cookies = nil, nil, nil
 
 	var body chan error
 	if req.framing == bodyChunked || req.framing == bodyLength && req.contentLength > sent {
@@ -107,11 +104,11 @@ func (c *clientConn) forward() bool {
 		if err == nil && resp.status == 101 {
 			if !upgrade {
 				bc.close()
-				c.reject(rejBadGateway, fmt.Sprintf("server %s switched protocols unasked", rt.server.Name))
+				c.reject(rejBadGateway, fmt.Sprintf("server %s switched protocols unasked", up.name))
 				return false
 			}
 			failed = false
-			c.tunnel(bc, &rt)
+			c.tunnel(bc, up)
 			return false
 		}
 		if err == nil { // 1xx: 100 Continue, 103 Early Hints
@@ -133,14 +130,14 @@ func (c *clientConn) forward() bool {
 		if attempt == 0 && bc.reused && bc.in.buffered() == 0 && body == nil && idempotent && !interim && isConnClosed(err) {
 			attempt++
 			bc.close()
-			if bc, err = c.redial(&rt); err == nil {
+			if bc, err = c.redial(&up); err == nil {
 				c.inflight.Store(bc)
 				if err = bc.write(c.out); err == nil {
 					continue
 				}
 				bc.close()
 			}
-			c.rejectUpstream(&rt, err)
+			c.rejectUpstream(up, err)
 			return false
 		}
 		berr := c.abortBody(body, bc)
@@ -149,16 +146,16 @@ func (c *clientConn) forward() bool {
 		case errors.Is(berr, errBadChunk):
 			c.reject(rejChunk, "malformed chunked request body")
 		case isTimeout(err):
-			c.reject(rejGatewayTimeout, fmt.Sprintf("server %s did not answer in time", rt.server.Name))
+			c.reject(rejGatewayTimeout, fmt.Sprintf("server %s did not answer in time", up.name))
 		default:
-			c.reject(rejBadGateway, fmt.Sprintf("server %s: %v", rt.server.Name, err))
+			c.reject(rejBadGateway, fmt.Sprintf("server %s: %v", up.name, err))
 		}
-		f.log.Debug("bad response", "server", rt.server.Name, "err", err)
+		s.log.Debug("bad response", "server", up.name, "err", err)
 		return false
 	}
 
 	// The server's response time: from taking a connection to its head.
-	rt.server.latency.observeSince(now, time.Now().UnixNano())
+	headAt := time.Now().UnixNano()
 	rb := bc.in.data()[:resp.size]
 	setCookies := c.setCookies[:0]
 	for i := 0; i < resp.nfields; i++ {
@@ -166,21 +163,23 @@ func (c *clientConn) forward() bool {
 			setCookies = append(setCookies, bstr(fl.value.of(rb)))
 		}
 	}
-	setCookies, learned, noCache := f.backend.response(&rt, setCookies, f.learner)
-	noCache = noCache && cacheableResponse(safe, resp, rb)
-	if err := f.learnKeys(context.Background(), f.learner, f.backend, f.timeouts.Server, rt.server.Name, learned); err != nil {
+	pv := &c.respView
+	pv.h, pv.b, pv.SetCookies = resp, rb, setCookies
+	setCookies, noCache, err := c.sess.Response(pv, time.Duration(headAt-now))
+	pv.h, pv.b, pv.SetCookies = nil, nil, nil
+	if err != nil {
 		c.abortBody(body, bc)
 		bc.close()
 		c.reject(rejBadGateway, err.Error())
 		return false
 	}
 	dechunk := resp.framing == bodyChunked && clientMinor == 0
-	keep = keep && resp.framing != bodyClose && !dechunk && !f.draining() && !f.backend.close
+	keep = keep && resp.framing != bodyClose && !dechunk && !s.draining() && !up.close
 	// Any doubt on the response's framing and the server connection is
 	// not reused: both framings at once, or a body announced on a response
 	// that has none by status (a server confused about it may send one).
 	serverKeep := resp.framing != bodyClose && !resp.connClose && !resp.teAndCL && !resp.bodyless() &&
-		(resp.minor == 1 || resp.connKeepAlive) && !f.backend.close
+		(resp.minor == 1 || resp.connKeepAlive) && !up.close
 	c.out = c.appendResponseHead(c.out[:0], rb, setCookies, noCache, keep, clientMinor, dechunk)
 	bc.in.consume(resp.size)
 
@@ -205,7 +204,7 @@ func (c *clientConn) forward() bool {
 		}
 	}
 	if err != nil {
-		f.log.Debug("response body", "server", rt.server.Name, "err", err)
+		s.log.Debug("response body", "server", up.name, "err", err)
 		bc.close()
 		if c.wat != 0 {
 			// Nothing reached the client yet (a write clears wat): the
@@ -213,9 +212,9 @@ func (c *clientConn) forward() bool {
 			// gets an answer of the proxy's own, as from HAProxy.
 			c.out = c.out[:0]
 			if isTimeout(err) {
-				c.reject(rejGatewayTimeout, fmt.Sprintf("server %s did not answer in time", rt.server.Name))
+				c.reject(rejGatewayTimeout, fmt.Sprintf("server %s did not answer in time", up.name))
 			} else {
-				c.reject(rejBadGateway, fmt.Sprintf("server %s: malformed response body", rt.server.Name))
+				c.reject(rejBadGateway, fmt.Sprintf("server %s: malformed response body", up.name))
 			}
 		}
 		return false
@@ -229,7 +228,7 @@ func (c *clientConn) forward() bool {
 	failed = false
 	c.wat, bc.rat = 0, 0
 	c.rat = now // arms the wait for the next request
-	f.latency.observeSince(start, time.Now().UnixNano())
+	took = time.Duration(time.Now().UnixNano() - start)
 	if serverKeep {
 		bc.pool.put(bc, now)
 	} else {
@@ -238,72 +237,52 @@ func (c *clientConn) forward() bool {
 	return keep
 }
 
-// connect returns a connection to the routed server; when that server
-// cannot be reached and redispatch is on, it tries one other usable server
-// (nothing was sent, so it is safe for any request).
-func (c *clientConn) connect(rt *route, now int64) (*backendConn, error) {
-	bc, err := rt.server.pool.get(now)
-	if err == nil || !c.f.redisp {
+// connect returns a connection to the routed server *up; when that
+// server cannot be reached, the policy may name one other (nothing was
+// sent, so it is safe for any request), and *up becomes it.
+func (c *clientConn) connect(up **Pool, now int64) (*backendConn, error) {
+	bc, err := (*up).get(now)
+	if err == nil {
 		return bc, err
 	}
-	next := c.redispatch(rt, err)
+	next := c.sess.Redispatch(err)
 	if next == nil {
 		return nil, err
 	}
-	return next.pool.get(now)
+	*up = next
+	return next.get(now)
 }
 
 // redial opens a new connection to the routed server after a reused one
 // turned out closed; when the server cannot be reached any more (it died
-// since the connection was pooled) and redispatch is on, it goes to one
-// other usable server instead. Nothing of the request reached a server.
-func (c *clientConn) redial(rt *route) (*backendConn, error) {
-	bc, err := rt.server.pool.dial()
-	if err == nil || !c.f.redisp || !isDialError(err) {
+// since the connection was pooled), the policy may name one other
+// instead. Nothing of the request reached a server.
+func (c *clientConn) redial(up **Pool) (*backendConn, error) {
+	bc, err := (*up).dial()
+	if err == nil || !isDialError(err) {
 		return bc, err
 	}
-	next := c.redispatch(rt, err)
+	next := c.sess.Redispatch(err)
 	if next == nil {
 		return nil, err
 	}
-	return next.pool.dial()
-}
-
-// redispatch picks another usable server for rt (HAProxy's option
-// redispatch) and moves the route there; nil when there is none.
-func (c *clientConn) redispatch(rt *route, cause error) *Server {
-	b := c.f.backend
-	var others [maxInlineServers]*Server
-	n := 0
-	for _, s := range b.usableFor(c.f.state.Servers()) {
-		if s.Name != rt.server.Name && n < len(others) {
-			others[n] = s
-			n++
-		}
-	}
-	next := b.balancer.Pick(others[:n], c.clientIP)
-	if next == nil {
-		return nil
-	}
-	c.f.redispatches.Add(1)
-	c.f.log.Info("redispatch", "from", rt.server.Name, "to", next.Name, "err", cause)
-	rt.server, rt.viaCookie = next, false
-	return next
+	*up = next
+	return next.dial()
 }
 
 // rejectUpstream answers a request that reached no server's answer: 503
 // when no connection could be made (as HAProxy), 502 otherwise.
-func (c *clientConn) rejectUpstream(rt *route, err error) {
+func (c *clientConn) rejectUpstream(up *Pool, err error) {
 	if isDialError(err) {
-		c.reject(rejServerUnavailable, fmt.Sprintf("server %s is unavailable", rt.server.Name))
+		c.reject(rejServerUnavailable, fmt.Sprintf("server %s is unavailable", up.name))
 		return
 	}
-	c.reject(rejBadGateway, fmt.Sprintf("server %s: %v", rt.server.Name, err))
+	c.reject(rejBadGateway, fmt.Sprintf("server %s: %v", up.name, err))
 }
 
 // send writes c.out to the server; a reused connection the server closed
 // meanwhile is replaced by a new one once (nothing reached the server).
-func (c *clientConn) send(bc *backendConn, rt *route) (*backendConn, error) {
+func (c *clientConn) send(bc *backendConn, up **Pool) (*backendConn, error) {
 	err := bc.write(c.out)
 	if err == nil {
 		return bc, nil
@@ -312,7 +291,7 @@ func (c *clientConn) send(bc *backendConn, rt *route) (*backendConn, error) {
 	if !bc.reused {
 		return nil, err
 	}
-	if bc, err = c.redial(rt); err != nil {
+	if bc, err = c.redial(up); err != nil {
 		return nil, err
 	}
 	if err = bc.write(c.out); err != nil {
@@ -336,13 +315,13 @@ func (c *clientConn) readResponseHead(bc *backendConn, reqHEAD bool) error {
 			} else if end := findHeadEnd(d, scan); end > 0 {
 				return parseResponseHead(d[:end], &c.resp, reqHEAD)
 			}
-			if len(d) >= c.f.maxHeader {
+			if len(d) >= c.s.maxHeader {
 				return errors.New("response head too large")
 			}
 			scan = len(d)
 		}
 		if bc.in.full() {
-			bc.in.grow(c.f.maxHeader + 1)
+			bc.in.grow(c.s.maxHeader + 1)
 		}
 		if scan == 0 {
 			yieldBeforeRead()
@@ -414,7 +393,7 @@ func (c *clientConn) abortBody(body chan error, bc *backendConn) error {
 
 // tunnel relays bytes both ways after a 101 Switching Protocols (WebSocket
 // and other upgrades) until both sides are done.
-func (c *clientConn) tunnel(bc *backendConn, rt *route) {
+func (c *clientConn) tunnel(bc *backendConn, up *Pool) {
 	resp := &c.resp
 	c.out = c.appendResponseHead(c.out[:0], bc.in.data()[:resp.size], nil, false, true, 1, false)
 	bc.in.consume(resp.size)
@@ -440,7 +419,7 @@ func (c *clientConn) tunnel(bc *backendConn, rt *route) {
 	<-done
 	_ = bc.conn.Close()
 	bc.in.release()
-	c.f.log.Debug("tunnel closed", "server", rt.server.Name)
+	c.s.log.Debug("tunnel closed", "server", up.name)
 }
 
 func closeWrite(c net.Conn) {
@@ -452,12 +431,10 @@ func closeWrite(c net.Conn) {
 // appendRequestHead appends the head sent to the server: the request line
 // in HTTP/1.1, the client's fields minus the hop-by-hop ones (RFC 9110
 // 7.6.1: Connection, the fields it names, Keep-Alive, Proxy-Connection,
-// TE, Upgrade unless upgrading), the Cookie lines as the cookie mode
-// rewrites them, X-Forwarded-For with option forwardfor and
-// X-Forwarded-Host/-Proto when asked for.
-func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) []byte {
+// TE, Upgrade unless upgrading), the Cookie and X-Forwarded-Host/-Proto
+// lines as the policy rewrites them, then the policy's own fields.
+func (c *clientConn) appendRequestHead(dst, hb []byte, up *Pool, upgrade bool) []byte {
 	req := &c.req
-	b := c.f.backend
 	clSent := false
 	dst = append(dst, req.method.of(hb)...)
 	dst = append(dst, ' ')
@@ -481,13 +458,16 @@ func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) 
 				dst = appendContentLength(dst, fl.name.of(hb), req.contentLength)
 			}
 			continue
-		case hdrXForwardedHost, hdrXForwardedProto:
-			if b.fwdPH {
-				continue // ours replace the client's
+		case hdrCookie, hdrXForwardedHost, hdrXForwardedProto:
+			kind := FieldCookie
+			switch fl.id {
+			case hdrXForwardedHost:
+				kind = FieldXForwardedHost
+			case hdrXForwardedProto:
+				kind = FieldXForwardedProto
 			}
-		case hdrCookie:
-			if rt.rewrite {
-				dst = b.appendCookieField(dst, fl.name.of(hb), bstr(fl.value.of(hb)), rt)
+			var done bool
+			if dst, done = c.sess.RequestField(dst, kind, fl.name.of(hb), fl.value.of(hb)); done {
 				continue
 			}
 		}
@@ -499,7 +479,7 @@ func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) 
 	switch {
 	case upgrade:
 		dst = append(dst, "Connection: Upgrade\r\n"...)
-	case b.close:
+	case up.close:
 		dst = append(dst, "Connection: close\r\n"...) // option httpclose
 	}
 	// An HTTP/1.0 request without Host leaves as HTTP/1.1 with an empty
@@ -509,21 +489,7 @@ func (c *clientConn) appendRequestHead(dst, hb []byte, rt *route, upgrade bool) 
 	if req.hosts == 0 {
 		dst = append(dst, "Host: \r\n"...)
 	}
-	if b.fwdFor {
-		// As HAProxy's option forwardfor: one more X-Forwarded-For line,
-		// after the client's own.
-		dst = append(dst, "X-Forwarded-For: "...)
-		dst = append(dst, c.clientIP...)
-		dst = append(dst, "\r\n"...)
-	}
-	if b.fwdPH {
-		if req.hosts > 0 {
-			dst = append(dst, "X-Forwarded-Host: "...)
-			dst = append(dst, req.host.of(hb)...)
-			dst = append(dst, "\r\n"...)
-		}
-		dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
-	}
+	dst = c.sess.AppendFields(dst, &c.reqView)
 	return append(dst, "\r\n"...)
 }
 

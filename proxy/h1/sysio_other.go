@@ -1,6 +1,6 @@
 //go:build !linux
 
-package proxy
+package h1
 
 // rawIO is Linux only; elsewhere endpoints use net.Conn's Read and Write.
 type rawIO struct{}

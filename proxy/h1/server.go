@@ -1,0 +1,138 @@
+package h1
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure a Server. Timeouts are HAProxy's of the same names;
+// zero means none.
+type Options struct {
+	Client         time.Duration // timeout client: inactivity of the client connection
+	HTTPRequest    time.Duration // timeout http-request: a whole request head
+	HTTPKeepAlive  time.Duration // timeout http-keep-alive: between requests
+	MaxHeaderBytes int           // request head limit; default 64 KiB; beyond: 414 or 431
+	// Counters receives the server's counts; nil: the server keeps its own
+	// (Server.Counters).
+	Counters *Counters
+	Log      *slog.Logger // nil: slog.Default()
+}
+
+// Counters are what the engine counts for its owner: requests read,
+// requests it answered with an error, and its refusals by reason.
+type Counters struct {
+	Requests, Errors atomic.Uint64
+	Refused          RejectCounts
+}
+
+// States of a client connection, for graceful shutdown.
+const (
+	connIdle    int32 = iota // waiting for (the rest of) a request head
+	connActive               // forwarding a request
+	connClosing              // Shutdown asked an idle connection to close
+)
+
+// Server runs the HTTP/1.1 engine on client connections handed to it
+// (ServeConn): it reads well-framed requests, asks its Policy where each
+// goes, forwards it on a pooled server connection and relays the
+// well-framed response.
+type Server struct {
+	policy    Policy
+	timeouts  Options
+	maxHeader int
+	counters  *Counters
+	log       *slog.Logger
+
+	shutting atomic.Bool
+	mu       sync.Mutex
+	conns    map[*clientConn]struct{}
+	connWG   sync.WaitGroup
+}
+
+// NewServer returns an engine asking p about every request.
+func NewServer(p Policy, o Options) *Server {
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = 64 << 10
+	}
+	if o.Counters == nil {
+		o.Counters = new(Counters)
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return &Server{policy: p, timeouts: o, maxHeader: o.MaxHeaderBytes, counters: o.Counters, log: o.Log,
+		conns: map[*clientConn]struct{}{}}
+}
+
+// Counters returns the server's counters.
+func (s *Server) Counters() *Counters { return s.counters }
+
+// ServeConn serves c in a goroutine of its own until it ends; the policy
+// opens a Session for it first. It reports false, and leaves c alone, once
+// Shutdown began.
+func (s *Server) ServeConn(c net.Conn) bool {
+	cc := newClientConn(s, c)
+	s.mu.Lock()
+	if s.shutting.Load() {
+		s.mu.Unlock()
+		return false
+	}
+	s.conns[cc] = struct{}{}
+	s.connWG.Add(1)
+	s.mu.Unlock()
+	cc.sess = s.policy.Open(cc.clientIP)
+	go cc.serve()
+	return true
+}
+
+// forget unregisters a connection that ended.
+func (s *Server) forget(c *clientConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	c.sess.Close()
+	s.connWG.Done()
+}
+
+// draining reports that Shutdown began: responses close their connection.
+func (s *Server) draining() bool { return s.shutting.Load() }
+
+// Shutdown closes idle keep-alive connections, lets requests in flight
+// finish (their responses carry Connection: close) until ctx ends, then
+// closes what is left. It returns once every connection's goroutines
+// have ended. It may be called more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutting.Store(true)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		for c := range s.conns {
+			c.wakeIfIdle()
+		}
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-tick.C:
+			continue
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		s.mu.Lock()
+		for c := range s.conns {
+			c.kill()
+		}
+		s.mu.Unlock()
+		break
+	}
+	s.connWG.Wait()
+	return err
+}

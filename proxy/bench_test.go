@@ -13,16 +13,6 @@ import (
 // The hot path of one proxied request, piece by piece and end to end.
 // Run: go test -run '^$' -bench . -benchmem ./proxy/
 
-const benchRequest = "GET /index.html?user=42 HTTP/1.1\r\n" +
-	"Host: www.example.com\r\n" +
-	"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)\r\n" +
-	"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n" +
-	"Accept-Language: en-US,en;q=0.5\r\n" +
-	"Accept-Encoding: gzip, deflate\r\n" +
-	"Cookie: SERVERID=A; JSESSIONID=0123456789abcdef; theme=dark\r\n" +
-	"Connection: keep-alive\r\n" +
-	"\r\n"
-
 const benchResponse = "HTTP/1.1 200 OK\r\n" +
 	"Set-Cookie: JSESSIONID=0123456789abcdef; Path=/\r\n" +
 	"X-Server: A\r\n" +
@@ -33,7 +23,7 @@ const benchResponse = "HTTP/1.1 200 OK\r\n" +
 	"hello from A\n"
 
 // benchSession returns a client connection's policy (not connected) and
-// the Cookie values of benchRequest, as the engine hands them.
+// the Cookie values of h1's benchmark request, as the engine hands them.
 func benchSession(b *testing.B, cookie *CookieOptions, st State) (*session, *h1.Request) {
 	be, err := NewBackend(BackendOptions{Name: "app", Cookie: cookie, ForwardFor: true,
 		Servers: []ServerOptions{{Name: "A", Addr: "127.0.0.1:1", Weight: 1}, {Name: "B", Addr: "127.0.0.1:2", Weight: 1}}})

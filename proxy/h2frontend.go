@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 x/net/http2's Server is used on purpose (serveHTTP2): net/http's bundled HTTP/2 server does not export ServeConn, which the h2Guard needs.
+
 package proxy
 
 import (

@@ -34,9 +34,6 @@ func (l *Latency) Observe(d time.Duration) {
 	l.sumNs.Add(uint64(d))
 }
 
-// observeSince records the time since start (UnixNano) until now.
-func (l *Latency) observeSince(start, now int64) { l.Observe(time.Duration(now - start)) }
-
 // LatencySnapshot is a histogram read at one moment, in Prometheus' shape:
 // cumulative counts per upper bound in seconds.
 type LatencySnapshot struct {

@@ -3,11 +3,11 @@ package proxy
 import (
 	"bytes"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/haraft/haraft/proxy/h1"
+	"github.com/haraft/haraft/proxy/internal/h1test"
 )
 
 // The hot path of one proxied request, piece by piece and end to end.
@@ -103,7 +103,7 @@ func BenchmarkForward(b *testing.B) {
 			if mode == "learn" {
 				resp = strings.Replace(resp, "Set-Cookie: JSESSIONID=0123456789abcdef; Path=/\r\n", "", 1)
 			}
-			srv := rawBackend(b, func(c net.Conn) { fixedServer(c, resp) })
+			srv := rawBackend(b, func(c net.Conn) { h1test.FixedServer(c, resp) })
 			o := proxyOpts{cookie: insertCookie()}
 			cookie := "SERVERID=A"
 			if mode == "learn" {
@@ -112,74 +112,7 @@ func BenchmarkForward(b *testing.B) {
 				cookie = "JSESSIONID=0123456789abcdef"
 			}
 			f := startProxy(b, o, srv, srv)
-			conn, err := net.Dial("tcp", f.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer conn.Close()
-			req := []byte("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\nCookie: " + cookie + "\r\n\r\n")
-			buf := make([]byte, 4096)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := conn.Write(req); err != nil {
-					b.Fatal(err)
-				}
-				if err := readFixedResponse(conn, buf); err != nil {
-					b.Fatal(err)
-				}
-			}
+			h1test.BenchRoundTrips(b, f.Addr().String(), []byte("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\nCookie: "+cookie+"\r\n\r\n"))
 		})
-	}
-}
-
-// fixedServer answers every request head with the anchor backend's
-// response, allocating nothing.
-func fixedServer(c net.Conn, response string) {
-	buf := make([]byte, 8192)
-	resp := []byte(response)
-	n := 0
-	for {
-		k, err := c.Read(buf[n:])
-		if err != nil {
-			return
-		}
-		n += k
-		for {
-			end := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-			if end < 0 {
-				break
-			}
-			if _, err := c.Write(resp); err != nil {
-				return
-			}
-			n = copy(buf, buf[end+4:n])
-		}
-	}
-}
-
-// readFixedResponse reads one Content-Length response into buf.
-func readFixedResponse(c net.Conn, buf []byte) error {
-	n := 0
-	for {
-		k, err := c.Read(buf[n:])
-		if err != nil {
-			return err
-		}
-		n += k
-		end := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-		if end < 0 {
-			continue
-		}
-		i := bytes.Index(buf[:end], []byte("Content-Length: "))
-		j := bytes.IndexByte(buf[i:end+2], '\r')
-		cl, _ := strconv.Atoi(string(buf[i+16 : i+j]))
-		for n < end+4+cl {
-			k, err := c.Read(buf[n:])
-			if err != nil {
-				return err
-			}
-			n += k
-		}
-		return nil
 	}
 }

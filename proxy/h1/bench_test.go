@@ -3,8 +3,9 @@ package h1
 import (
 	"bytes"
 	"net"
-	"strconv"
 	"testing"
+
+	"github.com/haraft/haraft/proxy/internal/h1test"
 )
 
 // The engine's hot path, piece by piece and end to end, with the least
@@ -91,74 +92,7 @@ func BenchmarkHeads(b *testing.B) {
 // connection through the engine to a minimal server; allocs/op counts the
 // whole process (client and server allocate nothing).
 func BenchmarkServe(b *testing.B) {
-	srv := rawBackend(b, func(c net.Conn) { fixedServer(c, benchResponse) })
+	srv := rawBackend(b, func(c net.Conn) { h1test.FixedServer(c, benchResponse) })
 	addr := startEngine(b, srv, Options{})
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	req := []byte("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\nCookie: SERVERID=A\r\n\r\n")
-	buf := make([]byte, 4096)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := conn.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		if err := readFixedResponse(conn, buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// fixedServer answers every request head with response, allocating
-// nothing.
-func fixedServer(c net.Conn, response string) {
-	buf := make([]byte, 8192)
-	resp := []byte(response)
-	n := 0
-	for {
-		k, err := c.Read(buf[n:])
-		if err != nil {
-			return
-		}
-		n += k
-		for {
-			end := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-			if end < 0 {
-				break
-			}
-			if _, err := c.Write(resp); err != nil {
-				return
-			}
-			n = copy(buf, buf[end+4:n])
-		}
-	}
-}
-
-// readFixedResponse reads one Content-Length response into buf.
-func readFixedResponse(c net.Conn, buf []byte) error {
-	n := 0
-	for {
-		k, err := c.Read(buf[n:])
-		if err != nil {
-			return err
-		}
-		n += k
-		end := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-		if end < 0 {
-			continue
-		}
-		i := bytes.Index(buf[:end], []byte("Content-Length: "))
-		j := bytes.IndexByte(buf[i:end+2], '\r')
-		cl, _ := strconv.Atoi(string(buf[i+16 : i+j]))
-		for n < end+4+cl {
-			k, err := c.Read(buf[n:])
-			if err != nil {
-				return err
-			}
-			n += k
-		}
-		return nil
-	}
+	h1test.BenchRoundTrips(b, addr, []byte("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\nCookie: SERVERID=A\r\n\r\n"))
 }

@@ -6,9 +6,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/haraft/haraft/proxy/internal/h1test"
 )
 
 // onePool is the least policy: every request goes to one upstream, no
@@ -73,46 +74,12 @@ func startEngine(t testing.TB, addr string, o Options) string {
 // startBackend serves h on a loopback port until the test ends.
 func startBackend(t testing.TB, h http.HandlerFunc) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(quietLogger().Handler(), slog.LevelError)}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return ln.Addr().String()
+	return h1test.StartBackend(t, h)
 }
 
 // rawBackend runs serve on every connection accepted on a loopback port
 // until the test ends.
 func rawBackend(t testing.TB, serve func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	// The accept loop holds the group too, so no Add ever races the
-	// cleanup's Wait on a zero counter.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	return h1test.RawBackend(t, serve)
 }

@@ -19,6 +19,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+me=idle.sh
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 N=${N:-5000}
 SETTLE=${SETTLE:-3s}
 BASE_PORT=${BASE_PORT:-19200}
@@ -32,37 +35,14 @@ if (($(ulimit -n) < N + 200)); then
 	exit 1
 fi
 
-if [[ -n ${KEEP:-} ]]; then
-	work=$KEEP
-	mkdir -p "$work"
-else
-	work=$(mktemp -d /tmp/haraft-idle.XXXXXX)
-fi
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	[[ -n ${KEEP:-} ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir /tmp/haraft-idle.XXXXXX
 
 port_a=$((BASE_PORT + 1))
 hap=$((BASE_PORT + 2))
 har=$((BASE_PORT + 3))
 har_raft=$((BASE_PORT + 4))
 har_ops=$((BASE_PORT + 5))
-for p in $port_a $hap $har $har_raft $har_ops; do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		echo "idle.sh: port $p is in use; set BASE_PORT" >&2
-		exit 1
-	fi
-done
+ports_free "$port_a" "$hap" "$har" "$har_raft" "$har_ops"
 
 echo "building into $work ..." >&2
 (cd "$here/backend" && go build -o "$work/backend" .)
@@ -121,16 +101,6 @@ GOMAXPROCS=1 "$work/haraftd" -config "$work/haraft.yaml" -log-level warn >"$work
 pids+=($!)
 har_pid=$!
 
-wait_http() {
-	local i
-	for i in $(seq 1 150); do
-		curl -fs -o /dev/null "$1" && return 0
-		sleep 0.1
-	done
-	echo "idle.sh: $1 did not come up; logs in $work" >&2
-	KEEP=$work
-	exit 1
-}
 wait_http "http://127.0.0.1:$port_a/"
 wait_http "http://127.0.0.1:$hap/"
 wait_http "http://127.0.0.1:$har/"

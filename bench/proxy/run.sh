@@ -28,6 +28,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+me=run.sh
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-1}
 PIN=${PIN:-proxy}
@@ -44,25 +47,7 @@ for tool in "${need[@]}"; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 1; }
 done
 
-if [[ -n ${KEEP:-} ]]; then
-	work=$KEEP
-	mkdir -p "$work"
-else
-	work=$(mktemp -d /tmp/haraft-bench.XXXXXX)
-fi
-pids=()
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	[[ -n ${KEEP:-} ]] || rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir /tmp/haraft-bench.XXXXXX
 
 port_a=$((BASE_PORT + 1))
 port_b=$((BASE_PORT + 2))
@@ -72,12 +57,7 @@ har_insert=$((BASE_PORT + 5))
 har_learn=$((BASE_PORT + 6))
 har_raft=$((BASE_PORT + 7))
 har_ops=$((BASE_PORT + 8))
-for p in $port_a $port_b $hap_insert $hap_learn $har_insert $har_learn $har_raft $har_ops; do
-	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		echo "run.sh: port $p is in use; set BASE_PORT" >&2
-		exit 1
-	fi
-done
+ports_free "$port_a" "$port_b" "$hap_insert" "$hap_learn" "$har_insert" "$har_learn" "$har_raft" "$har_ops"
 
 on_proxy_cpu=()
 on_load_cpu=()
@@ -175,16 +155,6 @@ GOMAXPROCS=1 "${on_proxy_cpu[@]}" "$work/haraftd" -config "$work/haraft.yaml" -l
 pids+=($!)
 har_pid=$!
 
-wait_http() { # url: wait until it answers
-	local i
-	for i in $(seq 1 150); do
-		curl -fs -o /dev/null "$1" && return 0
-		sleep 0.1
-	done
-	echo "run.sh: $1 did not come up; logs in $work" >&2
-	KEEP=$work
-	exit 1
-}
 wait_http "http://127.0.0.1:$port_a/"
 wait_http "http://127.0.0.1:$port_b/"
 wait_http "http://127.0.0.1:$hap_insert/"

@@ -36,7 +36,7 @@ type authTransport struct {
 	inCfg   func(stream raft.StreamLayer) *raft.NetworkTransportConfig
 	advAddr net.Addr
 	log     *slog.Logger
-	refused logLimiter
+	refused LogLimiter
 
 	consumeCh chan raft.RPC
 	shutdown  chan struct{} // closed first: stops the goroutines here
@@ -180,7 +180,7 @@ func (t *authTransport) check(id string, rpc raft.RPC) error {
 		return fmt.Errorf("RPC refused: %T carries no header", rpc.Command)
 	}
 	if claimed := string(h.GetRPCHeader().ID); claimed != id {
-		t.refused.warn(t.log, "cluster port: Raft RPC refused: it claims another node than the peer's certificate",
+		t.refused.Warn(t.log, id, "cluster port: Raft RPC refused: it claims another node than the peer's certificate",
 			"certificate", id, "claimed", claimed, "rpc", fmt.Sprintf("%T", rpc.Command))
 		return fmt.Errorf("%w (claims %q, certificate of %q)", errImpersonation, claimed, id)
 	}

@@ -35,7 +35,7 @@ type mux struct {
 	// expect names the node id a dialled address must prove with its
 	// certificate (TLS only); set by the node before any dial.
 	expect  func(addr string) (string, bool)
-	refused logLimiter
+	refused LogLimiter
 
 	raftCh chan net.Conn
 	grpcCh chan net.Conn
@@ -102,7 +102,7 @@ func (m *mux) dispatch(conn net.Conn) {
 	if m.serverTLS != nil {
 		tc := tls.Server(conn, m.serverTLS)
 		if err := tc.Handshake(); err != nil {
-			m.refused.warn(m.log, "cluster port: TLS handshake failed, connection refused", "remote", conn.RemoteAddr(), "err", err)
+			m.refused.Warn(m.log, peerHost(conn.RemoteAddr().String()), "cluster port: TLS handshake failed, connection refused", "remote", conn.RemoteAddr(), "err", err)
 			conn.Close()
 			return
 		}
@@ -111,7 +111,7 @@ func (m *mux) dispatch(conn net.Conn) {
 		// and what its Raft RPCs and internal calls must claim.
 		var err error
 		if id, err = peerNodeID(tc.ConnectionState()); err != nil {
-			m.refused.warn(m.log, "cluster port: peer certificate refused", "remote", conn.RemoteAddr(), "err", err)
+			m.refused.Warn(m.log, peerHost(conn.RemoteAddr().String()), "cluster port: peer certificate refused", "remote", conn.RemoteAddr(), "err", err)
 			conn.Close()
 			return
 		}
@@ -214,31 +214,6 @@ func (l *subListener) Close() error {
 }
 
 func (l *subListener) Addr() net.Addr { return l.m.advertise }
-
-// logLimiter logs at most one refusal a second (a stranger can knock on the
-// cluster port as often as it likes) and counts the ones it left out.
-type logLimiter struct {
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-func (l *logLimiter) warn(log *slog.Logger, msg string, args ...any) {
-	l.mu.Lock()
-	now := time.Now()
-	if now.Sub(l.last) < time.Second {
-		l.suppressed++
-		l.mu.Unlock()
-		return
-	}
-	n := l.suppressed
-	l.last, l.suppressed = now, 0
-	l.mu.Unlock()
-	if n > 0 {
-		args = append(args, "suppressed_since_last", n)
-	}
-	log.Warn(msg, args...)
-}
 
 // raftLayer is the raft.StreamLayer side of the mux.
 type raftLayer struct{ *subListener }

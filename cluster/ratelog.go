@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -68,4 +69,17 @@ func (l *LogLimiter) allowAt(key string, now time.Time) (bool, int) {
 	n := k.suppressed
 	k.last, k.suppressed = now, 0
 	return true, n
+}
+
+// Warn logs msg at WARN if key's interval allows it, saying how many lines
+// of key it held back since the last one.
+func (l *LogLimiter) Warn(log *slog.Logger, key, msg string, args ...any) {
+	ok, n := l.Allow(key)
+	if !ok {
+		return
+	}
+	if n > 0 {
+		args = append(args, "suppressed_since_last", n)
+	}
+	log.Warn(msg, args...)
 }

@@ -57,6 +57,14 @@ listen web
     server A %s cookie A
     server B %s cookie B
 `, addr, cookieLine, c.Backends[0].Addr(), c.Backends[1].Addr())
+	runHAProxy(t, bin, addr, cfg)
+	return addr
+}
+
+// runHAProxy runs bin in the foreground with the configuration cfg until
+// the test ends, and waits until it listens on addr (cfg's bind).
+func runHAProxy(t *testing.T, bin, addr, cfg string) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -77,7 +85,6 @@ listen web
 		}
 		return err == nil
 	})
-	return addr
 }
 
 // exchange is what matters of one request/response for the comparison.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,7 +64,14 @@ func TestDaemonEC2EIPs(t *testing.T) {
 		peers = append(peers, config.Peer{ID: "n" + string(rune('1'+i)), Addr: ln.Addr().String(), AZ: azs[i]})
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The nodes start together, as a cluster's nodes do: a new leader
+	// places the addresses once every member reported or its report grace
+	// (3 s) ran out, and the expected placement needs all three reports
+	// (started one after another under -race on a busy machine, the third
+	// came after the grace and the first placement, which stays, went to
+	// the two that had reported).
 	ds := make([]*Daemon, len(azs))
+	cfgs := make([]*config.Config, len(azs))
 	for i := range azs {
 		cfg := config.Default()
 		cfg.File = config.DevFile
@@ -81,16 +90,28 @@ func TestDaemonEC2EIPs(t *testing.T) {
 		cfg.EIPMover = config.EIPMover{Kind: config.MoverEC2, Region: "us-east-1", Endpoint: srv.URL, IMDSEndpoint: imds[i],
 			FenceOnLostLeader: true, Lease: config.Duration{Duration: 2 * time.Second}, DeadAfter: config.Duration{Duration: 500 * time.Millisecond},
 			ReconcileInterval: config.Duration{Duration: time.Second}}
-		d, err := Start(cfg, Options{Logger: log, RaftListener: lns[i], RaftLogLevel: "off"})
-		if err != nil {
-			t.Fatal(err)
+		cfgs[i] = cfg
+	}
+	errs := make([]error, len(azs))
+	var wg sync.WaitGroup
+	for i := range azs {
+		wg.Go(func() {
+			ds[i], errs[i] = Start(cfgs[i], Options{Logger: log, RaftListener: lns[i], RaftLogLevel: "off"})
+		})
+	}
+	wg.Wait()
+	for _, d := range ds {
+		if d == nil {
+			continue
 		}
-		ds[i] = d
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			_ = d.Shutdown(ctx)
 		})
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 	holder := func(alloc string) string {
 		for _, a := range emu.Addresses() {

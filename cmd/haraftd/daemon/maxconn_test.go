@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -53,20 +52,7 @@ func TestMaxConnDaemon(t *testing.T) {
 			cfg.Frontends[1].Name = "web2"
 			cfg.Global.MaxConn = tc.global
 			cfg.Frontends[0].MaxConn = tc.web
-			d, err := Start(cfg, Options{Logger: log, RaftListener: rln, RaftLogLevel: "error"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = d.Shutdown(ctx)
-			})
-			select {
-			case <-d.Serving():
-			case <-time.After(20 * time.Second):
-				t.Fatal("node did not serve")
-			}
+			d := startServing(t, cfg, Options{Logger: log, RaftListener: rln, RaftLogLevel: "error"})
 
 			// One keep-alive connection to web, left open.
 			c, err := net.Dial("tcp", d.Frontends()[0].Addr().String())

@@ -60,6 +60,27 @@ func writeSelfSigned(t *testing.T, dir, base, name string, serial int64) (config
 
 // oneNodeConfig is a single-node cluster with a plain and a TLS frontend
 // in front of backend.
+// startServing starts a node, stops it when the test ends, and waits until
+// it serves.
+func startServing(t *testing.T, cfg *config.Config, o Options) *Daemon {
+	t.Helper()
+	d, err := Start(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = d.Shutdown(ctx)
+	})
+	select {
+	case <-d.Serving():
+	case <-time.After(20 * time.Second):
+		t.Fatal("node did not serve")
+	}
+	return d
+}
+
 func oneNodeConfig(t *testing.T, raftAddr, backend string, tlsConf *config.FrontendTLS) *config.Config {
 	cfg := config.Default()
 	cfg.File = "tls.yaml"
@@ -114,20 +135,7 @@ func TestTLSFrontendDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Start(oneNodeConfig(t, rln.Addr().String(), bln.Addr().String(), tlsConf), Options{Logger: log, RaftListener: rln, RaftLogLevel: "error"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = d.Shutdown(ctx)
-	})
-	select {
-	case <-d.Serving():
-	case <-time.After(20 * time.Second):
-		t.Fatal("node did not serve")
-	}
+	d := startServing(t, oneNodeConfig(t, rln.Addr().String(), bln.Addr().String(), tlsConf), Options{Logger: log, RaftListener: rln, RaftLogLevel: "error"})
 
 	addr := d.Frontends()[1].Addr().String()
 	client := func(name string, roots ...*x509.Certificate) *http.Client {

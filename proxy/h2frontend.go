@@ -285,16 +285,7 @@ func (t tlsRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	x := exchangeOf(req)
-	b := f.backend
-	var others [maxInlineServers]*Server
-	n := 0
-	for _, s := range b.usableFor(f.state.Servers()) {
-		if s.Name != x.rt.server.Name && n < len(others) {
-			others[n] = s
-			n++
-		}
-	}
-	next := b.balancer.Pick(others[:n], x.clientIP)
+	next := f.backend.redispatchTarget(f.state.Servers(), x.rt.server.Name, x.clientIP)
 	if next == nil {
 		return nil, err
 	}

@@ -38,6 +38,21 @@ const maxInlineServers = 16
 // once per table (see setFor); callers must not modify it.
 func (b *Backend) usableFor(t *fsm.ServerTable) []*Server { return b.setFor(t).usable }
 
+// redispatchTarget balances a request whose connection to failed could
+// not be made over the other usable servers (HAProxy's option
+// redispatch); nil when there is none.
+func (b *Backend) redispatchTarget(t *fsm.ServerTable, failed, client string) *Server {
+	var others [maxInlineServers]*Server
+	n := 0
+	for _, sv := range b.usableFor(t) {
+		if sv.Name != failed && n < len(others) {
+			others[n] = sv
+			n++
+		}
+	}
+	return b.balancer.Pick(others[:n], client)
+}
+
 // route chooses the server for a request from its Cookie header lines and
 // the client's address (for balance source).
 func (b *Backend) route(st State, l *Learner, cookieLines []string, client string) (route, error) {

@@ -53,16 +53,7 @@ func (s *session) Redispatch(cause error) *h1.Pool {
 	if !f.redisp {
 		return nil
 	}
-	b := f.backend
-	var others [maxInlineServers]*Server
-	n := 0
-	for _, sv := range b.usableFor(f.state.Servers()) {
-		if sv.Name != s.rt.server.Name && n < len(others) {
-			others[n] = sv
-			n++
-		}
-	}
-	next := b.balancer.Pick(others[:n], s.clientIP)
+	next := f.backend.redispatchTarget(f.state.Servers(), s.rt.server.Name, s.clientIP)
 	if next == nil {
 		return nil
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/haraft/haraft/proxy/accesslog"
 	"github.com/haraft/haraft/proxy/h1"
 )
 
@@ -25,6 +26,9 @@ type FrontendOptions struct {
 	// process-wide one shared by every frontend (nil: none); see ConnLimit.
 	MaxConn int
 	Global  *ConnLimit
+	// AccessLog receives a line per request (HAProxy's option httplog);
+	// nil: none.
+	AccessLog accesslog.Logger
 }
 
 // FrontendStats are a frontend's counters.
@@ -45,6 +49,8 @@ type Frontend struct {
 	timeouts Timeouts
 	engine   *h1.Server
 	shutting atomic.Bool
+	// accessLog is nil when the frontend keeps none.
+	accessLog accesslog.Logger
 
 	listenerStats // latency: request head read -> response sent
 }
@@ -78,7 +84,7 @@ func NewFrontend(o FrontendOptions, st State, l *Learner, log *slog.Logger) (*Fr
 	}
 	f := &Frontend{
 		name: o.Name, backend: o.Backend, state: st, learner: l, ln: ln, log: log.With("frontend", o.Name),
-		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults(),
+		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults(), accessLog: o.AccessLog,
 	}
 	t := f.timeouts
 	f.engine = h1.NewServer(f, h1.Options{Client: t.Client, HTTPRequest: t.HTTPRequest, HTTPKeepAlive: t.HTTPKeepAlive,

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/haraft/haraft/proxy/accesslog"
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proxy/internal/h1test"
 )
@@ -41,6 +42,7 @@ type proxyOpts struct {
 	noFwdFor  bool
 	protoHost bool // X-Forwarded-Proto/-Host
 	httpClose bool // option httpclose
+	accessLog accesslog.Logger
 }
 
 // frontend is what Frontend and TLSFrontend have in common.
@@ -109,7 +111,7 @@ func startProxy(t testing.TB, o proxyOpts, addrs ...string) *Frontend {
 		st = &stubState{}
 	}
 	f, err := NewFrontend(FrontendOptions{Name: "web", Bind: "127.0.0.1:0", Backend: b, Timeouts: o.timeouts,
-		MaxHeaderBytes: o.maxHeader, Redispatch: true}, st, o.learner, quietLogger())
+		MaxHeaderBytes: o.maxHeader, Redispatch: true, AccessLog: o.accessLog}, st, o.learner, quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ type session struct {
 	rt       route   // the request's routing decision
 	slot     *Server // the server whose slot the request holds
 	safe     bool    // the request's method allows a cacheable response (nocache)
+	log      sessionLog
 }
 
 // Open starts the policy of a client connection (h1.Policy).
@@ -39,7 +40,22 @@ func (s *session) Route(req *h1.Request) (*h1.Pool, error) {
 		return nil, err
 	}
 	srv := rt.server
-	if err := srv.acquire(context.Background(), f.backend.timeouts.Queue); err != nil {
+	if f.accessLog != nil {
+		var t0 time.Time
+		queued := srv.queued.Load()
+		if srv.slots != nil {
+			t0 = time.Now()
+		}
+		err = srv.acquire(context.Background(), f.backend.timeouts.Queue)
+		var tw time.Duration
+		if srv.slots != nil {
+			tw = time.Since(t0)
+		}
+		s.logRoute(&rt, tw, queued)
+	} else {
+		err = srv.acquire(context.Background(), f.backend.timeouts.Queue)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("server %s: %w", srv.Name, err)
 	}
 	s.rt, s.slot, s.safe = rt, srv, safeMethod(req.Method())
@@ -109,6 +125,9 @@ func (s *session) Response(resp *h1.Response, took time.Duration) ([]string, boo
 	f := s.f
 	s.rt.server.latency.Observe(took)
 	setCookies, learned, noCache := f.backend.response(&s.rt, resp.SetCookies, f.learner)
+	if f.accessLog != nil {
+		s.logSetCookie(resp.SetCookies, setCookies)
+	}
 	noCache = noCache && cacheableResponse(s.safe, resp)
 	if err := f.learnKeys(context.Background(), f.learner, f.backend, f.timeouts.Server, s.rt.server.Name, learned); err != nil {
 		return nil, false, err

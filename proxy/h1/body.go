@@ -88,6 +88,7 @@ func copyLength(dst sink, src *endpoint, n int64) error {
 				moved, err, ok := spliceBody(dst.ep, src, n)
 				if ok {
 					n -= moved
+					dst.ep.written += moved
 					if err != nil {
 						return err
 					}

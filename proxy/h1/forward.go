@@ -20,6 +20,9 @@ func (c *clientConn) forward() bool {
 	req := &c.req
 	hb := c.in.data()[:req.size] // the request head; valid until the body is read
 	method := req.method.of(hb)
+	if c.xl != nil {
+		c.exchangeRequest(hb, start)
+	}
 	if string(method) == "CONNECT" {
 		c.reject(rejMethod, "CONNECT is not supported")
 		return false
@@ -58,7 +61,14 @@ func (c *clientConn) forward() bool {
 	took := time.Duration(-1)
 	defer func() { c.sess.Done(!failed, took) }()
 	now := time.Now().UnixNano() // for the pool and the deadlines of the next few I/Os
+	routed := up
+	if c.xl != nil {
+		c.ex.Server = up.name
+	}
 	bc, err := c.connect(&up, now)
+	if c.xl != nil && err == nil {
+		c.exchangeConnected(up, routed, now)
+	}
 	if err != nil {
 		s.log.Debug("connect failed", "server", up.name, "err", err)
 		c.reject(rejServerUnavailable, fmt.Sprintf("server %s is unavailable", up.name))
@@ -108,6 +118,9 @@ func (c *clientConn) forward() bool {
 				return false
 			}
 			failed = false
+			if c.xl != nil {
+				c.ex.Status, c.ex.Tr = 101, time.Duration(time.Now().UnixNano()-c.connAt)
+			}
 			c.tunnel(bc, up)
 			return false
 		}
@@ -115,6 +128,9 @@ func (c *clientConn) forward() bool {
 			if clientMinor == 1 {
 				c.out = c.appendInterim(c.out[:0], bc.in.data()[:resp.size])
 				if werr := c.write(c.out); werr != nil {
+					if c.xl != nil {
+						c.ex.End, c.ex.State = 'C', 'H'
+					}
 					c.abortBody(body, bc)
 					bc.close()
 					return false
@@ -156,6 +172,9 @@ func (c *clientConn) forward() bool {
 
 	// The server's response time: from taking a connection to its head.
 	headAt := time.Now().UnixNano()
+	if c.xl != nil {
+		c.ex.Status, c.ex.Tr = resp.status, time.Duration(headAt-c.connAt)
+	}
 	rb := bc.in.data()[:resp.size]
 	setCookies := c.setCookies[:0]
 	for i := 0; i < resp.nfields; i++ {
@@ -205,6 +224,9 @@ func (c *clientConn) forward() bool {
 	}
 	if err != nil {
 		s.log.Debug("response body", "server", up.name, "err", err)
+		if c.xl != nil {
+			c.exchangeBodyError(err)
+		}
 		bc.close()
 		if c.wat != 0 {
 			// Nothing reached the client yet (a write clears wat): the

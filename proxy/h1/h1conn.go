@@ -41,6 +41,15 @@ type clientConn struct {
 	out  []byte // output scratch: request heads to servers, responses to the client
 	pout *[]byte
 
+	// The access log (exchange.go); xl nil when the session keeps none.
+	xl     ExchangeLogger
+	ex     Exchange
+	exLine []byte // the request line, copied: the read buffer moves on
+	exFwd  bool   // forward began: the exchange is logged however it ends
+	reqAt  int64  // unix ns of the request's first bytes; 0 none yet
+	connAt int64  // unix ns the server connection was taken
+	exOut  int64  // c.written when the exchange began
+
 	// The parsed heads and cookie lines: pooled with the buffers, and
 	// given back with them while the connection is idle (idle.go).
 	*scratch
@@ -66,12 +75,15 @@ func (c *clientConn) serve() {
 	defer c.release()
 	for {
 		if !c.readRequest() {
+			c.logExchange()
 			return
 		}
 		if !c.state.CompareAndSwap(connIdle, connActive) {
 			return // Shutdown closed this idle connection
 		}
-		if !c.forward() {
+		keep := c.forward()
+		c.logExchange()
+		if !keep {
 			return
 		}
 		c.served++
@@ -127,6 +139,9 @@ func (c *clientConn) readRequest() bool {
 			c.in.consume(1)
 		}
 		if d := c.in.data(); len(d) > 0 {
+			if c.xl != nil && c.reqAt == 0 {
+				c.beginExchange()
+			}
 			// Most heads arrive whole: the first look parses at once. A
 			// head arriving in pieces is parsed once findHeadEnd saw all
 			// of it (which resumes where it stopped: no quadratic work).
@@ -208,6 +223,12 @@ func (c *clientConn) readRequest() bool {
 func (c *clientConn) reject(reason rejectReason, msg string) {
 	c.s.counters.Errors.Add(1)
 	c.s.counters.Refused[reason].Add(1)
+	if c.xl != nil {
+		c.ex.Status = reason.status()
+		if c.ex.End == 0 {
+			c.ex.End, c.ex.State = reason.term()
+		}
+	}
 	c.out = appendErrorResponse(c.out[:0], reason.status(), msg, c.head)
 	_ = c.write(c.out)
 	c.out = c.out[:0]

@@ -1,6 +1,9 @@
 package h1
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Policy decides where requests go; the engine only frames them. Open is
 // called once per client connection.
@@ -42,6 +45,48 @@ type Session interface {
 	// negative when not measured (an upgraded connection).
 	Done(ok bool, took time.Duration)
 	Close()
+}
+
+// ExchangeLogger is implemented by a Session that keeps an access log:
+// the engine hands it each exchange once it ended (answered, refused by
+// the engine, or broken), from the connection's goroutine. x and its byte
+// slices are valid only during the call.
+type ExchangeLogger interface {
+	// LogsExchanges reports, once per connection, whether the session
+	// wants its exchanges; false spares the engine the measurements.
+	LogsExchanges() bool
+	LogExchange(x *Exchange)
+}
+
+// Exchange is what the engine saw of one request, in HAProxy's terms
+// (its httplog timers and termination state). A negative duration is a
+// step never reached.
+type Exchange struct {
+	// Client is the client's address and port.
+	Client netip.AddrPort
+	// Start is when the request's first bytes were read.
+	Start time.Time
+	// TR: first byte to the whole head; Tc: taking a server connection
+	// (0 for a pooled one, as near as the clock tells); Tr: from then to
+	// the response head; Ta: first byte to the end of the response.
+	TR, Tc, Tr, Ta time.Duration
+	// Status is the status sent to the client, 0 when none was.
+	Status int
+	// BytesOut are the bytes written to the client for this exchange.
+	BytesOut int64
+	// End and State are the first two characters of HAProxy's
+	// termination state: who ended the exchange ('-' normally, 'C'
+	// client, 'S' server, 'P' the proxy refused, 'c'/'s' a client/server
+	// timeout) and in what state ('-', 'R' request, 'C' connect, 'H'
+	// response head, 'D' data).
+	End, State byte
+	// Server is the Pool the request went to ("" none); Redispatched when
+	// the policy replaced the routed one.
+	Server       string
+	Redispatched bool
+	// Method, Target and Proto make the request line; all empty when the
+	// request could not be parsed.
+	Method, Target, Proto []byte
 }
 
 // FieldKind names the request fields a Session may rewrite.

@@ -78,6 +78,9 @@ type endpoint struct {
 	// The hot path reads the clock once per request.
 	rat, wat int64
 	rio      *rawIO // raw system calls (sysio_linux.go); nil: e.conn's methods
+	// written counts the bytes written (and spliced) to the peer, for the
+	// access log's byte counts.
+	written int64
 }
 
 // fill reads more into the buffer under the read timeout.
@@ -107,7 +110,11 @@ func (e *endpoint) readIn() (int, error) {
 func (e *endpoint) write(p []byte) error {
 	armWrite(e.conn, &e.wdl, e.wto, e.wat)
 	e.wat = 0
-	return e.writeAll(p)
+	if err := e.writeAll(p); err != nil {
+		return err
+	}
+	e.written += int64(len(p))
+	return nil
 }
 
 // armRead sets c's read deadline to now+d, unless the deadline already

@@ -51,6 +51,24 @@ var rejectInfo = [numRejectReasons]struct {
 
 func (r rejectReason) status() int { return rejectInfo[r].status }
 
+// term returns the first two characters of HAProxy's termination state
+// for a refusal: the proxy refused the request (PR), a client timeout
+// waiting for it (cR), no server could be reached (SC), the server's
+// answer was unusable (SH) or late (sH).
+func (r rejectReason) term() (end, state byte) {
+	switch r {
+	case rejTimeout:
+		return 'c', 'R'
+	case rejNoServer, rejServerUnavailable:
+		return 'S', 'C'
+	case rejBadGateway:
+		return 'S', 'H'
+	case rejGatewayTimeout:
+		return 's', 'H'
+	}
+	return 'P', 'R'
+}
+
 // RejectCounts counts refusals by reason, without locks or allocation.
 type RejectCounts [numRejectReasons]atomic.Uint64
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,12 @@ func (s *Server) ServeConn(c net.Conn) bool {
 	s.connWG.Add(1)
 	s.mu.Unlock()
 	cc.sess = s.policy.Open(cc.clientIP)
+	if xl, ok := cc.sess.(ExchangeLogger); ok && xl.LogsExchanges() {
+		cc.xl = xl
+		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
+			cc.ex.Client = ap
+		}
+	}
 	go cc.serve()
 	return true
 }

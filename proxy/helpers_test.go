@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/haraft/haraft/proxy/accesslog"
 	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/proxy/accesslog"
 	"github.com/haraft/haraft/proxy/internal/h1test"
 )
 

@@ -92,8 +92,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP) // reload the TLS frontends' certificates
 	defer signal.Stop(hup)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1) // reopen the access log file (logrotate)
+	defer signal.Stop(usr1)
 	for ctx.Err() == nil {
 		select {
+		case <-usr1:
+			if err := d.ReopenLogs(); err != nil {
+				log.Error("SIGUSR1: reopening the access log failed", "err", err)
+			}
 		case <-hup:
 			if err := d.Reload(); err != nil {
 				log.Error("SIGHUP reload failed; the certificates in use stay", "err", err)

@@ -35,6 +35,7 @@ type Config struct {
 	EIPs      []EIP      `yaml:"eips,omitempty"` // addresses kept on a healthy node (eips.go)
 	EIPMover  EIPMover   `yaml:"eip_mover"`      // how they move (eips.go)
 	Global    Global     `yaml:"global"`         // process-wide settings (HAProxy's global section)
+	AccessLog AccessLog  `yaml:"access_log"`     // per-request log (accesslog.go)
 
 	// lines maps a field path ("backends[0].servers[1].addr") to the line
 	// it was read from; Validate uses it to place its errors. nil for
@@ -142,6 +143,9 @@ type Frontend struct {
 	// frontend keeps open at once; beyond, they wait in the kernel's
 	// accept queue. 0 (default): only global.maxconn limits it.
 	MaxConn int `yaml:"maxconn"`
+	// AccessLog: on (default, HAProxy's option httplog) | off: whether
+	// this frontend's requests go to the access log (access_log.target).
+	AccessLog string `yaml:"access_log"`
 }
 
 // FrontendTLS terminates TLS on a frontend, serving HTTP/2 and HTTP/1.1

@@ -354,6 +354,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		{"global", func(p string, v *yaml.Node) {
 			d.mapping(p, v, []field{{"maxconn", d.integer(&c.Global.MaxConn)}})
 		}},
+		{"access_log", func(p string, v *yaml.Node) { d.accessLog(p, v, &c.AccessLog) }},
 	})
 }
 
@@ -433,6 +434,7 @@ func (d *decoder) frontend(path string, v *yaml.Node, f *Frontend) {
 			f.TLS = t
 		}},
 		{"maxconn", d.integer(&f.MaxConn)},
+		{"access_log", d.str(&f.AccessLog)},
 	})
 }
 

@@ -44,6 +44,7 @@ func (c *Config) Validate() error {
 	v.backends(c.Backends)
 	v.frontends(c.Frontends, c.Backends)
 	v.maxconn(c)
+	v.accessLog(c)
 	v.listeners(c)
 	v.eips(c)
 	return v.errs.orNil()

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
 	"github.com/haraft/haraft/proxy"
+	"github.com/haraft/haraft/proxy/accesslog"
 )
 
 // Options are the parts of a daemon that do not come from the config file.
@@ -28,6 +30,9 @@ type Options struct {
 	// pre-bind so peers know every address before any node starts).
 	RaftListener net.Listener
 	RaftLogLevel string
+	// AccessLogOutput replaces stdout for an access log whose target is
+	// stdout (tests); nil: os.Stdout.
+	AccessLogOutput io.Writer
 }
 
 // Daemon is one running haraft node.
@@ -45,8 +50,9 @@ type Daemon struct {
 	conns     *proxy.ConnLimit // global maxconn of every frontend (maxconn.go)
 	ops       *http.Server
 	opsLn     net.Listener
-	admin     *adminParts // admin.go
-	eip       *eipParts   // eip.go
+	admin     *adminParts       // admin.go
+	eip       *eipParts         // eip.go
+	accessLog *accesslog.Writer // nil when off (accesslog.go)
 
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -114,6 +120,9 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 	// Bind every listener now, so a port conflict fails the start instead
 	// of surfacing after the readiness gate.
 	d.conns = proxy.NewConnLimit(globalMaxConn(cfg, log))
+	if err := d.startAccessLog(opts); err != nil {
+		return nil, err
+	}
 	for i, fc := range cfg.Frontends {
 		f, err := d.newFrontend(i, fc)
 		if err != nil {
@@ -241,6 +250,9 @@ func (d *Daemon) closeAll() error {
 		}
 	}
 	d.wg.Wait()
+	if err := d.closeAccessLog(); err != nil {
+		errs = append(errs, err)
+	}
 	d.stopEIP()
 	for _, b := range d.backends {
 		b.Close()

@@ -34,7 +34,7 @@ func (d *Daemon) newFrontend(i int, fc config.Frontend) (Frontend, error) {
 	o := proxy.FrontendOptions{
 		Name: fc.Name, Bind: fc.Bind, Backend: d.backends[fc.Backend], Timeouts: timeouts(d.cfg),
 		Redispatch: backendConfig(d.cfg, fc.Backend).Option(config.OptionRedispatch),
-		MaxConn:    fc.MaxConn, Global: d.conns,
+		MaxConn:    fc.MaxConn, Global: d.conns, AccessLog: d.frontendAccessLog(fc),
 	}
 	if fc.TLS == nil {
 		return proxy.NewFrontend(o, d.fsm, d.learner, d.log)

@@ -10,6 +10,7 @@
 //	haraftctl leader transfer [ID]
 //	haraftctl snapshot save|restore FILE
 //	haraftctl watch                       stream cluster events
+//	haraftctl -version                    build of this binary (module, VCS revision, Go)
 //
 // The node's address, token and TLS files come from flags or from
 // HARAFT_ADDR, HARAFT_TOKEN (or HARAFT_TOKEN_FILE), HARAFT_CA, HARAFT_CERT,
@@ -38,6 +39,9 @@ func main() {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := a.rootCommand()
+	if len(args) == 1 && args[0] == "-version" {
+		args = []string{"--version"} // as haraftd spells it
+	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)

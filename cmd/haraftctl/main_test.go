@@ -324,3 +324,13 @@ func TestHelp(t *testing.T) {
 	}
 	walk(a.rootCommand(), []string{"haraftctl"})
 }
+
+// TestVersion checks that both spellings print the build and need no node.
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"-version", "--version"} {
+		r := ctl(nil, arg)
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "haraftctl ") || !strings.Contains(r.stdout, "go1.") {
+			t.Errorf("%s: exit %d\n%s%s", arg, r.code, r.stdout, r.stderr)
+		}
+	}
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/haraft/haraft/internal/version"
 )
 
 func (a *app) rootCommand() *cobra.Command {
@@ -23,7 +25,9 @@ not allowed (token or TLS), 4 not found, 5 cluster unavailable (retry),
 6 refused in the current state.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version.String("haraftctl"),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	a.bindGlobalFlags(root)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		a.usageErr = true

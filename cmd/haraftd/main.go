@@ -7,6 +7,7 @@
 //	haraftd -dev [-data DIR]          three nodes + two demo backends in one process
 //	haraftd tls ca create [-dir DIR]  a cluster CA
 //	haraftd tls cert create -node ID  a node's certificate from it (see haraftd tls)
+//	haraftd -version                  build of this binary (module, VCS revision, Go)
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 	"github.com/haraft/haraft/cmd/haraftd/config"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
 	"github.com/haraft/haraft/eipmover"
+	"github.com/haraft/haraft/internal/version"
 )
 
 func main() {
@@ -46,13 +48,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		dev      = fs.Bool("dev", false, "run a 3-node development cluster with two demo backends on loopback")
 		dataDir  = fs.String("data", "", "-dev: data dir root (default: a new temporary dir)")
 		logLevel = fs.String("log-level", "info", "debug|info|warn|error")
+		showVer  = fs.Bool("version", false, "print the build (module version, VCS revision and time, Go version) and exit")
 	)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: haraftd -config FILE | -check -config FILE | -dev [-data DIR] | tls ca|cert create ...\n\n")
+		fmt.Fprintf(stderr, "usage: haraftd -config FILE | -check -config FILE | -dev [-data DIR] | -version | tls ca|cert create ...\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *showVer {
+		fmt.Fprintln(stdout, version.String("haraftd"))
+		return 0
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

@@ -25,6 +25,7 @@ func TestCheckAndBadConfig(t *testing.T) {
 		{"missing file", []string{"-config", filepath.Join(dir, "nope.yaml")}, 1, "nope.yaml"},
 		{"no flags", nil, 2, "usage: haraftd"},
 		{"bad flag", []string{"-bogus"}, 2, "flag provided but not defined"},
+		{"version", []string{"-version"}, 0, "haraftd "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -51,8 +51,11 @@ type Frontend struct {
 	shutting atomic.Bool
 	// accessLog is nil when the frontend keeps none.
 	accessLog accesslog.Logger
+	// https: the connections are TLS ones a TLSFrontend handed over
+	// (X-Forwarded-Proto says https).
+	https bool
 
-	listenerStats // latency: request head read -> response sent
+	*listenerStats // latency: request head read -> response sent
 }
 
 // withDefaults fills the zero timeouts: HAProxy's usual values, and
@@ -82,14 +85,21 @@ func NewFrontend(o FrontendOptions, st State, l *Learner, log *slog.Logger) (*Fr
 	if err != nil {
 		return nil, err
 	}
+	return newEngineFrontend(o, ln, new(listenerStats), st, l, log), nil
+}
+
+// newEngineFrontend makes the HTTP/1.1 engine's frontend on a prepared
+// listener, counting into stats (a TLSFrontend shares its own with the
+// engine frontend that serves its HTTP/1.1 connections).
+func newEngineFrontend(o FrontendOptions, ln *limitListener, stats *listenerStats, st State, l *Learner, log *slog.Logger) *Frontend {
 	f := &Frontend{
 		name: o.Name, backend: o.Backend, state: st, learner: l, ln: ln, log: log.With("frontend", o.Name),
-		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults(), accessLog: o.AccessLog,
+		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults(), accessLog: o.AccessLog, listenerStats: stats,
 	}
 	t := f.timeouts
 	f.engine = h1.NewServer(f, h1.Options{Client: t.Client, HTTPRequest: t.HTTPRequest, HTTPKeepAlive: t.HTTPKeepAlive,
 		MaxHeaderBytes: o.MaxHeaderBytes, Counters: &f.Counters, Log: f.log})
-	return f, nil
+	return f
 }
 
 // Addr returns the listening address.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,27 +28,39 @@ type TLSFrontendOptions struct {
 }
 
 // TLSFrontend terminates TLS on a listener and forwards to one backend.
-// It speaks HTTP/2 and HTTP/1.1 to clients (chosen by ALPN) through
-// net/http's server, and HTTP/1.1 to the servers through an http.Transport
-// with pooled keep-alive connections. Routing and the cookie modes are the
-// router's, exactly as on the plain HTTP/1.1 engine (router.go, cookie.go):
-// only the framing differs. It is not the hot path the raw engine is built
-// for: TLS costs more than the framing it would save.
+// It does the handshakes itself (one tls.Config for every connection,
+// session tickets on, so that a resumed session skips the certificate
+// signature), then hands each connection by ALPN: "http/1.1", or no
+// ALPN, to the HTTP/1.1 engine (package h1) exactly as the plain listener
+// does, so that HTTPS traffic gets the framing, the refusals and the speed
+// the engine's tests prove; "h2" to golang.org/x/net/http2's server read
+// through an h2Guard (h2guard.go), which forwards with an http.Transport
+// (pooled keep-alive connections). Routing and the cookie modes are the
+// router's on both paths (router.go, cookie.go).
 type TLSFrontend struct {
 	name     string
 	backend  *Backend
 	state    State
 	learner  *Learner
-	ln       net.Listener
+	ln       *limitListener
 	certs    *CertStore
-	srv      *http.Server
+	tlsConf  *tls.Config
+	srv      *http.Server // HTTP/2's base configuration and its shutdown hook
+	h2       *http2.Server
+	h1       *Frontend // the engine serving the HTTP/1.1 connections
 	rp       *httputil.ReverseProxy
 	tr       *http.Transport
 	log      *slog.Logger
 	redisp   bool
 	timeouts Timeouts
+	maxHead  int
 
-	listenerStats // latency: handler entered -> response sent
+	shutting atomic.Bool
+	mu       sync.Mutex
+	conns    map[net.Conn]bool // in the handshake (false) or serving HTTP/2 (true)
+	connWG   sync.WaitGroup
+
+	*listenerStats // shared with h1; latency: request read -> response sent
 }
 
 // NewTLSFrontend binds the listener (unless one is given) and prepares the
@@ -69,8 +82,11 @@ func NewTLSFrontend(o TLSFrontendOptions, st State, l *Learner, log *slog.Logger
 	t := o.Timeouts.withDefaults()
 	f := &TLSFrontend{
 		name: o.Name, backend: o.Backend, state: st, learner: l, ln: ln, certs: o.Certs,
-		log: log.With("frontend", o.Name), redisp: o.Redispatch, timeouts: t,
+		log: log.With("frontend", o.Name), redisp: o.Redispatch, timeouts: t, maxHead: o.MaxHeaderBytes,
+		tlsConf: o.Certs.TLSConfig(o.MinVersion), conns: map[net.Conn]bool{}, listenerStats: new(listenerStats),
 	}
+	f.h1 = newEngineFrontend(o.FrontendOptions, ln, f.listenerStats, st, l, log)
+	f.h1.https = true
 	f.tr = &http.Transport{
 		Proxy:                  nil, // never an environment proxy
 		DialContext:            (&net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}).DialContext,
@@ -92,40 +108,23 @@ func NewTLSFrontend(o TLSFrontendOptions, st State, l *Learner, log *slog.Logger
 	}
 	f.srv = &http.Server{
 		Handler:           f,
-		TLSConfig:         o.Certs.TLSConfig(o.MinVersion),
+		TLSConfig:         f.tlsConf,
 		ReadHeaderTimeout: t.HTTPRequest,
 		IdleTimeout:       t.HTTPKeepAlive,
 		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          errLog,
 	}
-	if err := f.serveHTTP2(o.MaxHeaderBytes); err != nil {
-		return nil, fmt.Errorf("frontend %s: %w", o.Name, err)
+	// golang.org/x/net/http2 rather than net/http's bundled copy: its
+	// ServeConn is exported, so that each connection can be read through
+	// an h2Guard; with it and SETTINGS_MAX_FRAME_SIZE at the RFC default,
+	// h2spec passes in full (TestTLSFrontendH2spec). ConfigureServer hooks
+	// the server's Shutdown to send GOAWAY.
+	f.h2 = &http2.Server{MaxReadFrameSize: h2MaxFrameSize, MaxDecoderHeaderTableSize: h2HeaderTableSize}
+	if err := http2.ConfigureServer(f.srv, f.h2); err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("frontend %s: http/2: %w", o.Name, err)
 	}
 	return f, nil
-}
-
-// serveHTTP2 makes the server speak HTTP/2 through golang.org/x/net/http2
-// (the code net/http bundles, but with ServeConn exported) rather than the
-// bundled copy, so that each connection can be read through an h2Guard
-// (h2guard.go): with it and SETTINGS_MAX_FRAME_SIZE at the RFC default,
-// h2spec passes in full (TestTLSFrontendH2spec). The TLS handshake, ALPN
-// and HTTP/1.1 stay net/http's; ConfigureServer also hooks Shutdown to
-// send GOAWAY.
-func (f *TLSFrontend) serveHTTP2(maxHeaderBytes int) error {
-	h2 := &http2.Server{MaxReadFrameSize: h2MaxFrameSize, MaxDecoderHeaderTableSize: h2HeaderTableSize}
-	if err := http2.ConfigureServer(f.srv, h2); err != nil {
-		return fmt.Errorf("http/2: %w", err)
-	}
-	f.srv.TLSNextProto[http2.NextProtoTLS] = func(hs *http.Server, c *tls.Conn, h http.Handler) {
-		// net/http passes the connection's base context through the
-		// handler (as x/net/http2's own TLSNextProto function reads it).
-		var ctx context.Context
-		if bc, ok := h.(interface{ BaseContext() context.Context }); ok {
-			ctx = bc.BaseContext()
-		}
-		h2.ServeConn(newH2Guard(c, maxHeaderBytes), &http2.ServeConnOpts{Context: ctx, Handler: h, BaseConfig: hs})
-	}
-	return nil
 }
 
 // Addr returns the listening address.
@@ -138,24 +137,118 @@ func (f *TLSFrontend) Certs() *CertStore { return f.certs }
 // certificates, established ones carry on. On error the old ones stay.
 func (f *TLSFrontend) Reload() error { return f.certs.Reload() }
 
-// Serve accepts connections until Shutdown; it then returns nil.
+// Serve accepts connections until Shutdown; it then returns nil. Each
+// connection's handshake runs in a goroutine of its own.
 func (f *TLSFrontend) Serve() error {
-	err := f.srv.ServeTLS(f.ln, "", "") // certificates come from TLSConfig.GetCertificate
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+	var backoff time.Duration
+	for {
+		conn, err := f.ln.acceptCounted() // waits while maxconn is reached
+		if err != nil {
+			if f.shutting.Load() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			f.log.Warn("accept", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !f.track(conn, false) {
+			_ = conn.Close()
+			f.ln.release()
+			return nil
+		}
+		go f.serveConn(conn)
 	}
-	return err
+}
+
+// track registers a connection in its handshake (h2 false) or one that
+// serves HTTP/2, for Shutdown; false once Shutdown began.
+func (f *TLSFrontend) track(c net.Conn, h2 bool) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.shutting.Load() {
+		return false
+	}
+	if _, ok := f.conns[c]; !ok {
+		f.connWG.Add(1)
+	}
+	f.conns[c] = h2
+	return true
+}
+
+func (f *TLSFrontend) untrack(c net.Conn) {
+	f.mu.Lock()
+	delete(f.conns, c)
+	f.mu.Unlock()
+	f.connWG.Done()
+}
+
+// serveConn does the handshake (within timeout http-request, as net/http
+// did) and hands the connection to the protocol ALPN chose.
+func (f *TLSFrontend) serveConn(conn net.Conn) {
+	tc := tls.Server(conn, f.tlsConf)
+	_ = conn.SetDeadline(time.Now().Add(f.timeouts.HTTPRequest))
+	if err := tc.Handshake(); err != nil {
+		f.log.Debug("tls handshake", "client", conn.RemoteAddr().String(), "err", err)
+		_ = conn.Close()
+		f.untrack(conn)
+		f.ln.release()
+		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	if tc.ConnectionState().NegotiatedProtocol == http2.NextProtoTLS {
+		defer func() {
+			_ = tc.Close()
+			f.untrack(conn)
+			f.ln.release()
+		}()
+		if !f.track(conn, true) {
+			return
+		}
+		f.h2.ServeConn(newH2Guard(tc, f.maxHead), &http2.ServeConnOpts{Context: context.Background(), Handler: f, BaseConfig: f.srv})
+		return
+	}
+	f.untrack(conn)
+	// HTTP/1.1: the engine's session gives the maxconn slot back.
+	if !f.h1.engine.ServeConn(tc) {
+		_ = tc.Close()
+		f.ln.release()
+	}
 }
 
 // Shutdown stops accepting, closes idle connections (HTTP/2 ones get a
-// GOAWAY), lets requests in flight finish until ctx ends, then closes what
-// is left.
+// GOAWAY, handshakes are cut), lets requests in flight finish until ctx
+// ends, then closes what is left.
 func (f *TLSFrontend) Shutdown(ctx context.Context) error {
-	err := f.srv.Shutdown(ctx)
-	if err != nil {
-		_ = f.srv.Close()
+	f.mu.Lock()
+	f.shutting.Store(true)
+	for c, h2 := range f.conns {
+		if !h2 {
+			_ = c.Close()
+		}
 	}
-	_ = f.ln.Close() // when Serve never ran, the server does not know it
+	f.mu.Unlock()
+	_ = f.ln.Close()
+	err := f.srv.Shutdown(ctx) // GOAWAY on the HTTP/2 connections
+	if e := f.h1.engine.Shutdown(ctx); err == nil {
+		err = e
+	}
+	done := make(chan struct{})
+	go func() { f.connWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		f.mu.Lock()
+		for c := range f.conns {
+			_ = c.Close()
+		}
+		f.mu.Unlock()
+		<-done
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
 	f.tr.CloseIdleConnections()
 	return err
 }

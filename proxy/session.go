@@ -114,7 +114,11 @@ func (s *session) AppendFields(dst []byte, req *h1.Request) []byte {
 			dst = append(dst, host...)
 			dst = append(dst, "\r\n"...)
 		}
-		dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+		if s.f.https {
+			dst = append(dst, "X-Forwarded-Proto: https\r\n"...)
+		} else {
+			dst = append(dst, "X-Forwarded-Proto: http\r\n"...)
+		}
 	}
 	return dst
 }

@@ -234,8 +234,9 @@ func (c *clientConn) reject(reason rejectReason, msg string) {
 	c.out = c.out[:0]
 	// Let the client read the answer before the close resets the
 	// connection (unread request bytes would make the kernel send RST).
-	if tc, ok := c.conn.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+	// (A TLS connection's CloseWrite sends close_notify.)
+	if cw, ok := c.conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
 	}
 }
 

@@ -62,71 +62,78 @@ func maskLine(l string) string {
 	})
 }
 
+// TestAccessLogLines checks the lines of a frontend's exchanges, over
+// plain TCP and over TLS (the TLS frontend's HTTP/1.1 is the engine's).
 func TestAccessLogLines(t *testing.T) {
-	rec := &lineRecorder{}
-	a := startBackend(t, named("A"))
-	dead := func() string { // a port nothing listens on
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return addr
-	}()
-	f := startProxy(t, proxyOpts{cookie: insertCookie(), accessLog: rec}, a)
-	deadF := startProxy(t, proxyOpts{accessLog: rec}, dead)
-	hangup := rawBackend(t, func(c net.Conn) {
-		buf := make([]byte, 4096)
-		_, _ = c.Read(buf)
-		c.Close()
-	})
-	hangF := startProxy(t, proxyOpts{accessLog: rec}, hangup)
+	for _, tr := range transports {
+		overTLS := tr.tls
+		t.Run(tr.name, func(t *testing.T) {
+			rec := &lineRecorder{}
+			a := startBackend(t, named("A"))
+			dead := func() string { // a port nothing listens on
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				addr := ln.Addr().String()
+				ln.Close()
+				return addr
+			}()
+			f := startProxy(t, proxyOpts{cookie: insertCookie(), accessLog: rec, tls: overTLS}, a)
+			deadF := startProxy(t, proxyOpts{accessLog: rec, tls: overTLS}, dead)
+			hangup := rawBackend(t, func(c net.Conn) {
+				buf := make([]byte, 4096)
+				_, _ = c.Read(buf)
+				c.Close()
+			})
+			hangF := startProxy(t, proxyOpts{accessLog: rec, tls: overTLS}, hangup)
 
-	n := 0
-	check := func(want string) {
-		t.Helper()
-		got := rec.line(t, n)
-		n++
-		if m := maskLine(got); m != want {
-			t.Errorf("line\n%s\nmasked\n%s\nwant\n%s", got, m, want)
-		}
+			n := 0
+			check := func(want string) {
+				t.Helper()
+				got := rec.line(t, n)
+				n++
+				if m := maskLine(got); m != want {
+					t.Errorf("line\n%s\nmasked\n%s\nwant\n%s", got, m, want)
+				}
+			}
+			c := dialLog(t, f)
+
+			// A new client: no cookie, one inserted.
+			st, size := c.exchange("GET /hello?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", "GET")
+			check(c.addr + ` [DATE] web app/A T/T/T/T/T 200 ` + size + ` - - --NI 1/1/1/1/0 0/0 "GET /hello?x=1 HTTP/1.1"`)
+			if st != 200 {
+				t.Fatalf("status %d", st)
+			}
+
+			// The same client with the cookie: valid, nothing inserted.
+			_, size = c.exchange("GET / HTTP/1.1\r\nHost: a\r\nCookie: SERVERID=A\r\n\r\n", "GET")
+			check(c.addr + ` [DATE] web app/A T/T/T/T/T 200 ` + size + ` - - --VN 1/1/1/1/0 0/0 "GET / HTTP/1.1"`)
+
+			// A malformed request: refused by the proxy before any server.
+			st, size = c.exchange("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", "GET")
+			if st != 400 {
+				t.Fatalf("status %d", st)
+			}
+			check(c.addr + ` [DATE] web app/<NOSRV> -1/-1/-1/-1/T 400 ` + size + ` - - PR-- 1/1/0/0/0 0/0 "<BADREQ>"`)
+
+			// A server that cannot be reached: SC, 503.
+			d := dialLog(t, deadF)
+			st, size = d.exchange("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "POST")
+			if st != 503 {
+				t.Fatalf("status %d", st)
+			}
+			check(d.addr + ` [DATE] web app/A T/T/-1/-1/T 503 ` + size + ` - - SC-- 1/1/1/1/0 0/0 "POST /x HTTP/1.1"`)
+
+			// A server that hangs up before its response head: SH, 502.
+			h := dialLog(t, hangF)
+			st, size = h.exchange("POST /y HTTP/1.0\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "POST")
+			if st != 502 {
+				t.Fatalf("status %d", st)
+			}
+			check(h.addr + ` [DATE] web app/A T/T/T/-1/T 502 ` + size + ` - - SH-- 1/1/1/1/0 0/0 "POST /y HTTP/1.0"`)
+		})
 	}
-	c := dialLog(t, f.Addr().String())
-
-	// A new client: no cookie, one inserted.
-	st, size := c.exchange("GET /hello?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", "GET")
-	check(c.addr + ` [DATE] web app/A T/T/T/T/T 200 ` + size + ` - - --NI 1/1/1/1/0 0/0 "GET /hello?x=1 HTTP/1.1"`)
-	if st != 200 {
-		t.Fatalf("status %d", st)
-	}
-
-	// The same client with the cookie: valid, nothing inserted.
-	_, size = c.exchange("GET / HTTP/1.1\r\nHost: a\r\nCookie: SERVERID=A\r\n\r\n", "GET")
-	check(c.addr + ` [DATE] web app/A T/T/T/T/T 200 ` + size + ` - - --VN 1/1/1/1/0 0/0 "GET / HTTP/1.1"`)
-
-	// A malformed request: refused by the proxy before any server.
-	st, size = c.exchange("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", "GET")
-	if st != 400 {
-		t.Fatalf("status %d", st)
-	}
-	check(c.addr + ` [DATE] web app/<NOSRV> -1/-1/-1/-1/T 400 ` + size + ` - - PR-- 1/1/0/0/0 0/0 "<BADREQ>"`)
-
-	// A server that cannot be reached: SC, 503.
-	d := dialLog(t, deadF.Addr().String())
-	st, size = d.exchange("POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "POST")
-	if st != 503 {
-		t.Fatalf("status %d", st)
-	}
-	check(d.addr + ` [DATE] web app/A T/T/-1/-1/T 503 ` + size + ` - - SC-- 1/1/1/1/0 0/0 "POST /x HTTP/1.1"`)
-
-	// A server that hangs up before its response head: SH, 502.
-	h := dialLog(t, hangF.Addr().String())
-	st, size = h.exchange("POST /y HTTP/1.0\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "POST")
-	if st != 502 {
-		t.Fatalf("status %d", st)
-	}
-	check(h.addr + ` [DATE] web app/A T/T/T/-1/T 502 ` + size + ` - - SH-- 1/1/1/1/0 0/0 "POST /y HTTP/1.0"`)
 }
 
 // countingConn counts the bytes read from a connection.
@@ -149,8 +156,8 @@ type logClient struct {
 	addr string
 }
 
-func dialLog(t *testing.T, addr string) *logClient {
-	c := dial(t, addr)
+func dialLog(t *testing.T, f *Frontend) *logClient {
+	c := dialFrontend(t, f)
 	cc := &countingConn{Conn: c.conn}
 	c.br = bufio.NewReader(cc)
 	return &logClient{client: c, cc: cc, addr: c.conn.LocalAddr().String()}

@@ -183,8 +183,8 @@ func (b *recBackend) settle() ([]*recConn, error) {
 
 // diffExchange sends in to addr, half-closes, and returns everything received
 // until the proxy closes.
-func diffExchange(addr string, in []byte) ([]byte, error) {
-	c, err := net.Dial("tcp", addr)
+func diffExchange(addr string, overTLS bool, in []byte) ([]byte, error) {
+	c, err := netDial(addr, overTLS)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func diffExchange(addr string, in []byte) ([]byte, error) {
 		// Written alongside the reads: a pipelined stream and its answers
 		// may together exceed the socket buffers.
 		_, _ = c.Write(in)
-		_ = c.(*net.TCPConn).CloseWrite()
+		closeWrite(c)
 	}()
 	out, err := io.ReadAll(c)
 	if err != nil && !errors.Is(err, net.ErrClosed) && !isConnClosed(err) {
@@ -505,10 +505,11 @@ func sameRequest(fwd, ref diffReq, withBody bool) error {
 // request with "Connection: close" (one request per server connection).
 type reqRig struct {
 	addr string
+	tls  bool // the client speaks over TLS
 	be   *recBackend
 }
 
-func newReqRig(t testing.TB) *reqRig {
+func newReqRig(t testing.TB, overTLS bool) *reqRig {
 	be := newRecBackend(t, true, func(rc *recConn, c net.Conn) {
 		br := bufio.NewReader(io.TeeReader(c, &rc.buf))
 		status := "400 Bad Request"
@@ -521,13 +522,13 @@ func newReqRig(t testing.TB) *reqRig {
 		// What is buffered beyond the request was recorded by the tee.
 		_, _ = io.Copy(io.Discard, br)
 	})
-	fe := startProxy(t, proxyOpts{cookie: insertCookie(), timeouts: diffTimeouts()}, be.ln.Addr().String())
-	return &reqRig{addr: fe.Addr().String(), be: be}
+	fe := startProxy(t, proxyOpts{cookie: insertCookie(), timeouts: diffTimeouts(), tls: overTLS}, be.ln.Addr().String())
+	return &reqRig{addr: fe.Addr().String(), tls: overTLS, be: be}
 }
 
 // check runs one client stream through the proxy and returns what is wrong.
 func (rig *reqRig) check(in []byte) error {
-	out, cerr := diffExchange(rig.addr, in)
+	out, cerr := diffExchange(rig.addr, rig.tls, in)
 	conns, err := rig.be.settle()
 	if err != nil {
 		return err
@@ -702,11 +703,15 @@ var diffRequestCases = []struct{ name, in string }{
 }
 
 func TestDiffRequestCases(t *testing.T) {
-	rig := newReqRig(t)
-	for _, tc := range diffRequestCases {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := rig.check([]byte(tc.in)); err != nil {
-				t.Fatalf("client sent %q:\n%v", tc.in, err)
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			rig := newReqRig(t, tr.tls)
+			for _, tc := range diffRequestCases {
+				t.Run(tc.name, func(t *testing.T) {
+					if err := rig.check([]byte(tc.in)); err != nil {
+						t.Fatalf("client sent %q:\n%v", tc.in, err)
+					}
+				})
 			}
 		})
 	}
@@ -718,7 +723,7 @@ func FuzzDiffRequests(f *testing.F) {
 	for _, tc := range diffRequestCases {
 		f.Add([]byte(tc.in))
 	}
-	rig := newReqRig(f)
+	rig := newReqRig(f, false)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) > diffMaxInput {
 			t.Skip()
@@ -783,6 +788,7 @@ func refResponse(s []byte, method string) (r diffResp, err error) {
 // first request with stream and every other with the sentinel.
 type respRig struct {
 	addr   string
+	tls    bool // the client speaks over TLS
 	mu     sync.Mutex
 	stream []byte
 	iter   int
@@ -790,8 +796,8 @@ type respRig struct {
 	bad string
 }
 
-func newRespRig(t testing.TB) *respRig {
-	rig := &respRig{}
+func newRespRig(t testing.TB, overTLS bool) *respRig {
+	rig := &respRig{tls: overTLS}
 	be := newRecBackend(t, false, func(_ *recConn, c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
@@ -818,7 +824,7 @@ func newRespRig(t testing.TB) *respRig {
 			}
 		}
 	})
-	fe := startProxy(t, proxyOpts{cookie: insertCookie(), timeouts: diffTimeouts()}, be.ln.Addr().String())
+	fe := startProxy(t, proxyOpts{cookie: insertCookie(), timeouts: diffTimeouts(), tls: overTLS}, be.ln.Addr().String())
 	rig.addr = fe.Addr().String()
 	return rig
 }
@@ -852,7 +858,7 @@ func (rig *respRig) check(stream []byte, mode uint8) error {
 	}
 	in := method + " /stream " + version + "\r\nHost: x\r\n" + conn + "X-Want: stream\r\nX-Iter: " + iter + "\r\n\r\n" +
 		"GET /next " + version + "\r\nHost: x\r\n" + conn + "X-Iter: " + iter + "\r\n\r\n"
-	out, err := diffExchange(rig.addr, []byte(in))
+	out, err := diffExchange(rig.addr, rig.tls, []byte(in))
 	if err != nil {
 		return err
 	}
@@ -944,7 +950,7 @@ func (rig *respRig) check(stream []byte, mode uint8) error {
 	}
 	// The most recently pooled server connection, if any, serves the next
 	// request: it must carry nothing of the stream.
-	probe, err := diffExchange(rig.addr, []byte("GET /probe HTTP/1.1\r\nHost: x\r\nX-Iter: "+iter+"\r\nConnection: close\r\n\r\n"))
+	probe, err := diffExchange(rig.addr, rig.tls, []byte("GET /probe HTTP/1.1\r\nHost: x\r\nX-Iter: "+iter+"\r\nConnection: close\r\n\r\n"))
 	if err != nil {
 		return err
 	}
@@ -1008,11 +1014,15 @@ var diffResponseCases = []struct {
 }
 
 func TestDiffResponseCases(t *testing.T) {
-	rig := newRespRig(t)
-	for _, tc := range diffResponseCases {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := rig.check([]byte(tc.stream), tc.mode); err != nil {
-				t.Fatalf("server sent %q:\n%v", tc.stream, err)
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			rig := newRespRig(t, tr.tls)
+			for _, tc := range diffResponseCases {
+				t.Run(tc.name, func(t *testing.T) {
+					if err := rig.check([]byte(tc.stream), tc.mode); err != nil {
+						t.Fatalf("server sent %q:\n%v", tc.stream, err)
+					}
+				})
 			}
 		})
 	}
@@ -1025,7 +1035,7 @@ func FuzzDiffResponses(f *testing.F) {
 	for _, tc := range diffResponseCases {
 		f.Add(tc.mode, []byte(tc.stream))
 	}
-	rig := newRespRig(f)
+	rig := newRespRig(f, false)
 	f.Fuzz(func(t *testing.T, mode uint8, stream []byte) {
 		if len(stream) > diffMaxInput {
 			t.Skip()

@@ -14,7 +14,10 @@
 // mode to the response's Set-Cookie values and learns the binding. The
 // policy never reads a byte the engine did not frame, and the engine
 // never sees a Backend, a Server or a cookie mode: either can change
-// without the other.
+// without the other. The TLSFrontend does the TLS handshakes and hands
+// HTTP/1.1 connections (ALPN http/1.1 or none) to a Frontend of its own
+// on the same engine; only HTTP/2 (ALPN h2) takes net/http's path
+// (h2frontend.go, h2guard.go).
 //
 // The proxy reads agreed state (committed session bindings, each server's
 // admin state and agreed health) from the FSM through the State interface

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -43,7 +44,17 @@ type proxyOpts struct {
 	protoHost bool // X-Forwarded-Proto/-Host
 	httpClose bool // option httpclose
 	accessLog accesslog.Logger
+	// tls: the clients speak HTTP/1.1 over TLS to a TLSFrontend, whose
+	// engine frontend startProxy returns (dialFrontend, transports).
+	tls bool
 }
+
+// transports are the two ways a client reaches the HTTP/1.1 engine: the
+// framing tests run over each (plain TCP, and TLS with ALPN http/1.1).
+var transports = []struct {
+	name string
+	tls  bool
+}{{"tcp", false}, {"tls", true}}
 
 // frontend is what Frontend and TLSFrontend have in common.
 type frontend interface {
@@ -110,6 +121,21 @@ func startProxy(t testing.TB, o proxyOpts, addrs ...string) *Frontend {
 	if st == nil {
 		st = &stubState{}
 	}
+	if o.tls {
+		dir := t.TempDir()
+		pair, _ := newTestCA(t).issue(t, dir, "web", "www.example.com")
+		store, err := NewCertStore([]CertPair{pair}, quietLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tf, err := NewTLSFrontend(TLSFrontendOptions{Certs: store, FrontendOptions: FrontendOptions{Name: "web", Bind: "127.0.0.1:0", Backend: b,
+			Timeouts: o.timeouts, MaxHeaderBytes: o.maxHeader, Redispatch: true, AccessLog: o.accessLog}}, st, o.learner, quietLogger())
+		if err != nil {
+			t.Fatal(err)
+		}
+		serveUntilCleanup(t, tf, b)
+		return tf.h1
+	}
 	f, err := NewFrontend(FrontendOptions{Name: "web", Bind: "127.0.0.1:0", Backend: b, Timeouts: o.timeouts,
 		MaxHeaderBytes: o.maxHeader, Redispatch: true, AccessLog: o.accessLog}, st, o.learner, quietLogger())
 	if err != nil {
@@ -154,7 +180,19 @@ type client struct {
 
 func dial(t testing.TB, addr string) *client {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
+	return dialConn(t, addr, false)
+}
+
+// dialFrontend dials f as its clients do: over TLS when it serves a
+// TLSFrontend's connections.
+func dialFrontend(t testing.TB, f *Frontend) *client {
+	t.Helper()
+	return dialConn(t, f.Addr().String(), f.https)
+}
+
+func dialConn(t testing.TB, addr string, overTLS bool) *client {
+	t.Helper()
+	c, err := netDial(addr, overTLS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,4 +227,20 @@ func (c *client) closed(d time.Duration) bool {
 	_ = c.conn.SetReadDeadline(time.Now().Add(d))
 	_, err := c.br.ReadByte()
 	return err == io.EOF
+}
+
+// netDial connects to addr, over TLS (HTTP/1.1 by ALPN, the test
+// certificate not verified) when overTLS.
+func netDial(addr string, overTLS bool) (net.Conn, error) {
+	if !overTLS {
+		return net.Dial("tcp", addr)
+	}
+	return tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+}
+
+// closeWrite half-closes c: FIN on TCP, close_notify on TLS.
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
 }

@@ -101,11 +101,7 @@ func TestSmuggling(t *testing.T) {
 	sl := fmt.Sprint(len(smuggled))
 	sx := fmt.Sprintf("%x", len(smuggled))
 	body := fmt.Sprintf("POST / x %d", len(smuggled))
-	tests := []struct {
-		family, name, req string
-		statuses          []int
-		reqs              []string // what the server must have received
-	}{
+	tests := []smugCase{
 		{"CL.TE", "both: chunked wins, the rest is no request", post + "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nG", []int{200}, []string{"POST / x 0"}},
 		{"CL.TE", "both, smuggled after the chunks", post + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled, []int{200}, []string{"POST / x 0"}},
 		{"TE.CL", "chunk data holds a request", post + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + sx + "\r\n" + smuggled + "\r\n0\r\n\r\n", []int{200}, []string{body}},
@@ -170,45 +166,63 @@ func TestSmuggling(t *testing.T) {
 		{"pipelining", "a bad one ends it", post + "Content-Length: 3\r\n\r\nabc" + post + "Transfer-Encoding: chunked\r\n\r\n+2\r\nde\r\n0\r\n\r\n" + get + "\r\n",
 			[]int{200, 400}, []string{"POST / x 3"}},
 	}
-	rec, be := startSmugRecorder(t)
-	f := startProxy(t, proxyOpts{maxHeader: 4096, noFwdFor: true, timeouts: Timeouts{HTTPRequest: time.Second}}, be)
-	for _, tc := range tests {
-		t.Run(tc.family+"/"+tc.name, func(t *testing.T) {
-			c := dial(t, f.Addr().String())
-			c.send(tc.req)
-			var statuses []int
-			for len(statuses) < len(tc.statuses) {
-				resp, _ := c.response("GET")
-				statuses = append(statuses, resp.StatusCode)
-				if resp.StatusCode >= 400 {
-					break
-				}
-			}
-			if fmt.Sprint(statuses) != fmt.Sprint(tc.statuses) {
-				t.Errorf("statuses %v, want %v", statuses, tc.statuses)
-			}
-			if last := tc.statuses[len(tc.statuses)-1]; last >= 400 && !c.closed(2*time.Second) {
-				t.Error("connection not closed after the refusal")
-			}
-			// What the server got: the response to the last request came
-			// after the server read it; a refused one may have left bytes
-			// in flight, closed with the connection.
-			deadline := time.Now().Add(2 * time.Second)
-			var reqs []string
-			var left string
-			for {
-				r, l := rec.take()
-				reqs, left = append(reqs, r...), left+l
-				if len(reqs) >= len(tc.reqs) || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			if fmt.Sprint(reqs) != fmt.Sprint(tc.reqs) || left != "" {
-				t.Errorf("server received %q (then %s), want %q", reqs, left, tc.reqs)
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			rec, be := startSmugRecorder(t)
+			f := startProxy(t, proxyOpts{maxHeader: 4096, noFwdFor: true, timeouts: Timeouts{HTTPRequest: time.Second}, tls: tr.tls}, be)
+			for _, tc := range tests {
+				runSmugglingCase(t, f, rec, tc)
 			}
 		})
 	}
+}
+
+// smugCase is a client stream, the statuses the client must get and
+// the requests the server must have received.
+type smugCase struct {
+	family, name, req string
+	statuses          []int
+	reqs              []string // what the server must have received
+}
+
+// runSmugglingCase sends tc's stream through f and checks what the client
+// and the server got.
+func runSmugglingCase(t *testing.T, f *Frontend, rec *smugRecorder, tc smugCase) {
+	t.Run(tc.family+"/"+tc.name, func(t *testing.T) {
+		c := dialFrontend(t, f)
+		c.send(tc.req)
+		var statuses []int
+		for len(statuses) < len(tc.statuses) {
+			resp, _ := c.response("GET")
+			statuses = append(statuses, resp.StatusCode)
+			if resp.StatusCode >= 400 {
+				break
+			}
+		}
+		if fmt.Sprint(statuses) != fmt.Sprint(tc.statuses) {
+			t.Errorf("statuses %v, want %v", statuses, tc.statuses)
+		}
+		if last := tc.statuses[len(tc.statuses)-1]; last >= 400 && !c.closed(2*time.Second) {
+			t.Error("connection not closed after the refusal")
+		}
+		// What the server got: the response to the last request came
+		// after the server read it; a refused one may have left bytes
+		// in flight, closed with the connection.
+		deadline := time.Now().Add(2 * time.Second)
+		var reqs []string
+		var left string
+		for {
+			r, l := rec.take()
+			reqs, left = append(reqs, r...), left+l
+			if len(reqs) >= len(tc.reqs) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if fmt.Sprint(reqs) != fmt.Sprint(tc.reqs) || left != "" {
+			t.Errorf("server received %q (then %s), want %q", reqs, left, tc.reqs)
+		}
+	})
 }
 
 // A server that sends more than its response, or frames it doubtfully,

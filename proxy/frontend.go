@@ -183,6 +183,26 @@ type RejectCount = h1.RejectCount
 // reason (the HTTP/1.1 engine's; every reason is listed, zeros included).
 func (s *listenerStats) Rejects() []RejectCount { return s.Refused.Snapshot() }
 
+// Traffic are a frontend's responses by status class and its bytes.
+type Traffic struct {
+	// Responses: 1xx..5xx at 0..4, any other status at 5.
+	Responses         [6]uint64
+	BytesIn, BytesOut uint64 // from and to the clients
+}
+
+// StatusClasses are the label values of Traffic.Responses, in order.
+var StatusClasses = [6]string{"1xx", "2xx", "3xx", "4xx", "5xx", "other"}
+
+// Traffic returns the frontend's responses by status class and bytes.
+func (s *listenerStats) Traffic() Traffic {
+	var t Traffic
+	for i := range t.Responses {
+		t.Responses[i] = s.Responses[i].Load()
+	}
+	t.BytesIn, t.BytesOut = s.BytesIn.Load(), s.BytesOut.Load()
+	return t
+}
+
 // Latency returns the histogram of the frontend's request durations: from
 // the request read to the last byte of the response sent (answered
 // requests only; upgraded connections are not counted).

@@ -282,11 +282,14 @@ func (m *HealthMonitor) checkLoop(ctx context.Context, b *Backend, s *Server, ck
 	streak := 0 // consecutive results contradicting the state
 	for {
 		cctx, cancel := context.WithTimeout(ctx, c.Timeout)
+		t0 := time.Now()
 		err := ck.Check(cctx, s.Addr)
+		took := time.Since(t0)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
+		s.checkLatency.Observe(took)
 		ok := err == nil
 		s.countCheck(ok)
 		next := state

@@ -19,6 +19,7 @@ type ConnLimit struct {
 	// served in order. nil: no limit, only counting.
 	slots chan struct{}
 	cur   atomic.Int64  // connections accepted and not yet closed
+	peak  atomic.Int64  // the most open at once since the start (HAProxy's smax)
 	total atomic.Uint64 // connections accepted since the start
 }
 
@@ -34,13 +35,14 @@ func NewConnLimit(n int) *ConnLimit {
 // ConnStats are a limit's figures: HAProxy's scur, slim and stot.
 type ConnStats struct {
 	Current int64  // connections open now
+	Peak    int64  // the most open at once since the start (HAProxy's smax)
 	Max     int    // the limit; 0: none
 	Total   uint64 // connections accepted since the start
 }
 
 // Stats returns the limit's figures.
 func (l *ConnLimit) Stats() ConnStats {
-	return ConnStats{Current: l.cur.Load(), Max: l.max, Total: l.total.Load()}
+	return ConnStats{Current: l.cur.Load(), Peak: l.peak.Load(), Max: l.max, Total: l.total.Load()}
 }
 
 // acquire takes a slot, waiting for one while the limit is reached; it
@@ -71,8 +73,10 @@ func (l *ConnLimit) giveBack() {
 
 func (l *ConnLimit) opened() {
 	if l != nil {
-		l.cur.Add(1)
+		n := l.cur.Add(1)
 		l.total.Add(1)
+		for p := l.peak.Load(); n > p && !l.peak.CompareAndSwap(p, n); p = l.peak.Load() {
+		}
 	}
 }
 

@@ -254,7 +254,7 @@ func TestMaxConnGlobalShared(t *testing.T) {
 	if st := global.Stats(); st.Total != 3 {
 		t.Fatalf("global %+v, want 3 accepted", st)
 	}
-	for i, want := range []ConnStats{{Current: 1, Max: 2, Total: 2}, {Current: 1, Max: 2, Total: 1}} {
+	for i, want := range []ConnStats{{Current: 1, Peak: 2, Max: 2, Total: 2}, {Current: 1, Peak: 1, Max: 2, Total: 1}} {
 		deadline := time.Now().Add(10 * time.Second)
 		for fs[i].Connections() != want && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)

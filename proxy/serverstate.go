@@ -20,7 +20,26 @@ type serverCounters struct {
 	checksOK, checksFailed     atomic.Uint64 // this node's health checks of the server
 	slots                      chan struct{} // nil: no maxconn
 	latency                    Latency       // response time: connection taken -> response head
+	// responses counts the server's responses by status class (as
+	// h1.Counters.Responses); checkLatency the duration of its health
+	// checks on this node.
+	responses    [6]atomic.Uint64
+	checkLatency Latency
 }
+
+// Responses returns the server's responses by status class: 1xx..5xx at
+// 0..4, any other status at 5.
+func (c *serverCounters) Responses() [6]uint64 {
+	var r [6]uint64
+	for i := range r {
+		r[i] = c.responses[i].Load()
+	}
+	return r
+}
+
+// CheckLatency returns the histogram of the server's health check
+// durations on this node.
+func (c *serverCounters) CheckLatency() LatencySnapshot { return c.checkLatency.Snapshot() }
 
 // ResponseLatency returns the histogram of the server's response times on
 // this node: from taking a connection (pooled or new) to the response head

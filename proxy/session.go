@@ -128,6 +128,7 @@ func (s *session) AppendFields(dst []byte, req *h1.Request) []byte {
 func (s *session) Response(resp *h1.Response, took time.Duration) ([]string, bool, error) {
 	f := s.f
 	s.rt.server.latency.Observe(took)
+	s.rt.server.responses[h1.StatusClass(resp.Status())].Add(1)
 	setCookies, learned, noCache := f.backend.response(&s.rt, resp.SetCookies, f.learner)
 	if f.accessLog != nil {
 		s.logSetCookie(resp.SetCookies, setCookies)

@@ -24,6 +24,9 @@
 #   PROFILE=FILE    record 5 s of haraft under insert load with perf (user and
 #                   kernel stacks) into FILE; read it with perf report -i FILE
 #   KEEP=DIR        keep logs and configs in DIR instead of a temp dir
+#   ACCESS_LOG=off  haraft's access log: off (as HAProxy here, which logs
+#                   nothing), file (httplog lines to a file in the work dir),
+#                   json (JSON lines to that file)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,6 +43,7 @@ BASE_PORT=${BASE_PORT:-19100}
 DIRECT=${DIRECT:-1}
 SIMULTANEOUS=${SIMULTANEOUS:-0}
 PROFILE=${PROFILE:-}
+ACCESS_LOG=${ACCESS_LOG:-off}
 
 need=(haproxy wrk curl taskset)
 [[ -n ${HARAFTD:-} && -n ${BACKEND:-} ]] || need+=(go)
@@ -151,6 +155,12 @@ backends:
     cookie: {name: JSESSIONID, mode: learn}
     servers: *servers
 EOF
+case $ACCESS_LOG in
+off) echo "access_log: {target: off}" >>"$work/haraft.yaml" ;;
+file) echo "access_log: {target: 'file:$work/access.log'}" >>"$work/haraft.yaml" ;;
+json) echo "access_log: {target: 'file:$work/access.log', format: json}" >>"$work/haraft.yaml" ;;
+*) echo "$me: ACCESS_LOG=$ACCESS_LOG: want off, file or json" >&2; exit 1 ;;
+esac
 GOMAXPROCS=1 "${on_proxy_cpu[@]}" "$work/haraftd" -config "$work/haraft.yaml" -log-level warn >"$work/haraft.log" 2>&1 &
 pids+=($!)
 har_pid=$!

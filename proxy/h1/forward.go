@@ -118,6 +118,7 @@ func (c *clientConn) forward() bool {
 				return false
 			}
 			failed = false
+			c.status = 101
 			if c.xl != nil {
 				c.ex.Status, c.ex.Tr = 101, time.Duration(time.Now().UnixNano()-c.connAt)
 			}
@@ -172,6 +173,7 @@ func (c *clientConn) forward() bool {
 
 	// The server's response time: from taking a connection to its head.
 	headAt := time.Now().UnixNano()
+	c.status = resp.status
 	if c.xl != nil {
 		c.ex.Status, c.ex.Tr = resp.status, time.Duration(headAt-c.connAt)
 	}

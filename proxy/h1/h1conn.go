@@ -50,6 +50,12 @@ type clientConn struct {
 	connAt int64  // unix ns the server connection was taken
 	exOut  int64  // c.written when the exchange began
 
+	// status is the status of the response sent for the exchange under
+	// way (0 none yet); acctIn and acctOut the byte counts already added
+	// to the server's Counters.
+	status          int
+	acctIn, acctOut int64
+
 	// The parsed heads and cookie lines: pooled with the buffers, and
 	// given back with them while the connection is idle (idle.go).
 	*scratch
@@ -76,6 +82,7 @@ func (c *clientConn) serve() {
 	for {
 		if !c.readRequest() {
 			c.logExchange()
+			c.account()
 			return
 		}
 		if !c.state.CompareAndSwap(connIdle, connActive) {
@@ -83,6 +90,7 @@ func (c *clientConn) serve() {
 		}
 		keep := c.forward()
 		c.logExchange()
+		c.account()
 		if !keep {
 			return
 		}
@@ -218,11 +226,30 @@ func (c *clientConn) readRequest() bool {
 	}
 }
 
+// account adds the exchange that ended to the server's counters: its
+// response by status class and the bytes each way.
+func (c *clientConn) account() {
+	ctr := c.s.counters
+	if c.status != 0 {
+		ctr.Responses[StatusClass(c.status)].Add(1)
+		c.status = 0
+	}
+	if d := c.nread - c.acctIn; d > 0 {
+		ctr.BytesIn.Add(uint64(d))
+		c.acctIn = c.nread
+	}
+	if d := c.written - c.acctOut; d > 0 {
+		ctr.BytesOut.Add(uint64(d))
+		c.acctOut = c.written
+	}
+}
+
 // reject answers a request that cannot be forwarded with the reason's
 // status and msg, counts it by reason, and the connection closes.
 func (c *clientConn) reject(reason rejectReason, msg string) {
 	c.s.counters.Errors.Add(1)
 	c.s.counters.Refused[reason].Add(1)
+	c.status = reason.status()
 	if c.xl != nil {
 		c.ex.Status = reason.status()
 		if c.ex.End == 0 {

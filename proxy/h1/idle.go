@@ -38,6 +38,7 @@ func (c *clientConn) readIdle() (int, error) {
 	}
 	n, err := c.endpoint.readIdle(b.b)
 	b.w += n
+	c.nread += int64(n)
 	return n, err
 }
 

@@ -81,6 +81,7 @@ type endpoint struct {
 	// written counts the bytes written (and spliced) to the peer, for the
 	// access log's byte counts.
 	written int64
+	nread   int64 // bytes read from the peer
 }
 
 // fill reads more into the buffer under the read timeout.
@@ -103,6 +104,7 @@ func (e *endpoint) readIn() (int, error) {
 	}
 	n, err := e.read(b.b[b.w:])
 	b.w += n
+	e.nread += int64(n)
 	return n, err
 }
 

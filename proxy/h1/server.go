@@ -28,6 +28,20 @@ type Options struct {
 type Counters struct {
 	Requests, Errors atomic.Uint64
 	Refused          RejectCounts
+	// Responses counts the responses sent to clients by status class:
+	// 1xx..5xx at 0..4, anything else at 5 (HAProxy's hrsp_1xx..other).
+	Responses [6]atomic.Uint64
+	// BytesIn and BytesOut are the bytes read from and written to the
+	// clients (HAProxy's bin and bout).
+	BytesIn, BytesOut atomic.Uint64
+}
+
+// StatusClass returns the index in Counters.Responses of a status.
+func StatusClass(status int) int {
+	if status >= 100 && status < 600 {
+		return status/100 - 1
+	}
+	return 5
 }
 
 // States of a client connection, for graceful shutdown.

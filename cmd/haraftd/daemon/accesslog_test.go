@@ -78,7 +78,55 @@ func TestAccessLogDaemon(t *testing.T) {
 	if len(lines) != 1 || !lineRE.MatchString(lines[0]) || !strings.Contains(lines[0], "/two") {
 		t.Fatalf("reopened access log:\n%s", strings.Join(lines, "\n"))
 	}
-	if s, ok := d.AccessLogStats(); !ok || s.Lines != 2 || s.Dropped != 0 || s.Reopens != 1 {
+
+	// A request the engine refuses: logged as PR--, counted as a 4xx.
+	c, err := net.Dial("tcp", d.Frontends()[0].Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /a b HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(c)
+	lines = waitLines(path, 2)
+	if !regexp.MustCompile(` web app/<NOSRV> -1/-1/-1/-1/\d+ 400 \d+ - - PR-- `).MatchString(lines[1]) {
+		t.Errorf("refused request logged as\n%s", lines[1])
+	}
+	if s, ok := d.AccessLogStats(); !ok || s.Lines != 3 || s.Dropped != 0 || s.Reopens != 1 {
 		t.Errorf("stats %+v %v", s, ok)
+	}
+
+	// The traffic metrics: responses by class per frontend and server,
+	// bytes, peak connections, the access log's lines.
+	resp, err := http.Get("http://" + d.OpsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metrics := string(body)
+	for _, want := range []string{
+		`haraft_frontend_responses_total{backend="app",code="2xx",frontend="web",node_id="n1"} 2`,
+		`haraft_frontend_responses_total{backend="app",code="4xx",frontend="web",node_id="n1"} 1`,
+		`haraft_frontend_responses_total{backend="app",code="5xx",frontend="web",node_id="n1"} 0`,
+		`haraft_frontend_responses_total{backend="app",code="2xx",frontend="quiet",node_id="n1"} 1`,
+		`haraft_server_responses_total{backend="app",code="2xx",node_id="n1",server="A"} 3`,
+		`haraft_access_log_lines_total{node_id="n1",outcome="written"} 3`,
+		`haraft_access_log_lines_total{node_id="n1",outcome="dropped"} 0`,
+	} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// http.Get's kept-alive connection and the raw one were open at once.
+	if !strings.Contains(metrics, `haraft_frontend_connections_peak{frontend="web",node_id="n1"} 2`+"\n") {
+		t.Errorf("peak connections: %s", regexp.MustCompile(`haraft_frontend_connections_peak.*`).FindAllString(metrics, -1))
+	}
+	for _, dir := range []string{"in", "out"} {
+		m := regexp.MustCompile(`haraft_frontend_bytes_total\{direction="` + dir + `",frontend="web",node_id="n1"\} (\d+)`).FindStringSubmatch(metrics)
+		if m == nil || m[1] == "0" {
+			t.Errorf("bytes %s: %v", dir, m)
+		}
 	}
 }

@@ -57,6 +57,12 @@ var metricDefs = []metricDef{
 	{"haraft_frontend_learned_total", "Session cookies a listener learned.", []string{"frontend", "backend"}},
 	{"haraft_frontend_connections", "Client connections of a listener: state current (open now) and max (its maxconn, the global one when it has none).", []string{"frontend", "state"}},
 	{"haraft_frontend_connections_total", "Client connections a listener accepted.", []string{"frontend"}},
+	{"haraft_frontend_connections_peak", "The most client connections a listener had open at once since the start (HAProxy's smax).", []string{"frontend"}},
+	{"haraft_frontend_responses_total", "Responses a listener sent, by status class (1xx..5xx, other), its own errors included.", []string{"frontend", "backend", "code"}},
+	{"haraft_frontend_bytes_total", "Bytes a listener read from (in) and wrote to (out) its clients.", []string{"frontend", "direction"}},
+	{"haraft_server_responses_total", "Responses a server sent to this node, by status class (1xx..5xx, other).", []string{"backend", "server", "code"}},
+	{"haraft_server_check_duration_seconds", "Duration of this node's health checks of a server.", []string{"backend", "server"}},
+	{"haraft_access_log_lines_total", "Access log lines by outcome: written, dropped (the writer's queue was full: never waited for), error (the write failed).", []string{"outcome"}},
 	{"haraft_connections", "Client connections of every listener: state current (open now) and max (global maxconn).", []string{"state"}},
 	{"haraft_frontend_request_duration_seconds", "Time a listener took to answer a request: from its head read to the response sent.", []string{"frontend", "backend"}},
 	{"haraft_proposals_total", "Learned bindings by outcome of their batched proposal.", []string{"outcome"}},
@@ -155,6 +161,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			histogram("haraft_server_response_seconds", s.ResponseLatency(), bc.Name, s.Name)
 			counter("haraft_server_checks_total", ss.ChecksOK, bc.Name, s.Name, "ok")
 			counter("haraft_server_checks_total", ss.ChecksFailed, bc.Name, s.Name, "failed")
+			histogram("haraft_server_check_duration_seconds", s.CheckLatency(), bc.Name, s.Name)
+			for i, n := range s.Responses() {
+				counter("haraft_server_responses_total", n, bc.Name, s.Name, proxy.StatusClasses[i])
+			}
 		}
 	}
 	for i, f := range d.frontends {
@@ -171,11 +181,23 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge("haraft_frontend_connections", float64(cs.Current), fc.Name, "current")
 		gauge("haraft_frontend_connections", float64(cs.Max), fc.Name, "max")
 		counter("haraft_frontend_connections_total", cs.Total, fc.Name)
+		gauge("haraft_frontend_connections_peak", float64(cs.Peak), fc.Name)
+		tr := f.Traffic()
+		for i, n := range tr.Responses {
+			counter("haraft_frontend_responses_total", n, fc.Name, fc.Backend, proxy.StatusClasses[i])
+		}
+		counter("haraft_frontend_bytes_total", tr.BytesIn, fc.Name, "in")
+		counter("haraft_frontend_bytes_total", tr.BytesOut, fc.Name, "out")
 	}
 	if d.conns != nil {
 		gs := d.conns.Stats()
 		gauge("haraft_connections", float64(gs.Current), "current")
 		gauge("haraft_connections", float64(gs.Max), "max")
+	}
+	if as, ok := d.AccessLogStats(); ok {
+		counter("haraft_access_log_lines_total", as.Lines, "written")
+		counter("haraft_access_log_lines_total", as.Dropped, "dropped")
+		counter("haraft_access_log_lines_total", as.Errors, "error")
 	}
 	ls := d.learner.Stats()
 	for outcome, v := range map[string]uint64{"queued": ls.Queued, "dropped": ls.Dropped, "proposed": ls.Proposed,

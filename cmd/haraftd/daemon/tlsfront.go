@@ -21,6 +21,7 @@ type Frontend interface {
 	Rejects() []proxy.RejectCount
 	Latency() proxy.LatencySnapshot
 	Connections() proxy.ConnStats
+	Traffic() proxy.Traffic
 }
 
 var (

@@ -59,3 +59,48 @@ func TestUnknownSessionCatchUp(t *testing.T) {
 		})
 	}
 }
+
+// A Cookie header naming the session cookie twice with different values is
+// malformed: it can never be one session just created elsewhere, so an
+// unknown first value is balanced as new without waiting for the leader
+// (during an election that wait would fail and refuse the request). A
+// known first value still routes to its server.
+func TestAmbiguousCookieNeedsNoCatchUp(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		lines    []string
+		want     string
+		catchUps uint64
+	}{
+		{"two values, unknown: no catch-up", []string{"JSESSIONID=A~; JSESSIONID=B~x"}, "A", 0},
+		{"two lines, unknown: no catch-up", []string{"JSESSIONID=u1", "JSESSIONID=u2"}, "A", 0},
+		{"two values, first known: its server", []string{"JSESSIONID=known; JSESSIONID=other"}, "B", 0},
+		{"same value twice: a session, caught up", []string{"JSESSIONID=u1; JSESSIONID=u1"}, "", 1},
+		{"once, unknown: caught up", []string{"JSESSIONID=u1"}, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := NewBackend(BackendOptions{Name: "app", Cookie: &CookieOptions{Name: "JSESSIONID", Mode: ModeLearn},
+				Servers: []ServerOptions{{Name: "A", Addr: "127.0.0.1:1", Weight: 1}, {Name: "B", Addr: "127.0.0.1:2", Weight: 1}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := &stubState{sessions: map[string]string{"known": "B"}}
+			// The leader is unreachable: every catch-up fails.
+			l := NewLearner(nil, LearnerOptions{NodeID: "n1", Logger: quietLogger(), CatchUpWait: 20 * time.Millisecond,
+				CatchUp: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }})
+			r, err := b.route(st, l, tc.lines, "10.0.0.1")
+			if got := l.Stats().CatchUps; got != tc.catchUps {
+				t.Fatalf("%d catch-ups, want %d", got, tc.catchUps)
+			}
+			if tc.want == "" {
+				if !errors.Is(err, ErrSessionUnknown) {
+					t.Fatalf("err %v, want ErrSessionUnknown (catch-up failed)", err)
+				}
+				return
+			}
+			if err != nil || r.server.Name != tc.want {
+				t.Fatalf("routed to %v (err %v), want %s", r.server, err, tc.want)
+			}
+		})
+	}
+}

@@ -44,6 +44,30 @@ func requestCookie(lines []string, name string) (string, bool) {
 	return "", false
 }
 
+// cookieAmbiguous reports whether the named cookie appears again in the
+// Cookie header lines with a value other than first. Such a request names
+// two sessions at once: the router still uses the first value when this
+// node knows it, but never treats it as a session committed elsewhere a
+// moment ago (no leader catch-up), since no single response created both.
+func cookieAmbiguous(lines []string, name, first string) bool {
+	seen := false
+	for _, line := range lines {
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			n, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || n != name {
+				continue
+			}
+			if seen && trimQuotes(v) != first {
+				return true
+			}
+			seen = true
+		}
+	}
+	return false
+}
+
 func trimQuotes(v string) string {
 	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
 		return v[1 : len(v)-1]

@@ -27,6 +27,9 @@ func FuzzCookieRewrite(f *testing.F) {
 		if ok && validCookieValue(v) && strings.ContainsAny(v, ";, \"\\") {
 			t.Fatalf("valid value %q with a separator", v)
 		}
+		if ok && cookieAmbiguous(lines, name, v) && strings.Count(line, name+"=") < 2 {
+			t.Fatalf("%q: ambiguous with %s named once", line, name)
+		}
 		removed := rewriteRequestCookie(lines, name, false, "")
 		if _, still := requestCookie(removed, name); still {
 			t.Fatalf("indirect left %s in %q (from %q)", name, removed, line)

@@ -87,7 +87,7 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 		if !ok && l != nil {
 			name, ok = l.pending(b.Name, v)
 		}
-		if !ok && l != nil {
+		if !ok && l != nil && !cookieAmbiguous(lines, o.Name, v) {
 			var err error
 			if name, ok, err = l.catchUpLookup(st, b.Name, v); err != nil {
 				// The session may have been committed elsewhere a moment
@@ -99,7 +99,7 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 			}
 		}
 		if !ok {
-			return false, nil // unknown session: treated as no cookie
+			return false, nil // unknown session (or ambiguous cookie): treated as no cookie
 		}
 		r.sessionKey = v
 		s = set.byName[name]

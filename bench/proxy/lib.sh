@@ -40,7 +40,7 @@ ports_free() { # port...: exit if any of them is in use
 wait_http() { # url: wait until it answers
 	local i
 	for i in $(seq 1 150); do
-		curl -fs -o /dev/null "$1" && return 0
+		curl ${CURL_INSECURE:+-k} -fs -o /dev/null "$1" && return 0
 		sleep 0.1
 	done
 	echo "$me: $1 did not come up; logs in $work" >&2

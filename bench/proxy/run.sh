@@ -15,7 +15,7 @@
 #   PIN=proxy       CPU layout: proxy = the proxy under test is pinned to
 #                   PROXY_CPU, wrk and the backends run anywhere; split = also
 #                   pin wrk and the backends to LOAD_CPU; none = no pinning
-#   PROXY_CPU=0 LOAD_CPU=1
+#   PROXY_CPU=0-(THREADS-1) LOAD_CPU=THREADS-(nproc-1)  taskset CPU lists
 #   BASE_PORT=19100 ports BASE_PORT..BASE_PORT+9 are used
 #   DIRECT=1        also measure the backend answered directly (the ceiling)
 #   SIMULTANEOUS=1  load HAProxy and haraft at the same time (two wrk), both
@@ -27,6 +27,18 @@
 #   ACCESS_LOG=off  haraft's access log: off (as HAProxy here, which logs
 #                   nothing), file (httplog lines to a file in the work dir),
 #                   json (JSON lines to that file)
+#   THREADS=1       GOMAXPROCS of haraft and nbthread of HAProxy; the proxy
+#                   CPU list defaults to the first THREADS CPUs, the load's
+#                   to the rest
+#   CONNS=64        wrk connections (WRK_THREADS=1 wrk threads)
+#   CLOSE=1         every request carries Connection: close (a new
+#                   connection, and with TLS a new handshake, per request)
+#   TLS=1           HTTPS: both proxies terminate TLS with one ECDSA P-256
+#                   certificate (HAProxy bind ... ssl crt, haraft tls:),
+#                   wrk speaks HTTP/1.1 over TLS; with h2load installed
+#                   (Debian nghttp2-client) HTTP/2 is measured too
+# The cpu column is the proxy's CPU time (utime+stime from /proc/PID/stat)
+# over the run, as used/available seconds (available = THREADS x duration).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,15 +49,31 @@ me=run.sh
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-1}
 PIN=${PIN:-proxy}
-PROXY_CPU=${PROXY_CPU:-0}
-LOAD_CPU=${LOAD_CPU:-1}
+PROXY_CPU=${PROXY_CPU:-0-$((${THREADS:-1} - 1))}
+LOAD_CPU=${LOAD_CPU:-${THREADS:-1}-$(($(nproc) - 1))}
 BASE_PORT=${BASE_PORT:-19100}
 DIRECT=${DIRECT:-1}
 SIMULTANEOUS=${SIMULTANEOUS:-0}
 PROFILE=${PROFILE:-}
 ACCESS_LOG=${ACCESS_LOG:-off}
+THREADS=${THREADS:-1}
+CONNS=${CONNS:-64}
+WRK_THREADS=${WRK_THREADS:-1}
+CLOSE=${CLOSE:-0}
+TLS=${TLS:-0}
+scheme=http
+curl_k=()
+wrk_close=()
+[[ $CLOSE == 1 ]] && wrk_close=(-H "Connection: close")
+if [[ $TLS == 1 ]]; then
+	scheme=https
+	curl_k=(-k)
+	export CURL_INSECURE=1
+fi
+
 
 need=(haproxy wrk curl taskset)
+[[ $TLS == 1 ]] && need+=(openssl)
 [[ -n ${HARAFTD:-} && -n ${BACKEND:-} ]] || need+=(go)
 for tool in "${need[@]}"; do
 	command -v "$tool" >/dev/null || { echo "run.sh: $tool is not installed" >&2; exit 1; }
@@ -99,10 +127,20 @@ pids+=($!)
 # HAProxy: the anchor's configuration, plus a learn-mode listener (HAProxy
 # learns JSESSIONID with a stick table, the closest equivalent of haraft's
 # learn mode).
+hap_ssl=
+har_tls=
+if [[ $TLS == 1 ]]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+		-keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
+	cat "$work/cert.pem" "$work/key.pem" >"$work/haproxy.pem"
+	hap_ssl=" ssl crt $work/haproxy.pem alpn h2,http/1.1"
+	har_tls=", tls: {certs: [{cert_file: $work/cert.pem, key_file: $work/key.pem}]}"
+fi
 cat >"$work/haproxy.cfg" <<EOF
 global
     maxconn 8000
-    nbthread 1
+    nbthread $THREADS
+    tune.ssl.default-dh-param 2048
 defaults
     mode http
     timeout connect 5s
@@ -110,7 +148,7 @@ defaults
     timeout server 30s
     option http-keep-alive
 listen webfarm
-    bind 127.0.0.1:$hap_insert
+    bind 127.0.0.1:$hap_insert$hap_ssl
     balance roundrobin
     cookie SERVERID insert indirect nocache
     option forwardfor
@@ -118,7 +156,7 @@ listen webfarm
     server A 127.0.0.1:$port_a cookie A check inter 2s
     server B 127.0.0.1:$port_b cookie B check inter 2s
 listen learn
-    bind 127.0.0.1:$hap_learn
+    bind 127.0.0.1:$hap_learn$hap_ssl
     balance roundrobin
     option forwardfor
     http-reuse always
@@ -143,8 +181,8 @@ raft:
   leader_lease_timeout: 100ms
 http: {addr: 127.0.0.1:$har_ops}
 frontends:
-  - {name: insert, bind: 127.0.0.1:$har_insert, backend: ins}
-  - {name: learn, bind: 127.0.0.1:$har_learn, backend: lrn}
+  - {name: insert, bind: 127.0.0.1:$har_insert, backend: ins$har_tls}
+  - {name: learn, bind: 127.0.0.1:$har_learn, backend: lrn$har_tls}
 backends:
   - name: ins
     cookie: {name: SERVERID, mode: insert, indirect: true, nocache: true}
@@ -161,27 +199,27 @@ file) echo "access_log: {target: 'file:$work/access.log'}" >>"$work/haraft.yaml"
 json) echo "access_log: {target: 'file:$work/access.log', format: json}" >>"$work/haraft.yaml" ;;
 *) echo "$me: ACCESS_LOG=$ACCESS_LOG: want off, file or json" >&2; exit 1 ;;
 esac
-GOMAXPROCS=1 "${on_proxy_cpu[@]}" "$work/haraftd" -config "$work/haraft.yaml" -log-level warn >"$work/haraft.log" 2>&1 &
+GOMAXPROCS=$THREADS "${on_proxy_cpu[@]}" "$work/haraftd" -config "$work/haraft.yaml" -log-level warn >"$work/haraft.log" 2>&1 &
 pids+=($!)
 har_pid=$!
 
 wait_http "http://127.0.0.1:$port_a/"
 wait_http "http://127.0.0.1:$port_b/"
-wait_http "http://127.0.0.1:$hap_insert/"
-wait_http "http://127.0.0.1:$har_insert/"
+wait_http "$scheme://127.0.0.1:$hap_insert/"
+wait_http "$scheme://127.0.0.1:$har_insert/"
 
 # learn_cookie URL: the JSESSIONID the application hands out through the
 # proxy, which the proxy learns.
 learn_cookie() {
-	curl -fs -D - -o /dev/null "$1" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: JSESSIONID=\([^;]*\).*/\1/p' | head -1
+	curl "${curl_k[@]}" -fs -D - -o /dev/null "$1" | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: JSESSIONID=\([^;]*\).*/\1/p' | head -1
 }
-hap_sess=$(learn_cookie "http://127.0.0.1:$hap_learn/")
-har_sess=$(learn_cookie "http://127.0.0.1:$har_learn/")
+hap_sess=$(learn_cookie "$scheme://127.0.0.1:$hap_learn/")
+har_sess=$(learn_cookie "$scheme://127.0.0.1:$har_learn/")
 [[ -n $hap_sess && -n $har_sess ]] || { echo "run.sh: no JSESSIONID learned" >&2; exit 1; }
 sleep 0.5 # let haraft commit the binding (it serves it before, too)
 # Both proxies must route the learned session to the server that set it.
-for url in "http://127.0.0.1:$hap_learn/|$hap_sess" "http://127.0.0.1:$har_learn/|$har_sess"; do
-	if [[ -n $(curl -fs -D - -o /dev/null -H "Cookie: JSESSIONID=${url#*|}" "${url%|*}" | grep -i '^set-cookie') ]]; then
+for url in "$scheme://127.0.0.1:$hap_learn/|$hap_sess" "$scheme://127.0.0.1:$har_learn/|$har_sess"; do
+	if [[ -n $(curl "${curl_k[@]}" -fs -D - -o /dev/null -H "Cookie: JSESSIONID=${url#*|}" "${url%|*}" | grep -i '^set-cookie') ]]; then
 		echo "run.sh: ${url%|*} did not keep the learned session" >&2
 		exit 1
 	fi
@@ -202,11 +240,11 @@ to_ms() { # wrk latency (123.45us|1.23ms|1.02s) -> ms
 }
 declare -A wrk_pid cpu_t0
 warm() { # url cookie: a short unmeasured run first
-	"${on_load_cpu[@]}" wrk -t1 -c64 -d2s -H "Cookie: $2" "$1" >/dev/null 2>&1
+	"${on_load_cpu[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d2s "${wrk_close[@]}" -H "Cookie: $2" "$1" >/dev/null 2>&1
 }
 start() { # name url cookie pid: start a measured wrk run in the background
 	cpu_t0[$1]=$(cpu_ticks "$4")
-	"${on_load_cpu[@]}" wrk -t1 -c64 -d"$DURATION" --latency -H "Cookie: $3" "$2" >"$work/wrk-$1-$round.txt" 2>&1 &
+	"${on_load_cpu[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency "${wrk_close[@]}" -H "Cookie: $3" "$2" >"$work/wrk-$1-$round.txt" 2>&1 &
 	wrk_pid[$1]=$!
 }
 finish() { # name pid: wait for the run; append "name rps p50 p99 cpu us/request" to the round's results
@@ -225,11 +263,11 @@ finish() { # name pid: wait for the run; append "name rps p50 p99 cpu us/request
 	local n cpu=- usreq=-
 	n=$(awk '/requests in/ {print $1}' <<<"$out")
 	if [[ $pid != 0 ]]; then
-		cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$secs" 'BEGIN {printf "%.0f", 100 * d / hz / s}')
+		cpu=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v s="$secs" -v t="$THREADS" 'BEGIN {printf "%.1f/%d", d / hz, s * t}')
 		usreq=$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.1f", 1e6 * d / hz / n}')
 	fi
 	echo "$name $rps $p50 $p99 $cpu $usreq" >>"$work/results-$round.txt"
-	echo "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, proxy cpu $cpu%, $usreq us cpu/request" >&2
+	echo "  $name: $rps req/s, p50 $p50 ms, p99 $p99 ms, proxy cpu used $cpu s of available, $usreq us cpu/request" >&2
 }
 measure() { # name url cookie pid: one run alone
 	warm "$2" "$3"
@@ -272,15 +310,15 @@ for round in $(seq 1 "$ROUNDS"); do
 	else
 		order="har hap"
 	fi
-	pair insert "http://127.0.0.1:$hap_insert/" "SERVERID=A" "http://127.0.0.1:$har_insert/" "SERVERID=A"
+	pair insert "$scheme://127.0.0.1:$hap_insert/" "SERVERID=A" "$scheme://127.0.0.1:$har_insert/" "SERVERID=A"
 	if [[ -n $PROFILE && $round == 1 ]]; then
-		"${on_load_cpu[@]}" wrk -t1 -c64 -d7s -H "Cookie: SERVERID=A" "http://127.0.0.1:$har_insert/" >/dev/null &
+		"${on_load_cpu[@]}" wrk -t1 -c64 -d7s "${wrk_close[@]}" -H "Cookie: SERVERID=A" "$scheme://127.0.0.1:$har_insert/" >/dev/null &
 		sleep 1
 		perf record -q -F 2999 -g -o "$PROFILE" -p "$har_pid" -- sleep 5 >/dev/null 2>&1 ||
 			echo "run.sh: perf record failed" >&2
 		wait $!
 	fi
-	pair learn "http://127.0.0.1:$hap_learn/" "JSESSIONID=$hap_sess" "http://127.0.0.1:$har_learn/" "JSESSIONID=$har_sess"
+	pair learn "$scheme://127.0.0.1:$hap_learn/" "JSESSIONID=$hap_sess" "$scheme://127.0.0.1:$har_learn/" "JSESSIONID=$har_sess"
 done
 
 # Per round, the ratios; then the median of every figure over the rounds.
@@ -293,7 +331,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 echo
-echo "haraft $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo ?) vs $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk -t1 -c64 -d$DURATION, pinned=$PIN, simultaneous=$SIMULTANEOUS, median of $ROUNDS round(s)"
+echo "haraft $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo ?) vs $(haproxy -v | head -1 | cut -d' ' -f1-3), wrk -t$WRK_THREADS -c$CONNS -d$DURATION, threads=$THREADS (proxy cpus $PROXY_CPU), tls=$TLS, close=$CLOSE, pinned=$PIN, simultaneous=$SIMULTANEOUS, median of $ROUNDS round(s)"
 cat "$work"/results-*.txt | sort -k1,1 | awk '
 	function median(list, n,    a, i, j, t) {
 		n = split(list, a, " ")
@@ -303,12 +341,12 @@ cat "$work"/results-*.txt | sort -k1,1 | awk '
 	{rps[$1] = rps[$1] " " $2; p50[$1] = p50[$1] " " $3; p99[$1] = p99[$1] " " $4; cpu[$1] = cpu[$1] " " $5; us[$1] = us[$1] " " $6}
 	END {
 		for (k in rps) {rps[k] = median(rps[k]); p50[k] = median(p50[k]); p99[k] = median(p99[k]); cpu[k] = median(cpu[k]); us[k] = median(us[k])}
-		printf "%-7s | %-36s | %-36s | %-22s\n", "mode", "HAProxy req/s  p50ms  p99ms cpu us/rq", "haraft  req/s  p50ms  p99ms cpu us/rq", "haraft/HAProxy rps p99 cpu/rq"
+		printf "%-7s | %-36s | %-36s | %-22s\n", "mode", "HAProxy req/s  p50ms  p99ms cpu-s us/rq", "haraft  req/s  p50ms  p99ms cpu-s us/rq", "haraft/HAProxy rps p99 cpu/rq"
 		printf "%s\n", "--------+--------------------------------------+--------------------------------------+------------------------"
 		n = split("insert learn", modes, " ")
 		for (i = 1; i <= n; i++) {
 			m = modes[i]; h = "haproxy-" m; x = "haraft-" m
-			printf "%-7s | %9d %6.2f %6.2f %3d%% %5.1f | %9d %6.2f %6.2f %3d%% %5.1f | %5.2fx %5.2fx %5.2fx\n", m, rps[h], p50[h], p99[h], cpu[h], us[h], rps[x], p50[x], p99[x], cpu[x], us[x], rps[x] / rps[h], p99[x] / p99[h], us[x] / us[h]
+			printf "%-7s | %9d %6.2f %6.2f %8s %5.1f | %9d %6.2f %6.2f %8s %5.1f | %5.2fx %5.2fx %5.2fx\n", m, rps[h], p50[h], p99[h], cpu[h], us[h], rps[x], p50[x], p99[x], cpu[x], us[x], rps[x] / rps[h], p99[x] / p99[h], us[x] / us[h]
 		}
 		if ("direct" in rps) printf "direct  | backend A answered directly: %d req/s, p50 %.2f ms, p99 %.2f ms\n", rps["direct"], p50["direct"], p99["direct"]
 		printf "learn/insert req/s: haraft %.3f, HAProxy %.3f\n", rps["haraft-learn"] / rps["haraft-insert"], rps["haproxy-learn"] / rps["haproxy-insert"]

@@ -44,6 +44,7 @@ const (
 	ReportHealthViewsType MessageType = 12
 	TouchSessionsType     MessageType = 13
 	ExpireSessionsType    MessageType = 14
+	SetDNSRecordType      MessageType = 15
 
 	// IgnoreUnknownTypeFlag marks a command that an older binary may skip
 	// instead of stopping, for commands that only add optional state.
@@ -108,6 +109,10 @@ func registry() map[MessageType]command {
 		ReportHealthViewsType: {"report_health_views", func() proto.Message { return &fsmpb.ReportHealthViews{} },
 			func(s *State, m proto.Message) *fsmpb.ApplyResult {
 				return s.applyHealthViews(m.(*fsmpb.ReportHealthViews))
+			}},
+		SetDNSRecordType: {"set_dns_record", func() proto.Message { return &fsmpb.SetDNSRecord{} },
+			func(s *State, m proto.Message) *fsmpb.ApplyResult {
+				return s.applySetDNSRecord(m.(*fsmpb.SetDNSRecord))
 			}},
 		RemoveServerType: {"remove_server", func() proto.Message { return &fsmpb.RemoveServer{} },
 			func(s *State, m proto.Message) *fsmpb.ApplyResult {

@@ -35,6 +35,7 @@ func fuzzSeedLog() [][]byte {
 		enc(SetServerHealthType, &fsmpb.SetServerHealth{Backend: "app", Name: "B", Health: fsmpb.Health_HEALTH_DOWN, StampUnixMs: 7}),
 		enc(RegisterNodeType, &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: "n1", Az: "a", RaftAddr: "127.0.0.1:1"}}),
 		enc(AssignEIPType, &fsmpb.AssignEIP{Eip: &fsmpb.EIP{Id: "eipalloc-1", Holder: "n1", Term: 3}}),
+		enc(SetDNSRecordType, &fsmpb.SetDNSRecord{Record: &fsmpb.DNSRecord{Id: "Z1/lb.", Values: []string{"198.51.100.1"}, Term: 3}}),
 		enc(ReportNodeStatusType, &fsmpb.ReportNodeStatus{Status: &fsmpb.NodeStatus{NodeId: "n1", Holding: []string{"eipalloc-1"}}}),
 		enc(SetServerWeightType, &fsmpb.SetServerWeight{Backend: "app", Name: "A", Weight: 3}),
 		enc(AddServerType, &fsmpb.AddServer{Backend: "app", Name: "C", Addr: "127.0.0.1:9", Weight: 1}),

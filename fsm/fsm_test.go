@@ -43,6 +43,7 @@ func testLog(t *testing.T) [][]byte {
 		mustEncode(t, RegisterNodeType, &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: "n2", Az: "b", RaftAddr: "127.0.0.1:2"}}),
 		mustEncode(t, RegisterNodeType, &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: "n1", Az: "a", RaftAddr: "127.0.0.1:1"}}),
 		mustEncode(t, AssignEIPType, &fsmpb.AssignEIP{Eip: &fsmpb.EIP{Id: "eipalloc-1", Holder: "n1", Term: 3}}),
+		mustEncode(t, SetDNSRecordType, &fsmpb.SetDNSRecord{Record: &fsmpb.DNSRecord{Id: "Z1/lb.example.com.", Values: []string{"198.51.100.1"}, Ttl: 60, Term: 3}}),
 		mustEncode(t, ReportHealthViewsType, &fsmpb.ReportHealthViews{Views: []*fsmpb.HealthView{
 			{Backend: "app", Server: "A", Node: "n2", Health: fsmpb.Health_HEALTH_DOWN, StampUnixMs: 9},
 			{Backend: "app", Server: "A", Node: "n1", Health: fsmpb.Health_HEALTH_UP, StampUnixMs: 9},
@@ -97,6 +98,9 @@ func TestDeterministicSnapshots(t *testing.T) {
 	}
 	if st := c.Servers().Get("app", "B"); st.Admin != fsmpb.AdminState_ADMIN_DRAIN {
 		t.Fatalf("server state not restored: %+v", st)
+	}
+	if r := c.DNSRecords(); len(r) != 1 || r[0].Ttl != 60 || r[0].Values[0] != "198.51.100.1" {
+		t.Fatalf("dns records not restored: %v", r)
 	}
 }
 
@@ -183,6 +187,31 @@ func TestUnknownAndCorruptEntries(t *testing.T) {
 	res := f.ApplyCommand([]byte{byte(99 | IgnoreUnknownTypeFlag), 1, 2})
 	if res.ErrorCode != "unknown_type" {
 		t.Fatalf("ignorable unknown type: %+v", res)
+	}
+}
+
+func TestDNSRecordStaleTermAndEmptyRefused(t *testing.T) {
+	f := New(nil)
+	set := func(term uint64, values ...string) *fsmpb.ApplyResult {
+		return f.ApplyCommand(mustEncode(t, SetDNSRecordType, &fsmpb.SetDNSRecord{Record: &fsmpb.DNSRecord{Id: "Z1/lb.", Values: values, Ttl: 60, Term: term}}))
+	}
+	cases := []struct {
+		term   uint64
+		values []string
+		code   string
+	}{
+		{5, []string{"198.51.100.1", "198.51.100.2"}, ""},
+		{4, []string{"198.51.100.9"}, "stale_term"},
+		{6, nil, "invalid"},
+		{5, []string{"198.51.100.2"}, ""},
+	}
+	for _, tc := range cases {
+		if res := set(tc.term, tc.values...); res.ErrorCode != tc.code {
+			t.Fatalf("set term %d %v = %+v, want code %q", tc.term, tc.values, res, tc.code)
+		}
+	}
+	if r := f.DNSRecords(); len(r) != 1 || r[0].Term != 5 || len(r[0].Values) != 1 || r[0].Values[0] != "198.51.100.2" {
+		t.Fatalf("dns records = %v", r)
 	}
 }
 

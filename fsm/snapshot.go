@@ -34,6 +34,7 @@ type snapshot struct {
 	servers  []*fsmpb.Server
 	nodes    []*fsmpb.Node
 	eips     []*fsmpb.EIP
+	dns      []*fsmpb.DNSRecord
 	statuses []*fsmpb.NodeStatus
 	views    []*fsmpb.HealthView
 }
@@ -57,6 +58,9 @@ func (s *State) capture() *snapshot {
 	}
 	for _, e := range s.eips {
 		snap.eips = append(snap.eips, cloneEIP(e))
+	}
+	for _, r := range s.dns {
+		snap.dns = append(snap.dns, cloneDNSRecord(r))
 	}
 	for _, byNode := range s.views {
 		for _, v := range byNode {
@@ -86,6 +90,7 @@ func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
 	})
 	slices.SortFunc(sn.nodes, func(a, b *fsmpb.Node) int { return cmp.Compare(a.Id, b.Id) })
 	slices.SortFunc(sn.eips, func(a, b *fsmpb.EIP) int { return cmp.Compare(a.Id, b.Id) })
+	slices.SortFunc(sn.dns, func(a, b *fsmpb.DNSRecord) int { return cmp.Compare(a.Id, b.Id) })
 	slices.SortFunc(sn.statuses, func(a, b *fsmpb.NodeStatus) int { return cmp.Compare(a.NodeId, b.NodeId) })
 	slices.SortFunc(sn.views, func(a, b *fsmpb.HealthView) int {
 		return cmp.Or(cmp.Compare(a.Backend, b.Backend), cmp.Compare(a.Server, b.Server), cmp.Compare(a.Node, b.Node))
@@ -109,6 +114,9 @@ func (sn *snapshot) WriteTo(w io.Writer) (int64, error) {
 	}
 	for _, e := range sn.eips {
 		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_Eip{Eip: e}})
+	}
+	for _, r := range sn.dns {
+		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_DnsRecord{DnsRecord: r}})
 	}
 	for _, n := range sn.statuses {
 		rw.write(&fsmpb.SnapshotRecord{Record: &fsmpb.SnapshotRecord_NodeStatus{NodeStatus: n}})
@@ -262,6 +270,8 @@ func ReadSnapshot(r io.Reader) (*State, error) {
 			st.nodes[v.Node.Id] = v.Node
 		case *fsmpb.SnapshotRecord_Eip:
 			st.eips[v.Eip.Id] = v.Eip
+		case *fsmpb.SnapshotRecord_DnsRecord:
+			st.dns[v.DnsRecord.Id] = v.DnsRecord
 		case *fsmpb.SnapshotRecord_HealthView:
 			st.putView(v.HealthView)
 		case *fsmpb.SnapshotRecord_NodeStatus:
@@ -281,6 +291,7 @@ func (s *State) replace(from *State) {
 	s.nameIDs = from.nameIDs
 	s.nodes = from.nodes
 	s.eips = from.eips
+	s.dns = from.dns
 	s.nodeStatus = from.nodeStatus
 	s.views = from.views
 	s.mu.Unlock()

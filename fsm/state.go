@@ -88,6 +88,7 @@ type State struct {
 	nameIDs  map[string]uint32
 	nodes    map[string]*fsmpb.Node
 	eips     map[string]*fsmpb.EIP
+	dns      map[string]*fsmpb.DNSRecord // Route 53 record decisions by id
 	// nodeStatus holds each node's self-reported status (fsm/nodestatus.go).
 	nodeStatus map[string]*fsmpb.NodeStatus
 	// views holds every node's view of every server's health (fsm/health.go).
@@ -108,6 +109,7 @@ func NewState() *State {
 		nameIDs:    map[string]uint32{"": 0},
 		nodes:      make(map[string]*fsmpb.Node),
 		eips:       make(map[string]*fsmpb.EIP),
+		dns:        make(map[string]*fsmpb.DNSRecord),
 		nodeStatus: make(map[string]*fsmpb.NodeStatus),
 		views:      make(map[ServerKey]map[string]*fsmpb.HealthView),
 		appliedCh:  make(chan struct{}),

@@ -1230,6 +1230,138 @@ func (x *EIP) GetPinned() bool {
 	return false
 }
 
+// DNSRecord is the leader's decision for one Route 53 record: the values
+// it should carry (the addresses with a live, ready holder).
+type DNSRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`         // hosted zone id + "/" + fully qualified name
+	Values        []string               `protobuf:"bytes,2,rep,name=values,proto3" json:"values,omitempty"` // sorted
+	Ttl           int64                  `protobuf:"varint,3,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Term          uint64                 `protobuf:"varint,4,opt,name=term,proto3" json:"term,omitempty"`                                          // Raft term of the leader that decided it
+	DecidedUnixMs int64                  `protobuf:"varint,5,opt,name=decided_unix_ms,json=decidedUnixMs,proto3" json:"decided_unix_ms,omitempty"` // leader-stamped
+	Reason        string                 `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DNSRecord) Reset() {
+	*x = DNSRecord{}
+	mi := &file_fsm_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DNSRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DNSRecord) ProtoMessage() {}
+
+func (x *DNSRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DNSRecord.ProtoReflect.Descriptor instead.
+func (*DNSRecord) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *DNSRecord) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DNSRecord) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *DNSRecord) GetTtl() int64 {
+	if x != nil {
+		return x.Ttl
+	}
+	return 0
+}
+
+func (x *DNSRecord) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *DNSRecord) GetDecidedUnixMs() int64 {
+	if x != nil {
+		return x.DecidedUnixMs
+	}
+	return 0
+}
+
+func (x *DNSRecord) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// SetDNSRecord records a DNSRecord decision; Apply refuses one from an
+// older term than the one already recorded.
+type SetDNSRecord struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Record        *DNSRecord             `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDNSRecord) Reset() {
+	*x = SetDNSRecord{}
+	mi := &file_fsm_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDNSRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDNSRecord) ProtoMessage() {}
+
+func (x *SetDNSRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDNSRecord.ProtoReflect.Descriptor instead.
+func (*SetDNSRecord) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *SetDNSRecord) GetRecord() *DNSRecord {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
 // AssignEIP records the leader's placement decision; Apply refuses a
 // decision from an older term than the one already recorded.
 type AssignEIP struct {
@@ -1241,7 +1373,7 @@ type AssignEIP struct {
 
 func (x *AssignEIP) Reset() {
 	*x = AssignEIP{}
-	mi := &file_fsm_proto_msgTypes[15]
+	mi := &file_fsm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1385,7 @@ func (x *AssignEIP) String() string {
 func (*AssignEIP) ProtoMessage() {}
 
 func (x *AssignEIP) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[15]
+	mi := &file_fsm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1398,7 @@ func (x *AssignEIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignEIP.ProtoReflect.Descriptor instead.
 func (*AssignEIP) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{15}
+	return file_fsm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AssignEIP) GetEip() *EIP {
@@ -1299,7 +1431,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_fsm_proto_msgTypes[16]
+	mi := &file_fsm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1311,7 +1443,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[16]
+	mi := &file_fsm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1324,7 +1456,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{16}
+	return file_fsm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *NodeStatus) GetNodeId() string {
@@ -1407,7 +1539,7 @@ type ReportNodeStatus struct {
 
 func (x *ReportNodeStatus) Reset() {
 	*x = ReportNodeStatus{}
-	mi := &file_fsm_proto_msgTypes[17]
+	mi := &file_fsm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1551,7 @@ func (x *ReportNodeStatus) String() string {
 func (*ReportNodeStatus) ProtoMessage() {}
 
 func (x *ReportNodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[17]
+	mi := &file_fsm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1564,7 @@ func (x *ReportNodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportNodeStatus.ProtoReflect.Descriptor instead.
 func (*ReportNodeStatus) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{17}
+	return file_fsm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReportNodeStatus) GetStatus() *NodeStatus {
@@ -1459,7 +1591,7 @@ type HealthView struct {
 
 func (x *HealthView) Reset() {
 	*x = HealthView{}
-	mi := &file_fsm_proto_msgTypes[18]
+	mi := &file_fsm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +1603,7 @@ func (x *HealthView) String() string {
 func (*HealthView) ProtoMessage() {}
 
 func (x *HealthView) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[18]
+	mi := &file_fsm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +1616,7 @@ func (x *HealthView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthView.ProtoReflect.Descriptor instead.
 func (*HealthView) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{18}
+	return file_fsm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HealthView) GetBackend() string {
@@ -1539,7 +1671,7 @@ type ReportHealthViews struct {
 
 func (x *ReportHealthViews) Reset() {
 	*x = ReportHealthViews{}
-	mi := &file_fsm_proto_msgTypes[19]
+	mi := &file_fsm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1683,7 @@ func (x *ReportHealthViews) String() string {
 func (*ReportHealthViews) ProtoMessage() {}
 
 func (x *ReportHealthViews) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[19]
+	mi := &file_fsm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1696,7 @@ func (x *ReportHealthViews) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportHealthViews.ProtoReflect.Descriptor instead.
 func (*ReportHealthViews) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{19}
+	return file_fsm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReportHealthViews) GetViews() []*HealthView {
@@ -1587,7 +1719,7 @@ type TouchSessions struct {
 
 func (x *TouchSessions) Reset() {
 	*x = TouchSessions{}
-	mi := &file_fsm_proto_msgTypes[20]
+	mi := &file_fsm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1731,7 @@ func (x *TouchSessions) String() string {
 func (*TouchSessions) ProtoMessage() {}
 
 func (x *TouchSessions) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[20]
+	mi := &file_fsm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1744,7 @@ func (x *TouchSessions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TouchSessions.ProtoReflect.Descriptor instead.
 func (*TouchSessions) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{20}
+	return file_fsm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TouchSessions) GetBackend() string {
@@ -1650,7 +1782,7 @@ type ExpireSessions struct {
 
 func (x *ExpireSessions) Reset() {
 	*x = ExpireSessions{}
-	mi := &file_fsm_proto_msgTypes[21]
+	mi := &file_fsm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +1794,7 @@ func (x *ExpireSessions) String() string {
 func (*ExpireSessions) ProtoMessage() {}
 
 func (x *ExpireSessions) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[21]
+	mi := &file_fsm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +1807,7 @@ func (x *ExpireSessions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireSessions.ProtoReflect.Descriptor instead.
 func (*ExpireSessions) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{21}
+	return file_fsm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ExpireSessions) GetBackend() string {
@@ -1720,7 +1852,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_fsm_proto_msgTypes[22]
+	mi := &file_fsm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1864,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[22]
+	mi := &file_fsm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1877,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{22}
+	return file_fsm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ApplyResult) GetErrorCode() string {
@@ -1790,6 +1922,7 @@ type SnapshotRecord struct {
 	//	*SnapshotRecord_Trailer
 	//	*SnapshotRecord_NodeStatus
 	//	*SnapshotRecord_HealthView
+	//	*SnapshotRecord_DnsRecord
 	Record        isSnapshotRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1797,7 +1930,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_fsm_proto_msgTypes[23]
+	mi := &file_fsm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1809,7 +1942,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[23]
+	mi := &file_fsm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1822,7 +1955,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{23}
+	return file_fsm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SnapshotRecord) GetRecord() isSnapshotRecord_Record {
@@ -1904,6 +2037,15 @@ func (x *SnapshotRecord) GetHealthView() *HealthView {
 	return nil
 }
 
+func (x *SnapshotRecord) GetDnsRecord() *DNSRecord {
+	if x != nil {
+		if x, ok := x.Record.(*SnapshotRecord_DnsRecord); ok {
+			return x.DnsRecord
+		}
+	}
+	return nil
+}
+
 type isSnapshotRecord_Record interface {
 	isSnapshotRecord_Record()
 }
@@ -1940,6 +2082,10 @@ type SnapshotRecord_HealthView struct {
 	HealthView *HealthView `protobuf:"bytes,8,opt,name=health_view,json=healthView,proto3,oneof"`
 }
 
+type SnapshotRecord_DnsRecord struct {
+	DnsRecord *DNSRecord `protobuf:"bytes,9,opt,name=dns_record,json=dnsRecord,proto3,oneof"`
+}
+
 func (*SnapshotRecord_Header) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_Session) isSnapshotRecord_Record() {}
@@ -1956,6 +2102,8 @@ func (*SnapshotRecord_NodeStatus) isSnapshotRecord_Record() {}
 
 func (*SnapshotRecord_HealthView) isSnapshotRecord_Record() {}
 
+func (*SnapshotRecord_DnsRecord) isSnapshotRecord_Record() {}
+
 type SnapshotHeader struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Format        uint32                 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"`
@@ -1967,7 +2115,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_fsm_proto_msgTypes[24]
+	mi := &file_fsm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2127,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[24]
+	mi := &file_fsm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2140,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{24}
+	return file_fsm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SnapshotHeader) GetFormat() uint32 {
@@ -2026,7 +2174,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_fsm_proto_msgTypes[25]
+	mi := &file_fsm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2038,7 +2186,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[25]
+	mi := &file_fsm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2051,7 +2199,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{25}
+	return file_fsm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SnapshotTrailer) GetRecords() uint64 {
@@ -2148,7 +2296,16 @@ const file_fsm_proto_rawDesc = "" +
 	"\x04term\x18\x05 \x01(\x04R\x04term\x12\"\n" +
 	"\rmoved_unix_ms\x18\x06 \x01(\x03R\vmovedUnixMs\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12\x16\n" +
-	"\x06pinned\x18\b \x01(\bR\x06pinned\"1\n" +
+	"\x06pinned\x18\b \x01(\bR\x06pinned\"\x99\x01\n" +
+	"\tDNSRecord\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06values\x18\x02 \x03(\tR\x06values\x12\x10\n" +
+	"\x03ttl\x18\x03 \x01(\x03R\x03ttl\x12\x12\n" +
+	"\x04term\x18\x04 \x01(\x04R\x04term\x12&\n" +
+	"\x0fdecided_unix_ms\x18\x05 \x01(\x03R\rdecidedUnixMs\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\"@\n" +
+	"\fSetDNSRecord\x120\n" +
+	"\x06record\x18\x01 \x01(\v2\x18.haraft.fsm.v1.DNSRecordR\x06record\"1\n" +
 	"\tAssignEIP\x12$\n" +
 	"\x03eip\x18\x01 \x01(\v2\x12.haraft.fsm.v1.EIPR\x03eip\"\xe4\x02\n" +
 	"\n" +
@@ -2192,7 +2349,7 @@ const file_fsm_proto_rawDesc = "" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12\x14\n" +
 	"\x05error\x18\x02 \x01(\tR\x05error\x120\n" +
 	"\x05learn\x18\x03 \x01(\v2\x1a.haraft.fsm.v1.LearnResultR\x05learn\x12\x14\n" +
-	"\x05count\x18\x04 \x01(\x03R\x05count\"\xc3\x03\n" +
+	"\x05count\x18\x04 \x01(\x03R\x05count\"\xfe\x03\n" +
 	"\x0eSnapshotRecord\x127\n" +
 	"\x06header\x18\x01 \x01(\v2\x1d.haraft.fsm.v1.SnapshotHeaderH\x00R\x06header\x122\n" +
 	"\asession\x18\x02 \x01(\v2\x16.haraft.fsm.v1.BindingH\x00R\asession\x12/\n" +
@@ -2203,7 +2360,9 @@ const file_fsm_proto_rawDesc = "" +
 	"\vnode_status\x18\a \x01(\v2\x19.haraft.fsm.v1.NodeStatusH\x00R\n" +
 	"nodeStatus\x12<\n" +
 	"\vhealth_view\x18\b \x01(\v2\x19.haraft.fsm.v1.HealthViewH\x00R\n" +
-	"healthViewB\b\n" +
+	"healthView\x129\n" +
+	"\n" +
+	"dns_record\x18\t \x01(\v2\x18.haraft.fsm.v1.DNSRecordH\x00R\tdnsRecordB\b\n" +
 	"\x06record\"i\n" +
 	"\x0eSnapshotHeader\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x1a\n" +
@@ -2243,7 +2402,7 @@ func file_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_fsm_proto_goTypes = []any{
 	(AdminState)(0),           // 0: haraft.fsm.v1.AdminState
 	(Health)(0),               // 1: haraft.fsm.v1.Health
@@ -2264,17 +2423,19 @@ var file_fsm_proto_goTypes = []any{
 	(*Node)(nil),              // 16: haraft.fsm.v1.Node
 	(*RegisterNode)(nil),      // 17: haraft.fsm.v1.RegisterNode
 	(*EIP)(nil),               // 18: haraft.fsm.v1.EIP
-	(*AssignEIP)(nil),         // 19: haraft.fsm.v1.AssignEIP
-	(*NodeStatus)(nil),        // 20: haraft.fsm.v1.NodeStatus
-	(*ReportNodeStatus)(nil),  // 21: haraft.fsm.v1.ReportNodeStatus
-	(*HealthView)(nil),        // 22: haraft.fsm.v1.HealthView
-	(*ReportHealthViews)(nil), // 23: haraft.fsm.v1.ReportHealthViews
-	(*TouchSessions)(nil),     // 24: haraft.fsm.v1.TouchSessions
-	(*ExpireSessions)(nil),    // 25: haraft.fsm.v1.ExpireSessions
-	(*ApplyResult)(nil),       // 26: haraft.fsm.v1.ApplyResult
-	(*SnapshotRecord)(nil),    // 27: haraft.fsm.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),    // 28: haraft.fsm.v1.SnapshotHeader
-	(*SnapshotTrailer)(nil),   // 29: haraft.fsm.v1.SnapshotTrailer
+	(*DNSRecord)(nil),         // 19: haraft.fsm.v1.DNSRecord
+	(*SetDNSRecord)(nil),      // 20: haraft.fsm.v1.SetDNSRecord
+	(*AssignEIP)(nil),         // 21: haraft.fsm.v1.AssignEIP
+	(*NodeStatus)(nil),        // 22: haraft.fsm.v1.NodeStatus
+	(*ReportNodeStatus)(nil),  // 23: haraft.fsm.v1.ReportNodeStatus
+	(*HealthView)(nil),        // 24: haraft.fsm.v1.HealthView
+	(*ReportHealthViews)(nil), // 25: haraft.fsm.v1.ReportHealthViews
+	(*TouchSessions)(nil),     // 26: haraft.fsm.v1.TouchSessions
+	(*ExpireSessions)(nil),    // 27: haraft.fsm.v1.ExpireSessions
+	(*ApplyResult)(nil),       // 28: haraft.fsm.v1.ApplyResult
+	(*SnapshotRecord)(nil),    // 29: haraft.fsm.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),    // 30: haraft.fsm.v1.SnapshotHeader
+	(*SnapshotTrailer)(nil),   // 31: haraft.fsm.v1.SnapshotTrailer
 }
 var file_fsm_proto_depIdxs = []int32{
 	4,  // 0: haraft.fsm.v1.LearnSessions.bindings:type_name -> haraft.fsm.v1.Binding
@@ -2286,26 +2447,28 @@ var file_fsm_proto_depIdxs = []int32{
 	0,  // 6: haraft.fsm.v1.SetServerAdmin.admin:type_name -> haraft.fsm.v1.AdminState
 	1,  // 7: haraft.fsm.v1.SetServerHealth.health:type_name -> haraft.fsm.v1.Health
 	16, // 8: haraft.fsm.v1.RegisterNode.node:type_name -> haraft.fsm.v1.Node
-	18, // 9: haraft.fsm.v1.AssignEIP.eip:type_name -> haraft.fsm.v1.EIP
-	2,  // 10: haraft.fsm.v1.NodeStatus.role:type_name -> haraft.fsm.v1.NodeRole
-	3,  // 11: haraft.fsm.v1.NodeStatus.proxy:type_name -> haraft.fsm.v1.ProxyHealth
-	20, // 12: haraft.fsm.v1.ReportNodeStatus.status:type_name -> haraft.fsm.v1.NodeStatus
-	1,  // 13: haraft.fsm.v1.HealthView.health:type_name -> haraft.fsm.v1.Health
-	22, // 14: haraft.fsm.v1.ReportHealthViews.views:type_name -> haraft.fsm.v1.HealthView
-	6,  // 15: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
-	28, // 16: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
-	4,  // 17: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
-	10, // 18: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
-	16, // 19: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
-	18, // 20: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
-	29, // 21: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
-	20, // 22: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
-	22, // 23: haraft.fsm.v1.SnapshotRecord.health_view:type_name -> haraft.fsm.v1.HealthView
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	19, // 9: haraft.fsm.v1.SetDNSRecord.record:type_name -> haraft.fsm.v1.DNSRecord
+	18, // 10: haraft.fsm.v1.AssignEIP.eip:type_name -> haraft.fsm.v1.EIP
+	2,  // 11: haraft.fsm.v1.NodeStatus.role:type_name -> haraft.fsm.v1.NodeRole
+	3,  // 12: haraft.fsm.v1.NodeStatus.proxy:type_name -> haraft.fsm.v1.ProxyHealth
+	22, // 13: haraft.fsm.v1.ReportNodeStatus.status:type_name -> haraft.fsm.v1.NodeStatus
+	1,  // 14: haraft.fsm.v1.HealthView.health:type_name -> haraft.fsm.v1.Health
+	24, // 15: haraft.fsm.v1.ReportHealthViews.views:type_name -> haraft.fsm.v1.HealthView
+	6,  // 16: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
+	30, // 17: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
+	4,  // 18: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
+	10, // 19: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
+	16, // 20: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
+	18, // 21: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
+	31, // 22: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
+	22, // 23: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
+	24, // 24: haraft.fsm.v1.SnapshotRecord.health_view:type_name -> haraft.fsm.v1.HealthView
+	19, // 25: haraft.fsm.v1.SnapshotRecord.dns_record:type_name -> haraft.fsm.v1.DNSRecord
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_fsm_proto_init() }
@@ -2313,7 +2476,7 @@ func file_fsm_proto_init() {
 	if File_fsm_proto != nil {
 		return
 	}
-	file_fsm_proto_msgTypes[23].OneofWrappers = []any{
+	file_fsm_proto_msgTypes[25].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Session)(nil),
 		(*SnapshotRecord_Server)(nil),
@@ -2322,6 +2485,7 @@ func file_fsm_proto_init() {
 		(*SnapshotRecord_Trailer)(nil),
 		(*SnapshotRecord_NodeStatus)(nil),
 		(*SnapshotRecord_HealthView)(nil),
+		(*SnapshotRecord_DnsRecord)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2329,7 +2493,7 @@ func file_fsm_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsm_proto_rawDesc), len(file_fsm_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -74,6 +74,8 @@ type Timeouts struct {
 	HTTPRequest   time.Duration
 	HTTPKeepAlive time.Duration
 	Queue         time.Duration // longest a request waits for a server slot (maxconn)
+	// Tunnel, ClientFin, ServerFin: mode tcp connections (package l4); 0: unset.
+	Tunnel, ClientFin, ServerFin time.Duration
 }
 
 // Server is one server of a backend under one agreed server table: a

@@ -113,6 +113,11 @@ type Timeouts struct {
 	HTTPRequest   Duration `yaml:"http_request"`    // default 10s
 	HTTPKeepAlive Duration `yaml:"http_keep_alive"` // default 60s
 	Queue         Duration `yaml:"queue"`           // timeout queue: waiting for a server at its maxconn; default connect
+	// Tunnel, ClientFin, ServerFin are HAProxy's timeout tunnel,
+	// client-fin and server-fin (mode tcp connections); 0: unset.
+	Tunnel    Duration `yaml:"tunnel"`
+	ClientFin Duration `yaml:"client_fin"`
+	ServerFin Duration `yaml:"server_fin"`
 }
 
 // Proposals configures the batching of learned session bindings into Raft
@@ -138,6 +143,7 @@ type Frontend struct {
 	Name    string       `yaml:"name"`          // required, unique among frontends
 	Bind    string       `yaml:"bind"`          // required host:port, unique among this node's listeners
 	Backend string       `yaml:"backend"`       // required (HAProxy default_backend): names a backend
+	Mode    string       `yaml:"mode"`          // http (default) | tcp: relay bytes (HAProxy's mode tcp); the backend's mode must match
 	TLS     *FrontendTLS `yaml:"tls,omitempty"` // optional: terminate TLS here (HAProxy's bind ... ssl crt)
 	// MaxConn is HAProxy's frontend maxconn: the most connections this
 	// frontend keeps open at once; beyond, they wait in the kernel's
@@ -164,12 +170,21 @@ type CertKey struct {
 }
 
 // TLS versions allowed in frontends[].tls.min_version.
+// Modes of frontends and backends (HAProxy's mode).
+const (
+	ModeHTTP = "http"
+	ModeTCP  = "tcp"
+)
+
+var modes = []string{ModeHTTP, ModeTCP}
+
 var tlsVersions = []string{"1.0", "1.1", "1.2", "1.3"}
 
 // Backend is an HAProxy backend: a balancing algorithm, an optional
 // stickiness cookie and its servers.
 type Backend struct {
 	Name        string   `yaml:"name"`         // required, unique among backends
+	Mode        string   `yaml:"mode"`         // http (default) | tcp: no cookie, httpchk or HTTP options
 	Balance     string   `yaml:"balance"`      // roundrobin (default) | leastconn | source | random
 	Cookie      *Cookie  `yaml:"cookie"`       // optional; nil = no stickiness
 	LearnCommit string   `yaml:"learn_commit"` // async (default) | sync; only meaningful with cookie mode learn

@@ -400,6 +400,9 @@ func (d *decoder) timeouts(path string, v *yaml.Node, t *Timeouts) {
 		{"http_request", d.duration(&t.HTTPRequest)},
 		{"http_keep_alive", d.duration(&t.HTTPKeepAlive)},
 		{"queue", d.duration(&t.Queue)},
+		{"tunnel", d.duration(&t.Tunnel)},
+		{"client_fin", d.duration(&t.ClientFin)},
+		{"server_fin", d.duration(&t.ServerFin)},
 	})
 }
 
@@ -416,6 +419,7 @@ func (d *decoder) frontend(path string, v *yaml.Node, f *Frontend) {
 		{"name", d.str(&f.Name)},
 		{"bind", d.str(&f.Bind)},
 		{"backend", d.str(&f.Backend)},
+		{"mode", d.str(&f.Mode)},
 		{"tls", func(p string, v *yaml.Node) {
 			if isNull(resolve(v)) {
 				f.TLS = nil
@@ -441,6 +445,7 @@ func (d *decoder) frontend(path string, v *yaml.Node, f *Frontend) {
 func (d *decoder) backend(path string, v *yaml.Node, b *Backend) {
 	d.mapping(path, v, []field{
 		{"name", d.str(&b.Name)},
+		{"mode", d.str(&b.Mode)},
 		{"balance", d.str(&b.Balance)},
 		{"cookie", func(p string, v *yaml.Node) {
 			if isNull(resolve(v)) {

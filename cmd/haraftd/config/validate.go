@@ -201,6 +201,14 @@ func (v *validator) timeouts(t *Timeouts) {
 	v.positive("timeouts.server", t.Server)
 	v.positive("timeouts.http_request", t.HTTPRequest)
 	v.positive("timeouts.http_keep_alive", t.HTTPKeepAlive)
+	for _, p := range []struct {
+		name string
+		d    Duration
+	}{{"timeouts.tunnel", t.Tunnel}, {"timeouts.client_fin", t.ClientFin}, {"timeouts.server_fin", t.ServerFin}} {
+		if p.d.Duration < 0 {
+			v.errf(p.name, "must not be negative (0: unset)")
+		}
+	}
 }
 
 func (v *validator) proposals(p *Proposals) {
@@ -224,6 +232,10 @@ func (v *validator) backends(bs []Backend) {
 			} else {
 				names[b.Name] = i
 			}
+		}
+		v.mode(path+".mode", b.Mode)
+		if b.Mode == ModeTCP {
+			v.tcpBackend(path, b)
 		}
 		v.enum(path+".balance", b.Balance, balances)
 		v.enum(path+".learn_commit", b.LearnCommit, learnCommits)
@@ -382,6 +394,13 @@ func (v *validator) frontends(fs []Frontend, bs []Backend) {
 			}
 		}
 		v.frontendTLS(path+".tls", f.TLS)
+		v.mode(path+".mode", f.Mode)
+		if bm := backendMode(bs, f.Backend); f.Backend != "" && slices.Contains(backends, f.Backend) && slices.Contains(modes, bm) && modeOf(f.Mode) != bm {
+			v.errf(path+".mode", "%s frontend on backend %q of mode %s: the modes must match", modeOf(f.Mode), f.Backend, bm)
+		}
+		if f.Mode == ModeTCP && f.TLS != nil {
+			v.errf(path+".tls", "not supported with mode tcp (the TCP engine relays bytes; terminate TLS on the servers)")
+		}
 	}
 }
 
@@ -480,4 +499,61 @@ func isServerName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// modeOf returns a frontend's or backend's mode, http when unset.
+func modeOf(m string) string {
+	if m == "" {
+		return ModeHTTP
+	}
+	return m
+}
+
+func (v *validator) mode(path, m string) {
+	if m != "" && !slices.Contains(modes, m) {
+		v.errf(path, "invalid value %q (allowed: %s)", m, strings.Join(modes, ", "))
+	}
+}
+
+// backendMode returns the mode of the backend named name (http when
+// unknown).
+func backendMode(bs []Backend, name string) string {
+	for i := range bs {
+		if bs[i].Name == name {
+			return modeOf(bs[i].Mode)
+		}
+	}
+	return ModeHTTP
+}
+
+// tcpBackend refuses the settings of a mode tcp backend that only mean
+// something to HTTP.
+func (v *validator) tcpBackend(path string, b *Backend) {
+	const why = "HTTP-only setting on a mode tcp backend"
+	if b.Cookie != nil {
+		v.errf(path+".cookie", "%s (a TCP connection carries no cookie; HAProxy's stick on src is not supported yet)", why)
+	}
+	if b.LearnCommit != "" && b.LearnCommit != LearnCommitAsync {
+		v.errf(path+".learn_commit", "%s (learned sessions come from cookies)", why)
+	}
+	if b.Check != nil && b.Check.HTTPChk != nil {
+		v.errf(path+".check.httpchk", "%s (mode tcp checks connect to the server)", why)
+	}
+	// The decoder fills the default options (forwardfor among them) in
+	// every backend: only those the file lists are refused.
+	explicit := func(p string) bool {
+		if v.lines == nil {
+			return !slices.Equal(b.Options, DefaultBackendOptions)
+		}
+		_, ok := v.lines[p]
+		return ok
+	}
+	for j, o := range b.Options {
+		if !explicit(fmt.Sprintf("%s.options[%d]", path, j)) {
+			continue
+		}
+		if o == OptionForwardFor || o == OptionForwardedProtoHost || o == OptionHTTPClose {
+			v.errf(fmt.Sprintf("%s.options[%d]", path, j), "%s: option %s adds or reads HTTP header fields", why, o)
+		}
+	}
 }

@@ -29,7 +29,8 @@ func clusterConfig(cfg *config.Config, f *fsm.FSM, log *slog.Logger, o Options) 
 func timeouts(cfg *config.Config) proxy.Timeouts {
 	t := cfg.Timeouts
 	return proxy.Timeouts{Connect: t.Connect.Duration, Client: t.Client.Duration, Server: t.Server.Duration,
-		HTTPRequest: t.HTTPRequest.Duration, HTTPKeepAlive: t.HTTPKeepAlive.Duration, Queue: t.Queue.Duration}
+		HTTPRequest: t.HTTPRequest.Duration, HTTPKeepAlive: t.HTTPKeepAlive.Duration, Queue: t.Queue.Duration,
+		Tunnel: t.Tunnel.Duration, ClientFin: t.ClientFin.Duration, ServerFin: t.ServerFin.Duration}
 }
 
 // backendOptions maps a backend section onto proxy.BackendOptions.

@@ -63,6 +63,7 @@ var metricDefs = []metricDef{
 	{"haraft_server_responses_total", "Responses a server sent to this node, by status class (1xx..5xx, other).", []string{"backend", "server", "code"}},
 	{"haraft_server_check_duration_seconds", "Duration of this node's health checks of a server.", []string{"backend", "server"}},
 	{"haraft_access_log_lines_total", "Access log lines by outcome: written, dropped (the writer's queue was full: never waited for), error (the write failed).", []string{"outcome"}},
+	{"haraft_frontend_connection_duration_seconds", "Life of the connections of a mode tcp listener that reached a server: from accept to close.", []string{"frontend", "backend"}},
 	{"haraft_connections", "Client connections of every listener: state current (open now) and max (global maxconn).", []string{"state"}},
 	{"haraft_frontend_request_duration_seconds", "Time a listener took to answer a request: from its head read to the response sent.", []string{"frontend", "backend"}},
 	{"haraft_proposals_total", "Learned bindings by outcome of their batched proposal.", []string{"outcome"}},
@@ -176,7 +177,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter("haraft_frontend_redispatches_total", st.Redispatches, fc.Name, fc.Backend)
 		counter("haraft_frontend_learned_total", st.Learned, fc.Name, fc.Backend)
-		histogram("haraft_frontend_request_duration_seconds", f.Latency(), fc.Name, fc.Backend)
+		if _, ok := f.(*proxy.TCPFrontend); ok {
+			// Requests are its connections routed; Latency their lives.
+			histogram("haraft_frontend_connection_duration_seconds", f.Latency(), fc.Name, fc.Backend)
+		} else {
+			histogram("haraft_frontend_request_duration_seconds", f.Latency(), fc.Name, fc.Backend)
+		}
 		cs := f.Connections()
 		gauge("haraft_frontend_connections", float64(cs.Current), fc.Name, "current")
 		gauge("haraft_frontend_connections", float64(cs.Max), fc.Name, "max")

@@ -12,7 +12,8 @@ import (
 
 // Frontend is one listener of the node: the HTTP/1.1 engine's
 // (*proxy.Frontend) or, for a frontend with a tls section, a TLS one
-// speaking HTTP/2 and HTTP/1.1 (*proxy.TLSFrontend).
+// speaking HTTP/2 and HTTP/1.1 (*proxy.TLSFrontend), or for mode tcp the TCP
+// engine's (*proxy.TCPFrontend).
 type Frontend interface {
 	Addr() net.Addr
 	Serve() error
@@ -27,6 +28,7 @@ type Frontend interface {
 var (
 	_ Frontend = (*proxy.Frontend)(nil)
 	_ Frontend = (*proxy.TLSFrontend)(nil)
+	_ Frontend = (*proxy.TCPFrontend)(nil)
 )
 
 // newFrontend binds frontends[i] of the config. A certificate that cannot
@@ -36,6 +38,9 @@ func (d *Daemon) newFrontend(i int, fc config.Frontend) (Frontend, error) {
 		Name: fc.Name, Bind: fc.Bind, Backend: d.backends[fc.Backend], Timeouts: timeouts(d.cfg),
 		Redispatch: backendConfig(d.cfg, fc.Backend).Option(config.OptionRedispatch),
 		MaxConn:    fc.MaxConn, Global: d.conns, AccessLog: d.frontendAccessLog(fc),
+	}
+	if fc.Mode == config.ModeTCP {
+		return proxy.NewTCPFrontend(o, d.fsm, d.log)
 	}
 	if fc.TLS == nil {
 		return proxy.NewFrontend(o, d.fsm, d.learner, d.log)

@@ -1,0 +1,176 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/haraft/haraft/proxy/l4"
+)
+
+// TCPFrontend is one `mode tcp` listener: the TCP engine (package l4)
+// relays each connection to the server this policy picks, with the same
+// balancing, agreed health and admin states (drain, maint), server
+// maxconn and redispatch as the HTTP/1.1 frontends. A connection holds
+// its server's maxconn slot for its whole life.
+type TCPFrontend struct {
+	name     string
+	backend  *Backend
+	state    State
+	ln       *limitListener
+	log      *slog.Logger
+	redisp   bool
+	timeouts Timeouts
+	engine   *l4.Server
+	shutting atomic.Bool
+
+	listenerStats // Requests: connections routed; Errors: ended abnormally; BytesIn/Out; latency: connection durations
+}
+
+// NewTCPFrontend binds the listener (unless one is given) and prepares
+// the frontend; call Serve to accept connections. MaxHeaderBytes is
+// ignored.
+func NewTCPFrontend(o FrontendOptions, st State, log *slog.Logger) (*TCPFrontend, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	ln, err := o.prepare()
+	if err != nil {
+		return nil, err
+	}
+	f := &TCPFrontend{name: o.Name, backend: o.Backend, state: st, ln: ln, log: log.With("frontend", o.Name),
+		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults()}
+	t := f.timeouts
+	f.engine = l4.NewServer(f, l4.Options{Connect: t.Connect, Client: t.Client, Server: t.Server, Tunnel: t.Tunnel,
+		ClientFin: t.ClientFin, ServerFin: t.ServerFin, Log: f.log})
+	return f, nil
+}
+
+// Addr returns the listening address.
+func (f *TCPFrontend) Addr() net.Addr { return f.ln.Addr() }
+
+// Connections returns the frontend's connection figures.
+func (f *TCPFrontend) Connections() ConnStats { return connStats(f.ln) }
+
+// Serve accepts connections until Shutdown; it then returns nil.
+func (f *TCPFrontend) Serve() error {
+	var backoff time.Duration
+	for {
+		conn, err := f.ln.acceptCounted()
+		if err != nil {
+			if f.shutting.Load() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			f.log.Warn("accept", "err", err, "retry_in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		if !f.engine.ServeConn(conn) {
+			_ = conn.Close()
+			f.ln.release()
+			return nil
+		}
+	}
+}
+
+// Shutdown stops accepting and lets the connections run until ctx ends,
+// then closes them; it returns once every one has ended.
+func (f *TCPFrontend) Shutdown(ctx context.Context) error {
+	f.shutting.Store(true)
+	_ = f.ln.Close()
+	return f.engine.Shutdown(ctx)
+}
+
+// CloseServer closes this frontend's connections to the server of its
+// backend named name (a drained server's, at its deadline) and returns
+// how many.
+func (f *TCPFrontend) CloseServer(name string) int {
+	var addrs []string
+	for _, s := range f.backend.ServersFor(f.state.Servers()) {
+		if s.Name == name {
+			addrs = append(addrs, s.Addr)
+		}
+	}
+	return f.engine.CloseMatching(func(a string) bool {
+		for _, x := range addrs {
+			if x == a {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// tcpSession is the policy of one TCP connection (l4.Session).
+type tcpSession struct {
+	f        *TCPFrontend
+	clientIP string
+	slot     *Server
+}
+
+// Open starts the policy of a client connection (l4.Policy).
+func (f *TCPFrontend) Open(clientIP string) l4.Session { return &tcpSession{f: f, clientIP: clientIP} }
+
+// Route balances the connection over the usable servers (no stickiness
+// yet: a cookie-less route) and takes the server's maxconn slot.
+func (s *tcpSession) Route() (string, error) {
+	f := s.f
+	rt, err := f.backend.route(f.state, nil, nil, s.clientIP)
+	if err != nil {
+		return "", err
+	}
+	if err := rt.server.acquire(context.Background(), f.backend.timeouts.Queue); err != nil {
+		return "", fmt.Errorf("server %s: %w", rt.server.Name, err)
+	}
+	s.slot = rt.server
+	return rt.server.Addr, nil
+}
+
+// Redispatch moves the connection to another usable server (option
+// redispatch), its slot with it.
+func (s *tcpSession) Redispatch(cause error) string {
+	f := s.f
+	if !f.redisp || s.slot == nil {
+		return ""
+	}
+	next := f.backend.redispatchTarget(f.state.Servers(), s.slot.Name, s.clientIP)
+	if next == nil {
+		return ""
+	}
+	if err := next.acquire(context.Background(), f.backend.timeouts.Queue); err != nil {
+		return ""
+	}
+	f.redispatches.Add(1)
+	f.log.Info("redispatch", "from", s.slot.Name, "to", next.Name, "err", cause)
+	s.slot.release(true)
+	s.slot = next
+	return next.Addr
+}
+
+// Done counts the connection and gives its slots back.
+func (s *tcpSession) Done(r l4.Result) {
+	f := s.f
+	if r.Routed {
+		f.Requests.Add(1)
+	}
+	if r.Err != nil {
+		f.Errors.Add(1)
+		f.log.Debug("connection ended", "client", s.clientIP, "err", r.Err)
+	}
+	f.BytesIn.Add(uint64(r.BytesIn))
+	f.BytesOut.Add(uint64(r.BytesOut))
+	if r.Connected {
+		f.latency.Observe(r.Duration)
+	}
+	if s.slot != nil {
+		s.slot.release(!r.Connected)
+		s.slot = nil
+	}
+	f.ln.release()
+}

@@ -36,6 +36,11 @@ func (s *session) LogExchange(x *h1.Exchange) {
 		Status: x.Status, BytesRead: x.BytesOut, Redispatched: x.Redispatched,
 		Method: x.Method, URI: x.Target, Proto: x.Proto,
 	}
+	if x.State == accesslog.StateRequest && x.Server == "" {
+		// Refused before a backend was chosen: HAProxy names the
+		// frontend as the backend (web/<NOSRV>).
+		l.Backend = f.name
+	}
 	if x.Redispatched {
 		l.Retries = 1
 	}
@@ -46,8 +51,9 @@ func (s *session) LogExchange(x *h1.Exchange) {
 	if f.backend.Cookie == nil {
 		l.Term[2], l.Term[3] = accesslog.CookieNA, accesslog.SetCookieNA
 	}
-	// As HAProxy logs before the stream lets go of its server, the
-	// counts include this request's own slot (released already by Done).
+	// As HAProxy 2.6, the counts are taken once the request let go of
+	// its server: its own connection counts at the frontend, not at the
+	// backend or server (a lone request logs 1/1/0/0/0).
 	l.FeConn = int(f.ln.own.cur.Load())
 	l.ActConn = l.FeConn
 	if g := f.ln.global; g != nil {
@@ -57,8 +63,7 @@ func (s *session) LogExchange(x *h1.Exchange) {
 		for _, srv := range f.backend.Servers {
 			l.BeConn += int(srv.active.Load())
 		}
-		l.BeConn++
-		l.SrvConn = int(s.log.server.active.Load()) + 1
+		l.SrvConn = int(s.log.server.active.Load())
 	}
 	l.SrvQueue = s.log.srvQueue
 	f.accessLog.Log(l)

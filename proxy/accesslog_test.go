@@ -101,21 +101,21 @@ func TestAccessLogLines(t *testing.T) {
 
 			// A new client: no cookie, one inserted.
 			st, size := c.exchange("GET /hello?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", "GET")
-			check(c.addr + ` [DATE] web app/A T/T/T/T/T 200 ` + size + ` - - --NI 1/1/1/1/0 0/0 "GET /hello?x=1 HTTP/1.1"`)
+			check(c.addr + ` [DATE] web app/A T/T/T/T/T 200 ` + size + ` - - --NI 1/1/0/0/0 0/0 "GET /hello?x=1 HTTP/1.1"`)
 			if st != 200 {
 				t.Fatalf("status %d", st)
 			}
 
 			// The same client with the cookie: valid, nothing inserted.
 			_, size = c.exchange("GET / HTTP/1.1\r\nHost: a\r\nCookie: SERVERID=A\r\n\r\n", "GET")
-			check(c.addr + ` [DATE] web app/A T/T/T/T/T 200 ` + size + ` - - --VN 1/1/1/1/0 0/0 "GET / HTTP/1.1"`)
+			check(c.addr + ` [DATE] web app/A T/T/T/T/T 200 ` + size + ` - - --VN 1/1/0/0/0 0/0 "GET / HTTP/1.1"`)
 
 			// A malformed request: refused by the proxy before any server.
 			st, size = c.exchange("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", "GET")
 			if st != 400 {
 				t.Fatalf("status %d", st)
 			}
-			check(c.addr + ` [DATE] web app/<NOSRV> -1/-1/-1/-1/T 400 ` + size + ` - - PR-- 1/1/0/0/0 0/0 "<BADREQ>"`)
+			check(c.addr + ` [DATE] web web/<NOSRV> -1/-1/-1/-1/T 400 ` + size + ` - - PR-- 1/1/0/0/0 0/0 "<BADREQ>"`)
 
 			// A server that cannot be reached: SC, 503.
 			d := dialLog(t, deadF)
@@ -123,7 +123,7 @@ func TestAccessLogLines(t *testing.T) {
 			if st != 503 {
 				t.Fatalf("status %d", st)
 			}
-			check(d.addr + ` [DATE] web app/A T/T/-1/-1/T 503 ` + size + ` - - SC-- 1/1/1/1/0 0/0 "POST /x HTTP/1.1"`)
+			check(d.addr + ` [DATE] web app/A T/T/-1/-1/T 503 ` + size + ` - - SC-- 1/1/0/0/0 0/0 "POST /x HTTP/1.1"`)
 
 			// A server that hangs up before its response head: SH, 502.
 			h := dialLog(t, hangF)
@@ -131,7 +131,7 @@ func TestAccessLogLines(t *testing.T) {
 			if st != 502 {
 				t.Fatalf("status %d", st)
 			}
-			check(h.addr + ` [DATE] web app/A T/T/T/-1/T 502 ` + size + ` - - SH-- 1/1/1/1/0 0/0 "POST /y HTTP/1.0"`)
+			check(h.addr + ` [DATE] web app/A T/T/T/-1/T 502 ` + size + ` - - SH-- 1/1/0/0/0 0/0 "POST /y HTTP/1.0"`)
 		})
 	}
 }

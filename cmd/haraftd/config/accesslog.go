@@ -11,8 +11,8 @@ import (
 // AccessLog is where and how the frontends log their requests (HAProxy's
 // "log" line and "option httplog"). It is on by default, to stdout.
 type AccessLog struct {
-	// Target: stdout (default) | stderr | file:/path (reopened on SIGUSR1
-	// or `haraftctl log reopen`) | udp://host:port | unix:///dev/log (both
+	// Target: stdout (default) | stderr | file:/path (reopened on SIGUSR1,
+	// for logrotate) | udp://host:port | unix:///dev/log (both
 	// syslog, RFC 5424) | off.
 	Target string `yaml:"target"`
 	// Format: httplog (default; tcplog for TCP frontends) | json.

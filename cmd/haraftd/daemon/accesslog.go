@@ -39,7 +39,7 @@ func (d *Daemon) frontendAccessLog(fc config.Frontend) accesslog.Logger {
 }
 
 // ReopenLogs reopens the access log file (logrotate: haraftd calls it on
-// SIGUSR1, the admin API on `haraftctl log reopen`). Other targets are
+// SIGUSR1). Other targets are
 // reopened too (a syslog socket dialled anew); none is not an error.
 func (d *Daemon) ReopenLogs() error {
 	if d.accessLog == nil {

@@ -60,7 +60,7 @@ func TestAccessLogDaemon(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	lineRE := regexp.MustCompile(`^127\.0\.0\.1:\d+ \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] web app/A \d+/\d+/\d+/\d+/\d+ 200 \d+ - - --NI \d+/1/1/1/0 0/0 "GET /(one|two) HTTP/1\.1"$`)
+	lineRE := regexp.MustCompile(`^127\.0\.0\.1:\d+ \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] web app/A \d+/\d+/\d+/\d+/\d+ 200 \d+ - - --NI \d+/1/0/0/0 0/0 "GET /(one|two) HTTP/1\.1"$`)
 	get(1, "/quiet") // not logged
 	get(0, "/one")
 	lines := waitLines(path, 1)
@@ -90,7 +90,7 @@ func TestAccessLogDaemon(t *testing.T) {
 	}
 	_, _ = io.ReadAll(c)
 	lines = waitLines(path, 2)
-	if !regexp.MustCompile(` web app/<NOSRV> -1/-1/-1/-1/\d+ 400 \d+ - - PR-- `).MatchString(lines[1]) {
+	if !regexp.MustCompile(` web web/<NOSRV> -1/-1/-1/-1/\d+ 400 \d+ - - PR-- `).MatchString(lines[1]) {
 		t.Errorf("refused request logged as\n%s", lines[1])
 	}
 	if s, ok := d.AccessLogStats(); !ok || s.Lines != 3 || s.Dropped != 0 || s.Reopens != 1 {

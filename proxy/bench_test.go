@@ -3,9 +3,11 @@ package proxy
 import (
 	"bytes"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/haraft/haraft/proxy/accesslog"
 	"github.com/haraft/haraft/proxy/h1"
 	"github.com/haraft/haraft/proxy/internal/h1test"
 )
@@ -94,9 +96,17 @@ func BenchmarkRewrite(b *testing.B) {
 // BenchmarkForward sends requests one after another over one keep-alive
 // connection through a frontend to a minimal server; allocs/op counts the
 // whole process (client and server allocate nothing).
+//
+// The log=file variants keep the access log on, written to a file by its
+// writer goroutine: the cost of logging on the request path.
 func BenchmarkForward(b *testing.B) {
-	for _, mode := range []string{"insert", "learn"} {
-		b.Run(mode, func(b *testing.B) {
+	for _, bc := range []struct{ mode, log string }{{"insert", "off"}, {"learn", "off"}, {"insert", "file"}, {"learn", "file"}} {
+		mode := bc.mode
+		name := mode
+		if bc.log != "off" {
+			name += "/log=" + bc.log
+		}
+		b.Run(name, func(b *testing.B) {
 			// As the anchor backend: Set-Cookie only for a request
 			// without a session (insert mode: the cookie is indirect).
 			resp := benchResponse
@@ -110,6 +120,19 @@ func BenchmarkForward(b *testing.B) {
 				o.cookie = &CookieOptions{Name: "JSESSIONID", Mode: ModeLearn}
 				o.state = &stubState{sessions: map[string]string{"0123456789abcdef": "A"}}
 				cookie = "JSESSIONID=0123456789abcdef"
+			}
+			if bc.log == "file" {
+				w, err := accesslog.NewWriter(accesslog.Options{Target: accesslog.Target{Kind: accesslog.TargetFile, Path: filepath.Join(b.TempDir(), "access.log")}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() {
+					_ = w.Close()
+					if st := w.Stats(); st.Dropped > 0 {
+						b.ReportMetric(float64(st.Dropped)/float64(b.N), "dropped/op")
+					}
+				})
+				o.accessLog = w
 			}
 			f := startProxy(b, o, srv, srv)
 			h1test.BenchRoundTrips(b, f.Addr().String(), []byte("GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: wrk\r\nCookie: "+cookie+"\r\n\r\n"))

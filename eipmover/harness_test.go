@@ -51,6 +51,7 @@ type harnessOpts struct {
 	contactInterval time.Duration          // cluster.LivenessConfig.ContactInterval (default: the probe interval)
 	secret          string                 // EC2 secret the movers use (default the right one)
 	local           func(i int) LocalMover // VIP movers, per node
+	dns             bool                   // run a DNSController per node against a Route 53 emulator
 }
 
 type testNode struct {
@@ -60,6 +61,7 @@ type testNode struct {
 	lv     *cluster.Liveness
 	ctrl   *Controller
 	agent  *Agent
+	dns    *DNSController
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -71,6 +73,7 @@ type harness struct {
 	nodes []*testNode
 	emu   *ec2emu.Emulator
 	srv   *httptest.Server
+	r53   *r53Fixture
 }
 
 // testLogger logs at debug level to stderr with HARAFT_TEST_LOG=1, else
@@ -111,6 +114,9 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		t.Cleanup(h.srv.Close)
 	}
 
+	if o.dns {
+		h.r53 = newR53Fixture(t)
+	}
 	var lns []*freezeListener
 	var peers []cluster.Peer
 	for _, s := range o.nodes {
@@ -202,15 +208,31 @@ func (h *harness) startControl(i int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runs := []func(context.Context) error{ctrl.Run, agent.Run}
+	tn.dns = nil
+	if h.r53 != nil {
+		dns, err := NewDNSController(DNSConfig{Node: tn.node, Liveness: tn.lv, ZoneID: h.r53.zone, TTL: 60, EIPs: o.eips,
+			Writer:            h.r53.writer(t, h.r53.zone, "lb.example.com", "AKIDR53", "r53secret"),
+			ReconcileInterval: o.reconcile, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logger: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.dns = dns
+		runs = append(runs, dns.Run)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	tn.ctrl, tn.agent, tn.cancel, tn.done = ctrl, agent, cancel, make(chan struct{})
 	go func() {
 		defer close(tn.done)
-		errc := make(chan error, 2)
-		go func() { errc <- ctrl.Run(ctx) }()
-		go func() { errc <- agent.Run(ctx) }()
-		<-errc
-		<-errc
+		var wg sync.WaitGroup
+		for _, run := range runs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = run(ctx)
+			}()
+		}
+		wg.Wait()
 	}()
 }
 

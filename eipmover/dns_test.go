@@ -1,0 +1,157 @@
+package eipmover
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/haraft/haraft/eipmover/r53emu"
+)
+
+// recordWatch polls the emulator's record and remembers every value set
+// it showed, to prove the record was never emptied.
+type recordWatch struct {
+	mu     sync.Mutex
+	seen   []string
+	empty  bool
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func watchRecord(t *testing.T, f *r53Fixture) *recordWatch {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &recordWatch{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		started := false
+		for ctx.Err() == nil {
+			rs, ok := f.emu.LookupRecordSet(f.zone, "lb.example.com", "A")
+			w.mu.Lock()
+			if ok {
+				started = true
+				v := Record{TTL: rs.TTL, Values: rs.Values}.String()
+				if len(w.seen) == 0 || w.seen[len(w.seen)-1] != v {
+					w.seen = append(w.seen, v)
+				}
+			} else if started {
+				w.empty = true
+			}
+			w.mu.Unlock()
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-w.done })
+	return w
+}
+
+func (h *harness) record() Record {
+	rs, _ := h.r53.emu.LookupRecordSet(h.r53.zone, "lb.example.com", "A")
+	return Record{TTL: rs.TTL, Values: sortedValues(rs.Values)}
+}
+
+// waitRecord waits until Route 53 shows want and every running node has
+// committed it.
+func (h *harness) waitRecord(want ...string) {
+	h.t.Helper()
+	w := Record{TTL: 60, Values: want}
+	h.waitFor("record "+w.String(), 15*time.Second, func() bool {
+		if !h.record().Equal(w) {
+			return false
+		}
+		for _, tn := range h.nodes {
+			if tn.cancel == nil {
+				continue
+			}
+			recs := tn.node.FSM().State.DNSRecords()
+			if len(recs) != 1 || !slices.Equal(recs[0].Values, sortedValues(want)) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// The record carries the addresses with a live, ready holder; it follows a
+// holder's death (the standby takes the address and the record keeps it),
+// a node's removal from the cluster (its address leaves the record until
+// another node holds it), and drift is repaired. It is never emptied.
+func TestDNSRecordFollowsHolders(t *testing.T) {
+	fourNodes := append(slices.Clone(threeNodes), nodeSpec{id: "n4", az: "us-east-1b", standby: true})
+	h := settledHarness(t, harnessOpts{nodes: fourNodes, eips: []EIP{eipWeb, eipAPI}, kind: "ec2", dns: true,
+		deadAfter: 300 * time.Millisecond, reconcile: 200 * time.Millisecond}, map[string]string{eipWeb.ID: "n1", eipAPI.ID: "n3"})
+	w := watchRecord(t, h.r53)
+	h.waitRecord(eipWeb.Address, eipAPI.Address)
+
+	if h.leader() == h.index("n1") {
+		h.transferLeadership(h.index("n3"))
+	}
+	h.kill(h.index("n1"))
+	h.waitPlaced(map[string]string{eipWeb.ID: "n2", eipAPI.ID: "n3"})
+	h.waitRecord(eipWeb.Address, eipAPI.Address)
+
+	// Drift: someone rewrites the record; the leader puts it back.
+	if err := h.r53.emu.SetRecordSet(h.r53.zone, r53emu.RecordSet{Name: "lb.example.com", Type: "A", TTL: 300, Values: []string{"192.0.2.66"}}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitRecord(eipWeb.Address, eipAPI.Address)
+
+	// Remove n3 from the cluster: its address leaves the record (n3 is no
+	// member any more) and comes back once n4, the standby of its AZ,
+	// holds it.
+	h.waitFor("n3 removed from the configuration", 15*time.Second, func() bool {
+		if h.leader() == h.index("n3") {
+			h.transferLeadership(h.index("n4"))
+		}
+		l := h.nodes[h.leader()].node
+		if err := l.Raft().RemoveServer(raft.ServerID("n3"), 0, 0).Error(); err != nil {
+			t.Logf("remove n3 (retrying): %v", err)
+			return false
+		}
+		return true
+	})
+	h.stopControl(h.index("n3"))
+	h.waitPlaced(map[string]string{eipWeb.ID: "n2", eipAPI.ID: "n4"})
+	h.waitRecord(eipWeb.Address, eipAPI.Address)
+
+	w.cancel()
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t.Logf("record history: %v", w.seen)
+	if w.empty {
+		t.Fatal("the record was emptied")
+	}
+	if !slices.Contains(w.seen, Record{TTL: 60, Values: []string{eipWeb.Address}}.String()) {
+		t.Errorf("the removed node's address never left the record: %v", w.seen)
+	}
+	c := h.nodes[h.leader()].dns.Counters()
+	t.Logf("leader dns counters: decisions %d changes %d conflicts %d errors %d", c.Decisions.Load(), c.Changes.Load(), c.Conflicts.Load(), c.Errors.Load())
+}
+
+// Throttling and an access-denied key change nothing: the record keeps its
+// values, the errors are counted and reported, and it converges once the
+// faults clear.
+func TestDNSErrorsChangeNothing(t *testing.T) {
+	h := settledHarness(t, harnessOpts{nodes: threeNodes, eips: []EIP{eipWeb, eipAPI}, kind: "ec2", dns: true,
+		reconcile: 100 * time.Millisecond}, map[string]string{eipWeb.ID: "n1", eipAPI.ID: "n3"})
+	h.waitRecord(eipWeb.Address, eipAPI.Address)
+	drift := r53emu.RecordSet{Name: "lb.example.com", Type: "A", TTL: 60, Values: []string{"192.0.2.66"}}
+	h.r53.emu.SetFault("ChangeResourceRecordSets", r53emu.Fault{Throttle: 1 << 30})
+	if err := h.r53.emu.SetRecordSet(h.r53.zone, drift); err != nil {
+		t.Fatal(err)
+	}
+	lead := h.nodes[h.leader()].dns
+	h.waitFor("errors counted and reported", 10*time.Second, func() bool {
+		return lead.Counters().Errors.Load() >= 2 && lead.Status().LastError != ""
+	})
+	if got := h.record(); !got.Equal(Record{TTL: 60, Values: drift.Values}) {
+		t.Fatalf("record changed to %v while throttled", got)
+	}
+	t.Logf("reported: %s", lead.Status().LastError)
+	h.r53.emu.SetFault("ChangeResourceRecordSets", r53emu.Fault{})
+	h.waitRecord(eipWeb.Address, eipAPI.Address)
+}

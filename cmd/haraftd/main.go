@@ -2,7 +2,7 @@
 // session table, server health and Elastic IP placement are replicated with
 // Raft.
 //
-//	haraftd -config node1.yaml        run one node (SIGHUP reloads TLS certificates)
+//	haraftd -config node1.yaml        run one node (SIGHUP reloads the config file live)
 //	haraftd -check -config node1.yaml validate the config and exit
 //	haraftd -dev [-data DIR]          three nodes + two demo backends in one process
 //	haraftd tls ca create [-dir DIR]  a cluster CA
@@ -97,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log.Info("started", "raft", d.Node().Addr(), "ops", d.OpsAddr())
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP) // reload the TLS frontends' certificates
+	signal.Notify(hup, syscall.SIGHUP) // reload the config file (and TLS certificates)
 	defer signal.Stop(hup)
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1) // reopen the access log file (logrotate)
@@ -109,9 +109,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 				log.Error("SIGUSR1: reopening the access log failed", "err", err)
 			}
 		case <-hup:
-			if err := d.Reload(); err != nil {
-				log.Error("SIGHUP reload failed; the certificates in use stay", "err", err)
-			}
+			_, _, _ = d.ReloadFile(ctx) // it logs what changed, or why the file was refused
 		case <-ctx.Done():
 		}
 	}

@@ -2875,6 +2875,94 @@ func (x *Event) GetTerm() uint64 {
 	return 0
 }
 
+type ReloadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadRequest) Reset() {
+	*x = ReloadRequest{}
+	mi := &file_admin_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadRequest) ProtoMessage() {}
+
+func (x *ReloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadRequest.ProtoReflect.Descriptor instead.
+func (*ReloadRequest) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{42}
+}
+
+type ReloadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConfigHash    string                 `protobuf:"bytes,1,opt,name=config_hash,json=configHash,proto3" json:"config_hash,omitempty"` // of the config the node runs now
+	Summary       string                 `protobuf:"bytes,2,opt,name=summary,proto3" json:"summary,omitempty"`                         // what changed
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReloadResponse) Reset() {
+	*x = ReloadResponse{}
+	mi := &file_admin_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReloadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReloadResponse) ProtoMessage() {}
+
+func (x *ReloadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReloadResponse.ProtoReflect.Descriptor instead.
+func (*ReloadResponse) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ReloadResponse) GetConfigHash() string {
+	if x != nil {
+		return x.ConfigHash
+	}
+	return ""
+}
+
+func (x *ReloadResponse) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
 var File_admin_proto protoreflect.FileDescriptor
 
 const file_admin_proto_rawDesc = "" +
@@ -3078,7 +3166,12 @@ const file_admin_proto_rawDesc = "" +
 	"\x06server\x18\b \x01(\tR\x06server\x12\x10\n" +
 	"\x03eip\x18\t \x01(\tR\x03eip\x12\x12\n" +
 	"\x04term\x18\n" +
-	" \x01(\x04R\x04term*<\n" +
+	" \x01(\x04R\x04term\"\x0f\n" +
+	"\rReloadRequest\"K\n" +
+	"\x0eReloadResponse\x12\x1f\n" +
+	"\vconfig_hash\x18\x01 \x01(\tR\n" +
+	"configHash\x12\x18\n" +
+	"\asummary\x18\x02 \x01(\tR\asummary*<\n" +
 	"\x06Health\x12\x12\n" +
 	"\x0eHEALTH_UNKNOWN\x10\x00\x12\r\n" +
 	"\tHEALTH_UP\x10\x01\x12\x0f\n" +
@@ -3096,7 +3189,7 @@ const file_admin_proto_rawDesc = "" +
 	"\x0fEVENT_EIP_MOVED\x10\x04\x12\x15\n" +
 	"\x11EVENT_NODE_JOINED\x10\x05\x12\x13\n" +
 	"\x0fEVENT_NODE_LEFT\x10\x06\x12\x19\n" +
-	"\x15EVENT_NODE_REGISTERED\x10\a2\xc3\r\n" +
+	"\x15EVENT_NODE_REGISTERED\x10\a2\x8e\x0e\n" +
 	"\x05Admin\x12I\n" +
 	"\x06Status\x12\x1e.haraft.admin.v1.StatusRequest\x1a\x1f.haraft.admin.v1.StatusResponse\x12L\n" +
 	"\aMembers\x12\x1f.haraft.admin.v1.MembersRequest\x1a .haraft.admin.v1.MembersResponse\x12C\n" +
@@ -3118,7 +3211,8 @@ const file_admin_proto_rawDesc = "" +
 	"\rRebindSession\x12%.haraft.admin.v1.RebindSessionRequest\x1a\x18.haraft.admin.v1.Session\x12O\n" +
 	"\bListEIPs\x12 .haraft.admin.v1.ListEIPsRequest\x1a!.haraft.admin.v1.ListEIPsResponse\x12@\n" +
 	"\aMoveEIP\x12\x1f.haraft.admin.v1.MoveEIPRequest\x1a\x14.haraft.admin.v1.EIP\x12>\n" +
-	"\x06PinEIP\x12\x1e.haraft.admin.v1.PinEIPRequest\x1a\x14.haraft.admin.v1.EIP\x12@\n" +
+	"\x06PinEIP\x12\x1e.haraft.admin.v1.PinEIPRequest\x1a\x14.haraft.admin.v1.EIP\x12I\n" +
+	"\x06Reload\x12\x1e.haraft.admin.v1.ReloadRequest\x1a\x1f.haraft.admin.v1.ReloadResponse\x12@\n" +
 	"\x05Watch\x12\x1d.haraft.admin.v1.WatchRequest\x1a\x16.haraft.admin.v1.Event0\x01B(Z&github.com/haraft/haraft/proto/adminpbb\x06proto3"
 
 var (
@@ -3134,7 +3228,7 @@ func file_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
 var file_admin_proto_goTypes = []any{
 	(Health)(0),                        // 0: haraft.admin.v1.Health
 	(AdminState)(0),                    // 1: haraft.admin.v1.AdminState
@@ -3181,6 +3275,8 @@ var file_admin_proto_goTypes = []any{
 	(*PinEIPRequest)(nil),              // 42: haraft.admin.v1.PinEIPRequest
 	(*WatchRequest)(nil),               // 43: haraft.admin.v1.WatchRequest
 	(*Event)(nil),                      // 44: haraft.admin.v1.Event
+	(*ReloadRequest)(nil),              // 45: haraft.admin.v1.ReloadRequest
+	(*ReloadResponse)(nil),             // 46: haraft.admin.v1.ReloadResponse
 }
 var file_admin_proto_depIdxs = []int32{
 	5,  // 0: haraft.admin.v1.StatusResponse.frontends:type_name -> haraft.admin.v1.Frontend
@@ -3218,30 +3314,32 @@ var file_admin_proto_depIdxs = []int32{
 	38, // 32: haraft.admin.v1.Admin.ListEIPs:input_type -> haraft.admin.v1.ListEIPsRequest
 	41, // 33: haraft.admin.v1.Admin.MoveEIP:input_type -> haraft.admin.v1.MoveEIPRequest
 	42, // 34: haraft.admin.v1.Admin.PinEIP:input_type -> haraft.admin.v1.PinEIPRequest
-	43, // 35: haraft.admin.v1.Admin.Watch:input_type -> haraft.admin.v1.WatchRequest
-	4,  // 36: haraft.admin.v1.Admin.Status:output_type -> haraft.admin.v1.StatusResponse
-	9,  // 37: haraft.admin.v1.Admin.Members:output_type -> haraft.admin.v1.MembersResponse
-	11, // 38: haraft.admin.v1.Admin.Join:output_type -> haraft.admin.v1.JoinResponse
-	13, // 39: haraft.admin.v1.Admin.Remove:output_type -> haraft.admin.v1.RemoveResponse
-	15, // 40: haraft.admin.v1.Admin.TransferLeadership:output_type -> haraft.admin.v1.TransferLeadershipResponse
-	17, // 41: haraft.admin.v1.Admin.SnapshotSave:output_type -> haraft.admin.v1.SnapshotChunk
-	18, // 42: haraft.admin.v1.Admin.SnapshotRestore:output_type -> haraft.admin.v1.SnapshotRestoreResponse
-	20, // 43: haraft.admin.v1.Admin.ListBackends:output_type -> haraft.admin.v1.ListBackendsResponse
-	22, // 44: haraft.admin.v1.Admin.SetServerAdmin:output_type -> haraft.admin.v1.Server
-	22, // 45: haraft.admin.v1.Admin.SetServerWeight:output_type -> haraft.admin.v1.Server
-	22, // 46: haraft.admin.v1.Admin.AddServer:output_type -> haraft.admin.v1.Server
-	22, // 47: haraft.admin.v1.Admin.RemoveServer:output_type -> haraft.admin.v1.Server
-	31, // 48: haraft.admin.v1.Admin.CountSessions:output_type -> haraft.admin.v1.CountSessionsResponse
-	28, // 49: haraft.admin.v1.Admin.GetSession:output_type -> haraft.admin.v1.Session
-	34, // 50: haraft.admin.v1.Admin.ListSessions:output_type -> haraft.admin.v1.ListSessionsResponse
-	36, // 51: haraft.admin.v1.Admin.DeleteSession:output_type -> haraft.admin.v1.DeleteSessionResponse
-	28, // 52: haraft.admin.v1.Admin.RebindSession:output_type -> haraft.admin.v1.Session
-	39, // 53: haraft.admin.v1.Admin.ListEIPs:output_type -> haraft.admin.v1.ListEIPsResponse
-	40, // 54: haraft.admin.v1.Admin.MoveEIP:output_type -> haraft.admin.v1.EIP
-	40, // 55: haraft.admin.v1.Admin.PinEIP:output_type -> haraft.admin.v1.EIP
-	44, // 56: haraft.admin.v1.Admin.Watch:output_type -> haraft.admin.v1.Event
-	36, // [36:57] is the sub-list for method output_type
-	15, // [15:36] is the sub-list for method input_type
+	45, // 35: haraft.admin.v1.Admin.Reload:input_type -> haraft.admin.v1.ReloadRequest
+	43, // 36: haraft.admin.v1.Admin.Watch:input_type -> haraft.admin.v1.WatchRequest
+	4,  // 37: haraft.admin.v1.Admin.Status:output_type -> haraft.admin.v1.StatusResponse
+	9,  // 38: haraft.admin.v1.Admin.Members:output_type -> haraft.admin.v1.MembersResponse
+	11, // 39: haraft.admin.v1.Admin.Join:output_type -> haraft.admin.v1.JoinResponse
+	13, // 40: haraft.admin.v1.Admin.Remove:output_type -> haraft.admin.v1.RemoveResponse
+	15, // 41: haraft.admin.v1.Admin.TransferLeadership:output_type -> haraft.admin.v1.TransferLeadershipResponse
+	17, // 42: haraft.admin.v1.Admin.SnapshotSave:output_type -> haraft.admin.v1.SnapshotChunk
+	18, // 43: haraft.admin.v1.Admin.SnapshotRestore:output_type -> haraft.admin.v1.SnapshotRestoreResponse
+	20, // 44: haraft.admin.v1.Admin.ListBackends:output_type -> haraft.admin.v1.ListBackendsResponse
+	22, // 45: haraft.admin.v1.Admin.SetServerAdmin:output_type -> haraft.admin.v1.Server
+	22, // 46: haraft.admin.v1.Admin.SetServerWeight:output_type -> haraft.admin.v1.Server
+	22, // 47: haraft.admin.v1.Admin.AddServer:output_type -> haraft.admin.v1.Server
+	22, // 48: haraft.admin.v1.Admin.RemoveServer:output_type -> haraft.admin.v1.Server
+	31, // 49: haraft.admin.v1.Admin.CountSessions:output_type -> haraft.admin.v1.CountSessionsResponse
+	28, // 50: haraft.admin.v1.Admin.GetSession:output_type -> haraft.admin.v1.Session
+	34, // 51: haraft.admin.v1.Admin.ListSessions:output_type -> haraft.admin.v1.ListSessionsResponse
+	36, // 52: haraft.admin.v1.Admin.DeleteSession:output_type -> haraft.admin.v1.DeleteSessionResponse
+	28, // 53: haraft.admin.v1.Admin.RebindSession:output_type -> haraft.admin.v1.Session
+	39, // 54: haraft.admin.v1.Admin.ListEIPs:output_type -> haraft.admin.v1.ListEIPsResponse
+	40, // 55: haraft.admin.v1.Admin.MoveEIP:output_type -> haraft.admin.v1.EIP
+	40, // 56: haraft.admin.v1.Admin.PinEIP:output_type -> haraft.admin.v1.EIP
+	46, // 57: haraft.admin.v1.Admin.Reload:output_type -> haraft.admin.v1.ReloadResponse
+	44, // 58: haraft.admin.v1.Admin.Watch:output_type -> haraft.admin.v1.Event
+	37, // [37:59] is the sub-list for method output_type
+	15, // [15:37] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -3258,7 +3356,7 @@ func file_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_admin_proto_rawDesc), len(file_admin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   42,
+			NumMessages:   44,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

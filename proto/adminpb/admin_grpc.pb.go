@@ -54,6 +54,7 @@ const (
 	Admin_ListEIPs_FullMethodName           = "/haraft.admin.v1.Admin/ListEIPs"
 	Admin_MoveEIP_FullMethodName            = "/haraft.admin.v1.Admin/MoveEIP"
 	Admin_PinEIP_FullMethodName             = "/haraft.admin.v1.Admin/PinEIP"
+	Admin_Reload_FullMethodName             = "/haraft.admin.v1.Admin/Reload"
 	Admin_Watch_FullMethodName              = "/haraft.admin.v1.Admin/Watch"
 )
 
@@ -104,6 +105,11 @@ type AdminClient interface {
 	MoveEIP(ctx context.Context, in *MoveEIPRequest, opts ...grpc.CallOption) (*EIP, error)
 	// PinEIP pins an EIP to its holder (placement then leaves it alone) or unpins it.
 	PinEIP(ctx context.Context, in *PinEIPRequest, opts ...grpc.CallOption) (*EIP, error)
+	// Reload re-reads this node's config file and applies what changed
+	// (frontends, backends, servers, timeouts) without dropping connections,
+	// as SIGHUP does; a file that fails validation or changes what needs a
+	// restart is refused with the reason and the running config stays.
+	Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error)
 	// Watch streams cluster events as this node observes them (read).
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
 }
@@ -328,6 +334,16 @@ func (c *adminClient) PinEIP(ctx context.Context, in *PinEIPRequest, opts ...grp
 	return out, nil
 }
 
+func (c *adminClient) Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReloadResponse)
+	err := c.cc.Invoke(ctx, Admin_Reload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Admin_ServiceDesc.Streams[2], Admin_Watch_FullMethodName, cOpts...)
@@ -394,6 +410,11 @@ type AdminServer interface {
 	MoveEIP(context.Context, *MoveEIPRequest) (*EIP, error)
 	// PinEIP pins an EIP to its holder (placement then leaves it alone) or unpins it.
 	PinEIP(context.Context, *PinEIPRequest) (*EIP, error)
+	// Reload re-reads this node's config file and applies what changed
+	// (frontends, backends, servers, timeouts) without dropping connections,
+	// as SIGHUP does; a file that fails validation or changes what needs a
+	// restart is refused with the reason and the running config stays.
+	Reload(context.Context, *ReloadRequest) (*ReloadResponse, error)
 	// Watch streams cluster events as this node observes them (read).
 	Watch(*WatchRequest, grpc.ServerStreamingServer[Event]) error
 	mustEmbedUnimplementedAdminServer()
@@ -465,6 +486,9 @@ func (UnimplementedAdminServer) MoveEIP(context.Context, *MoveEIPRequest) (*EIP,
 }
 func (UnimplementedAdminServer) PinEIP(context.Context, *PinEIPRequest) (*EIP, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method PinEIP not implemented")
+}
+func (UnimplementedAdminServer) Reload(context.Context, *ReloadRequest) (*ReloadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Reload not implemented")
 }
 func (UnimplementedAdminServer) Watch(*WatchRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Errorf(codes.Unimplemented, "method Watch not implemented")
@@ -832,6 +856,24 @@ func _Admin_PinEIP_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_Reload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).Reload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_Reload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).Reload(ctx, req.(*ReloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Admin_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -921,6 +963,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PinEIP",
 			Handler:    _Admin_PinEIP_Handler,
+		},
+		{
+			MethodName: "Reload",
+			Handler:    _Admin_Reload_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -85,7 +85,7 @@ func (c *clientConn) serve() {
 			c.account()
 			return
 		}
-		if !c.state.CompareAndSwap(connIdle, connActive) {
+		if !c.state.CompareAndSwap(connIdle, connActive) && !c.state.CompareAndSwap(connFirst, connActive) {
 			return // Shutdown closed this idle connection
 		}
 		keep := c.forward()
@@ -104,9 +104,10 @@ func (c *clientConn) release() {
 }
 
 // wakeIfIdle makes an idle connection give up waiting for a request; it is
-// how Shutdown closes keep-alive connections. It reports whether it did.
-func (c *clientConn) wakeIfIdle() bool {
-	if c.state.CompareAndSwap(connIdle, connClosing) {
+// how Shutdown closes keep-alive connections (and, with first, new ones
+// that have not sent their first request). It reports whether it did.
+func (c *clientConn) wakeIfIdle(first bool) bool {
+	if c.state.CompareAndSwap(connIdle, connClosing) || first && c.state.CompareAndSwap(connFirst, connClosing) {
 		_ = c.conn.SetReadDeadline(aLongTimeAgo)
 		return true
 	}
@@ -136,7 +137,11 @@ func (c *clientConn) readRequest() bool {
 		armRead(c.conn, &c.rdl, t.HTTPKeepAlive, c.rat)
 	}
 	c.rat = 0
-	c.state.Store(connIdle)
+	if c.served == 0 {
+		c.state.Store(connFirst)
+	} else {
+		c.state.Store(connIdle)
+	}
 	if c.s.draining() && c.served > 0 && !started {
 		return false
 	}

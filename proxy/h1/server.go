@@ -49,7 +49,17 @@ const (
 	connIdle    int32 = iota // waiting for (the rest of) a request head
 	connActive               // forwarding a request
 	connClosing              // Shutdown asked an idle connection to close
+	// connFirst: a new connection waiting for its first request head.
+	// Shutdown gives it FirstRequestGrace to arrive (the client sent it
+	// right after connecting, before the frontend stopped accepting: a
+	// live reload or an upgrade hands new connections to another
+	// frontend at any moment) and answers it with Connection: close.
+	connFirst
 )
+
+// FirstRequestGrace is how long Shutdown waits for the first request of
+// a connection accepted just before it began, before closing it as idle.
+const FirstRequestGrace = time.Second
 
 // Server runs the HTTP/1.1 engine on client connections handed to it
 // (ServeConn): it reads well-framed requests, asks its Policy where each
@@ -130,12 +140,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutting.Store(true)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	firstDeadline := time.Now().Add(FirstRequestGrace)
 	var err error
 	for {
 		s.mu.Lock()
 		n := len(s.conns)
+		first := time.Now().After(firstDeadline)
 		for c := range s.conns {
-			c.wakeIfIdle()
+			c.wakeIfIdle(first)
 		}
 		s.mu.Unlock()
 		if n == 0 {

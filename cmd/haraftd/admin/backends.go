@@ -85,7 +85,7 @@ func (s *Server) ListBackends(_ context.Context, req *adminpb.ListBackendsReques
 	}
 	table, counts := s.opts.FSM.Servers(), s.opts.FSM.SessionsPerServer()
 	resp := &adminpb.ListBackendsResponse{}
-	for _, b := range s.opts.Backends {
+	for _, b := range s.backends() {
 		if req.Backend == "" || req.Backend == b.Name {
 			resp.Backends = append(resp.Backends, s.backendInfo(b, table, counts))
 		}

@@ -75,6 +75,12 @@ type Options struct {
 	FSM    *fsm.FSM
 	// Backends are the configured backends, in config order.
 	Backends []BackendConfig
+	// CurrentBackends, when set, replaces Backends: the backends of the
+	// config the node runs now (a live reload changes them).
+	CurrentBackends func() []BackendConfig
+	// Reload, when set, re-reads the node's config file and applies it
+	// (haraftctl reload); it returns the new config's hash and what changed.
+	Reload func(ctx context.Context) (hash, summary string, err error)
 	// Tokens allowed to call the API. None: reads are open to anyone who
 	// reaches the listener and writes are refused.
 	Tokens []Token
@@ -185,7 +191,7 @@ func (s *Server) Stop() {
 
 // backend returns the configured backend named name.
 func (s *Server) backend(name string) (BackendConfig, bool) {
-	for _, b := range s.opts.Backends {
+	for _, b := range s.backends() {
 		if b.Name == name {
 			return b, true
 		}
@@ -193,9 +199,18 @@ func (s *Server) backend(name string) (BackendConfig, bool) {
 	return BackendConfig{}, false
 }
 
+// backends are the configured backends of the config the node runs.
+func (s *Server) backends() []BackendConfig {
+	if s.opts.CurrentBackends != nil {
+		return s.opts.CurrentBackends()
+	}
+	return s.opts.Backends
+}
+
 func (s *Server) backendNames() []string {
-	out := make([]string, len(s.opts.Backends))
-	for i, b := range s.opts.Backends {
+	bs := s.backends()
+	out := make([]string, len(bs))
+	for i, b := range bs {
 		out[i] = b.Name
 	}
 	return out

@@ -63,9 +63,11 @@ func (d *Daemon) adminOptions() (admin.Options, error) {
 		NodeID: d.cfg.Node.ID, AZ: d.cfg.Node.AZ, Node: d.node, FSM: d.fsm, Logger: d.log,
 		Ready: d.isServing,
 		Frontends: func() []*adminpb.Frontend {
-			out := make([]*adminpb.Frontend, len(d.frontends))
-			for i, f := range d.frontends {
-				st, fc := f.Stats(), d.cfg.Frontends[i]
+			fronts := d.live().frontends
+			out := make([]*adminpb.Frontend, len(fronts))
+			for i, lf := range fronts {
+				f, fc := lf.f, lf.fc
+				st := f.Stats()
 				out[i] = &adminpb.Frontend{Name: fc.Name, Bind: f.Addr().String(), Backend: fc.Backend, Requests: st.Requests, Errors: st.Errors,
 					Redispatches: st.Redispatches, Learned: st.Learned, LearnDropped: st.LearnDropped}
 			}
@@ -81,7 +83,7 @@ func (d *Daemon) adminOptions() (admin.Options, error) {
 		o.Liveness = d.liveness.Peers
 	}
 	o.Counters = func(backend, server string) (admin.ServerCounters, bool) {
-		b := d.backends[backend]
+		b := d.live().backends[backend]
 		if b == nil {
 			return admin.ServerCounters{}, false
 		}
@@ -92,12 +94,10 @@ func (d *Daemon) adminOptions() (admin.Options, error) {
 		st := s.Stats()
 		return admin.ServerCounters{Requests: st.Requests, Failures: st.Failures, Active: st.Active, Queued: st.Queued}, true
 	}
-	for _, b := range d.cfg.Backends {
-		bc := admin.BackendConfig{Name: b.Name, DynamicCookies: b.Cookie != nil && b.Cookie.DynamicKey != ""}
-		for _, s := range b.Servers {
-			bc.Servers = append(bc.Servers, admin.ServerConfig{Name: s.Name, Addr: s.Addr, Cookie: s.Cookie, Weight: s.Weight})
-		}
-		o.Backends = append(o.Backends, bc)
+	o.Backends = adminBackends(d.cfg)
+	o.CurrentBackends = func() []admin.BackendConfig { return adminBackends(d.live().cfg) }
+	if f := d.cfg.File; f != "" && !strings.HasPrefix(f, "<") {
+		o.Reload = d.ReloadFile
 	}
 	for i, t := range a.Tokens {
 		secret := t.Secret
@@ -197,4 +197,17 @@ func (d *Daemon) isServing() bool {
 	default:
 		return false
 	}
+}
+
+// adminBackends lists cfg's backends for the admin server.
+func adminBackends(cfg *config.Config) []admin.BackendConfig {
+	var out []admin.BackendConfig
+	for _, b := range cfg.Backends {
+		bc := admin.BackendConfig{Name: b.Name, DynamicCookies: b.Cookie != nil && b.Cookie.DynamicKey != ""}
+		for _, s := range b.Servers {
+			bc.Servers = append(bc.Servers, admin.ServerConfig{Name: s.Name, Addr: s.Addr, Cookie: s.Cookie, Weight: s.Weight})
+		}
+		out = append(out, bc)
+	}
+	return out
 }

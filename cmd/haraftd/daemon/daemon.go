@@ -42,12 +42,21 @@ type Daemon struct {
 	fsm  *fsm.FSM
 	node *cluster.Node
 
-	learner   *proxy.Learner
-	health    *proxy.HealthMonitor
-	liveness  *cluster.Liveness // optional: the leader's view of which members are alive
-	backends  map[string]*proxy.Backend
-	frontends []Frontend       // tlsfront.go
-	conns     *proxy.ConnLimit // global maxconn of every frontend (maxconn.go)
+	learner  *proxy.Learner
+	health   *proxy.HealthMonitor
+	liveness *cluster.Liveness // optional: the leader's view of which members are alive
+	conns    *proxy.ConnLimit  // global maxconn of every frontend (maxconn.go)
+
+	// cfg is the config the node started with: what a reload cannot change
+	// (node, raft, admin, eips, ...) is read from it. state is the running
+	// frontends and backends with the config they came from, replaced by a
+	// live reload (reload.go).
+	mu        sync.RWMutex
+	state     *liveState
+	reloadMu  sync.Mutex // one reload at a time
+	reloads   reloadStats
+	checks    context.CancelFunc // stops the health checks and session expiry of the current backends
+	checksWG  sync.WaitGroup
 	ops       *http.Server
 	opsLn     net.Listener
 	admin     *adminParts       // admin.go
@@ -76,7 +85,9 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		log = slog.Default()
 	}
 	log = log.With("node", cfg.Node.ID)
-	d := &Daemon{cfg: cfg, log: log, backends: map[string]*proxy.Backend{}, serving: make(chan struct{})}
+	d := &Daemon{cfg: cfg, log: log, serving: make(chan struct{})}
+	st := &liveState{cfg: cfg, backends: map[string]*proxy.Backend{}, sockets: map[string]*socket{}, hash: configHash(cfg)}
+	d.state = st
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.learnerCtx, d.stopLearn = context.WithCancel(context.Background())
 	ok := false
@@ -93,7 +104,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.File, err)
 		}
-		d.backends[bc.Name] = b
+		st.backends[bc.Name] = b
 	}
 
 	// Said at every start: raft.insecure: true (config/raftsec.go).
@@ -124,11 +135,18 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	for i, fc := range cfg.Frontends {
-		f, err := d.newFrontend(i, fc)
+		sock, err := listenSocket(fc.Bind)
+		if err != nil {
+			return nil, fmt.Errorf("frontend %s: %w", fc.Name, err)
+		}
+		st.sockets[fc.Bind] = sock
+		h := sock.newHandle()
+		f, err := d.newFrontend(cfg, st.backends, i, fc, h)
 		if err != nil {
 			return nil, err
 		}
-		d.frontends = append(d.frontends, f)
+		sock.serve(h)
+		st.frontends = append(st.frontends, newLiveFrontend(fc, f, sock, h))
 	}
 	if d.opsLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
@@ -148,8 +166,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 	if err := d.startAdmin(); err != nil {
 		return nil, err
 	}
-	d.startHealth()
-	d.startExpiry()
+	d.restartChecks()
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -168,17 +185,14 @@ func (d *Daemon) gateAndServe() {
 		}
 		return
 	}
-	for _, f := range d.frontends {
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			if err := f.Serve(); err != nil {
-				d.log.Error("frontend stopped", "addr", f.Addr(), "err", err)
-			}
-		}()
+	d.reloadMu.Lock() // a reload waits for the frontends to serve
+	fronts := d.live().frontends
+	for _, lf := range fronts {
+		d.serve(lf)
 	}
 	close(d.serving)
-	d.log.Info("serving", "frontends", len(d.frontends))
+	d.reloadMu.Unlock()
+	d.log.Info("serving", "frontends", len(fronts))
 	reg := &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: d.cfg.Node.ID, Az: d.cfg.Node.AZ, RaftAddr: d.node.Addr(), HttpAddr: d.opsLn.Addr().String(), AdminAddr: d.AdminAddr(), RegisteredUnixMs: time.Now().UnixMilli()}}
 	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
 	defer cancel()
@@ -200,8 +214,22 @@ func (d *Daemon) FSM() *fsm.FSM { return d.fsm }
 // Learner returns the learner.
 func (d *Daemon) Learner() *proxy.Learner { return d.learner }
 
-// Frontends returns the frontends, in config order.
-func (d *Daemon) Frontends() []Frontend { return d.frontends }
+// Frontends returns the running frontends, in config order.
+func (d *Daemon) Frontends() []Frontend {
+	st := d.live()
+	out := make([]Frontend, len(st.frontends))
+	for i, lf := range st.frontends {
+		out[i] = lf.f
+	}
+	return out
+}
+
+// closeSockets stops accepting on every frontend's socket.
+func (d *Daemon) closeSockets() {
+	for _, s := range d.live().sockets {
+		_ = s.Close()
+	}
+}
 
 // OpsAddr returns the ops listener's address.
 func (d *Daemon) OpsAddr() string { return d.opsLn.Addr().String() }
@@ -213,7 +241,8 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	var errs []error
 	d.shutdown.Do(func() {
 		d.drainEIPs(ctx)
-		for _, f := range d.frontends {
+		d.closeSockets()
+		for _, f := range d.Frontends() {
 			if err := f.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("frontend %s: %w", f.Addr(), err))
 			}
@@ -241,7 +270,8 @@ func (d *Daemon) closeAll() error {
 		d.ops.Close()
 	}
 	d.stopAdmin()
-	for _, f := range d.frontends {
+	d.closeSockets()
+	for _, f := range d.Frontends() {
 		_ = f.Shutdown(context.Background())
 	}
 	if d.node != nil {
@@ -250,11 +280,12 @@ func (d *Daemon) closeAll() error {
 		}
 	}
 	d.wg.Wait()
+	d.checksWG.Wait()
 	if err := d.closeAccessLog(); err != nil {
 		errs = append(errs, err)
 	}
 	d.stopEIP()
-	for _, b := range d.backends {
+	for _, b := range d.live().backends {
 		b.Close()
 	}
 	return errors.Join(errs...)

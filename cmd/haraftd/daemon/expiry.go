@@ -12,17 +12,13 @@ import (
 
 // startExpiry runs the leader's session expiry for backends with
 // maxidle/maxlife.
-func (d *Daemon) startExpiry() {
-	backends := make([]*proxy.Backend, 0, len(d.backends))
-	for _, bc := range d.cfg.Backends {
-		backends = append(backends, d.backends[bc.Name])
-	}
+func (d *Daemon) startExpiry(ctx context.Context, backends []*proxy.Backend) {
 	e := proxy.NewSessionExpiry(backends, d.node.IsLeader,
 		func(ctx context.Context, t fsm.MessageType, m *fsmpb.ExpireSessions) (*fsmpb.ApplyResult, error) {
 			return d.node.ApplyAsLeader(ctx, t, m)
 		}, d.log)
-	d.wg.Add(1)
-	go func() { defer d.wg.Done(); e.Run(d.ctx) }()
+	d.checksWG.Add(1)
+	go func() { defer d.checksWG.Done(); e.Run(ctx) }()
 }
 
 // touchInterval reports used sessions often enough for the shortest

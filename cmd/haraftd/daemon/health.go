@@ -22,15 +22,31 @@ func healthCheck(c *config.Check) *proxy.HealthCheck {
 	return h
 }
 
+// restartChecks (re)starts, for the running backends, this node's health
+// checks and the leader's health agreement and session expiry; a reload
+// that replaced backends calls it again. The agreed health stays in the
+// replicated state meanwhile.
+func (d *Daemon) restartChecks() {
+	d.mu.Lock()
+	if d.checks != nil {
+		d.checks()
+	}
+	d.mu.Unlock()
+	d.checksWG.Wait()
+	ctx, cancel := context.WithCancel(d.ctx)
+	backends := d.live().orderedBackends()
+	d.startHealth(ctx, backends)
+	d.startExpiry(ctx, backends)
+	d.mu.Lock()
+	d.checks = cancel
+	d.mu.Unlock()
+}
+
 // startHealth runs this node's checks (reporting its views through the
 // leader) and the agreement loop that, on the leader, commits the agreed
 // health of every server.
-func (d *Daemon) startHealth() {
-	backends := make([]*proxy.Backend, 0, len(d.backends))
-	for _, bc := range d.cfg.Backends {
-		backends = append(backends, d.backends[bc.Name])
-	}
-	d.health = proxy.NewHealthMonitor(d.cfg.Node.ID, backends, func(ctx context.Context, views []*fsmpb.HealthView) error {
+func (d *Daemon) startHealth(ctx context.Context, backends []*proxy.Backend) {
+	h := proxy.NewHealthMonitor(d.cfg.Node.ID, backends, func(ctx context.Context, views []*fsmpb.HealthView) error {
 		res, err := d.node.Apply(ctx, fsm.ReportHealthViewsType, &fsmpb.ReportHealthViews{Views: views})
 		if err == nil && res.ErrorCode != "" {
 			return &applyError{res}
@@ -39,7 +55,10 @@ func (d *Daemon) startHealth() {
 	}, d.log)
 	// Servers added or removed at run time are checked or no longer, on
 	// every node, as soon as the table that has them is applied here.
-	d.health.FollowServers(d.fsm.Servers, 0)
+	h.FollowServers(d.fsm.Servers, 0)
+	d.mu.Lock()
+	d.health = h
+	d.mu.Unlock()
 	agree := proxy.NewHealthAgreement(proxy.AgreementOptions{
 		Backends: backends,
 		State:    d.fsm,
@@ -52,13 +71,18 @@ func (d *Daemon) startHealth() {
 		},
 		Logger: d.log,
 	})
-	d.wg.Add(2)
-	go func() { defer d.wg.Done(); d.health.Run(d.ctx) }()
-	go func() { defer d.wg.Done(); agree.Run(d.ctx) }()
+	d.checksWG.Add(2)
+	go func() { defer d.checksWG.Done(); h.Run(ctx) }()
+	go func() { defer d.checksWG.Done(); agree.Run(ctx) }()
 }
 
-// Health returns this node's health monitor (nil before it starts).
-func (d *Daemon) Health() *proxy.HealthMonitor { return d.health }
+// Health returns this node's health monitor (nil before it starts); a
+// reload that replaces backends replaces it.
+func (d *Daemon) Health() *proxy.HealthMonitor {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.health
+}
 
 // voters returns the ids of the voting members of the Raft configuration.
 func (d *Daemon) voters() []string {

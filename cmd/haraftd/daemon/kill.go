@@ -15,7 +15,8 @@ func (d *Daemon) Kill() error {
 		errs = append(errs, d.node.Kill())
 		cancelled, cancel := context.WithCancel(context.Background())
 		cancel()
-		for _, f := range d.frontends {
+		d.closeSockets()
+		for _, f := range d.Frontends() {
 			_ = f.Shutdown(cancelled) // a cancelled context closes connections at once
 		}
 		d.stopLearn()

@@ -73,6 +73,10 @@ var metricDefs = []metricDef{
 	{"haraft_eip_moves_total", "EIP placement changes this node observed since it started.", nil},
 	{"haraft_eip_controller_total", "What this node's EIP controller did while it led, by outcome: decision (placement committed), move (cloud association changed), drift_repair (an address moved outside haraft put back), error (a failed cloud call, retried), stale (a decision refused as stale).", []string{"outcome"}},
 	{"haraft_eip_agent_total", "What this node's EIP agent did with its own addresses, by action: hold, release, fence (its lease ran out), extend (its lease ran out during an election and it kept its addresses), error (a failed local move, retried), report.", []string{"action"}},
+	{"haraft_config_reloads_total", "Config reloads (SIGHUP, haraftctl reload) by result: ok, refused.", []string{"result"}},
+	{"haraft_config_last_reload_timestamp_seconds", "When the last config reload ran (0: none since the start).", nil},
+	{"haraft_config_last_reload_success", "1 when the last config reload was applied (or none ran), 0 when it was refused.", nil},
+	{"haraft_config_info", "1, labelled with the hash of the config the node runs.", []string{"hash"}},
 	{"haraft_events_total", "Cluster events this node observed since it started.", []string{"type"}},
 }
 
@@ -137,13 +141,24 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	gauge("haraft_ready", b2f(d.isServing()))
+	rs := d.ReloadStatus()
+	counter("haraft_config_reloads_total", rs.Reloads-rs.Failures, "ok")
+	counter("haraft_config_reloads_total", rs.Failures, "refused")
+	if rs.Last.IsZero() {
+		gauge("haraft_config_last_reload_timestamp_seconds", 0)
+	} else {
+		gauge("haraft_config_last_reload_timestamp_seconds", float64(rs.Last.UnixNano())/1e9)
+	}
+	gauge("haraft_config_last_reload_success", b2f(rs.Last.IsZero() || rs.LastOK))
+	gauge("haraft_config_info", 1, rs.ConfigHash)
 
 	for k, n := range d.fsm.SessionsPerServer() {
 		gauge("haraft_sessions", float64(n), k.Backend, k.Name)
 	}
 	table := d.fsm.Servers()
-	for _, bc := range d.cfg.Backends {
-		b := d.backends[bc.Name]
+	live := d.live()
+	for _, bc := range live.cfg.Backends {
+		b := live.backends[bc.Name]
 		for _, s := range b.ServersFor(table) { // configured and added at run time, not removed
 			st := table.Get(bc.Name, s.Name)
 			gauge("haraft_server_health", float64(st.Health), bc.Name, s.Name)
@@ -168,8 +183,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
-	for i, f := range d.frontends {
-		fc, st := d.cfg.Frontends[i], f.Stats()
+	for _, lf := range live.frontends {
+		f, fc := lf.f, lf.fc
+		st := f.Stats()
 		counter("haraft_frontend_requests_total", st.Requests, fc.Name, fc.Backend)
 		counter("haraft_frontend_errors_total", st.Errors, fc.Name, fc.Backend)
 		for _, r := range f.Rejects() {

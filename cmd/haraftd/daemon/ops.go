@@ -52,6 +52,8 @@ type Status struct {
 	// ClusterInsecure: the cluster port speaks plain TCP (no raft.tls):
 	// whoever reaches it can speak Raft to this node.
 	ClusterInsecure bool `json:"cluster_insecure"`
+	// Config: the running config's hash and the last live reload.
+	Config ReloadStatus `json:"config"`
 }
 
 // Status returns the node's summary.
@@ -68,5 +70,6 @@ func (d *Daemon) Status() Status {
 		Node: d.cfg.Node.ID, AZ: d.cfg.Node.AZ, State: r.State().String(), Leader: leader, Term: r.CurrentTerm(),
 		CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), Ready: ready,
 		Sessions: d.fsm.SessionCount(), Learner: d.learner.Stats(), ClusterInsecure: d.node.Insecure(),
+		Config: d.ReloadStatus(),
 	}
 }

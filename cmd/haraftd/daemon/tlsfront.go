@@ -31,12 +31,13 @@ var (
 	_ Frontend = (*proxy.TCPFrontend)(nil)
 )
 
-// newFrontend binds frontends[i] of the config. A certificate that cannot
-// be loaded fails the start with the file named.
-func (d *Daemon) newFrontend(i int, fc config.Frontend) (Frontend, error) {
+// newFrontend builds frontends[i] of cfg on ln, the handle of its socket
+// (listenmux.go). A certificate that cannot be loaded fails the start (or
+// the reload) with the file named.
+func (d *Daemon) newFrontend(cfg *config.Config, backends map[string]*proxy.Backend, i int, fc config.Frontend, ln net.Listener) (Frontend, error) {
 	o := proxy.FrontendOptions{
-		Name: fc.Name, Bind: fc.Bind, Backend: d.backends[fc.Backend], Timeouts: timeouts(d.cfg),
-		Redispatch: backendConfig(d.cfg, fc.Backend).Option(config.OptionRedispatch),
+		Name: fc.Name, Bind: fc.Bind, Listener: ln, Backend: backends[fc.Backend], Timeouts: timeouts(cfg),
+		Redispatch: backendConfig(cfg, fc.Backend).Option(config.OptionRedispatch),
 		MaxConn:    fc.MaxConn, Global: d.conns, AccessLog: d.frontendAccessLog(fc),
 	}
 	if fc.Mode == config.ModeTCP {
@@ -51,30 +52,31 @@ func (d *Daemon) newFrontend(i int, fc config.Frontend) (Frontend, error) {
 	}
 	minVersion, err := proxy.ParseTLSVersion(fc.TLS.MinVersion)
 	if err != nil {
-		return nil, fmt.Errorf("%s: frontends[%d].tls.min_version: %w", d.cfg.File, i, err)
+		return nil, fmt.Errorf("%s: frontends[%d].tls.min_version: %w", cfg.File, i, err)
 	}
 	store, err := proxy.NewCertStore(pairs, d.log.With("frontend", fc.Name))
 	if err != nil {
-		return nil, fmt.Errorf("%s: frontends[%d].tls: %w", d.cfg.File, i, err)
+		return nil, fmt.Errorf("%s: frontends[%d].tls: %w", cfg.File, i, err)
 	}
 	return proxy.NewTLSFrontend(proxy.TLSFrontendOptions{FrontendOptions: o, Certs: store, MinVersion: minVersion}, d.fsm, d.learner, d.log)
 }
 
-// Reload reads the certificate files of every TLS frontend again (haraftd
-// calls it on SIGHUP). New connections get the new certificates; the
-// connections already open are not touched. A frontend whose files cannot
-// be loaded keeps serving the certificates it had; the error names them.
+// Reload reads the certificate files of every TLS frontend again (dev
+// mode; haraftd's SIGHUP calls ReloadFile, which also does). New
+// connections get the new certificates; the connections already open are
+// not touched. A frontend whose files cannot be loaded keeps serving the
+// certificates it had; the error names them.
 func (d *Daemon) Reload() error {
 	var errs []error
 	n := 0
-	for i, f := range d.frontends {
-		tf, ok := f.(*proxy.TLSFrontend)
+	for _, lf := range d.live().frontends {
+		tf, ok := lf.f.(*proxy.TLSFrontend)
 		if !ok {
 			continue
 		}
 		n++
 		if err := tf.Reload(); err != nil {
-			errs = append(errs, fmt.Errorf("frontend %s: %w", d.cfg.Frontends[i].Name, err))
+			errs = append(errs, fmt.Errorf("frontend %s: %w", lf.fc.Name, err))
 		}
 	}
 	d.log.Info("reload", "tls_frontends", n, "failed", len(errs))

@@ -1,0 +1,148 @@
+package daemon
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// A frontend's listening socket outlives the frontend serving it: a live
+// reload builds a new frontend (new backend, timeouts, options) on the
+// socket already open and switches new connections over to it, while the
+// old frontend drains the connections it accepted. The socket is never
+// closed and reopened, so no connection is refused and nothing queued in
+// the kernel's accept queue is lost.
+//
+// socket accepts in one goroutine of its own and hands each connection to
+// the frontend serving it at that moment, through that frontend's handle
+// (a net.Listener). A frontend's maxconn waits before it takes the next
+// connection from its handle, so at its limit one accepted connection at
+// most waits in the socket's goroutine; the rest wait in the kernel.
+type socket struct {
+	ln   net.Listener
+	bind string // as the config wrote it: frontends with the same bind share the socket
+
+	mu      sync.Mutex
+	cur     *handle       // the frontend taking new connections; nil: none yet
+	changed chan struct{} // closed (and replaced) when cur changes
+	closed  chan struct{}
+	once    sync.Once
+	done    chan struct{} // the accept loop returned
+}
+
+func listenSocket(bind string) (*socket, error) {
+	ln, err := net.Listen("tcp", bind)
+	if err != nil {
+		return nil, err
+	}
+	s := &socket{ln: ln, bind: bind, changed: make(chan struct{}), closed: make(chan struct{}), done: make(chan struct{})}
+	go s.acceptLoop()
+	return s, nil
+}
+
+// newHandle returns a listener for a frontend; it receives connections once
+// it is made current (serve).
+func (s *socket) newHandle() *handle {
+	return &handle{s: s, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+// serve makes h the frontend taking the socket's new connections.
+func (s *socket) serve(h *handle) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur = h
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Close stops accepting: connections not accepted yet are refused by the
+// kernel from now on.
+func (s *socket) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.closed)
+		err = s.ln.Close()
+		<-s.done
+	})
+	return err
+}
+
+func (s *socket) acceptLoop() {
+	defer close(s.done)
+	var backoff time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.closed:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		s.deliver(c)
+	}
+}
+
+// deliver hands c to the current frontend, following a switch that
+// happens while it waits.
+func (s *socket) deliver(c net.Conn) {
+	for {
+		s.mu.Lock()
+		h, changed := s.cur, s.changed
+		s.mu.Unlock()
+		var hclosed chan struct{}
+		var conns chan net.Conn
+		if h != nil {
+			conns, hclosed = h.conns, h.closed
+		}
+		select {
+		case conns <- c:
+			return
+		case <-hclosed: // shutting down without a successor: wait for one or the end
+			select {
+			case <-changed:
+			case <-s.closed:
+				_ = c.Close()
+				return
+			}
+		case <-changed:
+		case <-s.closed:
+			_ = c.Close()
+			return
+		}
+	}
+}
+
+// handle is one frontend's view of a socket.
+type handle struct {
+	s      *socket
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (h *handle) Accept() (net.Conn, error) {
+	select {
+	case c := <-h.conns:
+		return c, nil
+	case <-h.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops this frontend taking connections; the socket stays open.
+func (h *handle) Close() error {
+	h.once.Do(func() { close(h.closed) })
+	return nil
+}
+
+func (h *handle) Addr() net.Addr { return h.s.ln.Addr() }

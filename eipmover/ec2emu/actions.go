@@ -3,6 +3,7 @@ package ec2emu
 import (
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -476,10 +477,10 @@ func (e *Emulator) actDescribeAddresses(c *call) (any, *apiError) {
 func isInstanceFilter(name string) bool {
 	switch name {
 	case "availability-zone", "instance-id", "instance-state-name", "instance-type",
-		"ip-address", "network-interface.network-interface-id", "private-ip-address":
+		"ip-address", "network-interface.network-interface-id", "private-ip-address", "tag-key":
 		return true
 	}
-	return false
+	return strings.HasPrefix(name, "tag:") && len(name) > len("tag:")
 }
 
 func (e *Emulator) actDescribeInstances(c *call) (any, *apiError) {
@@ -506,7 +507,10 @@ func (e *Emulator) actDescribeInstances(c *call) (any, *apiError) {
 			case "instance-id":
 				return inst.ID
 			case "instance-state-name":
-				return "running"
+				return inst.State
+			case "tag-key":
+				// Handled below: any of the keys may match.
+				return ""
 			case "instance-type":
 				return inst.InstanceType
 			case "ip-address":
@@ -518,7 +522,13 @@ func (e *Emulator) actDescribeInstances(c *call) (any, *apiError) {
 			}
 			return ""
 		}
-		if len(ids) > 0 && !slices.Contains(ids, id) || !matchFilters(filters, field) {
+		tagField := func(name string) string {
+			if k, ok := strings.CutPrefix(name, "tag:"); ok {
+				return inst.Tags[k]
+			}
+			return field(name)
+		}
+		if len(ids) > 0 && !slices.Contains(ids, id) || !matchFilters(withoutTagKey(filters), tagField) || !matchTagKey(filters, inst.Tags) {
 			continue
 		}
 		resp.Reservations.Items = append(resp.Reservations.Items, xmlReservation{
@@ -528,6 +538,36 @@ func (e *Emulator) actDescribeInstances(c *call) (any, *apiError) {
 		})
 	}
 	return resp, nil
+}
+
+// withoutTagKey returns the filters other than tag-key (a tag:KEY filter
+// reads a missing tag as "").
+func withoutTagKey(fs []filter) []filter {
+	return slices.DeleteFunc(slices.Clone(fs), func(f filter) bool { return f.name == "tag-key" })
+}
+
+// matchTagKey reports whether every tag-key filter matches one of the keys.
+func matchTagKey(fs []filter, tags map[string]string) bool {
+	for _, f := range fs {
+		if f.name != "tag-key" {
+			continue
+		}
+		if !slices.ContainsFunc(slices.Collect(maps.Keys(tags)), func(k string) bool {
+			return slices.ContainsFunc(f.values, func(pat string) bool { return wildcardMatch(pat, k) })
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
+func xmlTagsOf(tags map[string]string) []xmlTag {
+	keys := slices.Sorted(maps.Keys(tags))
+	out := make([]xmlTag, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, xmlTag{Key: k, Value: tags[k]})
+	}
+	return out
 }
 
 // publicIPOfLocked returns the EIP associated with an interface address.
@@ -577,7 +617,8 @@ func (e *Emulator) xmlInstanceLocked(inst *instanceRec, publicIP string) xmlInst
 	}
 	return xmlInstance{
 		InstanceID: inst.ID, ImageID: inst.imageID,
-		State:          xmlInstanceState{Code: 16, Name: "running"},
+		State:          xmlInstanceState{Code: instanceStateCodes[inst.State], Name: inst.State},
+		Tags:           xmlTagsOf(inst.Tags),
 		PrivateDNSName: dnsName(inst.PrivateIP),
 		InstanceType:   inst.InstanceType,
 		LaunchTime:     launch,

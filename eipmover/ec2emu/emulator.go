@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
@@ -89,6 +90,29 @@ type Instance struct {
 	// EIP may be associated with (PrivateIpAddress).
 	SecondaryIPs []string `json:"secondary_ips,omitempty"`
 	InstanceType string   `json:"instance_type,omitempty"`
+	// Tags are the instance's tags (filters tag:KEY and tag-key).
+	Tags map[string]string `json:"tags,omitempty"`
+	// State is the instance state name (pending, running, shutting-down,
+	// terminated, stopping, stopped); empty is running.
+	State string `json:"state,omitempty"`
+}
+
+// instanceStateCodes are EC2's codes for the instance state names.
+var instanceStateCodes = map[string]int{"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48, "stopping": 64, "stopped": 80}
+
+// SetInstanceState changes an instance's state (see Instance.State).
+func (e *Emulator) SetInstanceState(id, state string) error {
+	if _, ok := instanceStateCodes[state]; !ok {
+		return fmt.Errorf("set instance %s state %q: %w", id, state, ErrInvalid)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	in, ok := e.instances[id]
+	if !ok {
+		return fmt.Errorf("set instance %s state: %w", id, ErrNotFound)
+	}
+	in.State = state
+	return nil
 }
 
 // Address is an Elastic IP and its association, if any.
@@ -271,6 +295,13 @@ func (e *Emulator) AddInstance(in Instance) error {
 	if in.InstanceType == "" {
 		in.InstanceType = "t3.micro"
 	}
+	if in.State == "" {
+		in.State = "running"
+	}
+	if _, ok := instanceStateCodes[in.State]; !ok {
+		return fmt.Errorf("add instance %s: state %q: %w", in.ID, in.State, ErrInvalid)
+	}
+	in.Tags = maps.Clone(in.Tags)
 	in.SecondaryIPs = slices.Clone(in.SecondaryIPs)
 	e.instances[in.ID] = &instanceRec{
 		Instance:      in,
@@ -291,6 +322,7 @@ func (e *Emulator) Instances() []Instance {
 	for _, id := range e.instanceOrder {
 		in := e.instances[id].Instance
 		in.SecondaryIPs = slices.Clone(in.SecondaryIPs)
+		in.Tags = maps.Clone(in.Tags)
 		out = append(out, in)
 	}
 	return out

@@ -190,6 +190,12 @@ type xmlInstance struct {
 	Architecture     string              `xml:"architecture"`
 	RootDeviceType   string              `xml:"rootDeviceType"`
 	Interfaces       []xmlInstanceNetIfc `xml:"networkInterfaceSet>item"`
+	Tags             []xmlTag            `xml:"tagSet>item,omitempty"`
+}
+
+type xmlTag struct {
+	Key   string `xml:"key"`
+	Value string `xml:"value"`
 }
 
 type xmlNetIfcAssociation struct {

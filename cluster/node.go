@@ -19,7 +19,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"google.golang.org/grpc"
@@ -75,7 +74,9 @@ type Config struct {
 
 	FSM    *fsm.FSM
 	Logger *slog.Logger
-	// RaftLogLevel is hashicorp/raft's own log level ("warn" by default).
+	// RaftLogLevel, when set, filters hashicorp/raft's lines further than
+	// Logger's handler does ("off" silences them); by default the
+	// handler's level alone applies, as to every other line.
 	RaftLogLevel string
 }
 
@@ -101,6 +102,7 @@ type Node struct {
 	catchUp  catchUp
 	watch    *diskWatch
 	closed   sync.Once
+	stopping atomic.Bool // BeginShutdown: raft errors are expected (hclog.go)
 	// contacts answers peers' contact pings; set by NewLiveness.
 	contacts atomic.Pointer[peerContacts]
 }
@@ -144,7 +146,7 @@ func New(cfg Config) (*Node, error) {
 	if err := dd.checkOwner(store, cfg.NodeID, cfg.ClusterID, log); err != nil {
 		return nil, err
 	}
-	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft." + cfg.NodeID, Level: hclog.LevelFromString(orDefault(cfg.RaftLogLevel, "warn"))})
+	hlog := newHCLog(log, "raft", cfg.RaftLogLevel, &n.stopping)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(dd.snapshots, 3, hlog)
 	if err != nil {
 		return nil, fmt.Errorf("%w: snapshots in %s: %v", ErrDataDir, dd.snapshots, err)
@@ -368,6 +370,7 @@ func (n *Node) OnLeaderChange(fn func(LeaderChange)) { n.observer.subscribe(fn) 
 // port and the stores, in that order.
 func (n *Node) Shutdown(ctx context.Context) error {
 	var err error
+	n.BeginShutdown()
 	n.closed.Do(func() {
 		if n.raft != nil && n.IsLeader() && len(n.raft.GetConfiguration().Configuration().Servers) > 1 {
 			f := n.raft.LeadershipTransfer()
@@ -385,6 +388,14 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	})
 	return err
 }
+
+// BeginShutdown tells the node that it, or its whole cluster, is being
+// stopped on purpose: from now on hashicorp/raft's errors (a closed
+// transport under an in-flight RPC, replication stopped by a leadership
+// transfer, peers that went away) are expected and logged at INFO with
+// shutdown=true. Shutdown calls it; a process stopping several nodes
+// (haraftd -dev) calls it on all of them first.
+func (n *Node) BeginShutdown() { n.stopping.Store(true) }
 
 func (n *Node) closeResources() error {
 	var errs []error

@@ -35,6 +35,15 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runContext(ctx, args, stdout, stderr, daemon.DefaultDevOptions)
+}
+
+// runContext runs haraftd until ctx is done (SIGINT, SIGTERM); devOptions
+// gives -dev's options for a data dir (the README's ports, or free ones in
+// tests).
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer, devOptions func(dataDir string) daemon.DevOptions) int {
 	if len(args) > 0 && args[0] == "tls" {
 		// Certificates are made where haraftd is installed, before any
 		// node runs, as consul tls does; haraftctl talks to running nodes.
@@ -47,7 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		check    = fs.Bool("check", false, "validate -config and exit")
 		dev      = fs.Bool("dev", false, "run a 3-node development cluster with two demo backends on loopback")
 		dataDir  = fs.String("data", "", "-dev: data dir root (default: a new temporary dir)")
-		logLevel = fs.String("log-level", "info", "debug|info|warn|error")
+		logLevel = fs.String("log-level", "", "debug|info|warn|error (default: the config's log.level, else info)")
+		logFmt   = fs.String("log-format", "", "text|json (default: the config's log.format, else text)")
 		showVer  = fs.Bool("version", false, "print the build (module version, VCS revision and time, Go version) and exit")
 	)
 	fs.Usage = func() {
@@ -61,18 +71,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, version.String("haraftd"))
 		return 0
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "haraftd: -log-level: %v\n", err)
-		return 2
+	newLog := func(c config.Log) (*slog.Logger, bool) {
+		if *logFmt != "" {
+			c.Format = *logFmt
+		}
+		if c.Format != "" && c.Format != "text" && c.Format != "json" {
+			fmt.Fprintf(stderr, "haraftd: -log-format: want text or json, got %q\n", c.Format)
+			return nil, false
+		}
+		h, err := c.Handler(stderr, *logLevel)
+		if err != nil {
+			fmt.Fprintf(stderr, "haraftd: -log-level: %v\n", err)
+			return nil, false
+		}
+		log := slog.New(h)
+		routeLibraryLogs(log)
+		return log, true
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	switch {
 	case *dev:
-		return runDev(ctx, *dataDir, log, stdout, stderr)
+		log, ok := newLog(config.Log{})
+		if !ok {
+			return 2
+		}
+		return runDev(ctx, *dataDir, devOptions, log, stdout, stderr)
 	case *cfgPath == "":
 		fs.Usage()
 		return 2
@@ -89,6 +111,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
 		return 0
+	}
+	log, ok := newLog(cfg.Log)
+	if !ok {
+		return 2
 	}
 	d, err := daemon.Start(cfg, daemon.Options{Logger: log})
 	if err != nil {
@@ -123,17 +149,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func runDev(ctx context.Context, dataDir string, log *slog.Logger, stdout, stderr io.Writer) int {
+func runDev(ctx context.Context, dataDir string, devOptions func(string) daemon.DevOptions, log *slog.Logger, stdout, stderr io.Writer) int {
 	if dataDir == "" {
+		// A throwaway dir (it holds the dev CA's key): removed on exit.
 		var err error
 		if dataDir, err = os.MkdirTemp("", "haraft-dev-"); err != nil {
 			fmt.Fprintf(stderr, "haraftd: %v\n", err)
 			return 1
 		}
+		defer func() {
+			if err := os.RemoveAll(dataDir); err != nil {
+				log.Warn("could not remove the dev data dir", "dir", dataDir, "err", err)
+			}
+		}()
 	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c, err := daemon.StartDev(sctx, daemon.DefaultDevOptions(dataDir))
+	o := devOptions(dataDir)
+	o.Logger = log
+	c, err := daemon.StartDev(sctx, o)
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return 130

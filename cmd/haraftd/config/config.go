@@ -36,6 +36,7 @@ type Config struct {
 	EIPMover  EIPMover   `yaml:"eip_mover"`      // how they move (eips.go)
 	Global    Global     `yaml:"global"`         // process-wide settings (HAProxy's global section)
 	AccessLog AccessLog  `yaml:"access_log"`     // per-request log (accesslog.go)
+	Log       Log        `yaml:"log"`            // the daemon's own log: format, level (log.go)
 
 	// lines maps a field path ("backends[0].servers[1].addr") to the line
 	// it was read from; Validate uses it to place its errors. nil for

@@ -355,6 +355,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			d.mapping(p, v, []field{{"maxconn", d.integer(&c.Global.MaxConn)}})
 		}},
 		{"access_log", func(p string, v *yaml.Node) { d.accessLog(p, v, &c.AccessLog) }},
+		{"log", func(p string, v *yaml.Node) { d.log(p, v, &c.Log) }},
 	})
 }
 

@@ -45,6 +45,7 @@ func (c *Config) Validate() error {
 	v.frontends(c.Frontends, c.Backends)
 	v.maxconn(c)
 	v.accessLog(c)
+	v.log(c.Log)
 	v.listeners(c)
 	v.eips(c)
 	return v.errs.orNil()

@@ -239,6 +239,7 @@ func (d *Daemon) OpsAddr() string { return d.opsLn.Addr().String() }
 // leadership over and stop Raft, then close the ops listener.
 func (d *Daemon) Shutdown(ctx context.Context) error {
 	var errs []error
+	d.BeginShutdown()
 	d.shutdown.Do(func() {
 		d.drainEIPs(ctx)
 		d.closeSockets()
@@ -252,6 +253,14 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 		errs = append(errs, d.closeAll())
 	})
 	return errors.Join(errs...)
+}
+
+// BeginShutdown marks the node as stopping on purpose, so that Raft's
+// errors from here on are logged as expected (cluster.Node.BeginShutdown).
+func (d *Daemon) BeginShutdown() {
+	if d.node != nil {
+		d.node.BeginShutdown()
+	}
 }
 
 // closeAll stops what Start started; it waits for the learner to flush

@@ -217,6 +217,13 @@ func (c *DevCluster) RestartNode(i int) error {
 // Shutdown stops every node, then the demo backends.
 func (c *DevCluster) Shutdown(ctx context.Context) error {
 	var errs []error
+	// The whole cluster stops: what each node sees of the others going
+	// away is expected.
+	for _, d := range c.Nodes {
+		if d != nil {
+			d.BeginShutdown()
+		}
+	}
 	for i, d := range c.Nodes {
 		if d != nil {
 			errs = append(errs, d.Shutdown(ctx))

@@ -64,6 +64,10 @@ type BackendOptions struct {
 	// client; no pooled server connection).
 	HTTPClose bool
 	Check     *HealthCheck // nil: no active checks
+	// StickSrc binds each client source address to the server its first
+	// connection was balanced to (HAProxy's stick on src with a peers
+	// table): mode tcp backends; nil: none. See stick.go.
+	StickSrc *StickOptions
 }
 
 // Timeouts are HAProxy's timeouts of the same names.
@@ -103,6 +107,7 @@ type Backend struct {
 	Servers []*Server
 
 	balancer Balancer
+	stickSrc bool // Cookie is the learned-session policy of stick on src
 	timeouts Timeouts
 	fwdFor   bool
 	fwdPH    bool // X-Forwarded-Proto/-Host
@@ -123,7 +128,13 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 	if len(o.Servers) == 0 {
 		return nil, fmt.Errorf("backend %s: no servers", o.Name)
 	}
-	b := &Backend{Name: o.Name, Cookie: o.Cookie, LearnSync: o.LearnSync, timeouts: o.Timeouts, fwdFor: o.ForwardFor, fwdPH: o.ForwardProtoHost, close: o.HTTPClose, check: o.Check}
+	if o.StickSrc != nil {
+		if o.Cookie != nil {
+			return nil, fmt.Errorf("backend %s: stick on src and a cookie: choose one", o.Name)
+		}
+		o.Cookie = o.StickSrc.sessions()
+	}
+	b := &Backend{Name: o.Name, Cookie: o.Cookie, stickSrc: o.StickSrc != nil, LearnSync: o.LearnSync, timeouts: o.Timeouts, fwdFor: o.ForwardFor, fwdPH: o.ForwardProtoHost, close: o.HTTPClose, check: o.Check}
 	bal, err := NewBalancer(o.Balance)
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", o.Name, err)

@@ -21,6 +21,7 @@ type TCPFrontend struct {
 	name     string
 	backend  *Backend
 	state    State
+	learner  *Learner
 	ln       *limitListener
 	log      *slog.Logger
 	redisp   bool
@@ -34,7 +35,8 @@ type TCPFrontend struct {
 // NewTCPFrontend binds the listener (unless one is given) and prepares
 // the frontend; call Serve to accept connections. MaxHeaderBytes is
 // ignored.
-func NewTCPFrontend(o FrontendOptions, st State, log *slog.Logger) (*TCPFrontend, error) {
+// The learner replicates the bindings of stick on src (nil: none).
+func NewTCPFrontend(o FrontendOptions, st State, l *Learner, log *slog.Logger) (*TCPFrontend, error) {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -42,7 +44,7 @@ func NewTCPFrontend(o FrontendOptions, st State, log *slog.Logger) (*TCPFrontend
 	if err != nil {
 		return nil, err
 	}
-	f := &TCPFrontend{name: o.Name, backend: o.Backend, state: st, ln: ln, log: log.With("frontend", o.Name),
+	f := &TCPFrontend{name: o.Name, backend: o.Backend, state: st, learner: l, ln: ln, log: log.With("frontend", o.Name),
 		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults()}
 	t := f.timeouts
 	f.engine = l4.NewServer(f, l4.Options{Connect: t.Connect, Client: t.Client, Server: t.Server, Tunnel: t.Tunnel,
@@ -117,11 +119,12 @@ type tcpSession struct {
 // Open starts the policy of a client connection (l4.Policy).
 func (f *TCPFrontend) Open(clientIP string) l4.Session { return &tcpSession{f: f, clientIP: clientIP} }
 
-// Route balances the connection over the usable servers (no stickiness
-// yet: a cookie-less route) and takes the server's maxconn slot.
+// Route sends the connection to the server its source address is bound
+// to (stick on src), else balances it over the usable servers, and takes
+// the server's maxconn slot.
 func (s *tcpSession) Route() (string, error) {
 	f := s.f
-	rt, err := f.backend.route(f.state, nil, nil, s.clientIP)
+	rt, learn, err := f.backend.routeSrc(f.state, f.learner, s.clientIP)
 	if err != nil {
 		return "", err
 	}
@@ -129,6 +132,7 @@ func (s *tcpSession) Route() (string, error) {
 		return "", fmt.Errorf("server %s: %w", rt.server.Name, err)
 	}
 	s.slot = rt.server
+	f.learnSrc(f.learner, f.backend, rt.server.Name, learn)
 	return rt.server.Addr, nil
 }
 
@@ -147,6 +151,13 @@ func (s *tcpSession) Redispatch(cause error) string {
 		return ""
 	}
 	f.redispatches.Add(1)
+	if f.backend.stickSrc {
+		// The bound (or just learned) server could not be reached: the
+		// binding moves.
+		if key, ok := srcKey(s.clientIP); ok && f.learner != nil {
+			f.learner.rebind(f.backend.Name, key, next.Name)
+		}
+	}
 	f.log.Info("redispatch", "from", s.slot.Name, "to", next.Name, "err", cause)
 	s.slot.release(true)
 	s.slot = next

@@ -69,7 +69,7 @@ func startTCP(t testing.TB, o tcpOpts, addrs ...string) *TCPFrontend {
 	if st == nil {
 		st = &stubState{}
 	}
-	f, err := NewTCPFrontend(FrontendOptions{Name: "tcp", Bind: "127.0.0.1:0", Backend: b, Timeouts: o.timeouts, Redispatch: o.redisp}, st, nil)
+	f, err := NewTCPFrontend(FrontendOptions{Name: "tcp", Bind: "127.0.0.1:0", Backend: b, Timeouts: o.timeouts, Redispatch: o.redisp}, st, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestTCPShutdownClosesAtDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := NewTCPFrontend(FrontendOptions{Name: "tcp", Bind: "127.0.0.1:0", Backend: b}, &stubState{}, nil)
+	f, err := NewTCPFrontend(FrontendOptions{Name: "tcp", Bind: "127.0.0.1:0", Backend: b}, &stubState{}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,6 +171,14 @@ type CertKey struct {
 }
 
 // TLS versions allowed in frontends[].tls.min_version.
+// Stick is HAProxy's `stick on src` with a peers table: the client's
+// source address is bound to the server its first connection went to, and
+// the binding is replicated as a learned session.
+type Stick struct {
+	On     string   `yaml:"on"`     // src (the only one)
+	Expire Duration `yaml:"expire"` // idle longer than this, by the leader's clock, and the binding goes; 0: never
+}
+
 // Modes of frontends and backends (HAProxy's mode).
 const (
 	ModeHTTP = "http"
@@ -186,6 +194,7 @@ var tlsVersions = []string{"1.0", "1.1", "1.2", "1.3"}
 type Backend struct {
 	Name        string   `yaml:"name"`         // required, unique among backends
 	Mode        string   `yaml:"mode"`         // http (default) | tcp: no cookie, httpchk or HTTP options
+	Stick       *Stick   `yaml:"stick"`        // mode tcp: stick on the client's source address; nil: none
 	Balance     string   `yaml:"balance"`      // roundrobin (default) | leastconn | source | random
 	Cookie      *Cookie  `yaml:"cookie"`       // optional; nil = no stickiness
 	LearnCommit string   `yaml:"learn_commit"` // async (default) | sync; only meaningful with cookie mode learn

@@ -458,6 +458,18 @@ func (d *decoder) backend(path string, v *yaml.Node, b *Backend) {
 			b.Cookie = ck
 		}},
 		{"learn_commit", d.str(&b.LearnCommit)},
+		{"stick", func(p string, v *yaml.Node) {
+			if isNull(resolve(v)) {
+				b.Stick = nil
+				return
+			}
+			st := &Stick{}
+			d.mapping(p, v, []field{
+				{"on", d.str(&st.On)},
+				{"expire", d.duration(&st.Expire)},
+			})
+			b.Stick = st
+		}},
 		{"check", func(p string, v *yaml.Node) {
 			if isNull(resolve(v)) {
 				b.Check = nil

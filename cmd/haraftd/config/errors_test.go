@@ -93,7 +93,7 @@ func TestParseErrors(t *testing.T) {
 			return edit(t, "    cookie: {name: JSESSIONID, mode: learn}", "    mode: tcp\n    cookie: {name: S, mode: insert}\n    options: [redispatch, forwardfor]\n    check: {httpchk: {uri: /}}")
 		}, []string{
 			`t.yaml:14: frontends[0].mode: http frontend on backend "app" of mode tcp: the modes must match`,
-			`t.yaml:20: backends[0].cookie: HTTP-only setting on a mode tcp backend (a TCP connection carries no cookie; HAProxy's stick on src is not supported yet)`,
+			`t.yaml:20: backends[0].cookie: HTTP-only setting on a mode tcp backend (a TCP connection carries no cookie; stick: {on: src} binds source addresses)`,
 			`t.yaml:21: backends[0].options[1]: HTTP-only setting on a mode tcp backend: option forwardfor adds or reads HTTP header fields`,
 			`t.yaml:22: backends[0].check.httpchk: HTTP-only setting on a mode tcp backend (mode tcp checks connect to the server)`,
 		}},
@@ -104,16 +104,19 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:18: frontends[0].tls: not supported with mode tcp (the TCP engine relays bytes; terminate TLS on the servers)`,
 		}},
 		{"bad mode and negative tunnel", func(t *testing.T) string {
-			return edit(t, "    cookie: {name: JSESSIONID, mode: learn}", "    mode: udp") + "timeouts: {tunnel: -1s}\n"
+			return edit(t, "    cookie: {name: JSESSIONID, mode: learn}", "    mode: udp\n    stick: {on: dst, expire: -1s}") + "timeouts: {tunnel: -1s}\n"
 		}, []string{
 			`t.yaml:19: backends[0].mode: invalid value "udp" (allowed: http, tcp)`,
-			`t.yaml:25: timeouts.tunnel: must not be negative (0: unset)`,
+			`t.yaml:20: backends[0].stick.on: invalid value "dst" (allowed: src)`,
+			`t.yaml:20: backends[0].stick.expire: must not be negative (0: never)`,
+			`t.yaml:20: backends[0].stick: only with mode tcp (HTTP backends stick with a cookie)`,
+			`t.yaml:26: timeouts.tunnel: must not be negative (0: unset)`,
 		}},
 
 		// Unknown and duplicate fields.
 		{"unknown field", func(t *testing.T) string {
 			return edit(t, "    cookie: {name: JSESSIONID, mode: learn}", "    balanse: leastconn")
-		}, []string{`t.yaml:19: backends[0].balanse: unknown field (known: name, mode, balance, cookie, learn_commit, check, servers, options)`}},
+		}, []string{`t.yaml:19: backends[0].balanse: unknown field (known: name, mode, balance, cookie, learn_commit, stick, check, servers, options)`}},
 		{"unknown section", func(t *testing.T) string { return edit(t, "http:", "htp:") },
 			[]string{
 				`t.yaml:1: http.addr: required`, // absent: line of the enclosing (root) mapping
@@ -350,7 +353,7 @@ func TestParseMergeAndAliases(t *testing.T) {
 		want       []string
 	}{
 		{"unknown field in merged mapping", base + "  - <<: {name: api, servers: [{name: X, addr: 'h:1'}], sticky: 1}\n",
-			[]string{`t.yaml:25: backends[1].sticky: unknown field (known: name, mode, balance, cookie, learn_commit, check, servers, options)`}},
+			[]string{`t.yaml:25: backends[1].sticky: unknown field (known: name, mode, balance, cookie, learn_commit, stick, check, servers, options)`}},
 		{"merge of a scalar", base + "  - <<: 5\n    name: api\n    servers: [{name: X, addr: 'h:1'}]\n",
 			[]string{`t.yaml:25: backends[1]: merge (<<) needs a mapping or a sequence of mappings, got "5"`}},
 		{"explicit key wins over merged", base + "  - <<: {name: app, balance: source}\n    name: api\n    servers: [{name: X, addr: 'h:1'}]\n    balance: rr\n",

@@ -238,6 +238,15 @@ func (v *validator) backends(bs []Backend) {
 		if b.Mode == ModeTCP {
 			v.tcpBackend(path, b)
 		}
+		if s := b.Stick; s != nil {
+			v.enum(path+".stick.on", s.On, []string{"src"})
+			if s.Expire.Duration < 0 {
+				v.errf(path+".stick.expire", "must not be negative (0: never)")
+			}
+			if b.Mode != ModeTCP {
+				v.errf(path+".stick", "only with mode tcp (HTTP backends stick with a cookie)")
+			}
+		}
 		v.enum(path+".balance", b.Balance, balances)
 		v.enum(path+".learn_commit", b.LearnCommit, learnCommits)
 		if b.Cookie != nil {
@@ -532,7 +541,7 @@ func backendMode(bs []Backend, name string) string {
 func (v *validator) tcpBackend(path string, b *Backend) {
 	const why = "HTTP-only setting on a mode tcp backend"
 	if b.Cookie != nil {
-		v.errf(path+".cookie", "%s (a TCP connection carries no cookie; HAProxy's stick on src is not supported yet)", why)
+		v.errf(path+".cookie", "%s (a TCP connection carries no cookie; stick: {on: src} binds source addresses)", why)
 	}
 	if b.LearnCommit != "" && b.LearnCommit != LearnCommitAsync {
 		v.errf(path+".learn_commit", "%s (learned sessions come from cookies)", why)

@@ -44,6 +44,12 @@ func backendOptions(cfg *config.Config, b config.Backend) proxy.BackendOptions {
 			HTTPOnly: c.HTTPOnly, Secure: c.Secure, DynamicKey: c.DynamicKey,
 			MaxIdle: c.MaxIdle.Duration, MaxLife: c.MaxLife.Duration}
 	}
+	if b.Stick != nil {
+		o.StickSrc = &proxy.StickOptions{Expire: b.Stick.Expire.Duration}
+	}
+	if b.Mode == config.ModeTCP { // the HTTP options of the defaults mean nothing here
+		o.ForwardFor, o.ForwardProtoHost, o.HTTPClose = false, false, false
+	}
 	for _, s := range b.Servers {
 		o.Servers = append(o.Servers, proxy.ServerOptions{Name: s.Name, Addr: s.Addr, Cookie: s.Cookie, Weight: s.Weight, MaxConn: s.MaxConn})
 	}

@@ -25,6 +25,9 @@ type DevOptions struct {
 	Cookie       config.Cookie // default {JSESSIONID, learn}
 	LearnCommit  string        // async (default) | sync
 	Check        *config.Check // health checks of the demo backends; nil: none
+	// TCPStick adds a mode tcp frontend "tcp" (after "web") and backend
+	// "tcpapp" over the same demo backends, sticking on src (tests).
+	TCPStick *config.Stick
 	FastRaft     bool          // 50 ms Raft timeouts (tests)
 	Logger       *slog.Logger
 	RaftLogLevel string
@@ -141,6 +144,14 @@ func (c *DevCluster) nodeConfig(i int, peers []config.Peer) *config.Config {
 		},
 	}}
 	cfg.Frontends = []config.Frontend{{Name: "web", Bind: portAddr(o.ProxyPort, i), Backend: "app"}}
+	if o.TCPStick != nil {
+		st := *o.TCPStick
+		cfg.Backends = append(cfg.Backends, config.Backend{
+			Name: "tcpapp", Mode: config.ModeTCP, Balance: config.BalanceRoundRobin, Stick: &st, LearnCommit: config.LearnCommitAsync,
+			Options: []string{config.OptionRedispatch}, Check: check, Servers: cfg.Backends[0].Servers,
+		})
+		cfg.Frontends = append(cfg.Frontends, config.Frontend{Name: "tcp", Bind: portAddr(0, i), Backend: "tcpapp", Mode: config.ModeTCP})
+	}
 	c.secureNode(cfg, i)
 	return cfg
 }

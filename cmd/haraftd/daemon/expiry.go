@@ -29,6 +29,9 @@ func touchInterval(cfg *config.Config) time.Duration {
 		if b.Cookie != nil && b.Cookie.MaxIdle.Duration > 0 {
 			d = min(d, max(b.Cookie.MaxIdle.Duration/4, 50*time.Millisecond))
 		}
+		if b.Stick != nil && b.Stick.Expire.Duration > 0 {
+			d = min(d, max(b.Stick.Expire.Duration/4, 50*time.Millisecond))
+		}
 	}
 	return d
 }

@@ -41,7 +41,7 @@ func (d *Daemon) newFrontend(cfg *config.Config, backends map[string]*proxy.Back
 		MaxConn:    fc.MaxConn, Global: d.conns, AccessLog: d.frontendAccessLog(fc),
 	}
 	if fc.Mode == config.ModeTCP {
-		return proxy.NewTCPFrontend(o, d.fsm, d.log)
+		return proxy.NewTCPFrontend(o, d.fsm, d.learner, d.log)
 	}
 	if fc.TLS == nil {
 		return proxy.NewFrontend(o, d.fsm, d.learner, d.log)

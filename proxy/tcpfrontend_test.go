@@ -326,4 +326,3 @@ func TestTCPUnparsableSource(t *testing.T) {
 		s.(*tcpSession).slot.release(false)
 	}
 }
-

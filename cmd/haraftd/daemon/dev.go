@@ -27,8 +27,8 @@ type DevOptions struct {
 	Check        *config.Check // health checks of the demo backends; nil: none
 	// TCPStick adds a mode tcp frontend "tcp" (after "web") and backend
 	// "tcpapp" over the same demo backends, sticking on src (tests).
-	TCPStick *config.Stick
-	FastRaft     bool          // 50 ms Raft timeouts (tests)
+	TCPStick     *config.Stick
+	FastRaft     bool // 50 ms Raft timeouts (tests)
 	Logger       *slog.Logger
 	RaftLogLevel string
 	// Plain turns off the dev CA and tokens: no TLS anywhere, admin reads

@@ -1,7 +1,9 @@
 package fsm
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/haraft/haraft/proto/fsmpb"
 )
@@ -49,6 +51,11 @@ func (s *State) applyAddServer(m *fsmpb.AddServer) *fsmpb.ApplyResult {
 	if m.Weight < 0 || m.Weight > MaxWeight {
 		return &fsmpb.ApplyResult{ErrorCode: "invalid", Error: fmt.Sprintf("add_server: weight %d is out of range 0..%d", m.Weight, MaxWeight)}
 	}
+	if m.Checked {
+		if res := s.checkAddServer(m); res != nil {
+			return res
+		}
+	}
 	reborn := s.servers.Load().Get(m.Backend, m.Name).Removed
 	s.updateServer(m.Backend, m.Name, func(st *ServerState) {
 		// Back from removal, or moved to another address: it is a new
@@ -75,6 +82,58 @@ func (s *State) applyAddServer(m *fsmpb.AddServer) *fsmpb.ApplyResult {
 	// a server that is gone: they must not stick to the new one. Their
 	// next request is a new session. Count says how many were dropped.
 	return &fsmpb.ApplyResult{Count: int64(s.dropSessionsOf(m.Backend, m.Name))}
+}
+
+// checkAddServer enforces the server table's invariants for one add,
+// against the replicated table and the configured servers the entry
+// carries (see fsmpb.AddServer): nil if the add may go ahead. Every node
+// applies the same entries in the same order, so of two adds racing for
+// one name or one cookie value the same one wins everywhere, and the other
+// is refused as a value ("exists"), not a divergence.
+//
+// Configured servers live in each node's YAML, not in the log; rather than
+// copy them into the replicated table (every node would have to propose
+// its file's servers at start and at each reload, and nodes with different
+// files would fight over them), the proposer names them in the entry.
+// Apply is then deterministic from the log alone, and a node whose config
+// differs only changes what its own proposals are checked against.
+func (s *State) checkAddServer(m *fsmpb.AddServer) *fsmpb.ApplyResult {
+	table := s.servers.Load()
+	exists := func(format string, a ...any) *fsmpb.ApplyResult {
+		return &fsmpb.ApplyResult{ErrorCode: "exists", Error: fmt.Sprintf(format, a...)}
+	}
+	cur := table.Get(m.Backend, m.Name)
+	for _, c := range m.Configured {
+		// A server of the config file can be added back once removed
+		// (at its address or another one); until then it exists.
+		if c.Name == m.Name && !cur.Removed {
+			return exists("server %s/%s is in the config file and not removed: it exists (change its state with `haraftctl drain|ready|maint %s/%s`)", m.Backend, m.Name, m.Backend, m.Name)
+		}
+	}
+	if cur.Dynamic && !cur.Removed && cur.Addr != m.Addr {
+		return exists("server %s/%s already exists at %s: remove it first", m.Backend, m.Name, cur.Addr)
+	}
+	// The cookie value names the server in insert, prefix and rewrite
+	// modes: two live servers cannot share one.
+	cookie := cmp.Or(m.Cookie, m.Name)
+	taken := func(other string) *fsmpb.ApplyResult {
+		return exists("cookie value %q already names server %s/%s: give another with --cookie", cookie, m.Backend, other)
+	}
+	for _, c := range m.Configured {
+		if c.Name != m.Name && cmp.Or(c.Cookie, c.Name) == cookie && !table.Get(m.Backend, c.Name).Removed {
+			return taken(c.Name)
+		}
+	}
+	var holders []string
+	for k, st := range table.servers {
+		if k.Backend == m.Backend && k.Name != m.Name && st.Dynamic && !st.Removed && st.Cookie == cookie {
+			holders = append(holders, k.Name)
+		}
+	}
+	if len(holders) > 0 {
+		return taken(slices.Min(holders)) // the same message on every node
+	}
+	return nil
 }
 
 // dropSessionsOf deletes the backend's sessions bound to server name.

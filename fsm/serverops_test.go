@@ -3,6 +3,8 @@ package fsm
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"strings"
 	"testing"
 
 	"github.com/haraft/haraft/proto/fsmpb"
@@ -228,6 +230,67 @@ func TestSessionsPage(t *testing.T) {
 				if compareKeys(SessionKey{got[i-1].Backend, got[i-1].Key}, SessionKey{got[i].Backend, got[i].Key}) >= 0 {
 					t.Fatalf("out of order at %d: %v then %v", i, got[i-1], got[i])
 				}
+			}
+		})
+	}
+}
+
+// Apply enforces the server table's invariants on every checked AddServer
+// entry, against the table as replicated so far: the second of two entries
+// proposed from the same starting table (two adds racing through the
+// leader) is refused when it takes a name or a cookie value the first took.
+// An unchecked entry (written before the checks moved into Apply) applies
+// as it did.
+func TestAddServerInvariantsInApply(t *testing.T) {
+	conf := []*fsmpb.ConfiguredServer{{Name: "A", Cookie: "a"}, {Name: "B"}}
+	add := func(name, addr, cookie string) []byte {
+		return mustEncode(t, AddServerType, &fsmpb.AddServer{Backend: "app", Name: name, Addr: addr, Cookie: cookie, Weight: 1, Configured: conf, Checked: true})
+	}
+	remove := func(name string) []byte {
+		return mustEncode(t, RemoveServerType, &fsmpb.RemoveServer{Backend: "app", Name: name})
+	}
+	for _, tc := range []struct {
+		name    string
+		before  [][]byte
+		entry   []byte
+		errCode string
+		errMsg  string
+	}{
+		{"same name, another address", [][]byte{add("C", "127.0.0.1:1", "")}, add("C", "127.0.0.1:2", ""),
+			"exists", "server app/C already exists at 127.0.0.1:1: remove it first"},
+		{"same name, same address: the same server", [][]byte{add("C", "127.0.0.1:1", "")}, add("C", "127.0.0.1:1", ""), "", ""},
+		{"same cookie value", [][]byte{add("C", "127.0.0.1:1", "k")}, add("D", "127.0.0.1:2", "k"),
+			"exists", `cookie value "k" already names server app/C`},
+		{"cookie value defaults to the name", [][]byte{add("C", "127.0.0.1:1", "")}, add("D", "127.0.0.1:2", "C"),
+			"exists", `cookie value "C" already names server app/C`},
+		{"cookie value of a removed server is free", [][]byte{add("C", "127.0.0.1:1", "k"), remove("C")}, add("D", "127.0.0.1:2", "k"), "", ""},
+		{"configured server exists", nil, add("A", "127.0.0.1:2", ""),
+			"exists", "server app/A is in the config file and not removed"},
+		{"configured server back once removed", [][]byte{remove("A")}, add("A", "127.0.0.1:2", "a"), "", ""},
+		{"configured cookie value", nil, add("D", "127.0.0.1:2", "a"),
+			"exists", `cookie value "a" already names server app/A`},
+		{"configured cookie value defaults to the name", nil, add("D", "127.0.0.1:2", "B"),
+			"exists", `cookie value "B" already names server app/B`},
+		{"configured cookie value of a removed server is free", [][]byte{remove("B")}, add("D", "127.0.0.1:2", "B"), "", ""},
+		{"another backend's cookie value is free", [][]byte{mustEncode(t, AddServerType, &fsmpb.AddServer{Backend: "other", Name: "C", Addr: "127.0.0.1:1", Cookie: "k", Checked: true})},
+			add("D", "127.0.0.1:2", "k"), "", ""},
+		{"unchecked entry applies as before", [][]byte{add("C", "127.0.0.1:1", "k")},
+			mustEncode(t, AddServerType, &fsmpb.AddServer{Backend: "app", Name: "D", Addr: "127.0.0.1:2", Cookie: "k"}), "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := New(nil)
+			for _, c := range tc.before {
+				if res := f.ApplyCommand(c); res.ErrorCode != "" {
+					t.Fatal(res.Error)
+				}
+			}
+			before := f.Servers().All()
+			res := f.ApplyCommand(tc.entry)
+			if res.ErrorCode != tc.errCode || !strings.Contains(res.Error, tc.errMsg) {
+				t.Fatalf("result %q %q, want %q containing %q", res.ErrorCode, res.Error, tc.errCode, tc.errMsg)
+			}
+			if tc.errCode != "" && !maps.Equal(before, f.Servers().All()) {
+				t.Fatalf("a refused entry changed the table: %v, was %v", f.Servers().All(), before)
 			}
 		})
 	}

@@ -739,13 +739,29 @@ func (x *SetServerWeight) GetUseConfigured() bool {
 
 // AddServer adds a server to a backend at run time (or re-adds a removed
 // one); every node's proxy then agrees on it.
+//
+// Apply checks the server table's invariants against the replicated table,
+// one entry after the other on every node, so two adds racing through the
+// leader cannot both take a name or a cookie value: a server name is one
+// server of the backend (a configured server exists until removed; a
+// server added at run time stays at its address until removed), and a
+// cookie value names at most one live server of the backend. Configured
+// servers are in each node's config file, not in the log, so the proposer
+// puts the backend's configured servers, as its config says, into the
+// entry: Apply checks against what the entry says, the same on every node.
 type AddServer struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Addr          string                 `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
-	Cookie        string                 `protobuf:"bytes,4,opt,name=cookie,proto3" json:"cookie,omitempty"`
-	Weight        int32                  `protobuf:"varint,5,opt,name=weight,proto3" json:"weight,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Backend string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	Name    string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Addr    string                 `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
+	Cookie  string                 `protobuf:"bytes,4,opt,name=cookie,proto3" json:"cookie,omitempty"`
+	Weight  int32                  `protobuf:"varint,5,opt,name=weight,proto3" json:"weight,omitempty"`
+	// The backend's configured servers, as the proposer's config has them.
+	Configured []*ConfiguredServer `protobuf:"bytes,6,rep,name=configured,proto3" json:"configured,omitempty"`
+	// Set by every proposer since the checks moved into Apply. An entry
+	// without it was written before (older log) and applies as it did then,
+	// so that replaying an old log gives the state its snapshot has.
+	Checked       bool `protobuf:"varint,7,opt,name=checked,proto3" json:"checked,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -815,6 +831,73 @@ func (x *AddServer) GetWeight() int32 {
 	return 0
 }
 
+func (x *AddServer) GetConfigured() []*ConfiguredServer {
+	if x != nil {
+		return x.Configured
+	}
+	return nil
+}
+
+func (x *AddServer) GetChecked() bool {
+	if x != nil {
+		return x.Checked
+	}
+	return false
+}
+
+// ConfiguredServer is one server of a backend's config file.
+type ConfiguredServer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Cookie        string                 `protobuf:"bytes,2,opt,name=cookie,proto3" json:"cookie,omitempty"` // "": the server name
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfiguredServer) Reset() {
+	*x = ConfiguredServer{}
+	mi := &file_fsm_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfiguredServer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfiguredServer) ProtoMessage() {}
+
+func (x *ConfiguredServer) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfiguredServer.ProtoReflect.Descriptor instead.
+func (*ConfiguredServer) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ConfiguredServer) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfiguredServer) GetCookie() string {
+	if x != nil {
+		return x.Cookie
+	}
+	return ""
+}
+
 // RemoveServer removes a server at run time: it is kept as a tombstone so
 // a configured server stays removed; its sessions move as if it were down.
 type RemoveServer struct {
@@ -827,7 +910,7 @@ type RemoveServer struct {
 
 func (x *RemoveServer) Reset() {
 	*x = RemoveServer{}
-	mi := &file_fsm_proto_msgTypes[9]
+	mi := &file_fsm_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +922,7 @@ func (x *RemoveServer) String() string {
 func (*RemoveServer) ProtoMessage() {}
 
 func (x *RemoveServer) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[9]
+	mi := &file_fsm_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +935,7 @@ func (x *RemoveServer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveServer.ProtoReflect.Descriptor instead.
 func (*RemoveServer) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{9}
+	return file_fsm_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RemoveServer) GetBackend() string {
@@ -881,7 +964,7 @@ type SetServerAdmin struct {
 
 func (x *SetServerAdmin) Reset() {
 	*x = SetServerAdmin{}
-	mi := &file_fsm_proto_msgTypes[10]
+	mi := &file_fsm_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -893,7 +976,7 @@ func (x *SetServerAdmin) String() string {
 func (*SetServerAdmin) ProtoMessage() {}
 
 func (x *SetServerAdmin) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[10]
+	mi := &file_fsm_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -906,7 +989,7 @@ func (x *SetServerAdmin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetServerAdmin.ProtoReflect.Descriptor instead.
 func (*SetServerAdmin) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{10}
+	return file_fsm_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetServerAdmin) GetBackend() string {
@@ -943,7 +1026,7 @@ type SetServerHealth struct {
 
 func (x *SetServerHealth) Reset() {
 	*x = SetServerHealth{}
-	mi := &file_fsm_proto_msgTypes[11]
+	mi := &file_fsm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -955,7 +1038,7 @@ func (x *SetServerHealth) String() string {
 func (*SetServerHealth) ProtoMessage() {}
 
 func (x *SetServerHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[11]
+	mi := &file_fsm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -968,7 +1051,7 @@ func (x *SetServerHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetServerHealth.ProtoReflect.Descriptor instead.
 func (*SetServerHealth) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{11}
+	return file_fsm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetServerHealth) GetBackend() string {
@@ -1014,7 +1097,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_fsm_proto_msgTypes[12]
+	mi := &file_fsm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1109,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[12]
+	mi := &file_fsm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1122,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{12}
+	return file_fsm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Node) GetId() string {
@@ -1094,7 +1177,7 @@ type RegisterNode struct {
 
 func (x *RegisterNode) Reset() {
 	*x = RegisterNode{}
-	mi := &file_fsm_proto_msgTypes[13]
+	mi := &file_fsm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1106,7 +1189,7 @@ func (x *RegisterNode) String() string {
 func (*RegisterNode) ProtoMessage() {}
 
 func (x *RegisterNode) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[13]
+	mi := &file_fsm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1119,7 +1202,7 @@ func (x *RegisterNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNode.ProtoReflect.Descriptor instead.
 func (*RegisterNode) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{13}
+	return file_fsm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RegisterNode) GetNode() *Node {
@@ -1146,7 +1229,7 @@ type EIP struct {
 
 func (x *EIP) Reset() {
 	*x = EIP{}
-	mi := &file_fsm_proto_msgTypes[14]
+	mi := &file_fsm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1241,7 @@ func (x *EIP) String() string {
 func (*EIP) ProtoMessage() {}
 
 func (x *EIP) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[14]
+	mi := &file_fsm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1254,7 @@ func (x *EIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EIP.ProtoReflect.Descriptor instead.
 func (*EIP) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{14}
+	return file_fsm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *EIP) GetId() string {
@@ -1246,7 +1329,7 @@ type DNSRecord struct {
 
 func (x *DNSRecord) Reset() {
 	*x = DNSRecord{}
-	mi := &file_fsm_proto_msgTypes[15]
+	mi := &file_fsm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +1341,7 @@ func (x *DNSRecord) String() string {
 func (*DNSRecord) ProtoMessage() {}
 
 func (x *DNSRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[15]
+	mi := &file_fsm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +1354,7 @@ func (x *DNSRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DNSRecord.ProtoReflect.Descriptor instead.
 func (*DNSRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{15}
+	return file_fsm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DNSRecord) GetId() string {
@@ -1327,7 +1410,7 @@ type SetDNSRecord struct {
 
 func (x *SetDNSRecord) Reset() {
 	*x = SetDNSRecord{}
-	mi := &file_fsm_proto_msgTypes[16]
+	mi := &file_fsm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +1422,7 @@ func (x *SetDNSRecord) String() string {
 func (*SetDNSRecord) ProtoMessage() {}
 
 func (x *SetDNSRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[16]
+	mi := &file_fsm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +1435,7 @@ func (x *SetDNSRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDNSRecord.ProtoReflect.Descriptor instead.
 func (*SetDNSRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{16}
+	return file_fsm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SetDNSRecord) GetRecord() *DNSRecord {
@@ -1373,7 +1456,7 @@ type AssignEIP struct {
 
 func (x *AssignEIP) Reset() {
 	*x = AssignEIP{}
-	mi := &file_fsm_proto_msgTypes[17]
+	mi := &file_fsm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1385,7 +1468,7 @@ func (x *AssignEIP) String() string {
 func (*AssignEIP) ProtoMessage() {}
 
 func (x *AssignEIP) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[17]
+	mi := &file_fsm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1398,7 +1481,7 @@ func (x *AssignEIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignEIP.ProtoReflect.Descriptor instead.
 func (*AssignEIP) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{17}
+	return file_fsm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AssignEIP) GetEip() *EIP {
@@ -1431,7 +1514,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_fsm_proto_msgTypes[18]
+	mi := &file_fsm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1443,7 +1526,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[18]
+	mi := &file_fsm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1456,7 +1539,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{18}
+	return file_fsm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *NodeStatus) GetNodeId() string {
@@ -1539,7 +1622,7 @@ type ReportNodeStatus struct {
 
 func (x *ReportNodeStatus) Reset() {
 	*x = ReportNodeStatus{}
-	mi := &file_fsm_proto_msgTypes[19]
+	mi := &file_fsm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1634,7 @@ func (x *ReportNodeStatus) String() string {
 func (*ReportNodeStatus) ProtoMessage() {}
 
 func (x *ReportNodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[19]
+	mi := &file_fsm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1647,7 @@ func (x *ReportNodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportNodeStatus.ProtoReflect.Descriptor instead.
 func (*ReportNodeStatus) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{19}
+	return file_fsm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReportNodeStatus) GetStatus() *NodeStatus {
@@ -1591,7 +1674,7 @@ type HealthView struct {
 
 func (x *HealthView) Reset() {
 	*x = HealthView{}
-	mi := &file_fsm_proto_msgTypes[20]
+	mi := &file_fsm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1603,7 +1686,7 @@ func (x *HealthView) String() string {
 func (*HealthView) ProtoMessage() {}
 
 func (x *HealthView) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[20]
+	mi := &file_fsm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1616,7 +1699,7 @@ func (x *HealthView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthView.ProtoReflect.Descriptor instead.
 func (*HealthView) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{20}
+	return file_fsm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *HealthView) GetBackend() string {
@@ -1671,7 +1754,7 @@ type ReportHealthViews struct {
 
 func (x *ReportHealthViews) Reset() {
 	*x = ReportHealthViews{}
-	mi := &file_fsm_proto_msgTypes[21]
+	mi := &file_fsm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1766,7 @@ func (x *ReportHealthViews) String() string {
 func (*ReportHealthViews) ProtoMessage() {}
 
 func (x *ReportHealthViews) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[21]
+	mi := &file_fsm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1779,7 @@ func (x *ReportHealthViews) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportHealthViews.ProtoReflect.Descriptor instead.
 func (*ReportHealthViews) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{21}
+	return file_fsm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReportHealthViews) GetViews() []*HealthView {
@@ -1719,7 +1802,7 @@ type TouchSessions struct {
 
 func (x *TouchSessions) Reset() {
 	*x = TouchSessions{}
-	mi := &file_fsm_proto_msgTypes[22]
+	mi := &file_fsm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +1814,7 @@ func (x *TouchSessions) String() string {
 func (*TouchSessions) ProtoMessage() {}
 
 func (x *TouchSessions) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[22]
+	mi := &file_fsm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +1827,7 @@ func (x *TouchSessions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TouchSessions.ProtoReflect.Descriptor instead.
 func (*TouchSessions) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{22}
+	return file_fsm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *TouchSessions) GetBackend() string {
@@ -1782,7 +1865,7 @@ type ExpireSessions struct {
 
 func (x *ExpireSessions) Reset() {
 	*x = ExpireSessions{}
-	mi := &file_fsm_proto_msgTypes[23]
+	mi := &file_fsm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1794,7 +1877,7 @@ func (x *ExpireSessions) String() string {
 func (*ExpireSessions) ProtoMessage() {}
 
 func (x *ExpireSessions) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[23]
+	mi := &file_fsm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1807,7 +1890,7 @@ func (x *ExpireSessions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireSessions.ProtoReflect.Descriptor instead.
 func (*ExpireSessions) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{23}
+	return file_fsm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ExpireSessions) GetBackend() string {
@@ -1852,7 +1935,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_fsm_proto_msgTypes[24]
+	mi := &file_fsm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +1947,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[24]
+	mi := &file_fsm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +1960,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{24}
+	return file_fsm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ApplyResult) GetErrorCode() string {
@@ -1930,7 +2013,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_fsm_proto_msgTypes[25]
+	mi := &file_fsm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1942,7 +2025,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[25]
+	mi := &file_fsm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1955,7 +2038,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{25}
+	return file_fsm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SnapshotRecord) GetRecord() isSnapshotRecord_Record {
@@ -2115,7 +2198,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_fsm_proto_msgTypes[26]
+	mi := &file_fsm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2127,7 +2210,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[26]
+	mi := &file_fsm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2140,7 +2223,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{26}
+	return file_fsm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SnapshotHeader) GetFormat() uint32 {
@@ -2174,7 +2257,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_fsm_proto_msgTypes[27]
+	mi := &file_fsm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2269,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[27]
+	mi := &file_fsm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2282,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{27}
+	return file_fsm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SnapshotTrailer) GetRecords() uint64 {
@@ -2259,13 +2342,20 @@ const file_fsm_proto_rawDesc = "" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
 	"\x06weight\x18\x03 \x01(\x05R\x06weight\x12%\n" +
-	"\x0euse_configured\x18\x04 \x01(\bR\ruseConfigured\"}\n" +
+	"\x0euse_configured\x18\x04 \x01(\bR\ruseConfigured\"\xd8\x01\n" +
 	"\tAddServer\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04addr\x18\x03 \x01(\tR\x04addr\x12\x16\n" +
 	"\x06cookie\x18\x04 \x01(\tR\x06cookie\x12\x16\n" +
-	"\x06weight\x18\x05 \x01(\x05R\x06weight\"<\n" +
+	"\x06weight\x18\x05 \x01(\x05R\x06weight\x12?\n" +
+	"\n" +
+	"configured\x18\x06 \x03(\v2\x1f.haraft.fsm.v1.ConfiguredServerR\n" +
+	"configured\x12\x18\n" +
+	"\achecked\x18\a \x01(\bR\achecked\">\n" +
+	"\x10ConfiguredServer\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06cookie\x18\x02 \x01(\tR\x06cookie\"<\n" +
 	"\fRemoveServer\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"o\n" +
@@ -2402,7 +2492,7 @@ func file_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_fsm_proto_goTypes = []any{
 	(AdminState)(0),           // 0: haraft.fsm.v1.AdminState
 	(Health)(0),               // 1: haraft.fsm.v1.Health
@@ -2417,25 +2507,26 @@ var file_fsm_proto_goTypes = []any{
 	(*Server)(nil),            // 10: haraft.fsm.v1.Server
 	(*SetServerWeight)(nil),   // 11: haraft.fsm.v1.SetServerWeight
 	(*AddServer)(nil),         // 12: haraft.fsm.v1.AddServer
-	(*RemoveServer)(nil),      // 13: haraft.fsm.v1.RemoveServer
-	(*SetServerAdmin)(nil),    // 14: haraft.fsm.v1.SetServerAdmin
-	(*SetServerHealth)(nil),   // 15: haraft.fsm.v1.SetServerHealth
-	(*Node)(nil),              // 16: haraft.fsm.v1.Node
-	(*RegisterNode)(nil),      // 17: haraft.fsm.v1.RegisterNode
-	(*EIP)(nil),               // 18: haraft.fsm.v1.EIP
-	(*DNSRecord)(nil),         // 19: haraft.fsm.v1.DNSRecord
-	(*SetDNSRecord)(nil),      // 20: haraft.fsm.v1.SetDNSRecord
-	(*AssignEIP)(nil),         // 21: haraft.fsm.v1.AssignEIP
-	(*NodeStatus)(nil),        // 22: haraft.fsm.v1.NodeStatus
-	(*ReportNodeStatus)(nil),  // 23: haraft.fsm.v1.ReportNodeStatus
-	(*HealthView)(nil),        // 24: haraft.fsm.v1.HealthView
-	(*ReportHealthViews)(nil), // 25: haraft.fsm.v1.ReportHealthViews
-	(*TouchSessions)(nil),     // 26: haraft.fsm.v1.TouchSessions
-	(*ExpireSessions)(nil),    // 27: haraft.fsm.v1.ExpireSessions
-	(*ApplyResult)(nil),       // 28: haraft.fsm.v1.ApplyResult
-	(*SnapshotRecord)(nil),    // 29: haraft.fsm.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),    // 30: haraft.fsm.v1.SnapshotHeader
-	(*SnapshotTrailer)(nil),   // 31: haraft.fsm.v1.SnapshotTrailer
+	(*ConfiguredServer)(nil),  // 13: haraft.fsm.v1.ConfiguredServer
+	(*RemoveServer)(nil),      // 14: haraft.fsm.v1.RemoveServer
+	(*SetServerAdmin)(nil),    // 15: haraft.fsm.v1.SetServerAdmin
+	(*SetServerHealth)(nil),   // 16: haraft.fsm.v1.SetServerHealth
+	(*Node)(nil),              // 17: haraft.fsm.v1.Node
+	(*RegisterNode)(nil),      // 18: haraft.fsm.v1.RegisterNode
+	(*EIP)(nil),               // 19: haraft.fsm.v1.EIP
+	(*DNSRecord)(nil),         // 20: haraft.fsm.v1.DNSRecord
+	(*SetDNSRecord)(nil),      // 21: haraft.fsm.v1.SetDNSRecord
+	(*AssignEIP)(nil),         // 22: haraft.fsm.v1.AssignEIP
+	(*NodeStatus)(nil),        // 23: haraft.fsm.v1.NodeStatus
+	(*ReportNodeStatus)(nil),  // 24: haraft.fsm.v1.ReportNodeStatus
+	(*HealthView)(nil),        // 25: haraft.fsm.v1.HealthView
+	(*ReportHealthViews)(nil), // 26: haraft.fsm.v1.ReportHealthViews
+	(*TouchSessions)(nil),     // 27: haraft.fsm.v1.TouchSessions
+	(*ExpireSessions)(nil),    // 28: haraft.fsm.v1.ExpireSessions
+	(*ApplyResult)(nil),       // 29: haraft.fsm.v1.ApplyResult
+	(*SnapshotRecord)(nil),    // 30: haraft.fsm.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),    // 31: haraft.fsm.v1.SnapshotHeader
+	(*SnapshotTrailer)(nil),   // 32: haraft.fsm.v1.SnapshotTrailer
 }
 var file_fsm_proto_depIdxs = []int32{
 	4,  // 0: haraft.fsm.v1.LearnSessions.bindings:type_name -> haraft.fsm.v1.Binding
@@ -2444,31 +2535,32 @@ var file_fsm_proto_depIdxs = []int32{
 	4,  // 3: haraft.fsm.v1.RebindSessions.bindings:type_name -> haraft.fsm.v1.Binding
 	0,  // 4: haraft.fsm.v1.Server.admin:type_name -> haraft.fsm.v1.AdminState
 	1,  // 5: haraft.fsm.v1.Server.health:type_name -> haraft.fsm.v1.Health
-	0,  // 6: haraft.fsm.v1.SetServerAdmin.admin:type_name -> haraft.fsm.v1.AdminState
-	1,  // 7: haraft.fsm.v1.SetServerHealth.health:type_name -> haraft.fsm.v1.Health
-	16, // 8: haraft.fsm.v1.RegisterNode.node:type_name -> haraft.fsm.v1.Node
-	19, // 9: haraft.fsm.v1.SetDNSRecord.record:type_name -> haraft.fsm.v1.DNSRecord
-	18, // 10: haraft.fsm.v1.AssignEIP.eip:type_name -> haraft.fsm.v1.EIP
-	2,  // 11: haraft.fsm.v1.NodeStatus.role:type_name -> haraft.fsm.v1.NodeRole
-	3,  // 12: haraft.fsm.v1.NodeStatus.proxy:type_name -> haraft.fsm.v1.ProxyHealth
-	22, // 13: haraft.fsm.v1.ReportNodeStatus.status:type_name -> haraft.fsm.v1.NodeStatus
-	1,  // 14: haraft.fsm.v1.HealthView.health:type_name -> haraft.fsm.v1.Health
-	24, // 15: haraft.fsm.v1.ReportHealthViews.views:type_name -> haraft.fsm.v1.HealthView
-	6,  // 16: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
-	30, // 17: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
-	4,  // 18: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
-	10, // 19: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
-	16, // 20: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
-	18, // 21: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
-	31, // 22: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
-	22, // 23: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
-	24, // 24: haraft.fsm.v1.SnapshotRecord.health_view:type_name -> haraft.fsm.v1.HealthView
-	19, // 25: haraft.fsm.v1.SnapshotRecord.dns_record:type_name -> haraft.fsm.v1.DNSRecord
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	13, // 6: haraft.fsm.v1.AddServer.configured:type_name -> haraft.fsm.v1.ConfiguredServer
+	0,  // 7: haraft.fsm.v1.SetServerAdmin.admin:type_name -> haraft.fsm.v1.AdminState
+	1,  // 8: haraft.fsm.v1.SetServerHealth.health:type_name -> haraft.fsm.v1.Health
+	17, // 9: haraft.fsm.v1.RegisterNode.node:type_name -> haraft.fsm.v1.Node
+	20, // 10: haraft.fsm.v1.SetDNSRecord.record:type_name -> haraft.fsm.v1.DNSRecord
+	19, // 11: haraft.fsm.v1.AssignEIP.eip:type_name -> haraft.fsm.v1.EIP
+	2,  // 12: haraft.fsm.v1.NodeStatus.role:type_name -> haraft.fsm.v1.NodeRole
+	3,  // 13: haraft.fsm.v1.NodeStatus.proxy:type_name -> haraft.fsm.v1.ProxyHealth
+	23, // 14: haraft.fsm.v1.ReportNodeStatus.status:type_name -> haraft.fsm.v1.NodeStatus
+	1,  // 15: haraft.fsm.v1.HealthView.health:type_name -> haraft.fsm.v1.Health
+	25, // 16: haraft.fsm.v1.ReportHealthViews.views:type_name -> haraft.fsm.v1.HealthView
+	6,  // 17: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
+	31, // 18: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
+	4,  // 19: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
+	10, // 20: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
+	17, // 21: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
+	19, // 22: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
+	32, // 23: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
+	23, // 24: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
+	25, // 25: haraft.fsm.v1.SnapshotRecord.health_view:type_name -> haraft.fsm.v1.HealthView
+	20, // 26: haraft.fsm.v1.SnapshotRecord.dns_record:type_name -> haraft.fsm.v1.DNSRecord
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_fsm_proto_init() }
@@ -2476,7 +2568,7 @@ func file_fsm_proto_init() {
 	if File_fsm_proto != nil {
 		return
 	}
-	file_fsm_proto_msgTypes[25].OneofWrappers = []any{
+	file_fsm_proto_msgTypes[26].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Session)(nil),
 		(*SnapshotRecord_Server)(nil),
@@ -2493,7 +2585,7 @@ func file_fsm_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsm_proto_rawDesc), len(file_fsm_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

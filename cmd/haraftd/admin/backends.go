@@ -186,41 +186,19 @@ func (s *Server) AddServer(ctx context.Context, req *adminpb.AddServerRequest) (
 	if cookie != "" && b.DynamicCookies {
 		return nil, status.Errorf(codes.InvalidArgument, "--cookie %q would be ignored: backend %s's cookie has a dynamic_key, so every server's cookie value is an HMAC of its name (leave --cookie out)", cookie, req.Backend)
 	}
+	// Whether the name or the cookie value is taken is decided by Apply,
+	// against the replicated table, so that two adds at once cannot both
+	// take one (see fsmpb.AddServer); the entry names the backend's
+	// configured servers, which only this node's config knows.
+	configured := make([]*fsmpb.ConfiguredServer, 0, len(b.Servers))
 	for _, sc := range b.Servers {
-		if sc.Name != req.Server {
-			continue
-		}
-		// A server of the config file can be added back once removed (at
-		// its address or another one); until then it exists.
-		if !s.opts.FSM.Servers().Get(req.Backend, req.Server).Removed {
-			return nil, status.Errorf(codes.AlreadyExists, "server %s/%s is in the config file and not removed: it exists (change its state with `haraftctl drain|ready|maint %s/%s`)", req.Backend, req.Server, req.Backend, req.Server)
-		}
-		if cookie == "" {
+		configured = append(configured, &fsmpb.ConfiguredServer{Name: sc.Name, Cookie: sc.Cookie})
+		if sc.Name == req.Server && cookie == "" {
 			cookie = sc.Cookie // back with the cookie value clients may still hold
 		}
 	}
-	if st := s.opts.FSM.Servers().Get(req.Backend, req.Server); st.Dynamic && !st.Removed && st.Addr != req.Addr {
-		return nil, status.Errorf(codes.AlreadyExists, "server %s/%s already exists at %s: remove it first", req.Backend, req.Server, st.Addr)
-	}
-	// The cookie value names the server in insert, prefix and rewrite
-	// modes: two live servers cannot share one.
 	if cookie == "" {
 		cookie = req.Server
-	}
-	for _, sc := range b.Servers {
-		if sc.Name == req.Server {
-			continue
-		}
-		if c := sc.Cookie; c == cookie || (c == "" && sc.Name == cookie) {
-			if st := s.opts.FSM.Servers().Get(req.Backend, sc.Name); !st.Removed {
-				return nil, status.Errorf(codes.AlreadyExists, "cookie value %q already names server %s/%s: give another with --cookie", cookie, req.Backend, sc.Name)
-			}
-		}
-	}
-	for k, st := range s.opts.FSM.Servers().All() {
-		if k.Backend == req.Backend && k.Name != req.Server && st.Dynamic && !st.Removed && st.Cookie == cookie {
-			return nil, status.Errorf(codes.AlreadyExists, "cookie value %q already names server %s/%s: give another with --cookie", cookie, req.Backend, k.Name)
-		}
 	}
 	weight := req.Weight
 	if weight == 0 {
@@ -229,7 +207,8 @@ func (s *Server) AddServer(ctx context.Context, req *adminpb.AddServerRequest) (
 	if weight < 0 || weight > fsm.MaxWeight {
 		return nil, status.Errorf(codes.InvalidArgument, "weight %d is out of range 1..%d", weight, fsm.MaxWeight)
 	}
-	if err := s.apply(ctx, fsm.AddServerType, &fsmpb.AddServer{Backend: req.Backend, Name: req.Server, Addr: req.Addr, Cookie: cookie, Weight: weight}); err != nil {
+	if err := s.apply(ctx, fsm.AddServerType, &fsmpb.AddServer{Backend: req.Backend, Name: req.Server, Addr: req.Addr, Cookie: cookie, Weight: weight,
+		Configured: configured, Checked: true}); err != nil {
 		return nil, err
 	}
 	s.await(ctx, func() bool {

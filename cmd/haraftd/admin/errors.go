@@ -138,6 +138,8 @@ func resultStatus(res *fsmpb.ApplyResult) error {
 		code = codes.InvalidArgument
 	case "not_found":
 		code = codes.NotFound
+	case "exists":
+		code = codes.AlreadyExists
 	case "stale_term":
 		code = codes.Aborted
 	}

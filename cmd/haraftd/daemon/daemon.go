@@ -62,6 +62,7 @@ type Daemon struct {
 	admin     *adminParts       // admin.go
 	eip       *eipParts         // eip.go
 	accessLog *accesslog.Writer // nil when off (accesslog.go)
+	rates     trafficRates      // the status page's rates (statustraffic.go)
 
 	ctx         context.Context
 	cancel      context.CancelFunc

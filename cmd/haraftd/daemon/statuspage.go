@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,23 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 		return time.UnixMilli(v).UTC().Format("15:04:05.000")
 	},
 	"join": strings.Join,
+	"rate": func(v float64) string {
+		if v < 0 {
+			return "–"
+		}
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	},
+	"bytes": func(v uint64) string {
+		switch {
+		case v >= 1<<30:
+			return strconv.FormatFloat(float64(v)/(1<<30), 'f', 1, 64) + " GiB"
+		case v >= 1<<20:
+			return strconv.FormatFloat(float64(v)/(1<<20), 'f', 1, 64) + " MiB"
+		case v >= 1<<10:
+			return strconv.FormatFloat(float64(v)/(1<<10), 'f', 1, 64) + " KiB"
+		}
+		return strconv.FormatUint(v, 10) + " B"
+	},
 }).Parse(statusPageHTML))
 
 // statusData is what the page shows.
@@ -51,9 +69,12 @@ type statusData struct {
 	Backends []*adminpb.Backend
 	EIPs     []*adminpb.EIP
 	Events   []*adminpb.Event
-	Errors   []string
-	Now      string
-	Refresh  int
+	// This node's traffic (statustraffic.go).
+	Frontends []frontendRow
+	Servers   []serverRow
+	Errors    []string
+	Now       string
+	Refresh   int
 }
 
 // statusPageRefresh is how often the page reloads itself, in seconds.
@@ -89,6 +110,7 @@ func (d *Daemon) statusData(ctx context.Context) statusData {
 	} else {
 		note("eips", err)
 	}
+	data.Frontends, data.Servers = d.trafficRows()
 	data.Events = srv.Events().Recent(30)
 	slices.Reverse(data.Events)
 	return data

@@ -159,7 +159,8 @@ func TestStatusPageHTML(t *testing.T) {
 	c := opsTestCluster(t)
 	page := httpGet(t, "http://"+c.Nodes[1].OpsAddr()+"/")
 	for _, want := range []string{`<span id="node">n2</span>`, "dev-b", `id="nodes"`, "n1", "n3", "eipalloc-0demo", "198.51.100.10",
-		`id="backends"`, `class="drain"`, "Recent events", `http-equiv="refresh"`} {
+		`id="backends"`, `class="drain"`, "Recent events", `http-equiv="refresh"`,
+		`id="frontends"`, `id="servertraffic"`, "Traffic on this node", "<th>5xx/s</th>", "<th>check (mean ms)</th>", "<tr><td>web</td><td>app</td>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -200,7 +201,8 @@ func TestStatusPageChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)
 	}
-	for _, want := range []string{`<span id="node">n1</span>`, "Nodes", "Elastic IPs", "eipalloc-0demo", "Backends", "drain", "Recent events", "is the leader"} {
+	for _, want := range []string{`<span id="node">n1</span>`, "Nodes", "Elastic IPs", "eipalloc-0demo", "Backends", "drain", "Recent events", "is the leader",
+		"Traffic on this node", `id="servertraffic"`} {
 		if !strings.Contains(string(dom), want) {
 			t.Errorf("rendered page lacks %q", want)
 		}

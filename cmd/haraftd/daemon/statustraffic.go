@@ -43,9 +43,10 @@ func (d *Daemon) trafficRows() ([]frontendRow, []serverRow) {
 	dt := now.Sub(r.at).Seconds()
 	prev := r.reqs
 	r.reqs, r.at = map[string][2]uint64{}, now
+	live := d.live()
 	var fs []frontendRow
-	for i, f := range d.frontends {
-		fc := d.cfg.Frontends[i]
+	for _, lf := range live.frontends {
+		f, fc := lf.f, lf.fc
 		st, tr, cs := f.Stats(), f.Traffic(), f.Connections()
 		row := frontendRow{Name: fc.Name, Backend: fc.Backend, Current: cs.Current, Peak: cs.Peak, Max: cs.Max,
 			Requests: st.Requests, ReqRate: -1, ErrRate: -1,
@@ -60,8 +61,8 @@ func (d *Daemon) trafficRows() ([]frontendRow, []serverRow) {
 	}
 	var ss []serverRow
 	table := d.fsm.Servers()
-	for _, bc := range d.cfg.Backends {
-		for _, s := range d.backends[bc.Name].ServersFor(table) {
+	for _, bc := range live.cfg.Backends {
+		for _, s := range live.backends[bc.Name].ServersFor(table) {
 			st, resp, ck := s.Stats(), s.Responses(), s.CheckLatency()
 			row := serverRow{Backend: bc.Name, Name: s.Name, Active: st.Active, Queued: st.Queued,
 				R2xx: resp[1], R5xx: resp[4], Failures: st.Failures, CheckMs: -1}

@@ -63,7 +63,7 @@ func waitSrcBound(t *testing.T, c *daemon.DevCluster, src, server string) string
 // Stick on src across three real Raft nodes: a source address balanced on
 // one node is routed to the same server by every node; a conflict ends
 // with one binding everywhere; a server in maintenance moves its addresses
-// to the same new server on every node.
+// to the same new server on every node; a restarted node keeps the table.
 func TestTCPStickOnSrcAcrossNodes(t *testing.T) {
 	c := startDevWith(t, daemon.DevOptions{TCPStick: &config.Stick{On: "src"}})
 	srcs := make([]string, 8)
@@ -108,6 +108,27 @@ func TestTCPStickOnSrcAcrossNodes(t *testing.T) {
 	for i := range c.Nodes {
 		if got := tcpVia(t, c, i, conflicted); got != winner {
 			t.Fatalf("conflicted address via n%d went to %s, bound to %s", i+1, got, winner)
+		}
+	}
+
+	// Restart a node: it keeps the table.
+	if err := c.StopNode(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RestartNode(2); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n3 serving again", 15*time.Second, func() bool {
+		select {
+		case <-c.Nodes[2].Serving():
+			return true
+		default:
+			return false
+		}
+	})
+	for _, src := range srcs {
+		if got := tcpVia(t, c, 2, src); got != bound[src] {
+			t.Fatalf("after restart %s via n3 went to %s, bound to %s", src, got, bound[src])
 		}
 	}
 

@@ -140,7 +140,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		if err != nil {
 			return nil, fmt.Errorf("frontend %s: %w", fc.Name, err)
 		}
-		st.sockets[fc.Bind] = sock
+		st.sockets[sock.key()] = sock
 		h := sock.newHandle()
 		f, err := d.newFrontend(cfg, st.backends, i, fc, h)
 		if err != nil {

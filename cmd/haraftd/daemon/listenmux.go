@@ -41,6 +41,17 @@ func listenSocket(bind string) (*socket, error) {
 	return s, nil
 }
 
+// key names the socket in a liveState's table: the bind as the config wrote
+// it, so that a reload finds the socket a frontend's unchanged bind already
+// holds; for a bind on port 0 (any free port, as tests and -dev use) the
+// address it got, since two such binds are two sockets.
+func (s *socket) key() string {
+	if _, port, err := net.SplitHostPort(s.bind); err == nil && port == "0" {
+		return s.ln.Addr().String()
+	}
+	return s.bind
+}
+
 // newHandle returns a listener for a frontend; it receives connections once
 // it is made current (serve).
 func (s *socket) newHandle() *handle {

@@ -212,7 +212,7 @@ func (d *Daemon) Apply(ctx context.Context, next *config.Config) (string, error)
 		old := cur.frontend(fc.Name)
 		if old != nil && reflect.DeepEqual(old.fc, fc) && ns.backends[fc.Backend] == cur.backends[fc.Backend] && timeoutsSame {
 			ns.frontends = append(ns.frontends, old)
-			ns.sockets[fc.Bind] = old.sock
+			ns.sockets[old.sock.key()] = old.sock
 			continue
 		}
 		sock := cur.sockets[fc.Bind]
@@ -231,7 +231,7 @@ func (d *Daemon) Apply(ctx context.Context, next *config.Config) (string, error)
 		lf := newLiveFrontend(fc, f, sock, h)
 		built = append(built, lf)
 		ns.frontends = append(ns.frontends, lf)
-		ns.sockets[fc.Bind] = sock
+		ns.sockets[sock.key()] = sock
 		switch {
 		case old == nil:
 			changes = append(changes, "frontend "+fc.Name+" added")

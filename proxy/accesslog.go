@@ -86,19 +86,9 @@ func (s *session) logRoute(rt *route, tw time.Duration, queued int64) {
 // logSetCookie records what the cookie mode did with the server's
 // Set-Cookie values (in) to give the client out.
 func (s *session) logSetCookie(in, out []string) {
-	o := s.f.backend.Cookie
-	switch {
-	case o == nil:
-		s.log.setCookie = accesslog.SetCookieNA
-	case o.Mode == ModeInsert && len(out) > len(in):
-		s.log.setCookie = accesslog.SetCookieInserted
-	case len(in) == 0:
-		s.log.setCookie = accesslog.SetCookieNone
-	case o.Mode == ModeLearn:
-		s.log.setCookie = accesslog.SetCookieProvided
-	case len(out) < len(in):
-		s.log.setCookie = accesslog.SetCookieDeleted
-	default:
-		s.log.setCookie = accesslog.SetCookieRewritten
+	if m := s.f.backend.mode; m != nil {
+		s.log.setCookie = m.setCookieLog(in, out)
+		return
 	}
+	s.log.setCookie = accesslog.SetCookieNA
 }

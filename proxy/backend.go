@@ -12,17 +12,12 @@ import (
 	"github.com/haraft/haraft/proxy/h1"
 )
 
-// Cookie modes, as HAProxy's `cookie` keyword, plus learn.
-const (
-	ModeLearn   = "learn"   // the application sets the cookie; its value → server is learned and replicated
-	ModePrefix  = "prefix"  // the server's cookie is prefixed to the application cookie: NAME=S~value
-	ModeInsert  = "insert"  // the proxy inserts its own cookie naming the server
-	ModeRewrite = "rewrite" // the application sets the cookie; the proxy rewrites its value to the server's
-)
-
 // CookieOptions configures stickiness of one backend.
 type CookieOptions struct {
-	Name       string
+	Name string
+	// Mode is a cookie mode's name, as HAProxy's `cookie` keyword, plus
+	// learn: ModeInsert, ModePrefix, ModeRewrite, ModeLearn (the
+	// cookiemode_*.go files).
 	Mode       string
 	Indirect   bool
 	NoCache    bool
@@ -107,7 +102,8 @@ type Backend struct {
 	Servers []*Server
 
 	balancer Balancer
-	stickSrc bool // Cookie is the learned-session policy of stick on src
+	mode     cookieMode // Cookie.Mode's; nil without a cookie
+	stickSrc bool       // Cookie is the learned-session policy of stick on src
 	timeouts Timeouts
 	fwdFor   bool
 	fwdPH    bool // X-Forwarded-Proto/-Host
@@ -140,6 +136,11 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 		return nil, fmt.Errorf("backend %s: %w", o.Name, err)
 	}
 	b.balancer = bal
+	if o.Cookie != nil {
+		if b.mode, err = cookieModeOf(o.Cookie.Mode); err != nil {
+			return nil, fmt.Errorf("backend %s: %w", o.Name, err)
+		}
+	}
 	byName, byCookie := map[string]*Server{}, map[string]*Server{}
 	b.runtimes, b.configured = map[string]*serverRuntime{}, map[string]bool{}
 	for _, so := range o.Servers {

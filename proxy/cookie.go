@@ -166,22 +166,6 @@ func replaceSetCookieValue(line, name, value string) string {
 	return name + "=" + value
 }
 
-// insertedCookie builds the Set-Cookie line of insert mode.
-func insertedCookie(o *CookieOptions, value string) string {
-	var b strings.Builder
-	b.WriteString(o.Name)
-	b.WriteByte('=')
-	b.WriteString(value)
-	b.WriteString("; path=/")
-	if o.HTTPOnly {
-		b.WriteString("; HttpOnly")
-	}
-	if o.Secure {
-		b.WriteString("; Secure")
-	}
-	return b.String()
-}
-
 // cacheableResponse reports whether HAProxy would consider a response
 // cacheable, which is when `cookie ... nocache` appends "Cache-Control:
 // private" to a response carrying an inserted cookie: a safe method, a

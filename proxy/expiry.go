@@ -44,7 +44,7 @@ func (e *SessionExpiry) Run(ctx context.Context) {
 	}
 	var jobs []*job
 	for _, b := range e.backends {
-		if o := b.Cookie; o != nil && o.Mode == ModeLearn && (o.MaxIdle > 0 || o.MaxLife > 0) {
+		if o := b.Cookie; b.mode != nil && b.mode.learns() && (o.MaxIdle > 0 || o.MaxLife > 0) {
 			jobs = append(jobs, &job{b: b, next: time.Now().Add(expiryInterval(o))})
 		}
 	}

@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"errors"
-	"fmt"
-	"strings"
 
 	"github.com/haraft/haraft/fsm"
 )
@@ -79,50 +77,21 @@ func (b *Backend) route(st State, l *Learner, cookieLines []string, client strin
 // true when the cookie decided the server, and an error when the request
 // must not be routed at all (a learned session this node cannot look up).
 func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table *fsm.ServerTable, set *serverSet, lines []string) (bool, error) {
-	o := b.Cookie
-	var s *Server
-	switch o.Mode {
-	case ModeLearn:
-		name, ok := st.Lookup(b.Name, v)
-		if !ok && l != nil {
-			name, ok = l.pending(b.Name, v)
-		}
-		if !ok && l != nil && !cookieAmbiguous(lines, o.Name, v) {
-			var err error
-			if name, ok, err = l.catchUpLookup(st, b.Name, v); err != nil {
-				// The session may have been committed elsewhere a moment
-				// ago and this node cannot tell (no leader, or too slow a
-				// link to it): answering from a balanced server could break
-				// a session that lives on another. Refuse; the client's
-				// retry reaches this node caught up, or another node.
-				return false, fmt.Errorf("%w: %v", ErrSessionUnknown, err)
-			}
-		}
-		if !ok {
-			return false, nil // unknown session (or ambiguous cookie): treated as no cookie
-		}
-		r.sessionKey = v
-		s = set.byName[name]
-	case ModeInsert, ModeRewrite:
-		s = set.byCookie[v]
-		if s != nil && o.Indirect {
-			r.rewrite = true
-		}
-	case ModePrefix:
-		prefix, rest, ok := strings.Cut(v, "~")
-		if !ok {
-			return false, nil
-		}
-		// As HAProxy: the prefix is stripped even when it names no server.
-		r.rewrite, r.cookieKeep, r.cookieValue = true, true, rest
-		s = set.byCookie[prefix]
+	m, err := b.mode.route(cookieRequest{b: b, st: st, l: l, set: set, lines: lines}, v)
+	if err != nil {
+		return false, err
 	}
+	// What the mode does to the cookie upstream holds even when its value
+	// names no server (prefix mode strips the prefix regardless, as HAProxy).
+	r.sessionKey, r.rewrite, r.cookieKeep, r.cookieValue = m.sessionKey, m.rewrite, m.cookieKeep, m.cookieValue
+	s := m.server
 	if s == nil {
 		return false, nil
 	}
+	learns := b.mode.learns() && l != nil
 	if table.Get(b.Name, s.Name).KeepsSessions() {
 		r.server, r.viaCookie = s, true
-		if o.Mode == ModeLearn && o.MaxIdle > 0 && l != nil {
+		if learns && b.Cookie.MaxIdle > 0 {
 			l.touch(b.Name, v)
 		}
 		return true, nil
@@ -134,7 +103,7 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 		return false, nil
 	}
 	r.reassigned = true
-	if o.Mode == ModeLearn && l != nil {
+	if learns {
 		l.rebind(b.Name, v, r.server.Name)
 	}
 	return true, nil
@@ -143,47 +112,11 @@ func (b *Backend) routeByCookie(r *route, v string, st State, l *Learner, table 
 // response applies the cookie mode to the response's header lines and
 // learns bindings. It returns the Set-Cookie lines to send to the client
 // and whether a Cache-Control: private must be added (nocache).
-func (b *Backend) response(r *route, setCookies []string, l *Learner) (out []string, learned []string, noCache bool) {
-	o := b.Cookie
-	if o == nil {
+func (b *Backend) response(r *route, setCookies []string, _ *Learner) (out []string, learned []string, noCache bool) {
+	if b.mode == nil {
 		return setCookies, nil, false
 	}
-	switch o.Mode {
-	case ModeLearn:
-		// One binding per response, as HAProxy's appsession/stick store
-		// response: the first Set-Cookie of the cookie's name (a response
-		// with many would otherwise flood the learn queue).
-		for _, line := range setCookies {
-			if n, v, ok := setCookieValue(line); ok && n == o.Name {
-				if validCookieValue(v) {
-					learned = []string{v}
-				}
-				break
-			}
-		}
-		return setCookies, learned, false
-	case ModePrefix, ModeRewrite:
-		out = setCookies[:0:0]
-		for _, line := range setCookies {
-			n, v, ok := setCookieValue(line)
-			if ok && n == o.Name && v != "" {
-				if o.Mode == ModePrefix {
-					line = replaceSetCookieValue(line, n, r.server.Cookie+"~"+v)
-				} else {
-					line = replaceSetCookieValue(line, n, r.server.Cookie)
-				}
-			}
-			out = append(out, line)
-		}
-		return out, nil, false
-	case ModeInsert:
-		if r.viaCookie {
-			return setCookies, nil, false
-		}
-		out = append(setCookies[:len(setCookies):len(setCookies)], insertedCookie(o, r.server.Cookie))
-		return out, nil, o.NoCache
-	}
-	return setCookies, nil, false
+	return b.mode.response(b.Cookie, r, setCookies)
 }
 
 // notFull drops the servers at their maxconn, unless every one is: then

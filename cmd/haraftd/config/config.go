@@ -300,6 +300,10 @@ var (
 	learnCommits = []string{LearnCommitAsync, LearnCommitSync}
 )
 
+// CookieModes returns the cookie modes a config may name (each is one of
+// the proxy's cookie modes, a file of its own there).
+func CookieModes() []string { return slices.Clone(cookieModes) }
+
 const (
 	// DefaultAZ is node.az when the file does not set it.
 	DefaultAZ = "default"

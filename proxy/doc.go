@@ -1,10 +1,21 @@
 // Package proxy owns haraft's data plane policy: the frontends
-// (listeners, maxconn, TLS with HTTP/2), the backends with their servers
-// and server sets, server selection (balance policies and the
-// deterministic rendezvous reassignment), the cookie modes (learn, prefix,
-// insert, rewrite), the learner that batches learned bindings into Raft
-// proposals, active health checks and their agreement, and session
-// expiry.
+// (listeners, maxconn, TLS with HTTP/2, mode tcp), the backends with their
+// servers and server sets, server selection (balance policies and the
+// deterministic rendezvous reassignment), the cookie modes and stick on
+// src, the learner that batches learned bindings into Raft proposals,
+// active health checks and their agreement, and session expiry.
+//
+// Where each concept lives: frontend.go and session.go (the HTTP/1.1
+// Frontend), tlsfrontend.go with h2guard.go (TLS; HTTP/2 on net/http),
+// tcpfrontend.go (mode tcp, over the engine in package l4), backend.go and
+// serverset.go (backends and the server set derived from the agreed server
+// table), router.go (one routing decision), balance.go (the Balancer
+// policies), cookiemode.go (the cookieMode interface) with one
+// cookiemode_<name>.go per mode (learn, prefix, insert, rewrite),
+// cookie.go (Cookie and Set-Cookie parsing and rewriting), stick.go (stick
+// on src), learn.go (the Learner), health.go and agree.go (checks and
+// their agreement), expiry.go (session expiry), accesslog.go (the
+// access log fields; the line format is package accesslog).
 //
 // HTTP/1.1 is framed by the engine in package h1: the Frontend is its
 // Policy (session.go). For each request the engine has read and framed,
@@ -17,7 +28,7 @@
 // without the other. The TLSFrontend does the TLS handshakes and hands
 // HTTP/1.1 connections (ALPN http/1.1 or none) to a Frontend of its own
 // on the same engine; only HTTP/2 (ALPN h2) takes net/http's path
-// (h2frontend.go, h2guard.go).
+// (tlsfrontend.go, h2guard.go). FRAMING.md lists the framing rules.
 //
 // The proxy reads agreed state (committed session bindings, each server's
 // admin state and agreed health) from the FSM through the State interface

@@ -4,16 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
 
-	"github.com/haraft/haraft/cluster"
 	"github.com/haraft/haraft/cmd/haraftd/admin"
 	"github.com/haraft/haraft/cmd/haraftd/certs"
 	"github.com/haraft/haraft/cmd/haraftd/config"
-	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/adminpb"
 )
 
@@ -23,19 +20,6 @@ type adminParts struct {
 	srv  *admin.Server
 	ln   net.Listener
 	done chan struct{}
-}
-
-// newClusterNode starts the Raft node, over mutual TLS when raft.tls is set.
-func newClusterNode(cfg *config.Config, f *fsm.FSM, log *slog.Logger, o Options) (*cluster.Node, error) {
-	cc := clusterConfig(cfg, f, log, o)
-	if t := cfg.Raft.TLS; t != nil {
-		var err error
-		cc.ServerTLS, cc.ClientTLS, err = certs.Cluster(certs.Files{CA: t.CAFile, Cert: t.CertFile, Key: t.KeyFile})
-		if err != nil {
-			return nil, fmt.Errorf("raft.tls: %w", err)
-		}
-	}
-	return cluster.New(cc)
 }
 
 // readSecret returns the first line of a token file.

@@ -2,7 +2,8 @@
 // session table, server health and Elastic IP placement are replicated with
 // Raft.
 //
-//	haraftd -config node1.yaml        run one node (SIGHUP reloads the config file live)
+//	haraftd -config node1.yaml        run one node (SIGHUP reloads the config file live,
+//	                                  SIGUSR2 hands over to the binary now on disk)
 //	haraftd -check -config node1.yaml validate the config and exit
 //	haraftd -dev [-data DIR]          three nodes + two demo backends in one process
 //	haraftd tls ca create [-dir DIR]  a cluster CA
@@ -104,6 +105,12 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer, de
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
+	// Started by a running haraftd on SIGUSR2 (upgrade.go): take its sockets.
+	inherited, confirmUpgrade, err := inheritedListeners()
+	if err != nil {
+		fmt.Fprintf(stderr, "haraftd: %v\n", err)
+		return 1
+	}
 	if *check {
 		// The daemon logs the same at WARN at every start.
 		for _, w := range append(cfg.SecurityWarnings(), cfg.Warnings()...) {
@@ -116,7 +123,13 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer, de
 	if !ok {
 		return 2
 	}
-	d, err := daemon.Start(cfg, daemon.Options{Logger: log})
+	opts := daemon.Options{Logger: log}
+	if inherited != nil {
+		opts.Listeners, opts.UpgradeWait = inherited, upgradeRaftWait
+		log.Info("upgrade: took the previous process's sockets", "sockets", len(inherited))
+		confirmUpgrade()
+	}
+	d, err := daemon.Start(cfg, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "haraftd: %v\n", err)
 		return 1
@@ -128,8 +141,15 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer, de
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1) // reopen the access log file (logrotate)
 	defer signal.Stop(usr1)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2) // binary upgrade (upgrade.go)
+	defer signal.Stop(usr2)
 	for ctx.Err() == nil {
 		select {
+		case <-usr2:
+			if upgradeAndExit(d, log) {
+				return 0
+			}
 		case <-usr1:
 			if err := d.ReopenLogs(); err != nil {
 				log.Error("SIGUSR1: reopening the access log failed", "err", err)

@@ -33,6 +33,15 @@ type Options struct {
 	// AccessLogOutput replaces stdout for an access log whose target is
 	// stdout (tests); nil: os.Stdout.
 	AccessLogOutput io.Writer
+	// Listeners are frontend sockets inherited from the process this one
+	// replaces in a binary upgrade, by bind as the config writes it
+	// (upgrade.go): frontends with that bind serve on them instead of
+	// listening. Start closes those no frontend binds.
+	Listeners map[string]net.Listener
+	// UpgradeWait, when positive, is how long Start retries opening the
+	// data dir and the Raft port while the replaced process still holds
+	// them.
+	UpgradeWait time.Duration
 }
 
 // Daemon is one running haraft node.
@@ -113,7 +122,13 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		log.Warn("config: " + w.Error())
 	}
 	d.fsm = fsm.New(log)
-	node, err := newClusterNode(cfg, d.fsm, log, opts)
+	inherited := opts.Listeners
+	defer func() {
+		for _, ln := range inherited { // no frontend binds it (any more)
+			_ = ln.Close()
+		}
+	}()
+	node, err := startClusterNode(cfg, d.fsm, log, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +151,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	for i, fc := range cfg.Frontends {
-		sock, err := listenSocket(fc.Bind)
+		sock, err := listenSocket(fc.Bind, inherited)
 		if err != nil {
 			return nil, fmt.Errorf("frontend %s: %w", fc.Name, err)
 		}
@@ -239,10 +254,16 @@ func (d *Daemon) OpsAddr() string { return d.opsLn.Addr().String() }
 // flush the learner's queued bindings while Raft still runs, hand
 // leadership over and stop Raft, then close the ops listener.
 func (d *Daemon) Shutdown(ctx context.Context) error {
+	return d.shutdownNode(ctx, true)
+}
+
+func (d *Daemon) shutdownNode(ctx context.Context, moveEIPs bool) error {
 	var errs []error
 	d.BeginShutdown()
 	d.shutdown.Do(func() {
-		d.drainEIPs(ctx)
+		if moveEIPs {
+			d.drainEIPs(ctx)
+		}
 		d.closeSockets()
 		for _, f := range d.Frontends() {
 			if err := f.Shutdown(ctx); err != nil {

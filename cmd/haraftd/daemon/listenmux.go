@@ -31,10 +31,17 @@ type socket struct {
 	done    chan struct{} // the accept loop returned
 }
 
-func listenSocket(bind string) (*socket, error) {
-	ln, err := net.Listen("tcp", bind)
-	if err != nil {
-		return nil, err
+// listenSocket opens bind, or takes over inherited[bind], a listening
+// socket the previous process passed on in a binary upgrade (upgrade.go).
+func listenSocket(bind string, inherited map[string]net.Listener) (*socket, error) {
+	ln, ok := inherited[bind]
+	if ok {
+		delete(inherited, bind)
+	} else {
+		var err error
+		if ln, err = net.Listen("tcp", bind); err != nil {
+			return nil, err
+		}
 	}
 	s := &socket{ln: ln, bind: bind, changed: make(chan struct{}), closed: make(chan struct{}), done: make(chan struct{})}
 	go s.acceptLoop()
@@ -114,6 +121,13 @@ func (s *socket) deliver(c net.Conn) {
 		var conns chan net.Conn
 		if h != nil {
 			conns, hclosed = h.conns, h.closed
+		}
+		// A frontend waiting in Accept takes c before a Close racing with
+		// it can drop it (select picks among ready cases at random).
+		select {
+		case conns <- c:
+			return
+		default:
 		}
 		select {
 		case conns <- c:

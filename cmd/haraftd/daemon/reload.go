@@ -218,7 +218,7 @@ func (d *Daemon) Apply(ctx context.Context, next *config.Config) (string, error)
 		sock := cur.sockets[fc.Bind]
 		if sock == nil {
 			var err error
-			if sock, err = listenSocket(fc.Bind); err != nil {
+			if sock, err = listenSocket(fc.Bind, nil); err != nil {
 				return "", next.ErrorAt(fmt.Sprintf("frontends[%d].bind", i), err.Error())
 			}
 			opened = append(opened, sock)

@@ -321,6 +321,25 @@ for round in $(seq 1 "$ROUNDS"); do
 	pair learn "$scheme://127.0.0.1:$hap_learn/" "JSESSIONID=$hap_sess" "$scheme://127.0.0.1:$har_learn/" "JSESSIONID=$har_sess"
 done
 
+# HTTP/2 over TLS: h2load (Debian nghttp2-client), insert mode, each proxy
+# in turn; h2load prints no percentiles, so mean request time and CPU.
+if [[ $TLS == 1 && $CLOSE == 0 ]] && command -v h2load >/dev/null; then
+	echo >&2
+	for who in haproxy:$hap_insert:$hap_pid haraft:$har_insert:$har_pid; do
+		IFS=: read -r name port pid <<<"$who"
+		t0=$(cpu_ticks "$pid")
+		"${on_load_cpu[@]}" h2load -c "$CONNS" -m 8 -t "$WRK_THREADS" -D "${DURATION%s}" -H "Cookie: SERVERID=A" \
+			"https://127.0.0.1:$port/" >"$work/h2load-$name.txt" 2>&1 || true
+		t1=$(cpu_ticks "$pid")
+		awk -v n="$name" -v d=$((t1 - t0)) -v hz="$hz" -v s="${DURATION%s}" -v t="$THREADS" '
+			/^finished in/ {rps = $4}
+			/^requests:/ {ok = $8}
+			/^time for request:/ {mean = $5}
+			END {printf "h2 %-8s %9.0f req/s, %s succeeded, mean %s, proxy cpu used %.1f/%d s, %.1f us cpu/request\n", n, rps, ok, mean, d / hz, s * t, (rps > 0 ? 1e6 * d / hz / (rps * s) : 0)}' \
+			"$work/h2load-$name.txt" | tee -a "$work/h2.txt" >&2
+	done
+fi
+
 # Per round, the ratios; then the median of every figure over the rounds.
 echo >&2
 for round in $(seq 1 "$ROUNDS"); do
@@ -351,3 +370,5 @@ cat "$work"/results-*.txt | sort -k1,1 | awk '
 		if ("direct" in rps) printf "direct  | backend A answered directly: %d req/s, p50 %.2f ms, p99 %.2f ms\n", rps["direct"], p50["direct"], p99["direct"]
 		printf "learn/insert req/s: haraft %.3f, HAProxy %.3f\n", rps["haraft-learn"] / rps["haraft-insert"], rps["haproxy-learn"] / rps["haproxy-insert"]
 	}'
+[[ -f $work/h2.txt ]] && cat "$work/h2.txt"
+exit 0

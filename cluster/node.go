@@ -247,12 +247,6 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-func orDefault(v, d string) string {
-	if v == "" {
-		return d
-	}
-	return v
-}
 
 func setDur(dst *time.Duration, v time.Duration) {
 	if v > 0 {

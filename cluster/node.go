@@ -247,7 +247,6 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-
 func setDur(dst *time.Duration, v time.Duration) {
 	if v > 0 {
 		*dst = v

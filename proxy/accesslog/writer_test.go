@@ -316,3 +316,70 @@ func BenchmarkLog(b *testing.B) {
 		w.Log(&l)
 	}
 }
+
+// countingWriter counts Write calls.
+type countingWriter struct {
+	mu     sync.Mutex
+	writes int
+	buf    bytes.Buffer
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes++
+	return c.buf.Write(p)
+}
+
+func (c *countingWriter) counts() (writes, lines int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writes, strings.Count(c.buf.String(), "\n")
+}
+
+// Lines logged while the writer gathers go out in one write: a busy proxy
+// does not pay a goroutine wakeup and a write(2) per line.
+func TestLinesGatherIntoOneWrite(t *testing.T) {
+	l := sampleLine()
+	t.Run("close flushes one batch", func(t *testing.T) {
+		cw := &countingWriter{}
+		w, err := NewWriter(Options{Target: Target{Kind: TargetStdout}, Stdout: cw, Queue: 400, FlushInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 99 { // below a quarter of the queue: no early wake
+			w.Log(&l)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if writes, lines := cw.counts(); writes != 1 || lines != 99 {
+			t.Errorf("%d writes carrying %d lines, want 1 write of 99", writes, lines)
+		}
+	})
+	t.Run("a quarter-full queue wakes the writer", func(t *testing.T) {
+		cw := &countingWriter{}
+		w, err := NewWriter(Options{Target: Target{Kind: TargetStdout}, Stdout: cw, Queue: 400, FlushInterval: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		for range 150 {
+			w.Log(&l)
+		}
+		// The wake writes what is queued then; lines logged after that
+		// wait for the (hour-long) interval, so only the first 100 are
+		// sure to be out.
+		waitFor(t, "100 lines without Close", func() bool { _, n := cw.counts(); return n >= 100 })
+	})
+	t.Run("interval ends the wait", func(t *testing.T) {
+		cw := &countingWriter{}
+		w, err := NewWriter(Options{Target: Target{Kind: TargetStdout}, Stdout: cw, FlushInterval: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		w.Log(&l)
+		waitFor(t, "one line without Close", func() bool { _, n := cw.counts(); return n == 1 })
+	})
+}

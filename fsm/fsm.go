@@ -45,6 +45,7 @@ const (
 	TouchSessionsType     MessageType = 13
 	ExpireSessionsType    MessageType = 14
 	SetDNSRecordType      MessageType = 15
+	DiscoverServersType   MessageType = 16
 
 	// IgnoreUnknownTypeFlag marks a command that an older binary may skip
 	// instead of stopping, for commands that only add optional state.
@@ -114,6 +115,10 @@ func registry() map[MessageType]command {
 			func(s *State, m proto.Message) *fsmpb.ApplyResult {
 				return s.applySetDNSRecord(m.(*fsmpb.SetDNSRecord))
 			}},
+		DiscoverServersType: {"discover_servers", func() proto.Message { return &fsmpb.DiscoverServers{} },
+			func(s *State, m proto.Message) *fsmpb.ApplyResult {
+				return s.applyDiscoverServers(m.(*fsmpb.DiscoverServers))
+			}},
 		RemoveServerType: {"remove_server", func() proto.Message { return &fsmpb.RemoveServer{} },
 			func(s *State, m proto.Message) *fsmpb.ApplyResult {
 				return s.applyRemoveServer(m.(*fsmpb.RemoveServer))
@@ -157,7 +162,9 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	f.State.applying = l.Index
 	res := f.ApplyCommand(l.Data)
+	f.State.applying = 0
 	f.State.setApplied(l.Index)
 	return res
 }

@@ -40,6 +40,8 @@ func fuzzSeedLog() [][]byte {
 		enc(SetServerWeightType, &fsmpb.SetServerWeight{Backend: "app", Name: "A", Weight: 3}),
 		enc(AddServerType, &fsmpb.AddServer{Backend: "app", Name: "C", Addr: "127.0.0.1:9", Weight: 1}),
 		enc(RemoveServerType, &fsmpb.RemoveServer{Backend: "app", Name: "C"}),
+		enc(DiscoverServersType, &fsmpb.DiscoverServers{Backend: "app", Source: "ec2", StampUnixMs: 9,
+			Add: []*fsmpb.AddServer{{Backend: "app", Name: "i-1", Addr: "10.0.0.1:80", Weight: 1}}, Deregister: []string{"i-1"}, Remove: []string{"i-1", "A"}}),
 		enc(ReportHealthViewsType, &fsmpb.ReportHealthViews{Views: []*fsmpb.HealthView{{Backend: "app", Server: "A", Node: "n2", Health: fsmpb.Health_HEALTH_DOWN}}}),
 		{byte(99 | IgnoreUnknownTypeFlag), 1, 2},
 	}

@@ -43,15 +43,21 @@ type ServerState struct {
 	Cookie  string
 	Dynamic bool
 	Removed bool
+
+	// Set for servers that server discovery added (fsm/discover.go).
+	Source        string // the discovery that owns it ("ec2", "dns"); "" for the others
+	Deregistering int64  // leader's unix ms since it left discovery's answer; 0 if it has not
+	AddedIndex    uint64 // log index of the entry that (re)added it through discovery
 }
 
 // Usable reports whether new sessions may go to the server.
 func (s ServerState) Usable() bool {
-	return s.Admin == fsmpb.AdminState_ADMIN_READY && s.Health != fsmpb.Health_HEALTH_DOWN && !s.Removed
+	return s.Admin == fsmpb.AdminState_ADMIN_READY && s.Health != fsmpb.Health_HEALTH_DOWN && !s.Removed && s.Deregistering == 0
 }
 
 // KeepsSessions reports whether sessions already bound to the server stay
-// there (ready or draining, and not agreed down).
+// there (ready or draining, and not agreed down). A server that discovery
+// is deregistering keeps them, as a draining one does, until its removal.
 func (s ServerState) KeepsSessions() bool {
 	return s.Admin != fsmpb.AdminState_ADMIN_MAINT && s.Health != fsmpb.Health_HEALTH_DOWN && !s.Removed
 }
@@ -96,7 +102,10 @@ type State struct {
 
 	servers atomic.Pointer[ServerTable]
 
-	applied   atomic.Uint64
+	applied atomic.Uint64
+	// applying is the index of the entry being applied (0 outside Raft,
+	// in ApplyCommand); only the apply goroutine reads or writes it.
+	applying  uint64
 	appliedMu sync.Mutex
 	appliedCh chan struct{} // closed and replaced at every applied index
 }

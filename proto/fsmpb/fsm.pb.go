@@ -556,8 +556,12 @@ type Server struct {
 	Dynamic       bool                   `protobuf:"varint,9,opt,name=dynamic,proto3" json:"dynamic,omitempty"`                                  // added at run time, not from the config file
 	Removed       bool                   `protobuf:"varint,10,opt,name=removed,proto3" json:"removed,omitempty"`                                 // removed at run time: takes no new sessions and keeps none
 	WeightSet     bool                   `protobuf:"varint,11,opt,name=weight_set,json=weightSet,proto3" json:"weight_set,omitempty"`            // weight was set by an operator (SetServerWeight)
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Set for servers that server discovery added (DiscoverServers).
+	Source              string `protobuf:"bytes,12,opt,name=source,proto3" json:"source,omitempty"`                                                         // "ec2" or "dns": the discovery that owns it
+	DeregisteringUnixMs int64  `protobuf:"varint,13,opt,name=deregistering_unix_ms,json=deregisteringUnixMs,proto3" json:"deregistering_unix_ms,omitempty"` // leader-stamped: gone from discovery since; takes no new sessions
+	AddedIndex          uint64 `protobuf:"varint,14,opt,name=added_index,json=addedIndex,proto3" json:"added_index,omitempty"`                              // log index of the entry that (re)added it
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -665,6 +669,27 @@ func (x *Server) GetWeightSet() bool {
 		return x.WeightSet
 	}
 	return false
+}
+
+func (x *Server) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Server) GetDeregisteringUnixMs() int64 {
+	if x != nil {
+		return x.DeregisteringUnixMs
+	}
+	return 0
+}
+
+func (x *Server) GetAddedIndex() uint64 {
+	if x != nil {
+		return x.AddedIndex
+	}
+	return 0
 }
 
 // SetServerWeight sets (or, with use_configured, clears) the operator's weight of a
@@ -952,6 +977,104 @@ func (x *RemoveServer) GetName() string {
 	return ""
 }
 
+// DiscoverServers is one step of server discovery for one backend, as the
+// leader computed it from one answer of its source (EC2 DescribeInstances,
+// DNS): every node applies the whole step at one log index. Apply checks
+// each part against the replicated table and skips (and reports) a part
+// that no longer holds, so a step raced by an operator's change applies
+// the rest; discovery only ever touches servers whose source it is.
+type DiscoverServers struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	Source        string                 `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`                                 // "ec2" | "dns"
+	StampUnixMs   int64                  `protobuf:"varint,3,opt,name=stamp_unix_ms,json=stampUnixMs,proto3" json:"stamp_unix_ms,omitempty"` // the leader's clock: when deregistrations start
+	Add           []*AddServer           `protobuf:"bytes,4,rep,name=add,proto3" json:"add,omitempty"`                                       // new targets, checked as AddServer (checked is implied)
+	Deregister    []string               `protobuf:"bytes,5,rep,name=deregister,proto3" json:"deregister,omitempty"`                         // gone from the answer: no new sessions from now
+	Restore       []string               `protobuf:"bytes,6,rep,name=restore,proto3" json:"restore,omitempty"`                               // back in the answer before their removal
+	Remove        []string               `protobuf:"bytes,7,rep,name=remove,proto3" json:"remove,omitempty"`                                 // deregistration delay over: removed as RemoveServer
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscoverServers) Reset() {
+	*x = DiscoverServers{}
+	mi := &file_fsm_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscoverServers) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscoverServers) ProtoMessage() {}
+
+func (x *DiscoverServers) ProtoReflect() protoreflect.Message {
+	mi := &file_fsm_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscoverServers.ProtoReflect.Descriptor instead.
+func (*DiscoverServers) Descriptor() ([]byte, []int) {
+	return file_fsm_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *DiscoverServers) GetBackend() string {
+	if x != nil {
+		return x.Backend
+	}
+	return ""
+}
+
+func (x *DiscoverServers) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *DiscoverServers) GetStampUnixMs() int64 {
+	if x != nil {
+		return x.StampUnixMs
+	}
+	return 0
+}
+
+func (x *DiscoverServers) GetAdd() []*AddServer {
+	if x != nil {
+		return x.Add
+	}
+	return nil
+}
+
+func (x *DiscoverServers) GetDeregister() []string {
+	if x != nil {
+		return x.Deregister
+	}
+	return nil
+}
+
+func (x *DiscoverServers) GetRestore() []string {
+	if x != nil {
+		return x.Restore
+	}
+	return nil
+}
+
+func (x *DiscoverServers) GetRemove() []string {
+	if x != nil {
+		return x.Remove
+	}
+	return nil
+}
+
 // SetServerAdmin sets the admin state of a server (ready|drain|maint).
 type SetServerAdmin struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -964,7 +1087,7 @@ type SetServerAdmin struct {
 
 func (x *SetServerAdmin) Reset() {
 	*x = SetServerAdmin{}
-	mi := &file_fsm_proto_msgTypes[11]
+	mi := &file_fsm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1099,7 @@ func (x *SetServerAdmin) String() string {
 func (*SetServerAdmin) ProtoMessage() {}
 
 func (x *SetServerAdmin) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[11]
+	mi := &file_fsm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1112,7 @@ func (x *SetServerAdmin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetServerAdmin.ProtoReflect.Descriptor instead.
 func (*SetServerAdmin) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{11}
+	return file_fsm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetServerAdmin) GetBackend() string {
@@ -1026,7 +1149,7 @@ type SetServerHealth struct {
 
 func (x *SetServerHealth) Reset() {
 	*x = SetServerHealth{}
-	mi := &file_fsm_proto_msgTypes[12]
+	mi := &file_fsm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1161,7 @@ func (x *SetServerHealth) String() string {
 func (*SetServerHealth) ProtoMessage() {}
 
 func (x *SetServerHealth) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[12]
+	mi := &file_fsm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1174,7 @@ func (x *SetServerHealth) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetServerHealth.ProtoReflect.Descriptor instead.
 func (*SetServerHealth) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{12}
+	return file_fsm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SetServerHealth) GetBackend() string {
@@ -1097,7 +1220,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_fsm_proto_msgTypes[13]
+	mi := &file_fsm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1232,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[13]
+	mi := &file_fsm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1245,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{13}
+	return file_fsm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Node) GetId() string {
@@ -1177,7 +1300,7 @@ type RegisterNode struct {
 
 func (x *RegisterNode) Reset() {
 	*x = RegisterNode{}
-	mi := &file_fsm_proto_msgTypes[14]
+	mi := &file_fsm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1312,7 @@ func (x *RegisterNode) String() string {
 func (*RegisterNode) ProtoMessage() {}
 
 func (x *RegisterNode) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[14]
+	mi := &file_fsm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1325,7 @@ func (x *RegisterNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterNode.ProtoReflect.Descriptor instead.
 func (*RegisterNode) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{14}
+	return file_fsm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RegisterNode) GetNode() *Node {
@@ -1229,7 +1352,7 @@ type EIP struct {
 
 func (x *EIP) Reset() {
 	*x = EIP{}
-	mi := &file_fsm_proto_msgTypes[15]
+	mi := &file_fsm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1364,7 @@ func (x *EIP) String() string {
 func (*EIP) ProtoMessage() {}
 
 func (x *EIP) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[15]
+	mi := &file_fsm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1377,7 @@ func (x *EIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EIP.ProtoReflect.Descriptor instead.
 func (*EIP) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{15}
+	return file_fsm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EIP) GetId() string {
@@ -1329,7 +1452,7 @@ type DNSRecord struct {
 
 func (x *DNSRecord) Reset() {
 	*x = DNSRecord{}
-	mi := &file_fsm_proto_msgTypes[16]
+	mi := &file_fsm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1464,7 @@ func (x *DNSRecord) String() string {
 func (*DNSRecord) ProtoMessage() {}
 
 func (x *DNSRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[16]
+	mi := &file_fsm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1477,7 @@ func (x *DNSRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DNSRecord.ProtoReflect.Descriptor instead.
 func (*DNSRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{16}
+	return file_fsm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DNSRecord) GetId() string {
@@ -1410,7 +1533,7 @@ type SetDNSRecord struct {
 
 func (x *SetDNSRecord) Reset() {
 	*x = SetDNSRecord{}
-	mi := &file_fsm_proto_msgTypes[17]
+	mi := &file_fsm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1545,7 @@ func (x *SetDNSRecord) String() string {
 func (*SetDNSRecord) ProtoMessage() {}
 
 func (x *SetDNSRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[17]
+	mi := &file_fsm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1558,7 @@ func (x *SetDNSRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDNSRecord.ProtoReflect.Descriptor instead.
 func (*SetDNSRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{17}
+	return file_fsm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SetDNSRecord) GetRecord() *DNSRecord {
@@ -1456,7 +1579,7 @@ type AssignEIP struct {
 
 func (x *AssignEIP) Reset() {
 	*x = AssignEIP{}
-	mi := &file_fsm_proto_msgTypes[18]
+	mi := &file_fsm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1591,7 @@ func (x *AssignEIP) String() string {
 func (*AssignEIP) ProtoMessage() {}
 
 func (x *AssignEIP) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[18]
+	mi := &file_fsm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1604,7 @@ func (x *AssignEIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssignEIP.ProtoReflect.Descriptor instead.
 func (*AssignEIP) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{18}
+	return file_fsm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AssignEIP) GetEip() *EIP {
@@ -1514,7 +1637,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_fsm_proto_msgTypes[19]
+	mi := &file_fsm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1649,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[19]
+	mi := &file_fsm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1662,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{19}
+	return file_fsm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *NodeStatus) GetNodeId() string {
@@ -1622,7 +1745,7 @@ type ReportNodeStatus struct {
 
 func (x *ReportNodeStatus) Reset() {
 	*x = ReportNodeStatus{}
-	mi := &file_fsm_proto_msgTypes[20]
+	mi := &file_fsm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1757,7 @@ func (x *ReportNodeStatus) String() string {
 func (*ReportNodeStatus) ProtoMessage() {}
 
 func (x *ReportNodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[20]
+	mi := &file_fsm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1770,7 @@ func (x *ReportNodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportNodeStatus.ProtoReflect.Descriptor instead.
 func (*ReportNodeStatus) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{20}
+	return file_fsm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReportNodeStatus) GetStatus() *NodeStatus {
@@ -1674,7 +1797,7 @@ type HealthView struct {
 
 func (x *HealthView) Reset() {
 	*x = HealthView{}
-	mi := &file_fsm_proto_msgTypes[21]
+	mi := &file_fsm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +1809,7 @@ func (x *HealthView) String() string {
 func (*HealthView) ProtoMessage() {}
 
 func (x *HealthView) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[21]
+	mi := &file_fsm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +1822,7 @@ func (x *HealthView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthView.ProtoReflect.Descriptor instead.
 func (*HealthView) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{21}
+	return file_fsm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *HealthView) GetBackend() string {
@@ -1754,7 +1877,7 @@ type ReportHealthViews struct {
 
 func (x *ReportHealthViews) Reset() {
 	*x = ReportHealthViews{}
-	mi := &file_fsm_proto_msgTypes[22]
+	mi := &file_fsm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1766,7 +1889,7 @@ func (x *ReportHealthViews) String() string {
 func (*ReportHealthViews) ProtoMessage() {}
 
 func (x *ReportHealthViews) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[22]
+	mi := &file_fsm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1779,7 +1902,7 @@ func (x *ReportHealthViews) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportHealthViews.ProtoReflect.Descriptor instead.
 func (*ReportHealthViews) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{22}
+	return file_fsm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReportHealthViews) GetViews() []*HealthView {
@@ -1802,7 +1925,7 @@ type TouchSessions struct {
 
 func (x *TouchSessions) Reset() {
 	*x = TouchSessions{}
-	mi := &file_fsm_proto_msgTypes[23]
+	mi := &file_fsm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1814,7 +1937,7 @@ func (x *TouchSessions) String() string {
 func (*TouchSessions) ProtoMessage() {}
 
 func (x *TouchSessions) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[23]
+	mi := &file_fsm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1827,7 +1950,7 @@ func (x *TouchSessions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TouchSessions.ProtoReflect.Descriptor instead.
 func (*TouchSessions) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{23}
+	return file_fsm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TouchSessions) GetBackend() string {
@@ -1865,7 +1988,7 @@ type ExpireSessions struct {
 
 func (x *ExpireSessions) Reset() {
 	*x = ExpireSessions{}
-	mi := &file_fsm_proto_msgTypes[24]
+	mi := &file_fsm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1877,7 +2000,7 @@ func (x *ExpireSessions) String() string {
 func (*ExpireSessions) ProtoMessage() {}
 
 func (x *ExpireSessions) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[24]
+	mi := &file_fsm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1890,7 +2013,7 @@ func (x *ExpireSessions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpireSessions.ProtoReflect.Descriptor instead.
 func (*ExpireSessions) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{24}
+	return file_fsm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ExpireSessions) GetBackend() string {
@@ -1935,7 +2058,7 @@ type ApplyResult struct {
 
 func (x *ApplyResult) Reset() {
 	*x = ApplyResult{}
-	mi := &file_fsm_proto_msgTypes[25]
+	mi := &file_fsm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1947,7 +2070,7 @@ func (x *ApplyResult) String() string {
 func (*ApplyResult) ProtoMessage() {}
 
 func (x *ApplyResult) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[25]
+	mi := &file_fsm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1960,7 +2083,7 @@ func (x *ApplyResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyResult.ProtoReflect.Descriptor instead.
 func (*ApplyResult) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{25}
+	return file_fsm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ApplyResult) GetErrorCode() string {
@@ -2013,7 +2136,7 @@ type SnapshotRecord struct {
 
 func (x *SnapshotRecord) Reset() {
 	*x = SnapshotRecord{}
-	mi := &file_fsm_proto_msgTypes[26]
+	mi := &file_fsm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2148,7 @@ func (x *SnapshotRecord) String() string {
 func (*SnapshotRecord) ProtoMessage() {}
 
 func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[26]
+	mi := &file_fsm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2161,7 @@ func (x *SnapshotRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotRecord.ProtoReflect.Descriptor instead.
 func (*SnapshotRecord) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{26}
+	return file_fsm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SnapshotRecord) GetRecord() isSnapshotRecord_Record {
@@ -2198,7 +2321,7 @@ type SnapshotHeader struct {
 
 func (x *SnapshotHeader) Reset() {
 	*x = SnapshotHeader{}
-	mi := &file_fsm_proto_msgTypes[27]
+	mi := &file_fsm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2333,7 @@ func (x *SnapshotHeader) String() string {
 func (*SnapshotHeader) ProtoMessage() {}
 
 func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[27]
+	mi := &file_fsm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2346,7 @@ func (x *SnapshotHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotHeader.ProtoReflect.Descriptor instead.
 func (*SnapshotHeader) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{27}
+	return file_fsm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SnapshotHeader) GetFormat() uint32 {
@@ -2257,7 +2380,7 @@ type SnapshotTrailer struct {
 
 func (x *SnapshotTrailer) Reset() {
 	*x = SnapshotTrailer{}
-	mi := &file_fsm_proto_msgTypes[28]
+	mi := &file_fsm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2392,7 @@ func (x *SnapshotTrailer) String() string {
 func (*SnapshotTrailer) ProtoMessage() {}
 
 func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_fsm_proto_msgTypes[28]
+	mi := &file_fsm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2405,7 @@ func (x *SnapshotTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotTrailer.ProtoReflect.Descriptor instead.
 func (*SnapshotTrailer) Descriptor() ([]byte, []int) {
-	return file_fsm_proto_rawDescGZIP(), []int{28}
+	return file_fsm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SnapshotTrailer) GetRecords() uint64 {
@@ -2323,7 +2446,7 @@ const file_fsm_proto_rawDesc = "" +
 	"\x0eDeleteSessions\x125\n" +
 	"\bsessions\x18\x01 \x03(\v2\x19.haraft.fsm.v1.SessionRefR\bsessions\"D\n" +
 	"\x0eRebindSessions\x122\n" +
-	"\bbindings\x18\x01 \x03(\v2\x16.haraft.fsm.v1.BindingR\bbindings\"\xd4\x02\n" +
+	"\bbindings\x18\x01 \x03(\v2\x16.haraft.fsm.v1.BindingR\bbindings\"\xc1\x03\n" +
 	"\x06Server\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
@@ -2337,7 +2460,11 @@ const file_fsm_proto_rawDesc = "" +
 	"\aremoved\x18\n" +
 	" \x01(\bR\aremoved\x12\x1d\n" +
 	"\n" +
-	"weight_set\x18\v \x01(\bR\tweightSet\"~\n" +
+	"weight_set\x18\v \x01(\bR\tweightSet\x12\x16\n" +
+	"\x06source\x18\f \x01(\tR\x06source\x122\n" +
+	"\x15deregistering_unix_ms\x18\r \x01(\x03R\x13deregisteringUnixMs\x12\x1f\n" +
+	"\vadded_index\x18\x0e \x01(\x04R\n" +
+	"addedIndex\"~\n" +
 	"\x0fSetServerWeight\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -2358,7 +2485,17 @@ const file_fsm_proto_rawDesc = "" +
 	"\x06cookie\x18\x02 \x01(\tR\x06cookie\"<\n" +
 	"\fRemoveServer\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"o\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xe5\x01\n" +
+	"\x0fDiscoverServers\x12\x18\n" +
+	"\abackend\x18\x01 \x01(\tR\abackend\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\"\n" +
+	"\rstamp_unix_ms\x18\x03 \x01(\x03R\vstampUnixMs\x12*\n" +
+	"\x03add\x18\x04 \x03(\v2\x18.haraft.fsm.v1.AddServerR\x03add\x12\x1e\n" +
+	"\n" +
+	"deregister\x18\x05 \x03(\tR\n" +
+	"deregister\x12\x18\n" +
+	"\arestore\x18\x06 \x03(\tR\arestore\x12\x16\n" +
+	"\x06remove\x18\a \x03(\tR\x06remove\"o\n" +
 	"\x0eSetServerAdmin\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
@@ -2492,7 +2629,7 @@ func file_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_fsm_proto_goTypes = []any{
 	(AdminState)(0),           // 0: haraft.fsm.v1.AdminState
 	(Health)(0),               // 1: haraft.fsm.v1.Health
@@ -2509,24 +2646,25 @@ var file_fsm_proto_goTypes = []any{
 	(*AddServer)(nil),         // 12: haraft.fsm.v1.AddServer
 	(*ConfiguredServer)(nil),  // 13: haraft.fsm.v1.ConfiguredServer
 	(*RemoveServer)(nil),      // 14: haraft.fsm.v1.RemoveServer
-	(*SetServerAdmin)(nil),    // 15: haraft.fsm.v1.SetServerAdmin
-	(*SetServerHealth)(nil),   // 16: haraft.fsm.v1.SetServerHealth
-	(*Node)(nil),              // 17: haraft.fsm.v1.Node
-	(*RegisterNode)(nil),      // 18: haraft.fsm.v1.RegisterNode
-	(*EIP)(nil),               // 19: haraft.fsm.v1.EIP
-	(*DNSRecord)(nil),         // 20: haraft.fsm.v1.DNSRecord
-	(*SetDNSRecord)(nil),      // 21: haraft.fsm.v1.SetDNSRecord
-	(*AssignEIP)(nil),         // 22: haraft.fsm.v1.AssignEIP
-	(*NodeStatus)(nil),        // 23: haraft.fsm.v1.NodeStatus
-	(*ReportNodeStatus)(nil),  // 24: haraft.fsm.v1.ReportNodeStatus
-	(*HealthView)(nil),        // 25: haraft.fsm.v1.HealthView
-	(*ReportHealthViews)(nil), // 26: haraft.fsm.v1.ReportHealthViews
-	(*TouchSessions)(nil),     // 27: haraft.fsm.v1.TouchSessions
-	(*ExpireSessions)(nil),    // 28: haraft.fsm.v1.ExpireSessions
-	(*ApplyResult)(nil),       // 29: haraft.fsm.v1.ApplyResult
-	(*SnapshotRecord)(nil),    // 30: haraft.fsm.v1.SnapshotRecord
-	(*SnapshotHeader)(nil),    // 31: haraft.fsm.v1.SnapshotHeader
-	(*SnapshotTrailer)(nil),   // 32: haraft.fsm.v1.SnapshotTrailer
+	(*DiscoverServers)(nil),   // 15: haraft.fsm.v1.DiscoverServers
+	(*SetServerAdmin)(nil),    // 16: haraft.fsm.v1.SetServerAdmin
+	(*SetServerHealth)(nil),   // 17: haraft.fsm.v1.SetServerHealth
+	(*Node)(nil),              // 18: haraft.fsm.v1.Node
+	(*RegisterNode)(nil),      // 19: haraft.fsm.v1.RegisterNode
+	(*EIP)(nil),               // 20: haraft.fsm.v1.EIP
+	(*DNSRecord)(nil),         // 21: haraft.fsm.v1.DNSRecord
+	(*SetDNSRecord)(nil),      // 22: haraft.fsm.v1.SetDNSRecord
+	(*AssignEIP)(nil),         // 23: haraft.fsm.v1.AssignEIP
+	(*NodeStatus)(nil),        // 24: haraft.fsm.v1.NodeStatus
+	(*ReportNodeStatus)(nil),  // 25: haraft.fsm.v1.ReportNodeStatus
+	(*HealthView)(nil),        // 26: haraft.fsm.v1.HealthView
+	(*ReportHealthViews)(nil), // 27: haraft.fsm.v1.ReportHealthViews
+	(*TouchSessions)(nil),     // 28: haraft.fsm.v1.TouchSessions
+	(*ExpireSessions)(nil),    // 29: haraft.fsm.v1.ExpireSessions
+	(*ApplyResult)(nil),       // 30: haraft.fsm.v1.ApplyResult
+	(*SnapshotRecord)(nil),    // 31: haraft.fsm.v1.SnapshotRecord
+	(*SnapshotHeader)(nil),    // 32: haraft.fsm.v1.SnapshotHeader
+	(*SnapshotTrailer)(nil),   // 33: haraft.fsm.v1.SnapshotTrailer
 }
 var file_fsm_proto_depIdxs = []int32{
 	4,  // 0: haraft.fsm.v1.LearnSessions.bindings:type_name -> haraft.fsm.v1.Binding
@@ -2536,31 +2674,32 @@ var file_fsm_proto_depIdxs = []int32{
 	0,  // 4: haraft.fsm.v1.Server.admin:type_name -> haraft.fsm.v1.AdminState
 	1,  // 5: haraft.fsm.v1.Server.health:type_name -> haraft.fsm.v1.Health
 	13, // 6: haraft.fsm.v1.AddServer.configured:type_name -> haraft.fsm.v1.ConfiguredServer
-	0,  // 7: haraft.fsm.v1.SetServerAdmin.admin:type_name -> haraft.fsm.v1.AdminState
-	1,  // 8: haraft.fsm.v1.SetServerHealth.health:type_name -> haraft.fsm.v1.Health
-	17, // 9: haraft.fsm.v1.RegisterNode.node:type_name -> haraft.fsm.v1.Node
-	20, // 10: haraft.fsm.v1.SetDNSRecord.record:type_name -> haraft.fsm.v1.DNSRecord
-	19, // 11: haraft.fsm.v1.AssignEIP.eip:type_name -> haraft.fsm.v1.EIP
-	2,  // 12: haraft.fsm.v1.NodeStatus.role:type_name -> haraft.fsm.v1.NodeRole
-	3,  // 13: haraft.fsm.v1.NodeStatus.proxy:type_name -> haraft.fsm.v1.ProxyHealth
-	23, // 14: haraft.fsm.v1.ReportNodeStatus.status:type_name -> haraft.fsm.v1.NodeStatus
-	1,  // 15: haraft.fsm.v1.HealthView.health:type_name -> haraft.fsm.v1.Health
-	25, // 16: haraft.fsm.v1.ReportHealthViews.views:type_name -> haraft.fsm.v1.HealthView
-	6,  // 17: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
-	31, // 18: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
-	4,  // 19: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
-	10, // 20: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
-	17, // 21: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
-	19, // 22: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
-	32, // 23: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
-	23, // 24: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
-	25, // 25: haraft.fsm.v1.SnapshotRecord.health_view:type_name -> haraft.fsm.v1.HealthView
-	20, // 26: haraft.fsm.v1.SnapshotRecord.dns_record:type_name -> haraft.fsm.v1.DNSRecord
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	12, // 7: haraft.fsm.v1.DiscoverServers.add:type_name -> haraft.fsm.v1.AddServer
+	0,  // 8: haraft.fsm.v1.SetServerAdmin.admin:type_name -> haraft.fsm.v1.AdminState
+	1,  // 9: haraft.fsm.v1.SetServerHealth.health:type_name -> haraft.fsm.v1.Health
+	18, // 10: haraft.fsm.v1.RegisterNode.node:type_name -> haraft.fsm.v1.Node
+	21, // 11: haraft.fsm.v1.SetDNSRecord.record:type_name -> haraft.fsm.v1.DNSRecord
+	20, // 12: haraft.fsm.v1.AssignEIP.eip:type_name -> haraft.fsm.v1.EIP
+	2,  // 13: haraft.fsm.v1.NodeStatus.role:type_name -> haraft.fsm.v1.NodeRole
+	3,  // 14: haraft.fsm.v1.NodeStatus.proxy:type_name -> haraft.fsm.v1.ProxyHealth
+	24, // 15: haraft.fsm.v1.ReportNodeStatus.status:type_name -> haraft.fsm.v1.NodeStatus
+	1,  // 16: haraft.fsm.v1.HealthView.health:type_name -> haraft.fsm.v1.Health
+	26, // 17: haraft.fsm.v1.ReportHealthViews.views:type_name -> haraft.fsm.v1.HealthView
+	6,  // 18: haraft.fsm.v1.ApplyResult.learn:type_name -> haraft.fsm.v1.LearnResult
+	32, // 19: haraft.fsm.v1.SnapshotRecord.header:type_name -> haraft.fsm.v1.SnapshotHeader
+	4,  // 20: haraft.fsm.v1.SnapshotRecord.session:type_name -> haraft.fsm.v1.Binding
+	10, // 21: haraft.fsm.v1.SnapshotRecord.server:type_name -> haraft.fsm.v1.Server
+	18, // 22: haraft.fsm.v1.SnapshotRecord.node:type_name -> haraft.fsm.v1.Node
+	20, // 23: haraft.fsm.v1.SnapshotRecord.eip:type_name -> haraft.fsm.v1.EIP
+	33, // 24: haraft.fsm.v1.SnapshotRecord.trailer:type_name -> haraft.fsm.v1.SnapshotTrailer
+	24, // 25: haraft.fsm.v1.SnapshotRecord.node_status:type_name -> haraft.fsm.v1.NodeStatus
+	26, // 26: haraft.fsm.v1.SnapshotRecord.health_view:type_name -> haraft.fsm.v1.HealthView
+	21, // 27: haraft.fsm.v1.SnapshotRecord.dns_record:type_name -> haraft.fsm.v1.DNSRecord
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_fsm_proto_init() }
@@ -2568,7 +2707,7 @@ func file_fsm_proto_init() {
 	if File_fsm_proto != nil {
 		return
 	}
-	file_fsm_proto_msgTypes[26].OneofWrappers = []any{
+	file_fsm_proto_msgTypes[27].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Session)(nil),
 		(*SnapshotRecord_Server)(nil),
@@ -2585,7 +2724,7 @@ func file_fsm_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_fsm_proto_rawDesc), len(file_fsm_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

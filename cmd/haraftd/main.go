@@ -159,8 +159,8 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer, de
 		case <-ctx.Done():
 		}
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	log.Info("shutting down", "grace", d.ShutdownGrace())
+	sctx, cancel := context.WithTimeout(context.Background(), d.ShutdownGrace())
 	defer cancel()
 	if err := d.Shutdown(sctx); err != nil {
 		fmt.Fprintf(stderr, "haraftd: shutdown: %v\n", err)

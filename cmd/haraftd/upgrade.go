@@ -154,7 +154,7 @@ func upgradeAndExit(d *daemon.Daemon, log *slog.Logger) bool {
 		return false
 	}
 	log.Info("upgrade: the new process took the sockets; draining and handing over the data dir")
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d.ShutdownGrace())
 	defer cancel()
 	if err := d.ShutdownForUpgrade(ctx); err != nil {
 		log.Warn("upgrade: shutdown", "err", err)

@@ -119,6 +119,9 @@ type Timeouts struct {
 	Tunnel    Duration `yaml:"tunnel"`
 	ClientFin Duration `yaml:"client_fin"`
 	ServerFin Duration `yaml:"server_fin"`
+	// Shutdown is the grace a stopping node (SIGTERM, SIGINT, a binary
+	// upgrade) gives its open connections before it closes them; default 15s.
+	Shutdown Duration `yaml:"shutdown"`
 }
 
 // Proposals configures the batching of learned session bindings into Raft
@@ -335,6 +338,7 @@ func Default() *Config {
 			Server:        Duration{30 * time.Second},
 			HTTPRequest:   Duration{10 * time.Second},
 			HTTPKeepAlive: Duration{60 * time.Second},
+			Shutdown:      Duration{15 * time.Second},
 		},
 		Proposals: Proposals{
 			BatchSize:     512,
@@ -392,6 +396,7 @@ func (c *Config) ApplyDefaults() {
 		{&c.Timeouts.Server, &d.Timeouts.Server},
 		{&c.Timeouts.HTTPRequest, &d.Timeouts.HTTPRequest},
 		{&c.Timeouts.HTTPKeepAlive, &d.Timeouts.HTTPKeepAlive},
+		{&c.Timeouts.Shutdown, &d.Timeouts.Shutdown},
 		{&c.Proposals.FlushInterval, &d.Proposals.FlushInterval},
 	} {
 		if p.dst.Duration == 0 {

@@ -50,7 +50,7 @@ func TestLoadFull(t *testing.T) {
 				{Name: "dashboard", Role: RoleRead, SecretFile: "/etc/haraft/dashboard.token"},
 			},
 		},
-		Timeouts:  Timeouts{Connect: ms(1000), Client: ms(60000), Server: ms(90000), HTTPRequest: ms(5000), HTTPKeepAlive: ms(2000), Queue: ms(1000)},
+		Timeouts:  Timeouts{Connect: ms(1000), Client: ms(60000), Server: ms(90000), HTTPRequest: ms(5000), HTTPKeepAlive: ms(2000), Queue: ms(1000), Shutdown: ms(15000)},
 		Proposals: Proposals{BatchSize: 64, FlushInterval: ms(1), QueueSize: 64},
 		Frontends: []Frontend{
 			{Name: "web", Bind: ":80", Backend: "app"},
@@ -118,6 +118,7 @@ func TestLoadDefaults(t *testing.T) {
 		"http_request":         {to.HTTPRequest, ms(10000)},
 		"http_keep_alive":      {to.HTTPKeepAlive, ms(60000)},
 		"queue":                {to.Queue, ms(5000)},
+		"shutdown":             {to.Shutdown, ms(15000)},
 		"batch_size":           {p.BatchSize, 512},
 		"flush_interval":       {p.FlushInterval, ms(2)},
 		"queue_size":           {p.QueueSize, 65536},

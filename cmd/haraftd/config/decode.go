@@ -404,6 +404,7 @@ func (d *decoder) timeouts(path string, v *yaml.Node, t *Timeouts) {
 		{"tunnel", d.duration(&t.Tunnel)},
 		{"client_fin", d.duration(&t.ClientFin)},
 		{"server_fin", d.duration(&t.ServerFin)},
+		{"shutdown", d.duration(&t.Shutdown)},
 	})
 }
 

@@ -112,6 +112,10 @@ func TestParseErrors(t *testing.T) {
 			`t.yaml:20: backends[0].stick: only with mode tcp (HTTP backends stick with a cookie)`,
 			`t.yaml:26: timeouts.tunnel: must not be negative (0: unset)`,
 		}},
+		{"shutdown grace out of range", func(t *testing.T) string { return base + "timeouts: {shutdown: -1s}\n" },
+			[]string{`t.yaml:25: timeouts.shutdown: must be greater than 0`}},
+		{"shutdown grace too long", func(t *testing.T) string { return base + "timeouts: {shutdown: 25h}\n" },
+			[]string{`t.yaml:25: timeouts.shutdown: 25h0m0s is more than 24h`}},
 
 		// Unknown and duplicate fields.
 		{"unknown field", func(t *testing.T) string {

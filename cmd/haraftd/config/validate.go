@@ -202,6 +202,10 @@ func (v *validator) timeouts(t *Timeouts) {
 	v.positive("timeouts.server", t.Server)
 	v.positive("timeouts.http_request", t.HTTPRequest)
 	v.positive("timeouts.http_keep_alive", t.HTTPKeepAlive)
+	v.positive("timeouts.shutdown", t.Shutdown)
+	if t.Shutdown.Duration > 24*time.Hour {
+		v.errf("timeouts.shutdown", "%v is more than 24h", t.Shutdown.Duration)
+	}
 	for _, p := range []struct {
 		name string
 		d    Duration

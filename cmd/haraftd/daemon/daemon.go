@@ -257,6 +257,16 @@ func (d *Daemon) Shutdown(ctx context.Context) error {
 	return d.shutdownNode(ctx, true)
 }
 
+// ShutdownGrace is how long a stopping node lets its open connections run
+// before it closes them: the running config's timeouts.shutdown (15 s when
+// unset).
+func (d *Daemon) ShutdownGrace() time.Duration {
+	if g := d.live().cfg.Timeouts.Shutdown.Duration; g > 0 {
+		return g
+	}
+	return 15 * time.Second
+}
+
 func (d *Daemon) shutdownNode(ctx context.Context, moveEIPs bool) error {
 	var errs []error
 	d.BeginShutdown()

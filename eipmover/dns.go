@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,8 +42,27 @@ type DNSCounters struct {
 	Decisions atomic.Uint64 // record decisions committed (set_dns_record)
 	Changes   atomic.Uint64 // ChangeResourceRecordSets calls that succeeded
 	Conflicts atomic.Uint64 // changes refused because the record changed underneath
-	Errors    atomic.Uint64 // other failed Route 53 calls
+	Errors    atomic.Uint64 // other failed Route 53 calls (by kind: ErrorsByKind)
 	StaleTerm atomic.Uint64 // decisions refused as stale
+
+	byKind [len(route53ErrorKinds)]atomic.Uint64
+}
+
+// ErrorsByKind returns the failed calls counted in Errors by
+// Route53ErrorKind, every kind present.
+func (c *DNSCounters) ErrorsByKind() map[string]uint64 {
+	out := make(map[string]uint64, len(route53ErrorKinds))
+	for i, k := range route53ErrorKinds {
+		out[k] = c.byKind[i].Load()
+	}
+	return out
+}
+
+func (c *DNSCounters) addError(kind string) {
+	c.Errors.Add(1)
+	if i := slices.Index(route53ErrorKinds[:], kind); i >= 0 {
+		c.byKind[i].Add(1)
+	}
 }
 
 // DNSStatus is the reconciler's view of the record, for status pages and
@@ -57,6 +77,17 @@ type DNSStatus struct {
 	Reason    string
 	Waiting   string // why the wanted value set is not committed
 	LastError string
+	ErrorKind string // Route53ErrorKind of LastError
+	// ZoneError says why the hosted zone cannot hold the record (it does
+	// not exist, or the name is outside it): nothing is written until the
+	// configuration is fixed.
+	ZoneError string
+	// LastChange is the id of the last change this leader made, and
+	// LastChangeStatus its status (PENDING, then INSYNC).
+	LastChange       string
+	LastChangeStatus string
+	// Steps counts the reconcile passes finished (Withdraw waits on it).
+	Steps uint64
 }
 
 // DNSController keeps one Route 53 A record equal to the addresses that
@@ -73,8 +104,16 @@ type DNSController struct {
 	counters DNSCounters
 	kick     chan struct{}
 
-	mu     sync.Mutex
-	status DNSStatus
+	// zoneTerm: the term in which the zone was last found to hold the
+	// record; pending: the last change not yet seen INSYNC (Run's
+	// goroutine only).
+	zoneTerm uint64
+	pending  string
+
+	mu      sync.Mutex
+	status  DNSStatus
+	leaving map[string]int // nodes whose addresses are being withdrawn (Withdraw)
+	stepped chan struct{}  // closed and replaced after every pass
 }
 
 // NewDNSController checks cfg and returns a controller; Run starts it.
@@ -109,7 +148,7 @@ func NewDNSController(cfg DNSConfig) (*DNSController, error) {
 	}
 	c := &DNSController{
 		cfg: cfg, id: cfg.ZoneID + "/" + cfg.Writer.Name(), node: cfg.Node, lv: cfg.Liveness,
-		log: cfg.Logger, kick: make(chan struct{}, 1),
+		log: cfg.Logger, kick: make(chan struct{}, 1), leaving: map[string]int{}, stepped: make(chan struct{}),
 	}
 	c.status.Name = cfg.Writer.Name()
 	return c, nil
@@ -154,12 +193,19 @@ func (c *DNSController) Run(ctx context.Context) error {
 		changed := c.lv.Changed()
 		var retry <-chan time.Time
 		err := c.step(ctx)
-		c.setStatus(func(s *DNSStatus) {
-			s.LastError = ""
-			if err != nil {
-				s.LastError = err.Error()
-			}
-		})
+		kind := ""
+		if err != nil && !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrRecordConflict) {
+			kind = Route53ErrorKind(err)
+		}
+		c.mu.Lock()
+		c.status.LastError, c.status.ErrorKind = "", kind
+		if err != nil {
+			c.status.LastError = err.Error()
+		}
+		c.status.Steps++
+		close(c.stepped)
+		c.stepped = make(chan struct{})
+		c.mu.Unlock()
 		if err != nil && ctx.Err() == nil {
 			fails++
 			delay := backoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, fails)
@@ -170,8 +216,8 @@ func (c *DNSController) Run(ctx context.Context) error {
 				c.counters.Conflicts.Add(1)
 				c.log.Warn("dns: record changed underneath; reading it again", "record", c.cfg.Writer.Name(), "err", err)
 			default:
-				c.counters.Errors.Add(1)
-				c.log.Warn("dns: reconcile failed; retrying", "record", c.cfg.Writer.Name(), "attempt", fails, "retry_in", delay.Round(time.Millisecond), "err", err)
+				c.counters.addError(kind)
+				c.log.Warn("dns: reconcile failed; retrying", "record", c.cfg.Writer.Name(), "kind", kind, "attempt", fails, "retry_in", delay.Round(time.Millisecond), "err", err)
 			}
 			retry = time.After(delay)
 		} else {
@@ -216,6 +262,9 @@ func (c *DNSController) Desired() ([]string, []string) {
 	for _, r := range st.EIPs() {
 		holders[r.Id] = r.Holder
 	}
+	c.mu.Lock()
+	leaving := maps.Clone(c.leaving)
+	c.mu.Unlock()
 	var values, left []string
 	for _, e := range c.cfg.EIPs {
 		h := holders[e.ID]
@@ -224,6 +273,8 @@ func (c *DNSController) Desired() ([]string, []string) {
 			left = append(left, e.Address+": no holder")
 		case !members[h]:
 			left = append(left, e.Address+": holder "+h+" is not a cluster member")
+		case leaving[h] > 0:
+			left = append(left, e.Address+": holder "+h+" is leaving the cluster")
 		case !c.lv.Alive(h):
 			left = append(left, e.Address+": holder "+h+" is not alive")
 		case proxyDown[h]:
@@ -282,6 +333,29 @@ func (c *DNSController) step(ctx context.Context) error {
 	}
 	desired := Record{TTL: rec.Ttl, Values: rec.Values}
 	c.setStatus(func(s *DNSStatus) { s.Desired, s.Term, s.Reason = desired, rec.Term, rec.Reason })
+	if c.zoneTerm != term {
+		// Once per leadership: a zone that does not exist or a name
+		// outside it is a configuration error, reported as such; no
+		// change is tried.
+		if err := c.cfg.Writer.CheckZone(ctx); err != nil {
+			if errors.Is(err, ErrBadZone) {
+				c.setStatus(func(s *DNSStatus) { s.ZoneError = err.Error() })
+			}
+			return err
+		}
+		c.zoneTerm = term
+		c.setStatus(func(s *DNSStatus) { s.ZoneError = "" })
+	}
+	if c.pending != "" {
+		insync, err := c.cfg.Writer.InSync(ctx, c.pending)
+		if err != nil {
+			return err
+		}
+		if insync {
+			c.pending = ""
+			c.setStatus(func(s *DNSStatus) { s.LastChangeStatus = "INSYNC" })
+		}
+	}
 	actual, err := c.cfg.Writer.Read(ctx)
 	if err != nil {
 		return err
@@ -302,7 +376,74 @@ func (c *DNSController) step(ctx context.Context) error {
 		return err
 	}
 	c.counters.Changes.Add(1)
-	c.setStatus(func(s *DNSStatus) { s.Actual, s.InSync = desired, true })
+	c.pending = changeID
+	c.setStatus(func(s *DNSStatus) {
+		s.Actual, s.InSync, s.LastChange, s.LastChangeStatus = desired, true, changeID, "PENDING"
+	})
 	c.log.Info("dns: record changed", "record", c.cfg.Writer.Name(), "from", actual.String(), "to", desired.String(), "term", term, "change", changeID)
 	return nil
+}
+
+// ErrRecordKept: the addresses being withdrawn are the only ones with a
+// ready holder, so the record keeps them (it is never emptied).
+var ErrRecordKept = errors.New("eipmover: the record keeps the addresses: no other address has a ready holder")
+
+// Withdraw takes the addresses node holds out of the record before the
+// node stops holding them (its removal from the cluster): this leader
+// commits the record without them and Route 53 accepts the change before
+// Withdraw returns. Until release is called the node's addresses stay out
+// of the record; call it once the node is gone (or its removal failed).
+// When they are the only addresses with a ready holder the record keeps
+// them and the error wraps ErrRecordKept. Withdraw waits for Route 53
+// until ctx ends; the error then says why the record did not change.
+func (c *DNSController) Withdraw(ctx context.Context, node string) (release func(), err error) {
+	if _, ok := c.leaderTerm(); !ok {
+		return func() {}, fmt.Errorf("dns: withdraw %s: %w", node, ErrNotLeader)
+	}
+	c.mu.Lock()
+	c.leaving[node]++
+	start := c.status.Steps
+	c.mu.Unlock()
+	release = sync.OnceFunc(func() {
+		c.mu.Lock()
+		if c.leaving[node]--; c.leaving[node] <= 0 {
+			delete(c.leaving, node)
+		}
+		c.mu.Unlock()
+		signal(c.kick)
+	})
+	signal(c.kick)
+	for {
+		var held []string
+		for _, r := range c.node.FSM().State.EIPs() {
+			if r.Holder == node && slices.ContainsFunc(c.cfg.EIPs, func(e EIP) bool { return e.ID == r.Id }) {
+				held = append(held, r.Address)
+			}
+		}
+		c.mu.Lock()
+		st, stepped := c.status, c.stepped
+		c.mu.Unlock()
+		if len(held) == 0 {
+			return release, nil
+		}
+		// Only a pass that started after the mark counts.
+		if st.Steps > start+1 {
+			kept := slices.ContainsFunc(held, func(a string) bool { return slices.Contains(st.Actual.Values, a) })
+			switch {
+			case st.Read && st.InSync && !kept && !slices.ContainsFunc(held, func(a string) bool { return slices.Contains(st.Desired.Values, a) }):
+				return release, nil
+			case st.Waiting != "" && st.LastError == "":
+				return release, fmt.Errorf("dns: withdraw %s's %v: %w", node, held, ErrRecordKept)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			why := st.LastError
+			if why == "" {
+				why = "no reconcile pass finished in time"
+			}
+			return release, fmt.Errorf("dns: the record still carries %s's %v: %s: %w", node, held, why, ctx.Err())
+		case <-stepped:
+		}
+	}
 }

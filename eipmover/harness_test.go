@@ -1,6 +1,7 @@
 package eipmover
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -52,6 +53,8 @@ type harnessOpts struct {
 	secret          string                 // EC2 secret the movers use (default the right one)
 	local           func(i int) LocalMover // VIP movers, per node
 	dns             bool                   // run a DNSController per node against a Route 53 emulator
+	dnsZone         string                 // the zone id the controllers use (default the emulator's zone)
+	dnsName         string                 // the record's name (default lb.example.com)
 }
 
 type testNode struct {
@@ -211,8 +214,9 @@ func (h *harness) startControl(i int) {
 	runs := []func(context.Context) error{ctrl.Run, agent.Run}
 	tn.dns = nil
 	if h.r53 != nil {
-		dns, err := NewDNSController(DNSConfig{Node: tn.node, Liveness: tn.lv, ZoneID: h.r53.zone, TTL: 60, EIPs: o.eips,
-			Writer:            h.r53.writer(t, h.r53.zone, "lb.example.com", "AKIDR53", "r53secret"),
+		zone, name := cmp.Or(o.dnsZone, h.r53.zone), cmp.Or(o.dnsName, "lb.example.com")
+		dns, err := NewDNSController(DNSConfig{Node: tn.node, Liveness: tn.lv, ZoneID: zone, TTL: 60, EIPs: o.eips,
+			Writer:            h.r53.writer(t, zone, name, "AKIDR53", "r53secret"),
 			ReconcileInterval: o.reconcile, MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logger: log})
 		if err != nil {
 			t.Fatal(err)

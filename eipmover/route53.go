@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,12 +18,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // ErrRecordConflict: Route 53 refused a fenced replace because the record
 // is no longer what this node last saw (another writer, or a newer leader,
 // changed it).
 var ErrRecordConflict = errors.New("eipmover: route 53 record changed since it was read")
+
+// ErrBadZone: the hosted zone does not exist, or the record's name is not
+// inside it. A configuration error: nothing is written until it is fixed.
+var ErrBadZone = errors.New("eipmover: route 53 hosted zone does not hold the record")
 
 // Route53Config configures the Route 53 record writer.
 type Route53Config struct {
@@ -163,6 +171,10 @@ func (r *Route53) CheckZone(ctx context.Context) error {
 	defer cancel()
 	out, err := r.client.GetHostedZone(ctx, &route53.GetHostedZoneInput{Id: aws.String(r.zone)})
 	if err != nil {
+		var nsz *types.NoSuchHostedZone
+		if errors.As(err, &nsz) {
+			return fmt.Errorf("route53: hosted zone %s does not exist: %w: %w", r.zone, ErrBadZone, err)
+		}
 		return fmt.Errorf("route53: hosted zone %s: %w", r.zone, err)
 	}
 	zn, err := fqdn(aws.ToString(out.HostedZone.Name))
@@ -170,7 +182,7 @@ func (r *Route53) CheckZone(ctx context.Context) error {
 		return fmt.Errorf("route53: hosted zone %s: %w", r.zone, err)
 	}
 	if r.name != zn && !strings.HasSuffix(r.name, "."+zn) {
-		return fmt.Errorf("route53: record %s is outside hosted zone %s (%s)", r.name, r.zone, zn)
+		return fmt.Errorf("route53: record %s is outside hosted zone %s (%s): %w", r.name, r.zone, zn, ErrBadZone)
 	}
 	return nil
 }
@@ -262,4 +274,48 @@ func ValidRecordValues(values []string) error {
 		}
 	}
 	return nil
+}
+
+// route53ErrorKinds are the kinds Route53ErrorKind sorts failed calls
+// into (the metrics' kind label); never written.
+var route53ErrorKinds = [...]string{"throttled", "auth", "zone", "unavailable", "other"}
+
+// Route53ErrorKinds lists the kinds Route53ErrorKind returns.
+func Route53ErrorKinds() []string { return slices.Clone(route53ErrorKinds[:]) }
+
+// Route53ErrorKind sorts a failed Route 53 call: "throttled" (Throttling,
+// PriorRequestNotComplete), "auth" (no credentials, a refused signature or
+// key, AccessDenied), "zone" (ErrBadZone: the zone does not exist or does
+// not hold the name), "unavailable" (a 5xx, a timeout, a refused
+// connection) or "other".
+func Route53ErrorKind(err error) string {
+	if errors.Is(err, ErrBadZone) {
+		return "zone"
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "Throttling", "ThrottlingException", "PriorRequestNotComplete", "RequestLimitExceeded":
+			return "throttled"
+		case "AccessDenied", "AccessDeniedException", "SignatureDoesNotMatch", "InvalidClientTokenId",
+			"UnrecognizedClientException", "ExpiredToken", "IncompleteSignature", "MissingAuthenticationToken", "InvalidSignatureException":
+			return "auth"
+		case "NoSuchHostedZone":
+			return "zone"
+		case "InternalFailure", "InternalError", "ServiceUnavailable":
+			return "unavailable"
+		}
+	}
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
+		return "unavailable"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ECONNREFUSED) {
+		return "unavailable"
+	}
+	if strings.Contains(err.Error(), "retrieve credentials") {
+		return "auth"
+	}
+	return "other"
 }

@@ -38,6 +38,10 @@ type Config struct {
 	AccessLog AccessLog  `yaml:"access_log"`     // per-request log (accesslog.go)
 	Log       Log        `yaml:"log"`            // the daemon's own log: format, level (log.go)
 
+	// Route53 is the DNS record of the EIPs with a ready holder
+	// (route53.go); nil: none.
+	Route53 *Route53 `yaml:"route53,omitempty"`
+
 	// lines maps a field path ("backends[0].servers[1].addr") to the line
 	// it was read from; Validate uses it to place its errors. nil for
 	// configs built in code.

@@ -356,6 +356,11 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		}},
 		{"access_log", func(p string, v *yaml.Node) { d.accessLog(p, v, &c.AccessLog) }},
 		{"log", func(p string, v *yaml.Node) { d.log(p, v, &c.Log) }},
+		{"route53", func(p string, v *yaml.Node) {
+			r := defaultRoute53()
+			c.Route53 = &r
+			d.route53(p, v, c.Route53)
+		}},
 	})
 }
 

@@ -124,7 +124,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown section", func(t *testing.T) string { return edit(t, "http:", "htp:") },
 			[]string{
 				`t.yaml:1: http.addr: required`, // absent: line of the enclosing (root) mapping
-				`t.yaml:11: htp: unknown field (known: node, raft, http, admin, timeouts, proposals, frontends, backends, eips, eip_mover, global, access_log, log)`,
+				`t.yaml:11: htp: unknown field (known: node, raft, http, admin, timeouts, proposals, frontends, backends, eips, eip_mover, global, access_log, log, route53)`,
 			}},
 		{"unknown in flow mapping", func(t *testing.T) string {
 			return edit(t, "{name: JSESSIONID, mode: learn}", "{name: JSESSIONID, mode: learn, sticky: true}")

@@ -48,6 +48,7 @@ func (c *Config) Validate() error {
 	v.log(c.Log)
 	v.listeners(c)
 	v.eips(c)
+	v.route53(c)
 	return v.errs.orNil()
 }
 

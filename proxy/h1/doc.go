@@ -43,9 +43,12 @@
 //     closed is sent again on a new one; a server that cannot be reached
 //     is the policy's to replace (Session.Redispatch) before anything of
 //     the request was sent, so even a POST can move.
-//   - Client connections (h1conn.go, idle.go, server.go): one goroutine
-//     each; an idle one holds no buffer (they go back to their pools
-//     while it waits); graceful shutdown. Deadlines (timeout client,
+//   - Client connections (h1conn.go, idle.go, park_linux.go, server.go):
+//     one goroutine each while they work; an idle one holds no buffer
+//     (they go back to their pools while it waits), and one kept alive
+//     without a request for Options.IdlePark (1 s) is parked in an epoll
+//     set of the server's without a goroutine, and served by a new one
+//     when bytes come; graceful shutdown. Deadlines (timeout client,
 //     server, http-request, http-keep-alive) are re-armed only when they
 //     drifted by more than 1/16 of the timeout, from two clock readings
 //     per request.

@@ -3,6 +3,7 @@ package h1
 import (
 	"bytes"
 	"errors"
+	"math"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -56,6 +57,14 @@ type clientConn struct {
 	status          int
 	acctIn, acctOut int64
 
+	// Parking (park_linux.go): kaUntil is when the keep-alive wait under
+	// way ends (unix ns; 0: this wait does not park), parkNow that
+	// readRequest stopped to park, parkUntil and parkFD the parker's.
+	kaUntil   int64
+	parkNow   bool
+	parkUntil int64
+	parkFD    int32
+
 	// The parsed heads and cookie lines: pooled with the buffers, and
 	// given back with them while the connection is idle (idle.go).
 	*scratch
@@ -74,28 +83,85 @@ func newClientConn(s *Server, c net.Conn) *clientConn {
 	return cc
 }
 
-// serve reads and forwards requests until the connection ends.
+// serve reads and forwards requests until the connection ends or parks.
 func (c *clientConn) serve() {
-	defer c.s.forget(c)
 	c.takeBuffers()
-	defer c.release()
+	c.run()
+}
+
+// resume serves a parked connection that became readable.
+func (c *clientConn) resume() {
+	c.takeBuffers()
+	c.run()
+}
+
+func (c *clientConn) run() {
 	for {
 		if !c.readRequest() {
-			c.logExchange()
-			c.account()
+			if c.parkNow {
+				c.parkNow = false
+				if c.park() {
+					return // the parker has it now
+				}
+				continue
+			}
+			c.finish()
 			return
 		}
 		if !c.state.CompareAndSwap(connIdle, connActive) && !c.state.CompareAndSwap(connFirst, connActive) {
+			c.release()
+			c.s.forget(c)
 			return // Shutdown closed this idle connection
 		}
 		keep := c.forward()
 		c.logExchange()
 		c.account()
 		if !keep {
+			c.release()
+			c.s.forget(c)
 			return
 		}
 		c.served++
 	}
+}
+
+// finish ends a connection whose last request was read or refused.
+func (c *clientConn) finish() {
+	c.logExchange()
+	c.account()
+	c.release()
+	c.s.forget(c)
+}
+
+// park hands an idle kept-alive connection to the server's parker: its
+// goroutine ends, and the parker starts another when bytes come. It
+// reports false when the connection stays in this goroutine (it cannot
+// be parked): it then holds its buffers again.
+func (c *clientConn) park() bool {
+	pk := c.s.parkerFor()
+	if pk == nil {
+		c.kaUntil = 0
+		return false
+	}
+	until := c.kaUntil
+	c.kaUntil = 0
+	c.dropBuffers()
+	// The park deadline passed: a read after the wake would fail at once.
+	c.rdl = 0
+	_ = c.conn.SetReadDeadline(time.Time{})
+	if pk.add(c, until) {
+		return true
+	}
+	c.takeBuffers()
+	return false
+}
+
+// endParked ends a parked connection (its keep-alive timeout passed, or
+// Shutdown): as an idle one whose wait ended.
+func (c *clientConn) endParked() {
+	c.account()
+	c.release()
+	c.s.forget(c)
 }
 
 func (c *clientConn) release() {
@@ -107,6 +173,12 @@ func (c *clientConn) release() {
 // how Shutdown closes keep-alive connections (and, with first, new ones
 // that have not sent their first request). It reports whether it did.
 func (c *clientConn) wakeIfIdle(first bool) bool {
+	if c.state.Load() == connParked {
+		if pk := c.s.parkerIfAny(); pk != nil && pk.take(c) {
+			go c.endParked()
+			return true
+		}
+	}
 	if c.state.CompareAndSwap(connIdle, connClosing) || first && c.state.CompareAndSwap(connFirst, connClosing) {
 		_ = c.conn.SetReadDeadline(aLongTimeAgo)
 		return true
@@ -131,9 +203,23 @@ func (c *clientConn) readRequest() bool {
 	t := &c.s.timeouts
 	started := c.in.buffered() > 0
 	c.head = false
-	if c.served == 0 || started {
+	c.kaUntil = 0
+	switch {
+	case c.served == 0 || started:
 		armRead(c.conn, &c.rdl, t.HTTPRequest, c.rat)
-	} else {
+	case c.rio != nil && t.IdlePark > 0 && (t.HTTPKeepAlive <= 0 || t.IdlePark < t.HTTPKeepAlive):
+		// Wait IdlePark here, then park (run) for the rest of
+		// http_keep_alive.
+		now := c.rat
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
+		c.kaUntil = math.MaxInt64
+		if t.HTTPKeepAlive > 0 {
+			c.kaUntil = now + int64(t.HTTPKeepAlive)
+		}
+		armRead(c.conn, &c.rdl, t.IdlePark, now)
+	default:
 		armRead(c.conn, &c.rdl, t.HTTPKeepAlive, c.rat)
 	}
 	c.rat = 0
@@ -217,6 +303,10 @@ func (c *clientConn) readRequest() bool {
 				yieldBeforeRead()
 			}
 			n, err = c.readIdle() // idle.go: no buffers held while idle
+			if n == 0 && c.kaUntil != 0 && c.state.Load() == connIdle && isTimeout(err) && time.Now().UnixNano() < c.kaUntil {
+				c.parkNow = true
+				return false
+			}
 		} else {
 			n, err = c.readIn()
 		}

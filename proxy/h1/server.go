@@ -17,6 +17,11 @@ type Options struct {
 	HTTPRequest    time.Duration // timeout http-request: a whole request head
 	HTTPKeepAlive  time.Duration // timeout http-keep-alive: between requests
 	MaxHeaderBytes int           // request head limit; default 64 KiB; beyond: 414 or 431
+	// IdlePark is how long a kept-alive connection waits for its next
+	// request in a goroutine of its own; then it is parked without one
+	// until bytes come (park_linux.go; Linux, plain TCP). 0: one second;
+	// negative: never.
+	IdlePark time.Duration
 	// Counters receives the server's counts; nil: the server keeps its own
 	// (Server.Counters).
 	Counters *Counters
@@ -55,6 +60,8 @@ const (
 	// live reload or an upgrade hands new connections to another
 	// frontend at any moment) and answers it with Connection: close.
 	connFirst
+	// connParked: idle without a goroutine, in the server's parker.
+	connParked
 )
 
 // FirstRequestGrace is how long Shutdown waits for the first request of
@@ -76,6 +83,9 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*clientConn]struct{}
 	connWG   sync.WaitGroup
+
+	parkOnce sync.Once
+	parker   atomic.Pointer[parker] // nil until a connection parks, or when parking failed
 }
 
 // NewServer returns an engine asking p about every request.
@@ -88,6 +98,9 @@ func NewServer(p Policy, o Options) *Server {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.IdlePark == 0 {
+		o.IdlePark = time.Second
 	}
 	return &Server{policy: p, timeouts: o, maxHeader: o.MaxHeaderBytes, counters: o.Counters, log: o.Log,
 		conns: map[*clientConn]struct{}{}}
@@ -167,5 +180,33 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		break
 	}
 	s.connWG.Wait()
+	if pk := s.parkerIfAny(); pk != nil {
+		pk.close()
+	}
 	return err
+}
+
+// parkerFor returns the server's parker, starting it on first use; nil
+// when it cannot run (then connections wait in their goroutines).
+func (s *Server) parkerFor() *parker {
+	s.parkOnce.Do(func() {
+		pk, err := newParker()
+		if err != nil {
+			s.log.Warn("idle connections keep their goroutines", "err", err)
+			return
+		}
+		s.parker.Store(pk)
+	})
+	return s.parker.Load()
+}
+
+func (s *Server) parkerIfAny() *parker { return s.parker.Load() }
+
+// Parked returns how many client connections are parked (idle, without a
+// goroutine).
+func (s *Server) Parked() int {
+	if pk := s.parkerIfAny(); pk != nil {
+		return pk.parked()
+	}
+	return 0
 }

@@ -29,6 +29,8 @@ type rawIO struct {
 	release  func()
 	acquire  func() []byte
 	released bool
+	// parkedBefore: the descriptor is in the parker's epoll set (park_linux.go).
+	parkedBefore bool
 }
 
 type rawOp struct {

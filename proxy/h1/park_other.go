@@ -11,6 +11,6 @@ type parker struct{}
 func newParker() (*parker, error) { return nil, errors.New("parking needs epoll") }
 
 func (*parker) add(*clientConn, int64) bool { return false }
-func (*parker) take(*clientConn) bool        { return false }
-func (*parker) parked() int                   { return 0 }
-func (*parker) close()                        {}
+func (*parker) take(*clientConn) bool       { return false }
+func (*parker) parked() int                 { return 0 }
+func (*parker) close()                      {}

@@ -30,7 +30,7 @@ func (s *session) LogsExchanges() bool { return s.f.accessLog != nil }
 func (s *session) LogExchange(x *h1.Exchange) {
 	f, l := s.f, &s.log.line
 	*l = accesslog.Line{
-		Kind: accesslog.KindHTTP, Client: x.Client, Start: x.Start, Frontend: f.name,
+		Kind: accesslog.KindHTTP, Client: x.Client, Start: x.Start, Frontend: f.name, TLS: f.https,
 		Backend: f.backend.Name, Server: x.Server,
 		TR: x.TR, Tw: -1, Tc: x.Tc, Tr: x.Tr, Ta: x.Ta,
 		Status: x.Status, BytesRead: x.BytesOut, Redispatched: x.Redispatched,

@@ -15,7 +15,8 @@
 // cookie.go (Cookie and Set-Cookie parsing and rewriting), stick.go (stick
 // on src), learn.go (the Learner), health.go and agree.go (checks and
 // their agreement), expiry.go (session expiry), accesslog.go (the
-// access log fields; the line format is package accesslog).
+// access log fields of HTTP/1.1 exchanges), h2log.go (those of HTTP/2
+// requests; the line format is package accesslog).
 //
 // HTTP/1.1 is framed by the engine in package h1: the Frontend is its
 // Policy (session.go). For each request the engine has read and framed,

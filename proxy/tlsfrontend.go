@@ -11,12 +11,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/haraft/haraft/proxy/accesslog"
 	"golang.org/x/net/http2"
 )
 
@@ -54,6 +56,8 @@ type TLSFrontend struct {
 	redisp   bool
 	timeouts Timeouts
 	maxHead  int
+	// accessLog is nil when the frontend keeps none (h2log.go).
+	accessLog accesslog.Logger
 
 	shutting atomic.Bool
 	mu       sync.Mutex
@@ -84,6 +88,7 @@ func NewTLSFrontend(o TLSFrontendOptions, st State, l *Learner, log *slog.Logger
 		name: o.Name, backend: o.Backend, state: st, learner: l, ln: ln, certs: o.Certs,
 		log: log.With("frontend", o.Name), redisp: o.Redispatch, timeouts: t, maxHead: o.MaxHeaderBytes,
 		tlsConf: o.Certs.TLSConfig(o.MinVersion), conns: map[net.Conn]bool{}, listenerStats: new(listenerStats),
+		accessLog: o.AccessLog,
 	}
 	f.h1 = newEngineFrontend(o.FrontendOptions, ln, f.listenerStats, st, l, log)
 	f.h1.https = true
@@ -262,6 +267,7 @@ type tlsExchange struct {
 	safe     bool // method after which a response may be cacheable (nocache)
 	failed   bool
 	upgraded bool
+	log      *h2Log // nil: the frontend keeps no access log
 }
 
 type tlsExchangeKey struct{}
@@ -272,7 +278,13 @@ func exchangeOf(req *http.Request) *tlsExchange {
 
 func (f *TLSFrontend) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	f.Requests.Add(1)
+	x := &tlsExchange{start: time.Now()}
+	if f.accessLog != nil {
+		w = x.startLog(w)
+		defer f.logExchange(x, req) // after the slot is released
+	}
 	if req.Method == http.MethodConnect {
+		x.logEnd(accesslog.EndProxy, accesslog.StateRequest)
 		f.fail(w, http.StatusMethodNotAllowed, "CONNECT is not supported")
 		return
 	}
@@ -280,20 +292,41 @@ func (f *TLSFrontend) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		ip = req.RemoteAddr
 	}
-	x := &tlsExchange{start: time.Now(), clientIP: ip, safe: safeMethod([]byte(req.Method))}
+	x.clientIP, x.safe = ip, safeMethod([]byte(req.Method))
 	x.rt, err = f.backend.route(f.state, f.learner, req.Header["Cookie"], ip)
 	if err != nil {
+		x.logEnd(accesslog.EndServerAbort, accesslog.StateConnect)
 		f.fail(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	srv := x.rt.server
-	if err := srv.acquire(req.Context(), f.backend.timeouts.Queue); err != nil {
+	if x.log != nil {
+		x.log.srvQueue = int(srv.queued.Load())
+		t0 := time.Now()
+		err = srv.acquire(req.Context(), f.backend.timeouts.Queue)
+		x.log.tw = time.Since(t0)
+	} else {
+		err = srv.acquire(req.Context(), f.backend.timeouts.Queue)
+	}
+	if err != nil {
+		if req.Context().Err() != nil {
+			x.logEnd(accesslog.EndClientAbort, accesslog.StateQueue)
+		} else {
+			x.logEnd(accesslog.EndServerTimeout, accesslog.StateQueue)
+		}
 		f.fail(w, http.StatusServiceUnavailable, fmt.Sprintf("server %s: %v", srv.Name, err))
 		return
 	}
 	x.failed = true // until a response head arrives
 	defer func() { srv.release(x.failed) }()
-	f.rp.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), tlsExchangeKey{}, x)))
+	ctx := context.WithValue(req.Context(), tlsExchangeKey{}, x)
+	if x.log != nil {
+		ctx = httptrace.WithClientTrace(ctx, &x.log.trace)
+	}
+	f.rp.ServeHTTP(w, req.WithContext(ctx))
+	if x.log != nil {
+		x.log.done = true
+	}
 	if !x.failed && !x.upgraded {
 		f.latency.Observe(time.Since(x.start))
 	}
@@ -338,7 +371,11 @@ func (f *TLSFrontend) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.Out.Close = b.close // option httpclose: Connection: close, no reuse
 	if pr.Out.Body != nil && pr.Out.Body != http.NoBody {
-		pr.Out.Body = &untouchedBody{rc: pr.Out.Body}
+		ub := &untouchedBody{rc: pr.Out.Body}
+		pr.Out.Body = ub
+		if x.log != nil {
+			x.log.body = ub
+		}
 	}
 }
 
@@ -349,11 +386,14 @@ func (f *TLSFrontend) rewrite(pr *httputil.ProxyRequest) {
 type untouchedBody struct {
 	rc   io.ReadCloser
 	read atomic.Bool
+	n    atomic.Int64 // bytes read (the access log's bytes uploaded)
 }
 
 func (b *untouchedBody) Read(p []byte) (int, error) {
 	b.read.Store(true)
-	return b.rc.Read(p)
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	return n, err
 }
 
 func (b *untouchedBody) Close() error {
@@ -370,6 +410,9 @@ type tlsRoundTripper struct{ f *TLSFrontend }
 
 func (t tlsRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	f := t.f
+	if x := exchangeOf(req); x.log != nil {
+		x.log.sent = time.Now()
+	}
 	resp, err := f.tr.RoundTrip(req)
 	if err == nil || !f.redisp || !isDialFailure(err) {
 		return resp, err
@@ -381,6 +424,9 @@ func (t tlsRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	next := f.backend.redispatchTarget(f.state.Servers(), x.rt.server.Name, x.clientIP)
 	if next == nil {
 		return nil, err
+	}
+	if x.log != nil {
+		x.log.redispatched, x.log.sent = true, time.Now()
 	}
 	f.redispatches.Add(1)
 	f.log.Info("redispatch", "from", x.rt.server.Name, "to", next.Name, "err", err)
@@ -396,11 +442,21 @@ func (f *TLSFrontend) modifyResponse(resp *http.Response) error {
 	x := exchangeOf(resp.Request)
 	x.failed = false
 	x.rt.server.latency.Observe(time.Since(x.start))
+	if x.log != nil {
+		x.log.head = time.Now()
+	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		x.upgraded = true
 		return nil
 	}
-	out, learned, noCache := f.backend.response(&x.rt, resp.Header["Set-Cookie"], f.learner)
+	in := resp.Header["Set-Cookie"]
+	out, learned, noCache := f.backend.response(&x.rt, in, f.learner)
+	if x.log != nil {
+		x.log.setCookie = accesslog.SetCookieNA
+		if m := f.backend.mode; m != nil {
+			x.log.setCookie = m.setCookieLog(in, out)
+		}
+	}
 	if len(out) > 0 {
 		resp.Header["Set-Cookie"] = out
 	}
@@ -414,6 +470,7 @@ func (f *TLSFrontend) modifyResponse(resp *http.Response) error {
 	}
 	if err := f.learnKeys(resp.Request.Context(), f.learner, f.backend, f.timeouts.Server, x.rt.server.Name, learned); err != nil {
 		x.failed = true
+		x.logEnd(accesslog.EndInternal, accesslog.StateHeaders) // learn_commit sync: the binding was not committed
 		return err
 	}
 	return nil
@@ -429,12 +486,16 @@ func (f *TLSFrontend) errorHandler(w http.ResponseWriter, req *http.Request, err
 	switch {
 	case errors.Is(err, context.Canceled) && req.Context().Err() != nil:
 		f.Errors.Add(1)
+		x.logEnd(accesslog.EndClientAbort, accesslog.StateHeaders)
 		return // the client went away
 	case isDialFailure(err):
+		x.logEnd(accesslog.EndServerAbort, accesslog.StateConnect)
 		f.fail(w, http.StatusServiceUnavailable, fmt.Sprintf("server %s is unavailable", name))
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		x.logEnd(accesslog.EndServerTimeout, accesslog.StateHeaders)
 		f.fail(w, http.StatusGatewayTimeout, fmt.Sprintf("server %s did not answer in time", name))
 	default:
+		x.logEnd(accesslog.EndServerAbort, accesslog.StateHeaders)
 		f.fail(w, http.StatusBadGateway, fmt.Sprintf("server %s: %v", name, err))
 	}
 	f.log.Debug("proxy error", "server", name, "err", err)

@@ -150,8 +150,9 @@ func startTLSProxy(t testing.TB, o tlsProxyOpts, addrs ...string) (*TLSFrontend,
 	}
 	ln := &countingListener{Listener: raw}
 	f, err := NewTLSFrontend(TLSFrontendOptions{
-		FrontendOptions: FrontendOptions{Name: "web-tls", Listener: ln, Backend: b, Timeouts: o.timeouts, MaxHeaderBytes: o.maxHeader, Redispatch: true},
-		Certs:           store,
+		FrontendOptions: FrontendOptions{Name: "web-tls", Listener: ln, Backend: b, Timeouts: o.timeouts, MaxHeaderBytes: o.maxHeader, Redispatch: true,
+			AccessLog: o.accessLog},
+		Certs: store,
 	}, st, o.learner, log)
 	if err != nil {
 		t.Fatal(err)

@@ -489,6 +489,10 @@ func (e *Emulator) actDescribeInstances(c *call) (any, *apiError) {
 	if apiErr != nil {
 		return nil, apiErr
 	}
+	page, apiErr := describeInstancesPage(c.p, len(ids) > 0)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, id := range ids {
@@ -537,7 +541,48 @@ func (e *Emulator) actDescribeInstances(c *call) (any, *apiError) {
 			Instances:     []xmlInstance{e.xmlInstanceLocked(inst, publicIP)},
 		})
 	}
+	page.cut(&resp)
 	return resp, nil
+}
+
+// instancesPage is the page a DescribeInstances call asked for: EC2's
+// MaxResults (5..1000, not with InstanceId) and NextToken.
+type instancesPage struct {
+	max, from int
+}
+
+// describeInstancesPage reads MaxResults and NextToken.
+func describeInstancesPage(p params, withIDs bool) (instancesPage, *apiError) {
+	var pg instancesPage
+	if v := p.Get("MaxResults"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 5 || n > 1000 {
+			return pg, clientError("InvalidParameterValue", "Value ( %s ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.", v)
+		}
+		if withIDs {
+			return pg, clientError("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
+		}
+		pg.max = n
+	}
+	if v := p.Get("NextToken"); v != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(v, "emu-page-"))
+		if err != nil || n < 0 || !strings.HasPrefix(v, "emu-page-") {
+			return pg, clientError("InvalidParameterValue", "Invalid value '%s' for nextToken", v)
+		}
+		pg.from = n
+	}
+	return pg, nil
+}
+
+// cut keeps the page's reservations and sets the token of the next one.
+func (pg instancesPage) cut(resp *describeInstancesResponse) {
+	items := resp.Reservations.Items
+	items = items[min(pg.from, len(items)):]
+	if pg.max > 0 && len(items) > pg.max {
+		items = items[:pg.max]
+		resp.NextToken = "emu-page-" + strconv.Itoa(pg.from+pg.max)
+	}
+	resp.Reservations.Items = items
 }
 
 // withoutTagKey returns the filters other than tag-key (a tag:KEY filter

@@ -115,6 +115,19 @@ func (e *Emulator) SetInstanceState(id, state string) error {
 	return nil
 }
 
+// SetInstanceTags replaces an instance's tags (CreateTags/DeleteTags as an
+// operator or an autoscaler would run them).
+func (e *Emulator) SetInstanceTags(id string, tags map[string]string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	in, ok := e.instances[id]
+	if !ok {
+		return fmt.Errorf("set instance %s tags: %w", id, ErrNotFound)
+	}
+	in.Tags = maps.Clone(tags)
+	return nil
+}
+
 // Address is an Elastic IP and its association, if any.
 type Address struct {
 	AllocationID       string `json:"allocation_id"`

@@ -2,6 +2,7 @@ package ec2emu
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -110,5 +111,52 @@ func TestAWSCLIDescribeInstancesTags(t *testing.T) {
 	slices.Sort(got)
 	if want := []string{"10.0.3.1", "10.0.3.3"}; !slices.Equal(got, want) {
 		t.Fatalf("CLI got %v, want %v (%s)", got, want, strings.TrimSpace(out))
+	}
+}
+
+// Pages of DescribeInstances, as the SDK's paginator walks them, and a
+// retagged instance leaving a tag filter's answer.
+func TestDescribeInstancesPagesAndRetag(t *testing.T) {
+	f := newFixture(t, Options{Seed: 3})
+	for i := range 12 {
+		if err := f.emu.AddInstance(Instance{ID: fmt.Sprintf("i-web%02d", i), PrivateIP: fmt.Sprintf("10.0.4.%d", i+1), Tags: map[string]string{"role": "web"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := f.client(t, clientOpt{})
+	in := &ec2.DescribeInstancesInput{Filters: []types.Filter{{Name: aws.String("tag:role"), Values: []string{"web"}}}, MaxResults: aws.Int32(5)}
+	walk := func() (ids []string, pages int) {
+		p := ec2.NewDescribeInstancesPaginator(c, in)
+		for p.HasMorePages() {
+			out, err := p.NextPage(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			for _, r := range out.Reservations {
+				for _, inst := range r.Instances {
+					ids = append(ids, aws.ToString(inst.InstanceId))
+				}
+			}
+		}
+		return ids, pages
+	}
+	ids, pages := walk()
+	if len(ids) != 12 || pages != 3 {
+		t.Fatalf("%d instances in %d pages, want 12 in 3: %v", len(ids), pages, ids)
+	}
+	if err := f.emu.SetInstanceTags("i-web03", map[string]string{"role": "old"}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := walk(); len(ids) != 11 || slices.Contains(ids, "i-web03") {
+		t.Fatalf("after retagging i-web03: %v", ids)
+	}
+	for _, bad := range []int32{4, 1001} {
+		if _, err := c.DescribeInstances(ctxT(t), &ec2.DescribeInstancesInput{MaxResults: aws.Int32(bad)}); err == nil || !strings.Contains(err.Error(), "InvalidParameterValue") {
+			t.Errorf("MaxResults %d: %v, want InvalidParameterValue", bad, err)
+		}
+	}
+	if _, err := c.DescribeInstances(ctxT(t), &ec2.DescribeInstancesInput{MaxResults: aws.Int32(5), InstanceIds: []string{"i-web01"}}); err == nil || !strings.Contains(err.Error(), "InvalidParameterCombination") {
+		t.Errorf("MaxResults with InstanceIds: %v", err)
 	}
 }

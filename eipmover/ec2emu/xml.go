@@ -146,6 +146,7 @@ type describeInstancesResponse struct {
 	Xmlns        string         `xml:"xmlns,attr"`
 	RequestID    string         `xml:"requestId"`
 	Reservations reservationSet `xml:"reservationSet"`
+	NextToken    string         `xml:"nextToken,omitempty"`
 }
 
 type reservationSet struct {

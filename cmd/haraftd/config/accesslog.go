@@ -3,8 +3,6 @@ package config
 import (
 	"fmt"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/haraft/haraft/proxy/accesslog"
 )
 
@@ -60,16 +58,6 @@ func (a AccessLog) facilityOrDefault() string {
 		return "local0"
 	}
 	return a.Facility
-}
-
-func (d *decoder) accessLog(path string, v *yaml.Node, a *AccessLog) {
-	d.mapping(path, v, []field{
-		{"target", d.str(&a.Target)},
-		{"format", d.str(&a.Format)},
-		{"facility", d.str(&a.Facility)},
-		{"tag", d.str(&a.Tag)},
-		{"queue", d.integer(&a.Queue)},
-	})
 }
 
 // accessLog checks access_log and the frontends' access_log switch.

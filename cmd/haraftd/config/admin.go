@@ -2,19 +2,17 @@ package config
 
 import (
 	"fmt"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Admin is the admin gRPC listener (haraftctl, grpcurl) and who may use it.
 type Admin struct {
-	Addr   string  `yaml:"addr"`             // host:port; empty: the node serves no admin API
-	TLS    *TLS    `yaml:"tls,omitempty"`    // required unless addr is loopback or insecure is set; with ca_file, clients must present a certificate it signed (mTLS)
-	Tokens []Token `yaml:"tokens,omitempty"` // bearer tokens; none: reads are open and writes refused
+	Addr string `yaml:"addr"`          // host:port; empty: the node serves no admin API
+	TLS  *TLS   `yaml:"tls,omitempty"` // required unless addr is loopback or insecure is set; with ca_file, clients must present a certificate it signed (mTLS)
 	// Insecure allows a plaintext admin API on an address that is not
 	// loopback: bearer tokens (and, to write tokens, session keys) then
 	// cross the network in clear. haraftd warns at every start.
-	Insecure bool `yaml:"insecure,omitempty"`
+	Insecure bool    `yaml:"insecure,omitempty"`
+	Tokens   []Token `yaml:"tokens,omitempty"` // bearer tokens; none: reads are open and writes refused
 }
 
 // Token is one bearer token of the admin API.
@@ -44,39 +42,6 @@ var roles = []string{RoleRead, RoleWrite}
 
 // MinSecretLen is the shortest token secret accepted inline in the file.
 const MinSecretLen = 16
-
-func (d *decoder) admin(path string, v *yaml.Node, a *Admin) {
-	d.mapping(path, v, []field{
-		{"addr", d.str(&a.Addr)},
-		{"tls", d.tlsPtr(&a.TLS)},
-		{"insecure", d.boolean(&a.Insecure)},
-		{"tokens", seq(d, &a.Tokens, func() Token { return Token{} }, func(p string, v *yaml.Node, t *Token) {
-			d.mapping(p, v, []field{
-				{"name", d.str(&t.Name)},
-				{"role", d.str(&t.Role)},
-				{"secret", d.str(&t.Secret)},
-				{"secret_file", d.str(&t.SecretFile)},
-			})
-		})},
-	})
-}
-
-// tlsPtr decodes an optional tls mapping; null leaves it nil.
-func (d *decoder) tlsPtr(dst **TLS) func(string, *yaml.Node) {
-	return func(p string, v *yaml.Node) {
-		if isNull(resolve(v)) {
-			*dst = nil
-			return
-		}
-		t := &TLS{}
-		d.mapping(p, v, []field{
-			{"ca_file", d.str(&t.CAFile)},
-			{"cert_file", d.str(&t.CertFile)},
-			{"key_file", d.str(&t.KeyFile)},
-		})
-		*dst = t
-	}
-}
 
 func (v *validator) tls(path string, t *TLS, caRequired string) {
 	if t == nil {

@@ -201,10 +201,10 @@ var tlsVersions = []string{"1.0", "1.1", "1.2", "1.3"}
 type Backend struct {
 	Name        string   `yaml:"name"`         // required, unique among backends
 	Mode        string   `yaml:"mode"`         // http (default) | tcp: no cookie, httpchk or HTTP options
-	Stick       *Stick   `yaml:"stick"`        // mode tcp: stick on the client's source address; nil: none
 	Balance     string   `yaml:"balance"`      // roundrobin (default) | leastconn | source | random
 	Cookie      *Cookie  `yaml:"cookie"`       // optional; nil = no stickiness
 	LearnCommit string   `yaml:"learn_commit"` // async (default) | sync; only meaningful with cookie mode learn
+	Stick       *Stick   `yaml:"stick"`        // mode tcp: stick on the client's source address; nil: none
 	Check       *Check   `yaml:"check"`        // optional; nil = no active health checks (servers count as up)
 	Servers     []Server `yaml:"servers"`      // at least one
 	// Options are HAProxy's "option" lines of the backend, by the same
@@ -352,14 +352,14 @@ func Default() *Config {
 	}
 }
 
-// Defaults of list items, applied by the decoder to each new item.
-func defaultBackend() Backend {
-	return Backend{Balance: BalanceRoundRobin, LearnCommit: LearnCommitAsync, Options: slices.Clone(DefaultBackendOptions)}
+// Defaults of a new backend, server or check in a file (defaulter).
+func (b *Backend) setDefaults() {
+	*b = Backend{Balance: BalanceRoundRobin, LearnCommit: LearnCommitAsync, Options: slices.Clone(DefaultBackendOptions)}
 }
 
-func defaultServer() Server { return Server{Weight: 1} }
+func (s *Server) setDefaults() { *s = Server{Weight: 1} }
 
-func defaultCheck() Check { return Check{Inter: Duration{2 * time.Second}, Rise: 2, Fall: 3} }
+func (c *Check) setDefaults() { *c = Check{Inter: Duration{2 * time.Second}, Rise: 2, Fall: 3} }
 
 // checkDerived fills the check fields whose default is another field.
 func (c *Check) checkDerived() {

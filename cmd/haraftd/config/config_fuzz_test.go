@@ -11,8 +11,10 @@ import (
 )
 
 // FuzzParse: Parse never panics and never hangs on any file; a file it
-// accepts validates; a file it refuses is refused with Errors, each naming
-// the file (the "file:line: field: reason" format operators rely on).
+// accepts validates and decodes as yaml.v3's Unmarshal reads it into the
+// same types (differsFromUnmarshal); a file it refuses is refused with
+// Errors, each naming the file (the "file:line: field: reason" format
+// operators rely on).
 func FuzzParse(f *testing.F) {
 	for _, glob := range []string{"testdata/*.yaml", "../../../examples/cluster/*.yaml"} {
 		files, _ := filepath.Glob(glob)
@@ -37,6 +39,9 @@ func FuzzParse(f *testing.F) {
 			}
 			if verr := c.Validate(); verr != nil {
 				t.Fatalf("Parse accepted a config that Validate refuses: %v", verr)
+			}
+			if diff := differsFromUnmarshal(data); diff != "" {
+				t.Fatal(diff)
 			}
 			return
 		}

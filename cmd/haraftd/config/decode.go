@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,9 @@ type decoder struct {
 	errs  Errors
 	lines map[string]int  // field path -> line, for Validate
 	bad   map[string]bool // field paths whose value could not be decoded
+	// plain makes new list items and pointers start from zero instead of
+	// their type's defaults, as yaml.Unmarshal's do (the differential test).
+	plain bool
 }
 
 func newDecoder(file string) *decoder {
@@ -146,15 +150,114 @@ func lineContaining(data []byte, s string) int {
 	return bytes.Count(data[:i], []byte("\n")) + 1
 }
 
-// field is one known key of a mapping and how to decode its value.
-type field struct {
-	name   string
-	decode func(path string, v *yaml.Node)
+// The schema is the config types themselves (fields.go): a struct field
+// tagged `yaml:"name"` is the key "name" of a mapping, decoded by its Go
+// type. Fields without a yaml tag, or tagged "-", are not config.
+
+// config decodes the root mapping into c.
+func (d *decoder) config(root *yaml.Node, c *Config) {
+	d.lines = map[string]int{"": root.Line}
+	d.value("", root, reflect.ValueOf(c).Elem())
 }
 
-// mapping decodes the mapping n at path through fields. A null value is an
-// empty mapping. Keys merged in with "<<" give way to explicit keys.
-func (d *decoder) mapping(path string, n *yaml.Node, fields []field) {
+// value decodes v, found at path, into dst (addressable) by dst's type.
+func (d *decoder) value(path string, v *yaml.Node, dst reflect.Value) {
+	if vd, ok := dst.Addr().Interface().(valueDecoder); ok {
+		vd.decodeYAMLValue(d, path, v)
+		return
+	}
+	if sd, ok := dst.Addr().Interface().(scalarDecoder); ok {
+		if n, ok := d.scalar(path, v, sd.scalarKind()); ok {
+			if err := sd.decodeScalar(n.Value); err != nil {
+				d.fail(path, "%v", err)
+			}
+		}
+		return
+	}
+	switch t := dst.Type(); t.Kind() {
+	case reflect.Pointer:
+		// null: nil (absent); anything else: a new value, starting from
+		// its type's defaults.
+		if isNull(resolve(v)) {
+			dst.SetZero()
+			return
+		}
+		p := d.newValue(t.Elem())
+		d.value(path, v, p.Elem())
+		dst.Set(p)
+	case reflect.Struct:
+		d.mapping(path, v, func() keys { return d.structKeys(dst) })
+	case reflect.Map:
+		d.mapping(path, v, func() keys { return d.mapKeys(dst) })
+	case reflect.Slice:
+		d.seq(path, v, dst)
+	case reflect.String:
+		if n, ok := d.scalar(path, v, "a string"); ok {
+			dst.SetString(n.Value)
+		}
+	case reflect.Bool:
+		d.typed(path, v, dst, "a boolean")
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		d.typed(path, v, dst, "an integer")
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		d.typed(path, v, dst, "a non-negative integer")
+	case reflect.Float32, reflect.Float64:
+		d.typed(path, v, dst, "a number")
+	default:
+		// A config type with no decoder is a bug TestEveryFieldDecodes
+		// catches; a file setting such a field gets an error, not a panic.
+		d.fail(path, "no decoder for the field's type %s", t)
+	}
+}
+
+// keys is the key set of one mapping: decoder returns how to decode the
+// value of a key, or false for an unknown key; known lists the keys.
+type keys struct {
+	decoder func(name string) (func(path string, v *yaml.Node), bool)
+	known   func() string
+}
+
+// structKeys decodes into the tagged fields of the struct dst.
+func (d *decoder) structKeys(dst reflect.Value) keys {
+	fields := fieldsOf(dst.Type())
+	return keys{
+		decoder: func(name string) (func(string, *yaml.Node), bool) {
+			i := slices.IndexFunc(fields, func(f field) bool { return f.name == name })
+			if i < 0 {
+				return nil, false
+			}
+			return func(p string, v *yaml.Node) { d.value(p, v, dst.FieldByIndex(fields[i].index)) }, true
+		},
+		known: func() string { return fieldNames(fields) },
+	}
+}
+
+// mapKeys decodes every key of a mapping into a new map[string]T at dst,
+// each value starting from T's defaults.
+func (d *decoder) mapKeys(dst reflect.Value) keys {
+	t := dst.Type()
+	if t.Key().Kind() != reflect.String {
+		return keys{
+			decoder: func(string) (func(string, *yaml.Node), bool) { return nil, false },
+			known:   func() string { return "none: no decoder for " + t.String() },
+		}
+	}
+	dst.Set(reflect.MakeMap(t))
+	return keys{
+		decoder: func(name string) (func(string, *yaml.Node), bool) {
+			return func(p string, v *yaml.Node) {
+				e := d.newValue(t.Elem())
+				d.value(p, v, e.Elem())
+				dst.SetMapIndex(reflect.ValueOf(name).Convert(t.Key()), e.Elem())
+			}, true
+		},
+	}
+}
+
+// mapping decodes the mapping n at path through the keys mk returns. A
+// null value is an empty mapping (mk is not called). Keys merged in with
+// "<<" give way to explicit keys.
+func (d *decoder) mapping(path string, n *yaml.Node, mk func() keys) {
 	n = resolve(n)
 	if isNull(n) {
 		return
@@ -163,7 +266,7 @@ func (d *decoder) mapping(path string, n *yaml.Node, fields []field) {
 		d.fail(path, "expected a mapping, got %s", kindName(n))
 		return
 	}
-	d.pairs(path, n, fields, map[string]int{}, map[*yaml.Node]bool{n: true}, true)
+	d.pairs(path, n, mk(), map[string]int{}, map[*yaml.Node]bool{n: true}, true)
 }
 
 // pairs decodes the keys of n, then the mappings merged into it. merged
@@ -171,7 +274,7 @@ func (d *decoder) mapping(path string, n *yaml.Node, fields []field) {
 // no key (earlier keys win), and skipping it stops a mapping that merges
 // itself (`&a {<<: *a}`) from recursing forever and chains of aliases from
 // multiplying the work.
-func (d *decoder) pairs(path string, n *yaml.Node, fields []field, seen map[string]int, merged map[*yaml.Node]bool, explicit bool) {
+func (d *decoder) pairs(path string, n *yaml.Node, ks keys, seen map[string]int, merged map[*yaml.Node]bool, explicit bool) {
 	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), n.Content[i+1]
@@ -191,9 +294,9 @@ func (d *decoder) pairs(path string, n *yaml.Node, fields []field, seen map[stri
 			continue
 		}
 		seen[k.Value] = k.Line
-		f := lookup(fields, k.Value)
-		if f == nil {
-			d.errAt(k.Line, p, "unknown field (known: %s)", fieldNames(fields))
+		decode, ok := ks.decoder(k.Value)
+		if !ok {
+			d.errAt(k.Line, p, "unknown field (known: %s)", ks.known())
 			continue
 		}
 		if rv := resolve(v); rv.Kind == yaml.MappingNode || rv.Kind == yaml.SequenceNode {
@@ -201,7 +304,7 @@ func (d *decoder) pairs(path string, n *yaml.Node, fields []field, seen map[stri
 		} else {
 			d.lines[p] = v.Line
 		}
-		f.decode(p, v)
+		decode(p, v)
 	}
 	for _, m := range merges {
 		m = resolve(m)
@@ -209,14 +312,14 @@ func (d *decoder) pairs(path string, n *yaml.Node, fields []field, seen map[stri
 		case yaml.MappingNode:
 			if !merged[m] {
 				merged[m] = true
-				d.pairs(path, m, fields, seen, merged, false)
+				d.pairs(path, m, ks, seen, merged, false)
 			}
 		case yaml.SequenceNode:
 			for _, item := range m.Content {
 				if item = resolve(item); item.Kind == yaml.MappingNode {
 					if !merged[item] {
 						merged[item] = true
-						d.pairs(path, item, fields, seen, merged, false)
+						d.pairs(path, item, ks, seen, merged, false)
 					}
 				} else {
 					d.errAt(item.Line, path, "merge (<<) needs mappings, got %s", kindName(item))
@@ -228,43 +331,26 @@ func (d *decoder) pairs(path string, n *yaml.Node, fields []field, seen map[stri
 	}
 }
 
-func lookup(fields []field, name string) *field {
-	for i := range fields {
-		if fields[i].name == name {
-			return &fields[i]
-		}
+// seq decodes a sequence into the slice dst, each item starting from its
+// type's defaults. A null value leaves dst as it was (its default).
+func (d *decoder) seq(path string, v *yaml.Node, dst reflect.Value) {
+	n := resolve(v)
+	if isNull(n) {
+		return
 	}
-	return nil
-}
-
-func fieldNames(fields []field) string {
-	names := make([]string, len(fields))
-	for i, f := range fields {
-		names[i] = f.name
+	if n.Kind != yaml.SequenceNode {
+		d.fail(path, "expected a sequence, got %s", kindName(n))
+		return
 	}
-	return strings.Join(names, ", ")
-}
-
-// seq decodes a sequence into dst, each item starting from mk().
-func seq[T any](d *decoder, dst *[]T, mk func() T, item func(path string, n *yaml.Node, t *T)) func(string, *yaml.Node) {
-	return func(path string, v *yaml.Node) {
-		n := resolve(v)
-		if isNull(n) {
-			return
-		}
-		if n.Kind != yaml.SequenceNode {
-			d.fail(path, "expected a sequence, got %s", kindName(n))
-			return
-		}
-		out := make([]T, len(n.Content))
-		for i, it := range n.Content {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			d.lines[p] = it.Line
-			out[i] = mk()
-			item(p, it, &out[i])
-		}
-		*dst = out
+	out := reflect.MakeSlice(dst.Type(), len(n.Content), len(n.Content))
+	for i, it := range n.Content {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		d.lines[p] = it.Line
+		item := out.Index(i)
+		item.Set(d.newValue(item.Type()).Elem())
+		d.value(p, it, item)
 	}
+	dst.Set(out)
 }
 
 // scalar returns the scalar at path, or false if it is null (absent) or not
@@ -278,267 +364,23 @@ func (d *decoder) scalar(path string, v *yaml.Node, want string) (*yaml.Node, bo
 	return n, !isNull(n)
 }
 
-func (d *decoder) str(dst *string) func(string, *yaml.Node) {
-	return func(path string, v *yaml.Node) {
-		if n, ok := d.scalar(path, v, "a string"); ok {
-			*dst = n.Value
-		}
+// typed decodes a scalar into dst with yaml.v3's own rules for its type
+// (bool, int, uint64, ...); what names the type in errors.
+func (d *decoder) typed(path string, v *yaml.Node, dst reflect.Value, what string) {
+	n, ok := d.scalar(path, v, what)
+	if !ok {
+		return
 	}
-}
-
-// typed decodes a scalar with yaml.v3's own rules for T (bool, int, uint64).
-func typed[T any](d *decoder, dst *T, what string) func(string, *yaml.Node) {
-	return func(path string, v *yaml.Node) {
-		n, ok := d.scalar(path, v, what)
-		if !ok {
-			return
+	t := reflect.New(dst.Type())
+	if err := n.Decode(t.Interface()); err != nil {
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			d.fail(path, "expected %s, got the quoted string %q", what, n.Value)
+		} else {
+			d.fail(path, "invalid %s %q", strings.TrimPrefix(strings.TrimPrefix(what, "an "), "a "), n.Value)
 		}
-		var t T
-		if err := n.Decode(&t); err != nil {
-			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-				d.fail(path, "expected %s, got the quoted string %q", what, n.Value)
-			} else {
-				d.fail(path, "invalid %s %q", strings.TrimPrefix(strings.TrimPrefix(what, "an "), "a "), n.Value)
-			}
-			return
-		}
-		*dst = t
+		return
 	}
-}
-
-func (d *decoder) boolean(dst *bool) func(string, *yaml.Node) {
-	return typed(d, dst, "a boolean")
-}
-
-func (d *decoder) integer(dst *int) func(string, *yaml.Node) {
-	return typed(d, dst, "an integer")
-}
-
-func (d *decoder) unsigned(dst *uint64) func(string, *yaml.Node) {
-	return typed(d, dst, "a non-negative integer")
-}
-
-func (d *decoder) duration(dst *Duration) func(string, *yaml.Node) {
-	return func(path string, v *yaml.Node) {
-		n, ok := d.scalar(path, v, "a duration")
-		if !ok {
-			return
-		}
-		dur, err := ParseDuration(n.Value)
-		if err != nil {
-			d.fail(path, "%v", err)
-			return
-		}
-		*dst = dur
-	}
-}
-
-// The schema: one function per struct, fields in declaration order (the
-// order "known:" lists them in).
-
-func (d *decoder) config(root *yaml.Node, c *Config) {
-	d.lines = map[string]int{"": root.Line}
-	d.mapping("", root, []field{
-		{"node", func(p string, v *yaml.Node) { d.node(p, v, &c.Node) }},
-		{"raft", func(p string, v *yaml.Node) { d.raft(p, v, &c.Raft) }},
-		{"http", func(p string, v *yaml.Node) {
-			d.mapping(p, v, []field{{"addr", d.str(&c.HTTP.Addr)}})
-		}},
-		{"admin", func(p string, v *yaml.Node) { d.admin(p, v, &c.Admin) }},
-		{"timeouts", func(p string, v *yaml.Node) { d.timeouts(p, v, &c.Timeouts) }},
-		{"proposals", func(p string, v *yaml.Node) { d.proposals(p, v, &c.Proposals) }},
-		{"frontends", seq(d, &c.Frontends, func() Frontend { return Frontend{} }, d.frontend)},
-		{"backends", seq(d, &c.Backends, defaultBackend, d.backend)},
-		{"eips", seq(d, &c.EIPs, func() EIP { return EIP{} }, d.eip)},
-		{"eip_mover", func(p string, v *yaml.Node) { d.eipMover(p, v, &c.EIPMover) }},
-		{"global", func(p string, v *yaml.Node) {
-			d.mapping(p, v, []field{{"maxconn", d.integer(&c.Global.MaxConn)}})
-		}},
-		{"access_log", func(p string, v *yaml.Node) { d.accessLog(p, v, &c.AccessLog) }},
-		{"log", func(p string, v *yaml.Node) { d.log(p, v, &c.Log) }},
-		{"route53", func(p string, v *yaml.Node) {
-			r := defaultRoute53()
-			c.Route53 = &r
-			d.route53(p, v, c.Route53)
-		}},
-	})
-}
-
-func (d *decoder) node(path string, v *yaml.Node, n *Node) {
-	d.mapping(path, v, []field{
-		{"id", d.str(&n.ID)},
-		{"az", d.str(&n.AZ)},
-		{"data_dir", d.str(&n.DataDir)},
-		{"role", d.str(&n.Role)},
-	})
-}
-
-func (d *decoder) raft(path string, v *yaml.Node, r *Raft) {
-	d.mapping(path, v, []field{
-		{"bind", d.str(&r.Bind)},
-		{"advertise", d.str(&r.Advertise)},
-		{"bootstrap", d.boolean(&r.Bootstrap)},
-		{"peers", seq(d, &r.Peers, func() Peer { return Peer{} }, func(p string, v *yaml.Node, peer *Peer) {
-			d.mapping(p, v, []field{
-				{"id", d.str(&peer.ID)},
-				{"addr", d.str(&peer.Addr)},
-				{"az", d.str(&peer.AZ)},
-			})
-		})},
-		{"heartbeat_timeout", d.duration(&r.HeartbeatTimeout)},
-		{"election_timeout", d.duration(&r.ElectionTimeout)},
-		{"leader_lease_timeout", d.duration(&r.LeaderLeaseTimeout)},
-		{"commit_timeout", d.duration(&r.CommitTimeout)},
-		{"snapshot_interval", d.duration(&r.SnapshotInterval)},
-		{"snapshot_threshold", d.unsigned(&r.SnapshotThreshold)},
-		{"trailing_logs", d.unsigned(&r.TrailingLogs)},
-		{"tls", d.tlsPtr(&r.TLS)},
-		{"insecure", d.boolean(&r.Insecure)},
-		{"cluster_id", d.str(&r.ClusterID)},
-	})
-}
-
-func (d *decoder) timeouts(path string, v *yaml.Node, t *Timeouts) {
-	d.mapping(path, v, []field{
-		{"connect", d.duration(&t.Connect)},
-		{"client", d.duration(&t.Client)},
-		{"server", d.duration(&t.Server)},
-		{"http_request", d.duration(&t.HTTPRequest)},
-		{"http_keep_alive", d.duration(&t.HTTPKeepAlive)},
-		{"queue", d.duration(&t.Queue)},
-		{"tunnel", d.duration(&t.Tunnel)},
-		{"client_fin", d.duration(&t.ClientFin)},
-		{"server_fin", d.duration(&t.ServerFin)},
-		{"shutdown", d.duration(&t.Shutdown)},
-	})
-}
-
-func (d *decoder) proposals(path string, v *yaml.Node, p *Proposals) {
-	d.mapping(path, v, []field{
-		{"batch_size", d.integer(&p.BatchSize)},
-		{"flush_interval", d.duration(&p.FlushInterval)},
-		{"queue_size", d.integer(&p.QueueSize)},
-	})
-}
-
-func (d *decoder) frontend(path string, v *yaml.Node, f *Frontend) {
-	d.mapping(path, v, []field{
-		{"name", d.str(&f.Name)},
-		{"bind", d.str(&f.Bind)},
-		{"backend", d.str(&f.Backend)},
-		{"mode", d.str(&f.Mode)},
-		{"tls", func(p string, v *yaml.Node) {
-			if isNull(resolve(v)) {
-				f.TLS = nil
-				return
-			}
-			t := &FrontendTLS{}
-			d.mapping(p, v, []field{
-				{"certs", seq(d, &t.Certs, func() CertKey { return CertKey{} }, func(p string, v *yaml.Node, ck *CertKey) {
-					d.mapping(p, v, []field{
-						{"cert_file", d.str(&ck.CertFile)},
-						{"key_file", d.str(&ck.KeyFile)},
-					})
-				})},
-				{"min_version", d.str(&t.MinVersion)},
-			})
-			f.TLS = t
-		}},
-		{"maxconn", d.integer(&f.MaxConn)},
-		{"access_log", d.str(&f.AccessLog)},
-	})
-}
-
-func (d *decoder) backend(path string, v *yaml.Node, b *Backend) {
-	d.mapping(path, v, []field{
-		{"name", d.str(&b.Name)},
-		{"mode", d.str(&b.Mode)},
-		{"balance", d.str(&b.Balance)},
-		{"cookie", func(p string, v *yaml.Node) {
-			if isNull(resolve(v)) {
-				b.Cookie = nil
-				return
-			}
-			ck := &Cookie{}
-			d.cookie(p, v, ck)
-			b.Cookie = ck
-		}},
-		{"learn_commit", d.str(&b.LearnCommit)},
-		{"stick", func(p string, v *yaml.Node) {
-			if isNull(resolve(v)) {
-				b.Stick = nil
-				return
-			}
-			st := &Stick{}
-			d.mapping(p, v, []field{
-				{"on", d.str(&st.On)},
-				{"expire", d.duration(&st.Expire)},
-			})
-			b.Stick = st
-		}},
-		{"check", func(p string, v *yaml.Node) {
-			if isNull(resolve(v)) {
-				b.Check = nil
-				return
-			}
-			ck := defaultCheck()
-			d.check(p, v, &ck)
-			b.Check = &ck
-		}},
-		{"servers", seq(d, &b.Servers, defaultServer, d.server)},
-		{"options", seq(d, &b.Options, func() string { return "" }, func(p string, v *yaml.Node, o *string) { d.str(o)(p, v) })},
-	})
-}
-
-func (d *decoder) check(path string, v *yaml.Node, c *Check) {
-	d.mapping(path, v, []field{
-		{"inter", d.duration(&c.Inter)},
-		{"fastinter", d.duration(&c.FastInter)},
-		{"downinter", d.duration(&c.DownInter)},
-		{"timeout", d.duration(&c.Timeout)},
-		{"rise", d.integer(&c.Rise)},
-		{"fall", d.integer(&c.Fall)},
-		{"httpchk", func(p string, v *yaml.Node) {
-			if isNull(resolve(v)) {
-				c.HTTPChk = nil
-				return
-			}
-			h := &HTTPCheck{}
-			d.mapping(p, v, []field{
-				{"method", d.str(&h.Method)},
-				{"uri", d.str(&h.URI)},
-				{"host", d.str(&h.Host)},
-				{"expect_status", d.integer(&h.ExpectStatus)},
-			})
-			c.HTTPChk = h
-		}},
-		{"agree_down", d.integer(&c.AgreeDown)},
-		{"agree_up", d.integer(&c.AgreeUp)},
-	})
-}
-
-func (d *decoder) cookie(path string, v *yaml.Node, c *Cookie) {
-	d.mapping(path, v, []field{
-		{"name", d.str(&c.Name)},
-		{"mode", d.str(&c.Mode)},
-		{"indirect", d.boolean(&c.Indirect)},
-		{"nocache", d.boolean(&c.NoCache)},
-		{"httponly", d.boolean(&c.HTTPOnly)},
-		{"secure", d.boolean(&c.Secure)},
-		{"dynamic_key", d.str(&c.DynamicKey)},
-		{"maxidle", d.duration(&c.MaxIdle)},
-		{"maxlife", d.duration(&c.MaxLife)},
-	})
-}
-
-func (d *decoder) server(path string, v *yaml.Node, s *Server) {
-	d.mapping(path, v, []field{
-		{"name", d.str(&s.Name)},
-		{"addr", d.str(&s.Addr)},
-		{"cookie", d.str(&s.Cookie)},
-		{"weight", d.integer(&s.Weight)},
-		{"maxconn", d.integer(&s.MaxConn)},
-	})
+	dst.Set(t.Elem())
 }
 
 // resolve follows aliases to the node they name.

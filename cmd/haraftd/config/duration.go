@@ -59,3 +59,16 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	*d = v
 	return nil
 }
+
+// scalarKind and decodeScalar make Duration a scalar of the config file
+// (scalarDecoder).
+func (d *Duration) scalarKind() string { return "a duration" }
+
+func (d *Duration) decodeScalar(s string) error {
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // EIP is one address the cluster keeps on a healthy node: an Elastic IP
@@ -123,32 +121,6 @@ func (c *Config) EIPContactInterval() time.Duration {
 		return min(max(c.EIPMover.Lease.Duration/10, 5*time.Millisecond), c.EIPProbeInterval())
 	}
 	return c.EIPProbeInterval()
-}
-
-func (d *decoder) eip(path string, v *yaml.Node, e *EIP) {
-	d.mapping(path, v, []field{
-		{"id", d.str(&e.ID)},
-		{"address", d.str(&e.Address)},
-		{"home_az", d.str(&e.HomeAZ)},
-	})
-}
-
-func (d *decoder) eipMover(path string, v *yaml.Node, m *EIPMover) {
-	d.mapping(path, v, []field{
-		{"kind", d.str(&m.Kind)},
-		{"region", d.str(&m.Region)},
-		{"endpoint", d.str(&m.Endpoint)},
-		{"instance_id", d.str(&m.InstanceID)},
-		{"network_interface_id", d.str(&m.NetworkInterfaceID)},
-		{"private_ips", seq(d, &m.PrivateIPs, func() string { return "" }, func(p string, v *yaml.Node, s *string) { d.str(s)(p, v) })},
-		{"imds_endpoint", d.str(&m.IMDSEndpoint)},
-		{"interface", d.str(&m.Interface)},
-		{"auto_failback", d.boolean(&m.AutoFailback)},
-		{"fence_on_lost_leader", d.boolean(&m.FenceOnLostLeader)},
-		{"lease", d.duration(&m.Lease)},
-		{"dead_after", d.duration(&m.DeadAfter)},
-		{"reconcile_interval", d.duration(&m.ReconcileInterval)},
-	})
 }
 
 // eips validates the eips list and the mover.

@@ -3,8 +3,6 @@ package config
 import (
 	"io"
 	"log/slog"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Log is the daemon's own log (what it does: elections, health, errors),
@@ -35,13 +33,6 @@ func (l Log) Handler(w io.Writer, level string) (slog.Handler, error) {
 		return slog.NewJSONHandler(w, o), nil
 	}
 	return slog.NewTextHandler(w, o), nil
-}
-
-func (d *decoder) log(path string, v *yaml.Node, l *Log) {
-	d.mapping(path, v, []field{
-		{"format", d.str(&l.Format)},
-		{"level", d.str(&l.Level)},
-	})
 }
 
 // log checks the daemon log's format and level.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -20,10 +21,10 @@ type Route53 struct {
 	TTL          int64  `yaml:"ttl"`            // seconds, default 60
 	// Addresses the record may carry: "eips" (default: every configured
 	// EIP) or a list of eips[].address or eips[].id.
-	Addresses         []string `yaml:"addresses,omitempty"`
-	Region            string   `yaml:"region"`             // SDK signing region; default us-east-1 (Route 53 is global)
-	Endpoint          string   `yaml:"endpoint"`           // Route 53 endpoint URL override (the emulator)
-	ReconcileInterval Duration `yaml:"reconcile_interval"` // how often the record is read to repair drift; default 10s
+	Addresses         RecordAddresses `yaml:"addresses,omitempty"`
+	Region            string          `yaml:"region"`             // SDK signing region; default us-east-1 (Route 53 is global)
+	Endpoint          string          `yaml:"endpoint"`           // Route 53 endpoint URL override (the emulator)
+	ReconcileInterval Duration        `yaml:"reconcile_interval"` // how often the record is read to repair drift; default 10s
 }
 
 // Route 53's limits the validator applies.
@@ -34,8 +35,9 @@ const (
 	AllEIPs = "eips"
 )
 
-func defaultRoute53() Route53 {
-	return Route53{TTL: 60, Region: "us-east-1", ReconcileInterval: Duration{10 * time.Second}}
+// setDefaults: a route53 section starts from these (defaulter).
+func (r *Route53) setDefaults() {
+	*r = Route53{TTL: 60, Region: "us-east-1", ReconcileInterval: Duration{10 * time.Second}}
 }
 
 // ZoneID returns the hosted zone id without its "/hostedzone/" prefix.
@@ -60,25 +62,28 @@ func (c *Config) RecordEIPs() []EIP {
 	return out
 }
 
-func (d *decoder) route53(path string, v *yaml.Node, r *Route53) {
-	d.mapping(path, v, []field{
-		{"hosted_zone_id", d.str(&r.HostedZoneID)},
-		{"name", d.str(&r.Name)},
-		{"ttl", typed(d, &r.TTL, "an integer")},
-		{"addresses", func(p string, v *yaml.Node) {
-			// "eips" (the default), or a list.
-			if n := resolve(v); n.Kind == yaml.ScalarNode && !isNull(n) {
-				if n.Value != AllEIPs {
-					d.fail(p, "want %q or a list of eips[].address or eips[].id, got %q", AllEIPs, n.Value)
-				}
-				return
-			}
-			seq(d, &r.Addresses, func() string { return "" }, func(p string, v *yaml.Node, s *string) { d.str(s)(p, v) })(p, v)
-		}},
-		{"region", d.str(&r.Region)},
-		{"endpoint", d.str(&r.Endpoint)},
-		{"reconcile_interval", d.duration(&r.ReconcileInterval)},
-	})
+// RecordAddresses is route53.addresses: the keyword "eips" (every
+// configured EIP, as when it is left out) or a list of eips[].address or
+// eips[].id.
+type RecordAddresses []string
+
+// decodeYAMLValue reads the keyword or a list (valueDecoder).
+func (a *RecordAddresses) decodeYAMLValue(d *decoder, path string, v *yaml.Node) {
+	if n := resolve(v); n.Kind == yaml.ScalarNode && !isNull(n) {
+		if n.Value != AllEIPs {
+			d.fail(path, "want %q or a list of eips[].address or eips[].id, got %q", AllEIPs, n.Value)
+		}
+		return
+	}
+	d.seq(path, v, reflect.ValueOf(a).Elem())
+}
+
+// UnmarshalYAML reads the keyword or a list for plain yaml.Unmarshal.
+func (a *RecordAddresses) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && n.Value == AllEIPs {
+		return nil
+	}
+	return n.Decode((*[]string)(a))
 }
 
 // route53 validates the record's section: the zone id's and the name's

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/haraft/haraft/proxy/proxyproto"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,10 @@ type ServerOptions struct {
 	Cookie  string
 	Weight  int
 	MaxConn int // 0: unlimited; beyond it requests queue (timeout queue)
+	// SendProxy: each connection to the server begins with a PROXY
+	// protocol header of this version (1 or 2; 0: none) naming the
+	// client (HAProxy's send-proxy, send-proxy-v2).
+	SendProxy int
 }
 
 // BackendOptions configures one backend (a group of servers).
@@ -144,7 +149,11 @@ func NewBackend(o BackendOptions) (*Backend, error) {
 	byName, byCookie := map[string]*Server{}, map[string]*Server{}
 	b.runtimes, b.configured = map[string]*serverRuntime{}, map[string]bool{}
 	for _, so := range o.Servers {
-		s := &Server{Name: so.Name, Addr: so.Addr, Cookie: so.Cookie, Weight: so.Weight, serverRuntime: &serverRuntime{}}
+		if so.SendProxy < 0 || so.SendProxy > 2 {
+			return nil, fmt.Errorf("backend %s: server %s: send_proxy v%d (want 1 or 2)", o.Name, so.Name, so.SendProxy)
+		}
+		s := &Server{Name: so.Name, Addr: so.Addr, Cookie: so.Cookie, Weight: so.Weight,
+			serverRuntime: &serverRuntime{sendProxy: proxyproto.Version(so.SendProxy)}}
 		s.serverCounters.init(so.MaxConn)
 		if s.Cookie == "" {
 			s.Cookie = s.Name

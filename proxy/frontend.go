@@ -29,6 +29,9 @@ type FrontendOptions struct {
 	// AccessLog receives a line per request (HAProxy's option httplog);
 	// nil: none.
 	AccessLog accesslog.Logger
+	// AcceptProxy: connections begin with a PROXY protocol header
+	// (HAProxy's bind ... accept-proxy); nil: none expected.
+	AcceptProxy *AcceptProxy
 }
 
 // FrontendStats are a frontend's counters.
@@ -85,7 +88,8 @@ func NewFrontend(o FrontendOptions, st State, l *Learner, log *slog.Logger) (*Fr
 	if err != nil {
 		return nil, err
 	}
-	return newEngineFrontend(o, ln, new(listenerStats), st, l, log), nil
+	stats := &listenerStats{pp: newProxyAccept(o.AcceptProxy, o.Timeouts.withDefaults().Client, log.With("frontend", o.Name))}
+	return newEngineFrontend(o, ln, stats, st, l, log), nil
 }
 
 // newEngineFrontend makes the HTTP/1.1 engine's frontend on a prepared
@@ -121,6 +125,10 @@ func (f *Frontend) Serve() error {
 			continue
 		}
 		backoff = 0
+		if f.pp != nil {
+			f.pp.serveProxied(f.ln, conn, f.engine.ServeConn)
+			continue
+		}
 		if !f.engine.ServeConn(conn) { // it shuts down
 			_ = conn.Close()
 			f.ln.release()
@@ -168,7 +176,13 @@ type listenerStats struct {
 	h1.Counters                         // requests, errors, the HTTP/1.1 engine's refusals by reason
 	redispatches, learned, learnDropped atomic.Uint64
 	latency                             Latency
+	pp                                  *proxyAccept // nil: no PROXY protocol
 }
+
+// ProxyProtocolErrors returns the connections refused for their PROXY
+// protocol header, by reason (ProxyProtocolReasons); nil when the
+// frontend does not accept the protocol.
+func (s *listenerStats) ProxyProtocolErrors() []uint64 { return s.pp.ProxyProtocolErrors() }
 
 // Stats returns the frontend's counters.
 func (s *listenerStats) Stats() FrontendStats {

@@ -46,7 +46,8 @@ type proxyOpts struct {
 	accessLog accesslog.Logger
 	// tls: the clients speak HTTP/1.1 over TLS to a TLSFrontend, whose
 	// engine frontend startProxy returns (dialFrontend, transports).
-	tls bool
+	tls         bool
+	acceptProxy *AcceptProxy
 }
 
 // transports are the two ways a client reaches the HTTP/1.1 engine: the
@@ -129,7 +130,7 @@ func startProxy(t testing.TB, o proxyOpts, addrs ...string) *Frontend {
 			t.Fatal(err)
 		}
 		tf, err := NewTLSFrontend(TLSFrontendOptions{Certs: store, FrontendOptions: FrontendOptions{Name: "web", Bind: "127.0.0.1:0", Backend: b,
-			Timeouts: o.timeouts, MaxHeaderBytes: o.maxHeader, Redispatch: true, AccessLog: o.accessLog}}, st, o.learner, quietLogger())
+			Timeouts: o.timeouts, MaxHeaderBytes: o.maxHeader, Redispatch: true, AccessLog: o.accessLog, AcceptProxy: o.acceptProxy}}, st, o.learner, quietLogger())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +138,7 @@ func startProxy(t testing.TB, o proxyOpts, addrs ...string) *Frontend {
 		return tf.h1
 	}
 	f, err := NewFrontend(FrontendOptions{Name: "web", Bind: "127.0.0.1:0", Backend: b, Timeouts: o.timeouts,
-		MaxHeaderBytes: o.maxHeader, Redispatch: true, AccessLog: o.accessLog}, st, o.learner, quietLogger())
+		MaxHeaderBytes: o.maxHeader, Redispatch: true, AccessLog: o.accessLog, AcceptProxy: o.acceptProxy}, st, o.learner, quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"github.com/haraft/haraft/proxy/proxyproto"
 	"slices"
 	"strings"
 
@@ -40,6 +41,10 @@ type serverSet struct {
 type serverRuntime struct {
 	pool *h1.Pool // idle keep-alive connections
 	serverCounters
+	// sendProxy is the PROXY protocol version of the header sent at the
+	// start of each connection to the server (0: none); configured
+	// servers only.
+	sendProxy proxyproto.Version
 }
 
 // runtimeKey names a serverRuntime: a server re-added at another address

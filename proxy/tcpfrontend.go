@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
+	"github.com/haraft/haraft/proxy/accesslog"
 	"github.com/haraft/haraft/proxy/l4"
 )
 
@@ -28,13 +30,16 @@ type TCPFrontend struct {
 	timeouts Timeouts
 	engine   *l4.Server
 	shutting atomic.Bool
+	// accessLog is nil when the frontend keeps none.
+	accessLog accesslog.Logger
 
 	listenerStats // Requests: connections routed; Errors: ended abnormally; BytesIn/Out; latency: connection durations
 }
 
 // NewTCPFrontend binds the listener (unless one is given) and prepares
 // the frontend; call Serve to accept connections. MaxHeaderBytes is
-// ignored.
+// ignored. The access log gets a line per connection (HAProxy's option
+// tcplog).
 // The learner replicates the bindings of stick on src (nil: none).
 func NewTCPFrontend(o FrontendOptions, st State, l *Learner, log *slog.Logger) (*TCPFrontend, error) {
 	if log == nil {
@@ -45,8 +50,9 @@ func NewTCPFrontend(o FrontendOptions, st State, l *Learner, log *slog.Logger) (
 		return nil, err
 	}
 	f := &TCPFrontend{name: o.Name, backend: o.Backend, state: st, learner: l, ln: ln, log: log.With("frontend", o.Name),
-		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults()}
+		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults(), accessLog: o.AccessLog}
 	t := f.timeouts
+	f.pp = newProxyAccept(o.AcceptProxy, t.Client, f.log)
 	f.engine = l4.NewServer(f, l4.Options{Connect: t.Connect, Client: t.Client, Server: t.Server, Tunnel: t.Tunnel,
 		ClientFin: t.ClientFin, ServerFin: t.ServerFin, Log: f.log})
 	return f, nil
@@ -73,6 +79,10 @@ func (f *TCPFrontend) Serve() error {
 			continue
 		}
 		backoff = 0
+		if f.pp != nil {
+			f.pp.serveProxied(f.ln, conn, f.engine.ServeConn)
+			continue
+		}
 		if !f.engine.ServeConn(conn) {
 			_ = conn.Close()
 			f.ln.release()
@@ -114,10 +124,36 @@ type tcpSession struct {
 	f        *TCPFrontend
 	clientIP string
 	slot     *Server
+	// For the access log: the client's address and port, when the
+	// connection began, the server Route chose, its queue wait and
+	// the requests queued before it.
+	client   netip.AddrPort
+	local    net.Addr
+	start    time.Time
+	server   *Server
+	tw       time.Duration
+	srvQueue int
+	// redispatched: the first server could not be reached.
+	redispatched bool
 }
 
 // Open starts the policy of a client connection (l4.Policy).
-func (f *TCPFrontend) Open(clientIP string) l4.Session { return &tcpSession{f: f, clientIP: clientIP} }
+func (f *TCPFrontend) Open(client, local net.Addr) l4.Session {
+	s := &tcpSession{f: f, clientIP: l4.ClientIP(client), start: time.Now(), tw: -1, local: local}
+	if ap, err := netip.ParseAddrPort(client.String()); err == nil {
+		s.client = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return s
+}
+
+// Preamble is the PROXY protocol header of a server with send_proxy
+// (l4.Session): the client's address and the one it connected to.
+func (s *tcpSession) Preamble() []byte {
+	if s.slot == nil || s.slot.sendProxy == 0 {
+		return nil
+	}
+	return proxyHeader(s.slot.sendProxy, s.client, s.local)
+}
 
 // Route sends the connection to the server its source address is bound
 // to (stick on src), else balances it over the usable servers, and takes
@@ -128,7 +164,11 @@ func (s *tcpSession) Route() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := rt.server.acquire(context.Background(), f.backend.timeouts.Queue); err != nil {
+	s.srvQueue = int(rt.server.queued.Load())
+	t0 := time.Now()
+	err = rt.server.acquire(context.Background(), f.backend.timeouts.Queue)
+	s.tw, s.server = time.Since(t0), rt.server
+	if err != nil {
 		return "", fmt.Errorf("server %s: %w", rt.server.Name, err)
 	}
 	s.slot = rt.server
@@ -160,7 +200,7 @@ func (s *tcpSession) Redispatch(cause error) string {
 	}
 	f.log.Info("redispatch", "from", s.slot.Name, "to", next.Name, "err", cause)
 	s.slot.release(true)
-	s.slot = next
+	s.slot, s.server, s.redispatched = next, next, true
 	return next.Addr
 }
 
@@ -182,6 +222,9 @@ func (s *tcpSession) Done(r l4.Result) {
 	if s.slot != nil {
 		s.slot.release(!r.Connected)
 		s.slot = nil
+	}
+	if f.accessLog != nil {
+		s.logConn(r)
 	}
 	f.ln.release()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
+	"github.com/haraft/haraft/proxy/accesslog"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -48,6 +49,10 @@ type tcpOpts struct {
 	timeouts Timeouts
 	redisp   bool
 	state    State
+	// PROXY protocol: accepted on the bind, sent to the servers (1, 2)
+	acceptProxy *AcceptProxy
+	sendProxy   int
+	accessLog   accesslog.Logger
 }
 
 // startTCP serves a mode tcp frontend over servers at addrs, named A, B, …
@@ -55,7 +60,7 @@ func startTCP(t testing.TB, o tcpOpts, addrs ...string) *TCPFrontend {
 	t.Helper()
 	bo := BackendOptions{Name: "app", Balance: o.balance, Timeouts: o.timeouts}
 	for i, a := range addrs {
-		so := ServerOptions{Name: string(rune('A' + i)), Addr: a, Weight: 1}
+		so := ServerOptions{Name: string(rune('A' + i)), Addr: a, Weight: 1, SendProxy: o.sendProxy}
 		if i < len(o.maxconn) {
 			so.MaxConn = o.maxconn[i]
 		}
@@ -69,7 +74,8 @@ func startTCP(t testing.TB, o tcpOpts, addrs ...string) *TCPFrontend {
 	if st == nil {
 		st = &stubState{}
 	}
-	f, err := NewTCPFrontend(FrontendOptions{Name: "tcp", Bind: "127.0.0.1:0", Backend: b, Timeouts: o.timeouts, Redispatch: o.redisp}, st, nil, nil)
+	f, err := NewTCPFrontend(FrontendOptions{Name: "tcp", Bind: "127.0.0.1:0", Backend: b, Timeouts: o.timeouts, Redispatch: o.redisp,
+		AcceptProxy: o.acceptProxy, AccessLog: o.accessLog}, st, nil, quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +324,7 @@ func TestTCPShutdownClosesAtDeadline(t *testing.T) {
 func TestTCPUnparsableSource(t *testing.T) {
 	f := startTCP(t, tcpOpts{balance: "source"}, tcpNamed(t, "A"), tcpNamed(t, "B"))
 	for _, ip := range []string{"", "not an address", "::ffff:zz", strings.Repeat("9", 4096), "\x00\xff"} {
-		s := f.Open(ip)
+		s := f.Open(rawAddr(ip), rawAddr(""))
 		addr, err := s.Route()
 		if err != nil || addr == "" {
 			t.Fatalf("%q: %q %v", ip, addr, err)
@@ -326,3 +332,9 @@ func TestTCPUnparsableSource(t *testing.T) {
 		s.(*tcpSession).slot.release(false)
 	}
 }
+
+// rawAddr is a client address of any form.
+type rawAddr string
+
+func (a rawAddr) Network() string { return "tcp" }
+func (a rawAddr) String() string  { return string(a) }

@@ -87,8 +87,9 @@ func NewTLSFrontend(o TLSFrontendOptions, st State, l *Learner, log *slog.Logger
 	f := &TLSFrontend{
 		name: o.Name, backend: o.Backend, state: st, learner: l, ln: ln, certs: o.Certs,
 		log: log.With("frontend", o.Name), redisp: o.Redispatch, timeouts: t, maxHead: o.MaxHeaderBytes,
-		tlsConf: o.Certs.TLSConfig(o.MinVersion), conns: map[net.Conn]bool{}, listenerStats: new(listenerStats),
-		accessLog: o.AccessLog,
+		tlsConf: o.Certs.TLSConfig(o.MinVersion), conns: map[net.Conn]bool{},
+		listenerStats: &listenerStats{pp: newProxyAccept(o.AcceptProxy, t.Client, log.With("frontend", o.Name))},
+		accessLog:     o.AccessLog,
 	}
 	f.h1 = newEngineFrontend(o.FrontendOptions, ln, f.listenerStats, st, l, log)
 	f.h1.https = true
@@ -192,7 +193,18 @@ func (f *TLSFrontend) untrack(c net.Conn) {
 // serveConn does the handshake (within timeout http-request, as net/http
 // did) and hands the connection to the protocol ALPN chose.
 func (f *TLSFrontend) serveConn(conn net.Conn) {
-	tc := tls.Server(conn, f.tlsConf)
+	sock := conn // conn: the socket, tracked; sock: with the PROXY header's addresses
+	if f.pp != nil {
+		pc, err := f.pp.handshake(conn)
+		if err != nil {
+			_ = conn.Close()
+			f.untrack(conn)
+			f.ln.release()
+			return
+		}
+		sock = pc
+	}
+	tc := tls.Server(sock, f.tlsConf)
 	_ = conn.SetDeadline(time.Now().Add(f.timeouts.HTTPRequest))
 	if err := tc.Handshake(); err != nil {
 		f.log.Debug("tls handshake", "client", conn.RemoteAddr().String(), "err", err)

@@ -1,11 +1,16 @@
 package l4
 
-import "time"
+import (
+	"net"
+	"time"
+)
 
 // Policy decides where connections go. Open is called once per client
-// connection, from its goroutine.
+// connection, from its goroutine, with the client's address and the
+// address it connected to (the connection's: with the PROXY protocol,
+// the ones its header gave).
 type Policy interface {
-	Open(clientIP string) Session
+	Open(client, local net.Addr) Session
 }
 
 // Session is the policy of one client connection: Route once, Redispatch
@@ -19,6 +24,9 @@ type Session interface {
 	// Redispatch returns another server's address after cause made the
 	// routed one unreachable; "" when there is none.
 	Redispatch(cause error) string
+	// Preamble returns what to send the server just connected before
+	// the client's bytes (a PROXY protocol header); nil: nothing.
+	Preamble() []byte
 	// Done ends the connection.
 	Done(r Result)
 }
@@ -30,5 +38,25 @@ type Result struct {
 	BytesIn   int64         // client -> server
 	BytesOut  int64         // server -> client
 	Duration  time.Duration // accept to close
-	Err       error         // why it ended abnormally (nil: both sides closed)
+	// Connect is the time taken to connect to the server that took the
+	// connection (redispatches included); -1 when none did.
+	Connect time.Duration
+	End     End   // who or what ended it
+	Err     error // why it ended abnormally (nil: both sides closed)
 }
+
+// End is what ended a connection, as HAProxy's termination state tells
+// it (a policy maps it to its log's two characters).
+type End uint8
+
+const (
+	EndNormal         End = iota // both sides closed
+	EndRoute                     // Route failed: no server
+	EndConnect                   // the server refused or could not be reached
+	EndConnectTimeout            // timeout connect
+	EndClientAbort               // the client's side failed (reset)
+	EndServerAbort               // the server's side failed (reset)
+	EndClientTimeout             // inactivity while waiting on the client
+	EndServerTimeout             // inactivity while waiting on the server
+	EndKilled                    // closed by the proxy: drain deadline or shutdown
+)

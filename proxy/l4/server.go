@@ -151,12 +151,13 @@ func (r *relay) run() {
 		s.mu.Unlock()
 		s.wg.Done()
 	}()
-	res := Result{}
-	sess := s.policy.Open(clientIP(r.client.RemoteAddr()))
+	res := Result{Connect: -1}
+	sess := s.policy.Open(r.client.RemoteAddr(), r.client.LocalAddr())
 	defer func() {
 		res.Duration = time.Since(r.start)
 		if r.killed.Load() {
 			res.Err = errKilled
+			res.End = EndKilled
 		}
 		_ = r.client.Close()
 		if r.server != nil {
@@ -166,12 +167,13 @@ func (r *relay) run() {
 	}()
 	addr, err := sess.Route()
 	if err != nil {
-		res.Err = err
+		res.Err, res.End = err, EndRoute
 		return
 	}
 	res.Routed = true
 	d := net.Dialer{Timeout: s.o.Connect, KeepAlive: s.o.KeepAlive}
 	var sc net.Conn
+	dialStart := time.Now()
 	for {
 		r.addr.Store(addr)
 		sc, err = d.Dial("tcp", addr)
@@ -183,9 +185,13 @@ func (r *relay) run() {
 		}
 	}
 	if err != nil {
-		res.Err = err
+		res.Err, res.End = err, EndConnect
+		if isTimeout(err) {
+			res.End = EndConnectTimeout
+		}
 		return
 	}
+	res.Connect = time.Since(dialStart)
 	r.mu.Lock()
 	r.server = sc
 	killed := r.killed.Load()
@@ -195,7 +201,15 @@ func (r *relay) run() {
 		return
 	}
 	res.Connected = true
-	if tc, ok := r.client.(*net.TCPConn); ok && s.o.KeepAlive >= 0 {
+	if p := sess.Preamble(); len(p) > 0 {
+		_ = sc.SetWriteDeadline(time.Now().Add(s.o.Server))
+		if _, err := sc.Write(p); err != nil {
+			res.Err, res.End = err, EndServerAbort
+			return
+		}
+		_ = sc.SetWriteDeadline(time.Time{})
+	}
+	if tc, ok := r.client.(keepAliver); ok && s.o.KeepAlive >= 0 {
 		_ = tc.SetKeepAlive(true)
 		if s.o.KeepAlive > 0 {
 			_ = tc.SetKeepAlivePeriod(s.o.KeepAlive)
@@ -206,8 +220,8 @@ func (r *relay) run() {
 		cIdle, sIdle = s.o.Tunnel, s.o.Tunnel
 	}
 	r.last.Store(time.Now().UnixNano())
-	up := &direction{r: r, src: r.client, dst: sc, idle: cIdle}
-	down := &direction{r: r, src: sc, dst: r.client, idle: sIdle}
+	up := &direction{r: r, src: r.client, dst: sc, idle: cIdle, srcEnd: [2]End{EndClientAbort, EndClientTimeout}, dstEnd: EndServerAbort}
+	down := &direction{r: r, src: sc, dst: r.client, idle: sIdle, srcEnd: [2]End{EndServerAbort, EndServerTimeout}, dstEnd: EndClientAbort}
 	up.other, down.other = down, up
 	up.fin, down.fin = s.o.ClientFin, s.o.ServerFin
 	errc := make(chan error, 1)
@@ -228,8 +242,13 @@ func (r *relay) run() {
 	e2 := <-errc
 	res.BytesIn, res.BytesOut = up.n, down.n
 	res.Err = errors.Join(e1, e2)
-	if e1 != nil && e2 != nil && isClosed(e2) {
-		res.Err = e1
+	switch {
+	case e1 != nil && (e2 == nil || isClosed(e2)):
+		res.Err, res.End = e1, up.end
+	case e2 != nil && (e1 == nil || isClosed(e1)):
+		res.Err, res.End = e2, down.end
+	case e1 != nil:
+		res.End = up.end
 	}
 }
 
@@ -243,6 +262,12 @@ type direction struct {
 	other    *direction
 	finAt    atomic.Int64 // nanos: idle replaced by fin once set
 	n        int64
+	// srcEnd is what a failed read of src ends as (an error, a
+	// timeout), dstEnd a failed write to dst; end is what copy's error
+	// ended as.
+	srcEnd [2]End
+	dstEnd End
+	end    End
 }
 
 // bufPool holds the relay buffers: a connection takes one only while
@@ -256,7 +281,28 @@ func (d *direction) timeout() time.Duration {
 	return d.idle
 }
 
+// copy moves the bytes and records in d.end what its error ended as.
 func (d *direction) copy() error {
+	err := d.relay()
+	switch {
+	case err == nil:
+	case errors.Is(err, errIdle):
+		d.end = d.srcEnd[1]
+	case errors.As(err, new(writeError)):
+		d.end = d.dstEnd
+	default:
+		d.end = d.srcEnd[0]
+	}
+	return err
+}
+
+// writeError is an error writing to the destination.
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
+
+func (d *direction) relay() error {
 	var pb *[]byte
 	defer func() {
 		if pb != nil {
@@ -289,7 +335,7 @@ func (d *direction) copy() error {
 			d.r.last.Store(now.UnixNano())
 			_ = d.dst.SetWriteDeadline(now.Add(idle))
 			if _, werr := d.dst.Write((*pb)[:n]); werr != nil {
-				return werr
+				return writeError{werr}
 			}
 			d.n += int64(n)
 			d.r.last.Store(time.Now().UnixNano())
@@ -329,9 +375,16 @@ func isTimeout(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 
 func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
 
-// clientIP returns the IP of a client address, or its string form when it
+// keepAliver is a *net.TCPConn, or a connection that wraps one (the
+// PROXY protocol's).
+type keepAliver interface {
+	SetKeepAlive(bool) error
+	SetKeepAlivePeriod(time.Duration) error
+}
+
+// ClientIP returns the IP of a client address, or its string form when it
 // is not an IP address (the policy balances it all the same).
-func clientIP(a net.Addr) string {
+func ClientIP(a net.Addr) string {
 	if a == nil {
 		return ""
 	}

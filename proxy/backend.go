@@ -78,7 +78,8 @@ type Timeouts struct {
 	HTTPRequest   time.Duration
 	HTTPKeepAlive time.Duration
 	Queue         time.Duration // longest a request waits for a server slot (maxconn)
-	// Tunnel, ClientFin, ServerFin: mode tcp connections (package l4); 0: unset.
+	// Tunnel: mode tcp connections (package l4) and upgraded (101, WebSocket)
+	// HTTP connections; ClientFin, ServerFin: mode tcp connections; 0: unset.
 	Tunnel, ClientFin, ServerFin time.Duration
 }
 

@@ -101,7 +101,7 @@ func newEngineFrontend(o FrontendOptions, ln *limitListener, stats *listenerStat
 		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults(), accessLog: o.AccessLog, listenerStats: stats,
 	}
 	t := f.timeouts
-	f.engine = h1.NewServer(f, h1.Options{Client: t.Client, HTTPRequest: t.HTTPRequest, HTTPKeepAlive: t.HTTPKeepAlive,
+	f.engine = h1.NewServer(f, h1.Options{Client: t.Client, HTTPRequest: t.HTTPRequest, HTTPKeepAlive: t.HTTPKeepAlive, Tunnel: t.Tunnel,
 		MaxHeaderBytes: o.MaxHeaderBytes, Counters: &f.Counters, Log: f.log})
 	return f
 }

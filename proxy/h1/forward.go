@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -426,16 +428,24 @@ func (c *clientConn) tunnel(bc *backendConn, up *Pool) {
 		return
 	}
 	c.out = c.out[:0]
+	up.addTunnel(bc)
+	defer up.removeTunnel(bc)
+	var last *atomic.Int64 // with timeout tunnel: the last byte moved either way
+	if t := c.s.timeouts.Tunnel; t > 0 {
+		last = new(atomic.Int64)
+		last.Store(time.Now().UnixNano())
+		c.rto, c.wto, bc.rto, bc.wto = t, t, t, t
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := copyToEOF(sink{ep: &bc.endpoint}, &c.endpoint); err != nil {
+		if err := tunnelCopy(sink{ep: &bc.endpoint}, &c.endpoint, last); err != nil {
 			_ = bc.conn.Close()
 			return
 		}
 		closeWrite(bc.conn)
 	}()
-	if err := copyToEOF(sink{ep: &c.endpoint}, &bc.endpoint); err != nil {
+	if err := tunnelCopy(sink{ep: &c.endpoint}, &bc.endpoint, last); err != nil {
 		_ = c.conn.Close()
 	} else {
 		closeWrite(c.conn)
@@ -444,6 +454,47 @@ func (c *clientConn) tunnel(bc *backendConn, up *Pool) {
 	_ = bc.conn.Close()
 	bc.in.release()
 	c.s.log.Debug("tunnel closed", "server", up.name)
+}
+
+// tunnelCopy copies src to dst until src's end of stream. With last (timeout
+// tunnel, src.rto) a read that waited src.rto is not the end while the
+// other direction moved a byte within src.rto: last is the time of the
+// last byte moved either way, and the tunnel is idle only when both
+// directions are. Without last it is copyToEOF.
+func tunnelCopy(dst sink, src *endpoint, last *atomic.Int64) error {
+	if last == nil {
+		return copyToEOF(dst, src)
+	}
+	idle := src.rto
+	for {
+		if d := src.in.data(); len(d) > 0 {
+			if err := dst.write(d); err != nil {
+				return err
+			}
+			src.in.consume(len(d))
+			last.Store(time.Now().UnixNano())
+		}
+		if err := dst.flush(); err != nil {
+			return err
+		}
+		at := last.Load() + int64(idle)
+		if at != src.rdl {
+			src.rdl = at
+			_ = src.conn.SetReadDeadline(time.Unix(0, at))
+		}
+		k, err := src.readIn()
+		if k > 0 {
+			last.Store(time.Now().UnixNano())
+			continue
+		}
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.Is(err, os.ErrDeadlineExceeded) && time.Now().UnixNano()-last.Load() < int64(idle):
+			continue // the other direction moved bytes: wait on
+		}
+		return err
+	}
 }
 
 func closeWrite(c net.Conn) {

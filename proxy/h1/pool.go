@@ -204,6 +204,9 @@ type Pool struct {
 	idle        []*backendConn // oldest first
 	closed      bool
 	janitor     *time.Timer // closes connections idle too long; nil when none is pending
+	// tunnels are the connections to the server carrying an upgraded
+	// (101) connection, for CloseTunnels.
+	tunnels map[*backendConn]struct{}
 }
 
 // NewPool returns the pool of the server name (for logs and error
@@ -304,9 +307,47 @@ func (p *Pool) expire() {
 	}
 }
 
-// CloseIdle closes the idle connections; with stop, the pool keeps none
-// from now on.
-func (p *Pool) CloseIdle(stop bool) {
+func (p *Pool) addTunnel(bc *backendConn) {
+	p.mu.Lock()
+	if p.tunnels == nil {
+		p.tunnels = map[*backendConn]struct{}{}
+	}
+	p.tunnels[bc] = struct{}{}
+	p.mu.Unlock()
+}
+
+func (p *Pool) removeTunnel(bc *backendConn) {
+	p.mu.Lock()
+	delete(p.tunnels, bc)
+	p.mu.Unlock()
+}
+
+// CloseTunnels closes the upgraded (WebSocket) connections to the server,
+// which ends them on the client's side too, and returns how many (a
+// drained server's, at its deadline).
+func (p *Pool) CloseTunnels() int {
+	p.mu.Lock()
+	conns := make([]net.Conn, 0, len(p.tunnels))
+	for bc := range p.tunnels {
+		conns = append(conns, bc.conn)
+	}
+	p.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	return len(conns)
+}
+
+// Tunnels returns the number of upgraded connections to the server.
+func (p *Pool) Tunnels() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.tunnels)
+}
+
+// CloseIdle closes the idle connections and returns how many; with stop,
+// the pool keeps none from now on.
+func (p *Pool) CloseIdle(stop bool) int {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle = nil
@@ -321,6 +362,7 @@ func (p *Pool) CloseIdle(stop bool) {
 	for _, bc := range idle {
 		bc.close()
 	}
+	return len(idle)
 }
 
 // IdleCount returns the number of idle connections.

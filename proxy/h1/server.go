@@ -17,6 +17,11 @@ type Options struct {
 	HTTPRequest    time.Duration // timeout http-request: a whole request head
 	HTTPKeepAlive  time.Duration // timeout http-keep-alive: between requests
 	MaxHeaderBytes int           // request head limit; default 64 KiB; beyond: 414 or 431
+	// Tunnel (timeout tunnel) replaces Client and the server's timeout once
+	// a 101 Switching Protocols (WebSocket) made the connection a tunnel:
+	// it ends after this long with no byte either way. Zero: the tunnel
+	// keeps Client and the server's timeout, each for its own direction.
+	Tunnel time.Duration
 	// IdlePark is how long a kept-alive connection waits for its next
 	// request in a goroutine of its own; then it is parked without one
 	// until bytes come (park_linux.go; Linux, plain TCP). 0: one second;

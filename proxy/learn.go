@@ -35,11 +35,18 @@ type LearnerOptions struct {
 	Logger      *slog.Logger
 }
 
-// LearnerStats are the learner's counters.
+// LearnerStats are the learner's counters (the learner object of the
+// ops listener's /status, whose keys are snake_case).
 type LearnerStats struct {
-	Queued, Dropped, Proposed, Committed, Conflicts, Failed, Batches uint64
-	CatchUps                                                         uint64 // unknown cookies looked up again after catching up
-	CatchUpFailures                                                  uint64 // of which: the node could not catch up (the request was refused)
+	Queued          uint64 `json:"queued"`
+	Dropped         uint64 `json:"dropped"`
+	Proposed        uint64 `json:"proposed"`
+	Committed       uint64 `json:"committed"`
+	Conflicts       uint64 `json:"conflicts"`
+	Failed          uint64 `json:"failed"`
+	Batches         uint64 `json:"batches"`
+	CatchUps        uint64 `json:"catch_ups"`         // unknown cookies looked up again after catching up
+	CatchUpFailures uint64 `json:"catch_up_failures"` // of which: the node could not catch up (the request was refused)
 }
 
 // pendingBinding is a binding this node learned and serves before the FSM

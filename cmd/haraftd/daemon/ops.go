@@ -3,6 +3,8 @@ package daemon
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/haraft/haraft/proxy"
 )
 
 // opsHandler serves the node's operational endpoints:
@@ -10,6 +12,7 @@ import (
 //	/ready    200 once the node has caught up with the log and serves; 503 before
 //	/healthz  200 while the process and its Raft member run
 //	/status   JSON: node, leader, term, indexes, sessions, learner counters
+//	          (every key snake_case)
 //	/         the HTML status page (statuspage.go)
 //	/metrics  Prometheus metrics (metrics.go)
 func (d *Daemon) opsHandler() http.Handler {
@@ -39,16 +42,16 @@ func (d *Daemon) opsHandler() http.Handler {
 
 // Status is a node's summary, as /status serves it.
 type Status struct {
-	Node         string `json:"node"`
-	AZ           string `json:"az"`
-	State        string `json:"state"`
-	Leader       string `json:"leader"`
-	Term         uint64 `json:"term"`
-	CommitIndex  uint64 `json:"commit_index"`
-	AppliedIndex uint64 `json:"applied_index"`
-	Ready        bool   `json:"ready"`
-	Sessions     int    `json:"sessions"`
-	Learner      any    `json:"learner"`
+	Node         string             `json:"node"`
+	AZ           string             `json:"az"`
+	State        string             `json:"state"`
+	Leader       string             `json:"leader"`
+	Term         uint64             `json:"term"`
+	CommitIndex  uint64             `json:"commit_index"`
+	AppliedIndex uint64             `json:"applied_index"`
+	Ready        bool               `json:"ready"`
+	Sessions     int                `json:"sessions"`
+	Learner      proxy.LearnerStats `json:"learner"`
 	// ClusterInsecure: the cluster port speaks plain TCP (no raft.tls):
 	// whoever reaches it can speak Raft to this node.
 	ClusterInsecure bool `json:"cluster_insecure"`

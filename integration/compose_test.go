@@ -6,7 +6,10 @@ package integration
 // AZs, two demo backends, the EC2 emulator) brought up with a real compose
 // tool, stickiness checked through every node, the leader's container
 // killed, stickiness checked again through the survivors, the container
-// started again, checked through all, and everything torn down.
+// started again, checked through all; then the cluster is taken down
+// without its volumes and brought up again, and every node still has the
+// sessions (the data dirs live in the nodes' volumes); then everything,
+// volumes included, is torn down.
 //
 //	.ci/compose-test                     # podman + podman-compose + runc, prebuilt static image
 //	HARAFT_COMPOSE="docker compose" HARAFT_ENGINE=docker \
@@ -70,16 +73,29 @@ func TestCompose(t *testing.T) {
 				t.Logf("--- %s:\n%s", n.container, out)
 			}
 		}
-		if _, err := composeCmd(3*time.Minute, "down", "-t", "3"); err != nil {
+		if _, err := composeCmd(3*time.Minute, "down", "-v", "-t", "3"); err != nil {
 			t.Errorf("compose down: %v", err)
 		}
 	})
-	upArgs := []string{"up", "-d"}
-	if os.Getenv("HARAFT_COMPOSE_BUILD") == "1" {
-		upArgs = append(upArgs, "--build")
+	// up brings the cluster up and fails unless every container runs and
+	// every node is ready (compose up -d exits 0 even when a container
+	// could not start).
+	up := func(args ...string) {
+		t.Helper()
+		if _, err := composeCmd(10*time.Minute, append([]string{"up", "-d"}, args...)...); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("bash", "integration/compose/wait-up.sh")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "ENGINE="+engine, "WAIT=120")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("compose up: %v\n%s", err, out)
+		}
 	}
-	if _, err := composeCmd(10*time.Minute, upArgs...); err != nil {
-		t.Fatal(err)
+	if os.Getenv("HARAFT_COMPOSE_BUILD") == "1" {
+		up("--build")
+	} else {
+		up()
 	}
 
 	hc := &http.Client{Timeout: 2 * time.Second}
@@ -255,6 +271,23 @@ func TestCompose(t *testing.T) {
 	waitLeader(composeNodes, -1)
 	check(composeNodes, "after it came back")
 	waitEIPs("", "after it came back")
+
+	// down without -v, up: the nodes start from their volumes.
+	if _, err := composeCmd(3*time.Minute, "down", "-t", "3"); err != nil {
+		t.Fatal(err)
+	}
+	up()
+	waitLeader(composeNodes, -1)
+	for _, n := range composeNodes {
+		st, err := status(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := st["sessions"].(float64); int(got) < len(sessions) {
+			t.Fatalf("after down and up: %s has %v sessions, want at least %d (data dir not kept?)", n.id, st["sessions"], len(sessions))
+		}
+	}
+	check(composeNodes, "after down and up (data in the volumes)")
 }
 
 func envOr(k, def string) string {

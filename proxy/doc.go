@@ -16,7 +16,10 @@
 // on src), learn.go (the Learner), health.go and agree.go (checks and
 // their agreement), expiry.go (session expiry), accesslog.go (the
 // access log fields of HTTP/1.1 exchanges), h2log.go (those of HTTP/2
-// requests; the line format is package accesslog).
+// requests), tcpaccesslog.go (tcplog lines of mode tcp connections; the
+// line format is package accesslog), proxyprotocol.go (accept_proxy on a
+// bind and send_proxy's header; the header itself is package
+// proxyproto).
 //
 // HTTP/1.1 is framed by the engine in package h1: the Frontend is its
 // Policy (session.go). For each request the engine has read and framed,

@@ -47,6 +47,24 @@ func (r *tcpLines) wait(t testing.TB, n int) string {
 	return l
 }
 
+// from returns the line of client (ip:port) once written.
+func (r *tcpLines) from(t testing.TB, client string) string {
+	t.Helper()
+	var l string
+	waitUntil(t, "access log line of "+client, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, x := range r.lines {
+			if strings.HasPrefix(x, client+" ") {
+				l = x
+				return true
+			}
+		}
+		return false
+	})
+	return l
+}
+
 func waitUntil(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

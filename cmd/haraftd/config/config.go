@@ -160,6 +160,14 @@ type Frontend struct {
 	// AccessLog: on (default, HAProxy's option httplog) | off: whether
 	// this frontend's requests go to the access log (access_log.target).
 	AccessLog string `yaml:"access_log"`
+	// AcceptProxy: each connection begins with a PROXY protocol header
+	// (v1 or v2) naming the client (HAProxy's bind ... accept-proxy).
+	// Only for binds that trusted load balancers alone can reach.
+	AcceptProxy bool `yaml:"accept_proxy"`
+	// AcceptProxyFrom (with accept_proxy) lists the load balancers'
+	// addresses (CIDRs): only their connections carry a header; others
+	// are served with their own address.
+	AcceptProxyFrom []string `yaml:"accept_proxy_from"`
 }
 
 // FrontendTLS terminates TLS on a frontend, serving HTTP/2 and HTTP/1.1
@@ -282,6 +290,10 @@ type Server struct {
 	Cookie  string `yaml:"cookie"`  // default Name; unique within the backend; no '~' (prefix delimiter)
 	Weight  int    `yaml:"weight"`  // default 1, 0..256 (0: receives no new sessions)
 	MaxConn int    `yaml:"maxconn"` // 0 (default): unlimited; beyond it requests queue up to timeouts.queue
+	// SendProxy: v1 | v2: each connection to the server begins with a
+	// PROXY protocol header naming the client (HAProxy's send-proxy,
+	// send-proxy-v2); mode tcp backends. Empty: none.
+	SendProxy string `yaml:"send_proxy"`
 }
 
 // Values of the enum fields.

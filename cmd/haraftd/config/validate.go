@@ -243,6 +243,7 @@ func (v *validator) backends(bs []Backend) {
 		if b.Mode == ModeTCP {
 			v.tcpBackend(path, b)
 		}
+		v.sendProxy(path, b)
 		if s := b.Stick; s != nil {
 			v.enum(path+".stick.on", s.On, []string{"src"})
 			if s.Expire.Duration < 0 {
@@ -413,6 +414,7 @@ func (v *validator) frontends(fs []Frontend, bs []Backend) {
 		if bm := backendMode(bs, f.Backend); f.Backend != "" && slices.Contains(backends, f.Backend) && slices.Contains(modes, bm) && modeOf(f.Mode) != bm {
 			v.errf(path+".mode", "%s frontend on backend %q of mode %s: the modes must match", modeOf(f.Mode), f.Backend, bm)
 		}
+		v.acceptProxy(path, f)
 		if f.Mode == ModeTCP && f.TLS != nil {
 			v.errf(path+".tls", "not supported with mode tcp (the TCP engine relays bytes; terminate TLS on the servers)")
 		}

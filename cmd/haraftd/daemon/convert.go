@@ -51,7 +51,8 @@ func backendOptions(cfg *config.Config, b config.Backend) proxy.BackendOptions {
 		o.ForwardFor, o.ForwardProtoHost, o.HTTPClose = false, false, false
 	}
 	for _, s := range b.Servers {
-		o.Servers = append(o.Servers, proxy.ServerOptions{Name: s.Name, Addr: s.Addr, Cookie: s.Cookie, Weight: s.Weight, MaxConn: s.MaxConn})
+		o.Servers = append(o.Servers, proxy.ServerOptions{Name: s.Name, Addr: s.Addr, Cookie: s.Cookie, Weight: s.Weight, MaxConn: s.MaxConn,
+			SendProxy: s.SendProxyVersion()})
 	}
 	return o
 }

@@ -55,6 +55,7 @@ var metricDefs = []metricDef{
 	{"haraft_frontend_rejects_total", "Requests the HTTP/1.1 engine refused itself, by status and reason (malformed, framing, chunk, host, target, uri_too_long, fields_too_large, not_implemented, version, timeout, method, bad_gateway, no_server, server_unavailable, gateway_timeout).", []string{"frontend", "backend", "status", "reason"}},
 	{"haraft_frontend_redispatches_total", "Requests redispatched to another server after a connection failure.", []string{"frontend", "backend"}},
 	{"haraft_frontend_learned_total", "Session cookies a listener learned.", []string{"frontend", "backend"}},
+	{"haraft_proxy_protocol_errors_total", "Connections closed for a missing, malformed, truncated or late PROXY protocol header (accept_proxy).", []string{"frontend", "reason"}},
 	{"haraft_frontend_connections", "Client connections of a listener: state current (open now) and max (its maxconn, the global one when it has none).", []string{"frontend", "state"}},
 	{"haraft_frontend_connections_total", "Client connections a listener accepted.", []string{"frontend"}},
 	{"haraft_frontend_connections_peak", "The most client connections a listener had open at once since the start (HAProxy's smax).", []string{"frontend"}},
@@ -193,6 +194,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counter("haraft_frontend_redispatches_total", st.Redispatches, fc.Name, fc.Backend)
 		counter("haraft_frontend_learned_total", st.Learned, fc.Name, fc.Backend)
+		for i, n := range f.ProxyProtocolErrors() {
+			counter("haraft_proxy_protocol_errors_total", n, fc.Name, proxy.ProxyProtocolReasons[i])
+		}
 		if _, ok := f.(*proxy.TCPFrontend); ok {
 			// Requests are its connections routed; Latency their lives.
 			histogram("haraft_frontend_connection_duration_seconds", f.Latency(), fc.Name, fc.Backend)

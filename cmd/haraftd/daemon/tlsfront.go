@@ -23,6 +23,7 @@ type Frontend interface {
 	Latency() proxy.LatencySnapshot
 	Connections() proxy.ConnStats
 	Traffic() proxy.Traffic
+	ProxyProtocolErrors() []uint64
 }
 
 var (
@@ -39,6 +40,9 @@ func (d *Daemon) newFrontend(cfg *config.Config, backends map[string]*proxy.Back
 		Name: fc.Name, Bind: fc.Bind, Listener: ln, Backend: backends[fc.Backend], Timeouts: timeouts(cfg),
 		Redispatch: backendConfig(cfg, fc.Backend).Option(config.OptionRedispatch),
 		MaxConn:    fc.MaxConn, Global: d.conns, AccessLog: d.frontendAccessLog(fc),
+	}
+	if fc.AcceptProxy {
+		o.AcceptProxy = &proxy.AcceptProxy{From: fc.AcceptProxyPrefixes()}
 	}
 	if fc.Mode == config.ModeTCP {
 		return proxy.NewTCPFrontend(o, d.fsm, d.learner, d.log)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -164,6 +165,23 @@ func (a *app) snapshotCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, hdr, err := a.snapshotSave(cmd.Context(), args[0])
 			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				// The header is the snapshot's own JSON line.
+				out := struct {
+					File     string          `json:"file"`
+					Bytes    int64           `json:"bytes"`
+					Snapshot json.RawMessage `json:"snapshot"`
+				}{args[0], n, json.RawMessage(hdr)}
+				if !json.Valid(out.Snapshot) {
+					out.Snapshot, _ = json.Marshal(hdr)
+				}
+				b, err := json.MarshalIndent(out, "", "  ")
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(a.stdout, "%s\n", b)
 				return err
 			}
 			_, err = fmt.Fprintf(a.stdout, "saved %s (%d bytes): %s\n", args[0], n, hdr)

@@ -10,6 +10,7 @@
 //	haraftctl leader transfer [ID]
 //	haraftctl snapshot save|restore FILE
 //	haraftctl watch                       stream cluster events
+//	haraftctl log reopen                  reopen the access log file (logrotate)
 //	haraftctl -version                    build of this binary (module, VCS revision, Go)
 //
 // The node's address, token and TLS files come from flags or from

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -223,34 +224,114 @@ func TestSubcommands(t *testing.T) {
 	}
 }
 
+// TestJSONOutput runs every command that prints a result with -o json on a
+// real cluster: the output is JSON with the expected key, and no 64-bit
+// integer is written as a string (protojson's default: "term": "2").
 func TestJSONOutput(t *testing.T) {
 	c := devCluster(t)
 	e := env(c, 0)
+	snap := filepath.Join(t.TempDir(), "s.snap")
 	for _, tc := range []struct {
 		args []string
 		key  string
+		// number is a path to a field that must be a JSON number.
+		number []string
 	}{
-		{[]string{"status"}, "node_id"},
-		{[]string{"members"}, "members"},
-		{[]string{"backends"}, "backends"},
-		{[]string{"sessions", "count"}, "by_server"},
-		{[]string{"sessions", "list"}, "sessions"},
-		{[]string{"sessions", "get", "s2"}, "learned_by"},
-		{[]string{"eips"}, "eips"},
+		{[]string{"status"}, "node_id", []string{"term"}},
+		{[]string{"members"}, "members", []string{"members", "0", "last_contact_ms"}},
+		{[]string{"backends"}, "backends", []string{"backends", "0", "servers", "0", "sessions"}},
+		{[]string{"backends", "app"}, "backends", nil},
+		{[]string{"sessions", "count"}, "by_server", []string{"total"}},
+		{[]string{"sessions", "list"}, "sessions", []string{"sessions", "0", "created_unix_ms"}},
+		{[]string{"sessions", "get", "s2"}, "learned_by", []string{"created_unix_ms"}},
+		{[]string{"eips"}, "eips", []string{"eips", "0", "term"}},
+		{[]string{"drain", "app/B"}, "admin", nil},
+		{[]string{"ready", "app/B"}, "admin", nil},
+		{[]string{"weight", "app/A", "4"}, "weight", []string{"weight"}},
+		{[]string{"server", "add", "app/C", "127.0.0.1:9"}, "addr", nil},
+		{[]string{"server", "remove", "app/C"}, "name", nil},
+		{[]string{"sessions", "rebind", "s3", "B", "-b", "app"}, "server", []string{"created_unix_ms"}},
+		{[]string{"sessions", "delete", "s3"}, "", nil},
+		{[]string{"eip", "move", "eipalloc-1", "n2"}, "desired_holder", []string{"moved_unix_ms"}},
+		{[]string{"eip", "pin", "eipalloc-1"}, "pinned", []string{"term"}},
+		{[]string{"eip", "unpin", "eipalloc-1"}, "pinned", []string{"term"}},
+		{[]string{"log", "reopen"}, "node_id", nil},
+		{[]string{"snapshot", "save", snap}, "snapshot", []string{"bytes"}},
+		{[]string{"snapshot", "restore", snap}, "sessions", []string{"index"}},
+		{[]string{"leader", "transfer"}, "leader_id", nil},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			r := ctl(e, append(tc.args, "-o", "json")...)
+			// A write checked on this node may see the previous write
+			// only once it is applied here.
+			for deadline := time.Now().Add(5 * time.Second); r.code != 0 && time.Now().Before(deadline); {
+				time.Sleep(50 * time.Millisecond)
+				r = ctl(e, append(tc.args, "-o", "json")...)
+			}
 			if r.code != 0 {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
+			dec := json.NewDecoder(strings.NewReader(r.stdout))
+			dec.UseNumber()
 			var m map[string]any
-			if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+			if err := dec.Decode(&m); err != nil {
 				t.Fatalf("not JSON: %v\n%s", err, r.stdout)
 			}
-			if _, ok := m[tc.key]; !ok {
+			if _, ok := m[tc.key]; tc.key != "" && !ok {
 				t.Fatalf("no %q in %s", tc.key, r.stdout)
 			}
+			noQuotedIntegers(t, m, r.stdout)
+			if tc.number != nil {
+				v := any(m)
+				for _, k := range tc.number {
+					switch x := v.(type) {
+					case map[string]any:
+						v = x[k]
+					case []any:
+						i, _ := strconv.Atoi(k)
+						if i >= len(x) {
+							t.Fatalf("%v: no element %d in %s", tc.number, i, r.stdout)
+						}
+						v = x[i]
+					}
+				}
+				if _, ok := v.(json.Number); !ok {
+					t.Fatalf("%v is %#v, want a number:\n%s", tc.number, v, r.stdout)
+				}
+			}
 		})
+	}
+	// watch -o json: one event per line, its 64-bit fields numbers.
+	r := ctl(e, "watch", "--replay", "--count", "1", "--type", "eip", "-o", "json")
+	var ev map[string]any
+	dec := json.NewDecoder(strings.NewReader(r.stdout))
+	dec.UseNumber()
+	if err := dec.Decode(&ev); r.code != 0 || err != nil {
+		t.Fatalf("watch: exit %d, %v\n%s%s", r.code, err, r.stdout, r.stderr)
+	}
+	noQuotedIntegers(t, ev, r.stdout)
+	if _, ok := ev["unix_ms"].(json.Number); !ok {
+		t.Fatalf("watch: unix_ms is not a number: %s", r.stdout)
+	}
+}
+
+// noQuotedIntegers fails on any string value made only of digits: in
+// haraft's admin API those are 64-bit integers protojson quoted.
+func noQuotedIntegers(t *testing.T, v any, out string) {
+	t.Helper()
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			noQuotedIntegers(t, e, out)
+		}
+	case []any:
+		for _, e := range x {
+			noQuotedIntegers(t, e, out)
+		}
+	case string:
+		if _, err := strconv.ParseInt(x, 10, 64); err == nil {
+			t.Fatalf("quoted integer %q in:\n%s", x, out)
+		}
 	}
 }
 

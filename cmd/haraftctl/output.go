@@ -9,13 +9,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
-// printJSON writes m as indented JSON with every field, in proto names.
+// printJSON writes m as indented JSON with every field, in proto names,
+// 64-bit integers as numbers (jsonnum.go).
 func printJSON(w io.Writer, m proto.Message) error {
-	b, err := protojson.MarshalOptions{EmitUnpopulated: true, UseProtoNames: true}.Marshal(m)
+	b, err := marshalJSON(m, true)
 	if err != nil {
 		return err
 	}
@@ -31,7 +31,7 @@ func printJSON(w io.Writer, m proto.Message) error {
 
 // printJSONLine writes m as one line of JSON (watch).
 func printJSONLine(w io.Writer, m proto.Message) error {
-	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	b, err := marshalJSON(m, false)
 	if err != nil {
 		return err
 	}

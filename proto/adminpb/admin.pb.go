@@ -2963,6 +2963,104 @@ func (x *ReloadResponse) GetSummary() string {
 	return ""
 }
 
+type ReopenLogsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReopenLogsRequest) Reset() {
+	*x = ReopenLogsRequest{}
+	mi := &file_admin_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReopenLogsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReopenLogsRequest) ProtoMessage() {}
+
+func (x *ReopenLogsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReopenLogsRequest.ProtoReflect.Descriptor instead.
+func (*ReopenLogsRequest) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{44}
+}
+
+type ReopenLogsResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// target is the access log's target (file:/path, stdout, udp://...), ""
+	// when the access log is off (then nothing was reopened).
+	Target        string `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	Reopens       uint64 `protobuf:"varint,3,opt,name=reopens,proto3" json:"reopens,omitempty"` // times the access log was reopened since the node started
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReopenLogsResponse) Reset() {
+	*x = ReopenLogsResponse{}
+	mi := &file_admin_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReopenLogsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReopenLogsResponse) ProtoMessage() {}
+
+func (x *ReopenLogsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReopenLogsResponse.ProtoReflect.Descriptor instead.
+func (*ReopenLogsResponse) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ReopenLogsResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ReopenLogsResponse) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *ReopenLogsResponse) GetReopens() uint64 {
+	if x != nil {
+		return x.Reopens
+	}
+	return 0
+}
+
 var File_admin_proto protoreflect.FileDescriptor
 
 const file_admin_proto_rawDesc = "" +
@@ -3171,7 +3269,12 @@ const file_admin_proto_rawDesc = "" +
 	"\x0eReloadResponse\x12\x1f\n" +
 	"\vconfig_hash\x18\x01 \x01(\tR\n" +
 	"configHash\x12\x18\n" +
-	"\asummary\x18\x02 \x01(\tR\asummary*<\n" +
+	"\asummary\x18\x02 \x01(\tR\asummary\"\x13\n" +
+	"\x11ReopenLogsRequest\"_\n" +
+	"\x12ReopenLogsResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x12\x18\n" +
+	"\areopens\x18\x03 \x01(\x04R\areopens*<\n" +
 	"\x06Health\x12\x12\n" +
 	"\x0eHEALTH_UNKNOWN\x10\x00\x12\r\n" +
 	"\tHEALTH_UP\x10\x01\x12\x0f\n" +
@@ -3189,7 +3292,7 @@ const file_admin_proto_rawDesc = "" +
 	"\x0fEVENT_EIP_MOVED\x10\x04\x12\x15\n" +
 	"\x11EVENT_NODE_JOINED\x10\x05\x12\x13\n" +
 	"\x0fEVENT_NODE_LEFT\x10\x06\x12\x19\n" +
-	"\x15EVENT_NODE_REGISTERED\x10\a2\x8e\x0e\n" +
+	"\x15EVENT_NODE_REGISTERED\x10\a2\xe5\x0e\n" +
 	"\x05Admin\x12I\n" +
 	"\x06Status\x12\x1e.haraft.admin.v1.StatusRequest\x1a\x1f.haraft.admin.v1.StatusResponse\x12L\n" +
 	"\aMembers\x12\x1f.haraft.admin.v1.MembersRequest\x1a .haraft.admin.v1.MembersResponse\x12C\n" +
@@ -3212,7 +3315,9 @@ const file_admin_proto_rawDesc = "" +
 	"\bListEIPs\x12 .haraft.admin.v1.ListEIPsRequest\x1a!.haraft.admin.v1.ListEIPsResponse\x12@\n" +
 	"\aMoveEIP\x12\x1f.haraft.admin.v1.MoveEIPRequest\x1a\x14.haraft.admin.v1.EIP\x12>\n" +
 	"\x06PinEIP\x12\x1e.haraft.admin.v1.PinEIPRequest\x1a\x14.haraft.admin.v1.EIP\x12I\n" +
-	"\x06Reload\x12\x1e.haraft.admin.v1.ReloadRequest\x1a\x1f.haraft.admin.v1.ReloadResponse\x12@\n" +
+	"\x06Reload\x12\x1e.haraft.admin.v1.ReloadRequest\x1a\x1f.haraft.admin.v1.ReloadResponse\x12U\n" +
+	"\n" +
+	"ReopenLogs\x12\".haraft.admin.v1.ReopenLogsRequest\x1a#.haraft.admin.v1.ReopenLogsResponse\x12@\n" +
 	"\x05Watch\x12\x1d.haraft.admin.v1.WatchRequest\x1a\x16.haraft.admin.v1.Event0\x01B(Z&github.com/haraft/haraft/proto/adminpbb\x06proto3"
 
 var (
@@ -3228,7 +3333,7 @@ func file_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 44)
+var file_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_admin_proto_goTypes = []any{
 	(Health)(0),                        // 0: haraft.admin.v1.Health
 	(AdminState)(0),                    // 1: haraft.admin.v1.AdminState
@@ -3277,6 +3382,8 @@ var file_admin_proto_goTypes = []any{
 	(*Event)(nil),                      // 44: haraft.admin.v1.Event
 	(*ReloadRequest)(nil),              // 45: haraft.admin.v1.ReloadRequest
 	(*ReloadResponse)(nil),             // 46: haraft.admin.v1.ReloadResponse
+	(*ReopenLogsRequest)(nil),          // 47: haraft.admin.v1.ReopenLogsRequest
+	(*ReopenLogsResponse)(nil),         // 48: haraft.admin.v1.ReopenLogsResponse
 }
 var file_admin_proto_depIdxs = []int32{
 	5,  // 0: haraft.admin.v1.StatusResponse.frontends:type_name -> haraft.admin.v1.Frontend
@@ -3315,31 +3422,33 @@ var file_admin_proto_depIdxs = []int32{
 	41, // 33: haraft.admin.v1.Admin.MoveEIP:input_type -> haraft.admin.v1.MoveEIPRequest
 	42, // 34: haraft.admin.v1.Admin.PinEIP:input_type -> haraft.admin.v1.PinEIPRequest
 	45, // 35: haraft.admin.v1.Admin.Reload:input_type -> haraft.admin.v1.ReloadRequest
-	43, // 36: haraft.admin.v1.Admin.Watch:input_type -> haraft.admin.v1.WatchRequest
-	4,  // 37: haraft.admin.v1.Admin.Status:output_type -> haraft.admin.v1.StatusResponse
-	9,  // 38: haraft.admin.v1.Admin.Members:output_type -> haraft.admin.v1.MembersResponse
-	11, // 39: haraft.admin.v1.Admin.Join:output_type -> haraft.admin.v1.JoinResponse
-	13, // 40: haraft.admin.v1.Admin.Remove:output_type -> haraft.admin.v1.RemoveResponse
-	15, // 41: haraft.admin.v1.Admin.TransferLeadership:output_type -> haraft.admin.v1.TransferLeadershipResponse
-	17, // 42: haraft.admin.v1.Admin.SnapshotSave:output_type -> haraft.admin.v1.SnapshotChunk
-	18, // 43: haraft.admin.v1.Admin.SnapshotRestore:output_type -> haraft.admin.v1.SnapshotRestoreResponse
-	20, // 44: haraft.admin.v1.Admin.ListBackends:output_type -> haraft.admin.v1.ListBackendsResponse
-	22, // 45: haraft.admin.v1.Admin.SetServerAdmin:output_type -> haraft.admin.v1.Server
-	22, // 46: haraft.admin.v1.Admin.SetServerWeight:output_type -> haraft.admin.v1.Server
-	22, // 47: haraft.admin.v1.Admin.AddServer:output_type -> haraft.admin.v1.Server
-	22, // 48: haraft.admin.v1.Admin.RemoveServer:output_type -> haraft.admin.v1.Server
-	31, // 49: haraft.admin.v1.Admin.CountSessions:output_type -> haraft.admin.v1.CountSessionsResponse
-	28, // 50: haraft.admin.v1.Admin.GetSession:output_type -> haraft.admin.v1.Session
-	34, // 51: haraft.admin.v1.Admin.ListSessions:output_type -> haraft.admin.v1.ListSessionsResponse
-	36, // 52: haraft.admin.v1.Admin.DeleteSession:output_type -> haraft.admin.v1.DeleteSessionResponse
-	28, // 53: haraft.admin.v1.Admin.RebindSession:output_type -> haraft.admin.v1.Session
-	39, // 54: haraft.admin.v1.Admin.ListEIPs:output_type -> haraft.admin.v1.ListEIPsResponse
-	40, // 55: haraft.admin.v1.Admin.MoveEIP:output_type -> haraft.admin.v1.EIP
-	40, // 56: haraft.admin.v1.Admin.PinEIP:output_type -> haraft.admin.v1.EIP
-	46, // 57: haraft.admin.v1.Admin.Reload:output_type -> haraft.admin.v1.ReloadResponse
-	44, // 58: haraft.admin.v1.Admin.Watch:output_type -> haraft.admin.v1.Event
-	37, // [37:59] is the sub-list for method output_type
-	15, // [15:37] is the sub-list for method input_type
+	47, // 36: haraft.admin.v1.Admin.ReopenLogs:input_type -> haraft.admin.v1.ReopenLogsRequest
+	43, // 37: haraft.admin.v1.Admin.Watch:input_type -> haraft.admin.v1.WatchRequest
+	4,  // 38: haraft.admin.v1.Admin.Status:output_type -> haraft.admin.v1.StatusResponse
+	9,  // 39: haraft.admin.v1.Admin.Members:output_type -> haraft.admin.v1.MembersResponse
+	11, // 40: haraft.admin.v1.Admin.Join:output_type -> haraft.admin.v1.JoinResponse
+	13, // 41: haraft.admin.v1.Admin.Remove:output_type -> haraft.admin.v1.RemoveResponse
+	15, // 42: haraft.admin.v1.Admin.TransferLeadership:output_type -> haraft.admin.v1.TransferLeadershipResponse
+	17, // 43: haraft.admin.v1.Admin.SnapshotSave:output_type -> haraft.admin.v1.SnapshotChunk
+	18, // 44: haraft.admin.v1.Admin.SnapshotRestore:output_type -> haraft.admin.v1.SnapshotRestoreResponse
+	20, // 45: haraft.admin.v1.Admin.ListBackends:output_type -> haraft.admin.v1.ListBackendsResponse
+	22, // 46: haraft.admin.v1.Admin.SetServerAdmin:output_type -> haraft.admin.v1.Server
+	22, // 47: haraft.admin.v1.Admin.SetServerWeight:output_type -> haraft.admin.v1.Server
+	22, // 48: haraft.admin.v1.Admin.AddServer:output_type -> haraft.admin.v1.Server
+	22, // 49: haraft.admin.v1.Admin.RemoveServer:output_type -> haraft.admin.v1.Server
+	31, // 50: haraft.admin.v1.Admin.CountSessions:output_type -> haraft.admin.v1.CountSessionsResponse
+	28, // 51: haraft.admin.v1.Admin.GetSession:output_type -> haraft.admin.v1.Session
+	34, // 52: haraft.admin.v1.Admin.ListSessions:output_type -> haraft.admin.v1.ListSessionsResponse
+	36, // 53: haraft.admin.v1.Admin.DeleteSession:output_type -> haraft.admin.v1.DeleteSessionResponse
+	28, // 54: haraft.admin.v1.Admin.RebindSession:output_type -> haraft.admin.v1.Session
+	39, // 55: haraft.admin.v1.Admin.ListEIPs:output_type -> haraft.admin.v1.ListEIPsResponse
+	40, // 56: haraft.admin.v1.Admin.MoveEIP:output_type -> haraft.admin.v1.EIP
+	40, // 57: haraft.admin.v1.Admin.PinEIP:output_type -> haraft.admin.v1.EIP
+	46, // 58: haraft.admin.v1.Admin.Reload:output_type -> haraft.admin.v1.ReloadResponse
+	48, // 59: haraft.admin.v1.Admin.ReopenLogs:output_type -> haraft.admin.v1.ReopenLogsResponse
+	44, // 60: haraft.admin.v1.Admin.Watch:output_type -> haraft.admin.v1.Event
+	38, // [38:61] is the sub-list for method output_type
+	15, // [15:38] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -3356,7 +3465,7 @@ func file_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_admin_proto_rawDesc), len(file_admin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   44,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -55,6 +55,7 @@ const (
 	Admin_MoveEIP_FullMethodName            = "/haraft.admin.v1.Admin/MoveEIP"
 	Admin_PinEIP_FullMethodName             = "/haraft.admin.v1.Admin/PinEIP"
 	Admin_Reload_FullMethodName             = "/haraft.admin.v1.Admin/Reload"
+	Admin_ReopenLogs_FullMethodName         = "/haraft.admin.v1.Admin/ReopenLogs"
 	Admin_Watch_FullMethodName              = "/haraft.admin.v1.Admin/Watch"
 )
 
@@ -110,6 +111,10 @@ type AdminClient interface {
 	// as SIGHUP does; a file that fails validation or changes what needs a
 	// restart is refused with the reason and the running config stays.
 	Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error)
+	// ReopenLogs closes and reopens this node's access log target, as SIGUSR1
+	// does: a file renamed by logrotate is then written anew at its path
+	// (logrotate's postrotate). Only the node called reopens its log.
+	ReopenLogs(ctx context.Context, in *ReopenLogsRequest, opts ...grpc.CallOption) (*ReopenLogsResponse, error)
 	// Watch streams cluster events as this node observes them (read).
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
 }
@@ -344,6 +349,16 @@ func (c *adminClient) Reload(ctx context.Context, in *ReloadRequest, opts ...grp
 	return out, nil
 }
 
+func (c *adminClient) ReopenLogs(ctx context.Context, in *ReopenLogsRequest, opts ...grpc.CallOption) (*ReopenLogsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReopenLogsResponse)
+	err := c.cc.Invoke(ctx, Admin_ReopenLogs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Admin_ServiceDesc.Streams[2], Admin_Watch_FullMethodName, cOpts...)
@@ -415,6 +430,10 @@ type AdminServer interface {
 	// as SIGHUP does; a file that fails validation or changes what needs a
 	// restart is refused with the reason and the running config stays.
 	Reload(context.Context, *ReloadRequest) (*ReloadResponse, error)
+	// ReopenLogs closes and reopens this node's access log target, as SIGUSR1
+	// does: a file renamed by logrotate is then written anew at its path
+	// (logrotate's postrotate). Only the node called reopens its log.
+	ReopenLogs(context.Context, *ReopenLogsRequest) (*ReopenLogsResponse, error)
 	// Watch streams cluster events as this node observes them (read).
 	Watch(*WatchRequest, grpc.ServerStreamingServer[Event]) error
 	mustEmbedUnimplementedAdminServer()
@@ -489,6 +508,9 @@ func (UnimplementedAdminServer) PinEIP(context.Context, *PinEIPRequest) (*EIP, e
 }
 func (UnimplementedAdminServer) Reload(context.Context, *ReloadRequest) (*ReloadResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Reload not implemented")
+}
+func (UnimplementedAdminServer) ReopenLogs(context.Context, *ReopenLogsRequest) (*ReopenLogsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ReopenLogs not implemented")
 }
 func (UnimplementedAdminServer) Watch(*WatchRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Errorf(codes.Unimplemented, "method Watch not implemented")
@@ -874,6 +896,24 @@ func _Admin_Reload_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_ReopenLogs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReopenLogsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ReopenLogs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ReopenLogs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ReopenLogs(ctx, req.(*ReopenLogsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Admin_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -967,6 +1007,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Reload",
 			Handler:    _Admin_Reload_Handler,
+		},
+		{
+			MethodName: "ReopenLogs",
+			Handler:    _Admin_ReopenLogs_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -81,6 +81,9 @@ type Options struct {
 	// Reload, when set, re-reads the node's config file and applies it
 	// (haraftctl reload); it returns the new config's hash and what changed.
 	Reload func(ctx context.Context) (hash, summary string, err error)
+	// ReopenLogs, when set, reopens the node's access log (haraftctl log
+	// reopen, as SIGUSR1).
+	ReopenLogs func(ctx context.Context) (LogReopen, error)
 	// Tokens allowed to call the API. None: reads are open to anyone who
 	// reaches the listener and writes are refused.
 	Tokens []Token

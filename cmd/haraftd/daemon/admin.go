@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -82,6 +83,14 @@ func (d *Daemon) adminOptions() (admin.Options, error) {
 	o.CurrentBackends = func() []admin.BackendConfig { return adminBackends(d.live().cfg) }
 	if f := d.cfg.File; f != "" && !strings.HasPrefix(f, "<") {
 		o.Reload = d.ReloadFile
+	}
+	o.ReopenLogs = func(context.Context) (admin.LogReopen, error) {
+		err := d.ReopenLogs()
+		st, on := d.AccessLogStats()
+		if !on {
+			return admin.LogReopen{}, err
+		}
+		return admin.LogReopen{Target: d.accessLog.Target().String(), Reopens: st.Reopens}, err
 	}
 	for i, t := range a.Tokens {
 		secret := t.Secret

@@ -34,6 +34,9 @@ type DevOptions struct {
 	// Plain turns off the dev CA and tokens: no TLS anywhere, admin reads
 	// open and writes refused (dev_admin.go).
 	Plain bool
+	// AccessLogDir, when set, sends node i's access log to the file
+	// AccessLogDir/n<i>.log instead of stdout.
+	AccessLogDir string
 }
 
 // DefaultDevOptions are the ports the README's quick start prints.
@@ -151,6 +154,9 @@ func (c *DevCluster) nodeConfig(i int, peers []config.Peer) *config.Config {
 			Options: []string{config.OptionRedispatch}, Check: check, Servers: cfg.Backends[0].Servers,
 		})
 		cfg.Frontends = append(cfg.Frontends, config.Frontend{Name: "tcp", Bind: portAddr(0, i), Backend: "tcpapp", Mode: config.ModeTCP})
+	}
+	if o.AccessLogDir != "" {
+		cfg.AccessLog.Target = "file:" + filepath.Join(o.AccessLogDir, peers[i].ID+".log")
 	}
 	c.secureNode(cfg, i)
 	return cfg

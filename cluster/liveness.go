@@ -151,6 +151,7 @@ func NewLiveness(n *Node, cfg LivenessConfig) *Liveness {
 	l.contacts = newPeerContacts(n, cfg.ContactInterval, l.LeaderContact, l.conn, l.dropConn)
 	l.contacts.onContact = l.contact
 	n.contacts.Store(l.contacts)
+	n.liveness.Store(l)
 	l.wg.Add(2)
 	go l.loop()
 	go func() {
@@ -169,6 +170,7 @@ func (l *Liveness) Close() {
 	}
 	l.n.raft.DeregisterObserver(l.obs)
 	l.n.contacts.CompareAndSwap(l.contacts, nil)
+	l.n.liveness.CompareAndSwap(l, nil)
 	close(l.done)
 	l.wg.Wait()
 	l.mu.Lock()

@@ -105,6 +105,8 @@ type Node struct {
 	stopping atomic.Bool // BeginShutdown: raft errors are expected (hclog.go)
 	// contacts answers peers' contact pings; set by NewLiveness.
 	contacts atomic.Pointer[peerContacts]
+	// liveness is the tracker Alive asks; set by NewLiveness.
+	liveness atomic.Pointer[Liveness]
 }
 
 // New opens the data dir, starts Raft and the cluster port, and bootstraps
@@ -347,6 +349,33 @@ func (n *Node) FSM() *fsm.FSM { return n.fsm }
 
 // IsLeader reports whether this node is the leader now.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// Voters returns the ids of the voting members of the Raft
+// configuration (nil when it cannot be read).
+func (n *Node) Voters() []string {
+	f := n.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	var ids []string
+	for _, s := range f.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			ids = append(ids, string(s.ID))
+		}
+	}
+	return ids
+}
+
+// Alive reports whether the leader counts member id alive (Liveness.Alive).
+// Until a liveness tracker is attached every member counts: dead members'
+// stale views then need a majority of all members to move a server.
+func (n *Node) Alive(id string) bool {
+	l := n.liveness.Load()
+	return l == nil || l.Alive(id)
+}
+
+// Term returns the current Raft term.
+func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
 
 // Leader returns the current leader's id and address, empty when unknown.
 func (n *Node) Leader() (id, addr string) {

@@ -63,8 +63,9 @@ type EIPStatus struct {
 }
 
 // Controller commits the leader's placement decisions and, with a cloud
-// Mover, makes the cloud follow them. Run it on every node: it acts only
-// while its node leads.
+// Mover, makes the cloud follow them. It is a leader loop (package
+// cluster/leader): the runner calls Run at each leadership of its node,
+// and it still acts only once the liveness tracker leads in the same term.
 type Controller struct {
 	cfg      ControllerConfig
 	node     *cluster.Node
@@ -141,6 +142,9 @@ func (c *Controller) Status() []EIPStatus {
 	slices.SortFunc(out, func(a, b EIPStatus) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
+
+// Name names the loop: "eip".
+func (c *Controller) Name() string { return "eip" }
 
 // Run evaluates the placement whenever the replicated state or the
 // liveness view changes (and every ReconcileInterval), until ctx ends.

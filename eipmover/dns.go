@@ -93,8 +93,9 @@ type DNSStatus struct {
 // DNSController keeps one Route 53 A record equal to the addresses that
 // have a live, ready holder. The leader commits the value set through
 // Raft, stamped with its term, then — after VerifyLeader — makes Route 53
-// follow with a fenced replace (see Route53.Replace). Run it on every
-// node: it acts only while its node leads.
+// follow with a fenced replace (see Route53.Replace). It is a leader loop
+// (package cluster/leader): register it in the daemon's leaderLoops, and
+// the runner calls Run at each leadership of its node.
 type DNSController struct {
 	cfg      DNSConfig
 	id       string
@@ -172,6 +173,9 @@ func (c *DNSController) setStatus(fn func(*DNSStatus)) {
 	defer c.mu.Unlock()
 	fn(&c.status)
 }
+
+// Name names the loop: "dns".
+func (c *DNSController) Name() string { return "dns" }
 
 // Run decides and reconciles whenever the replicated state or the
 // liveness view changes, every ReconcileInterval, and after a failure with

@@ -18,18 +18,18 @@ type ViewState interface {
 
 // AgreementOptions configures a HealthAgreement.
 type AgreementOptions struct {
-	Backends []*Backend
+	// Backends returns the running backends (a reload replaces them).
+	Backends func() []*Backend
 	State    ViewState
-	IsLeader func() bool
-	Members  func() []string      // voting members' ids
-	Alive    func(id string) bool // nil: every member counts as alive
-	Commit   func(ctx context.Context, m *fsmpb.SetServerHealth) error
+	// Cluster gives the voting members and their liveness, and commits
+	// the agreed health as the leader.
+	Cluster  Cluster
 	Interval time.Duration    // default 100 ms
 	Now      func() time.Time // stamps commits (leader time)
 	Logger   *slog.Logger
 }
 
-// HealthAgreement runs on every node and acts on the leader: it commits a
+// HealthAgreement is a leader loop (package cluster/leader): it commits a
 // server DOWN when enough live nodes (a majority by default, or the
 // backend's agree_down) see it down, and UP when enough see it up
 // (agree_up). A single node's view never moves a server, so one node with
@@ -51,19 +51,21 @@ func NewHealthAgreement(o AgreementOptions) *HealthAgreement {
 	return &HealthAgreement{o: o}
 }
 
-// Run evaluates the views every interval while this node leads.
-func (a *HealthAgreement) Run(ctx context.Context) {
+// Name names the leader loop: "health".
+func (a *HealthAgreement) Name() string { return "health" }
+
+// Run evaluates the views every interval until ctx ends (the leadership
+// it was started for is over).
+func (a *HealthAgreement) Run(ctx context.Context) error {
 	t := time.NewTicker(a.o.Interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
-		if a.o.IsLeader() {
-			a.evaluate(ctx)
-		}
+		a.evaluate(ctx)
 	}
 }
 
@@ -77,8 +79,8 @@ type Decision struct {
 func (a *HealthAgreement) Decide(b *Backend, s *Server) Decision {
 	var d Decision
 	views := a.o.State.HealthViews(b.Name, s.Name)
-	for _, id := range a.o.Members() {
-		if a.o.Alive != nil && !a.o.Alive(id) {
+	for _, id := range a.o.Cluster.Voters() {
+		if !a.o.Cluster.Alive(id) {
 			continue
 		}
 		d.Live++
@@ -109,7 +111,7 @@ func (a *HealthAgreement) Decide(b *Backend, s *Server) Decision {
 }
 
 func (a *HealthAgreement) evaluate(ctx context.Context) {
-	for _, b := range a.o.Backends {
+	for _, b := range a.o.Backends() {
 		if b.check == nil {
 			continue
 		}
@@ -119,7 +121,8 @@ func (a *HealthAgreement) evaluate(ctx context.Context) {
 				continue
 			}
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := a.o.Commit(cctx, &fsmpb.SetServerHealth{Backend: b.Name, Name: s.Name, Health: d.Health, StampUnixMs: a.o.Now().UnixMilli()})
+			_, err := a.o.Cluster.ApplyAsLeader(cctx, fsm.SetServerHealthType,
+				&fsmpb.SetServerHealth{Backend: b.Name, Name: s.Name, Health: d.Health, StampUnixMs: a.o.Now().UnixMilli()})
 			cancel()
 			if err != nil {
 				a.o.Logger.Warn("could not commit agreed health", "backend", b.Name, "server", s.Name, "health", d.Health.String(), "err", err)

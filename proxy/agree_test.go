@@ -51,8 +51,8 @@ func TestAgreementNeedsLiveMajority(t *testing.T) {
 			for _, n := range tc.dead {
 				dead[n] = true
 			}
-			a := NewHealthAgreement(AgreementOptions{Backends: []*Backend{be}, State: f, IsLeader: func() bool { return true },
-				Members: func() []string { return []string{"n1", "n2", "n3"} }, Alive: func(id string) bool { return !dead[id] }})
+			a := NewHealthAgreement(AgreementOptions{Backends: func() []*Backend { return []*Backend{be} }, State: f,
+				Cluster: &fakeCluster{voters: []string{"n1", "n2", "n3"}, dead: dead}})
 			if d := a.Decide(be, be.Servers[0]); d.Health != tc.want {
 				t.Fatalf("decision %+v, want %v", d, tc.want)
 			}

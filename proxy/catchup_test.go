@@ -18,7 +18,7 @@ func TestUnknownSessionCatchUp(t *testing.T) {
 		wantErr  error
 		failures uint64
 	}{
-		{"no catch-up configured: balanced as new", nil, "A", nil, 0},
+		{"no cluster to catch up with: balanced as new", nil, "A", nil, 0},
 		{"caught up, still unknown: balanced as new", func(*stubState) func(context.Context) error {
 			return func(context.Context) error { return nil }
 		}, "A", nil, 0},
@@ -42,10 +42,11 @@ func TestUnknownSessionCatchUp(t *testing.T) {
 			}
 			st := &stubState{sessions: map[string]string{}}
 			o := LearnerOptions{NodeID: "n1", Logger: quietLogger(), CatchUpWait: 20 * time.Millisecond}
+			var c Cluster // nil: no catch-up
 			if tc.catchUp != nil {
-				o.CatchUp = tc.catchUp(st)
+				c = &fakeCluster{catchUp: tc.catchUp(st)}
 			}
-			l := NewLearner(nil, o) // not run: nothing is proposed
+			l := NewLearner(c, o) // not run: nothing is proposed
 			r, err := b.route(st, l, []string{"JSESSIONID=s1"}, "10.0.0.1")
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err %v, want %v", err, tc.wantErr)
@@ -86,8 +87,8 @@ func TestAmbiguousCookieNeedsNoCatchUp(t *testing.T) {
 			}
 			st := &stubState{sessions: map[string]string{"known": "B"}}
 			// The leader is unreachable: every catch-up fails.
-			l := NewLearner(nil, LearnerOptions{NodeID: "n1", Logger: quietLogger(), CatchUpWait: 20 * time.Millisecond,
-				CatchUp: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }})
+			l := NewLearner(&fakeCluster{catchUp: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }},
+				LearnerOptions{NodeID: "n1", Logger: quietLogger(), CatchUpWait: 20 * time.Millisecond})
 			r, err := b.route(st, l, tc.lines, "10.0.0.1")
 			if got := l.Stats().CatchUps; got != tc.catchUps {
 				t.Fatalf("%d catch-ups, want %d", got, tc.catchUps)

@@ -21,6 +21,11 @@
 // bind and send_proxy's header; the header itself is package
 // proxyproto).
 //
+// cluster.go holds the Cluster interface, the package's only way to Raft.
+// The health agreement and session expiry are leader loops (package
+// cluster/leader): the daemon registers them, and they run only while the
+// node leads.
+//
 // HTTP/1.1 is framed by the engine in package h1: the Frontend is its
 // Policy (session.go). For each request the engine has read and framed,
 // the frontend routes it (router.go, from the Cookie values the engine
@@ -44,12 +49,7 @@
 package proxy
 
 import (
-	"context"
-
-	"google.golang.org/protobuf/proto"
-
 	"github.com/haraft/haraft/fsm"
-	"github.com/haraft/haraft/proto/fsmpb"
 )
 
 // State is the agreed state the proxy reads: committed bindings and the
@@ -57,9 +57,4 @@ import (
 type State interface {
 	Lookup(backend, key string) (server string, ok bool)
 	Servers() *fsm.ServerTable
-}
-
-// Proposer submits commands to the cluster. *cluster.Node satisfies it.
-type Proposer interface {
-	Apply(ctx context.Context, t fsm.MessageType, msg proto.Message) (*fsmpb.ApplyResult, error)
 }

@@ -3,28 +3,34 @@ package proxy
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
 )
 
-// SessionExpiry runs on every node and acts on the leader: it periodically
+// SessionExpiry is a leader loop (package cluster/leader): it periodically
 // commits ExpireSessions for each backend with maxidle/maxlife. The leader
 // stamps the time as the command enters the log, so every node removes
 // exactly the same sessions, whatever its own clock says.
 type SessionExpiry struct {
-	backends []*Backend
-	isLeader func() bool
-	apply    func(ctx context.Context, t fsm.MessageType, m *fsmpb.ExpireSessions) (*fsmpb.ApplyResult, error)
+	c        Cluster
+	backends func() []*Backend
 	log      *slog.Logger
 }
 
-// NewSessionExpiry returns the expiry loop for the backends that expire sessions.
-func NewSessionExpiry(backends []*Backend, isLeader func() bool,
-	apply func(ctx context.Context, t fsm.MessageType, m *fsmpb.ExpireSessions) (*fsmpb.ApplyResult, error), log *slog.Logger) *SessionExpiry {
-	return &SessionExpiry{backends: backends, isLeader: isLeader, apply: apply, log: log}
+// NewSessionExpiry returns the expiry loop of the running backends
+// (backends returns them; a reload replaces them) that expire sessions.
+func NewSessionExpiry(c Cluster, backends func() []*Backend, log *slog.Logger) *SessionExpiry {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &SessionExpiry{c: c, backends: backends, log: log}
 }
+
+// Name names the leader loop: "expiry".
+func (e *SessionExpiry) Name() string { return "expiry" }
 
 // Interval is how often expiry runs for a backend: a tenth of its
 // shortest limit, between 100 ms and one minute.
@@ -36,47 +42,53 @@ func expiryInterval(o *CookieOptions) time.Duration {
 	return min(max(d/10, 100*time.Millisecond), time.Minute)
 }
 
-// Run expires sessions until ctx ends.
-func (e *SessionExpiry) Run(ctx context.Context) {
-	type job struct {
-		b    *Backend
-		next time.Time
-	}
-	var jobs []*job
-	for _, b := range e.backends {
-		if o := b.Cookie; b.mode != nil && b.mode.learns() && (o.MaxIdle > 0 || o.MaxLife > 0) {
-			jobs = append(jobs, &job{b: b, next: time.Now().Add(expiryInterval(o))})
-		}
-	}
-	if len(jobs) == 0 {
-		return
-	}
+// expires reports whether b's sessions expire.
+func expires(b *Backend) bool {
+	o := b.Cookie
+	return b.mode != nil && b.mode.learns() && (o.MaxIdle > 0 || o.MaxLife > 0)
+}
+
+// Run expires sessions until ctx ends (the leadership it was started for
+// is over). Each backend is first expired at the first tick.
+func (e *SessionExpiry) Run(ctx context.Context) error {
+	next := map[*Backend]time.Time{} // when each backend is expired next
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case now := <-t.C:
-			if !e.isLeader() {
-				continue
+			bs := e.backends()
+			for b := range next {
+				if !slices.Contains(bs, b) { // replaced by a reload
+					delete(next, b)
+				}
 			}
-			for _, j := range jobs {
-				if now.Before(j.next) {
+			for _, b := range bs {
+				if !expires(b) {
 					continue
 				}
-				o := j.b.Cookie
-				j.next = now.Add(expiryInterval(o))
-				actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				res, err := e.apply(actx, fsm.ExpireSessionsType, &fsmpb.ExpireSessions{Backend: j.b.Name, MaxIdleMs: o.MaxIdle.Milliseconds(), MaxLifeMs: o.MaxLife.Milliseconds()})
-				cancel()
-				switch {
-				case err != nil:
-					e.log.Warn("session expiry not committed", "backend", j.b.Name, "err", err)
-				case res.Count > 0:
-					e.log.Info("sessions expired", "backend", j.b.Name, "count", res.Count)
+				if at, ok := next[b]; ok && now.Before(at) {
+					continue
 				}
+				next[b] = now.Add(expiryInterval(b.Cookie))
+				e.expire(ctx, b)
 			}
 		}
+	}
+}
+
+// expire commits one backend's expiry.
+func (e *SessionExpiry) expire(ctx context.Context, b *Backend) {
+	o := b.Cookie
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	res, err := e.c.ApplyAsLeader(actx, fsm.ExpireSessionsType, &fsmpb.ExpireSessions{Backend: b.Name, MaxIdleMs: o.MaxIdle.Milliseconds(), MaxLifeMs: o.MaxLife.Milliseconds()})
+	cancel()
+	switch {
+	case err != nil:
+		e.log.Warn("session expiry not committed", "backend", b.Name, "err", err)
+	case res.Count > 0:
+		e.log.Info("sessions expired", "backend", b.Name, "count", res.Count)
 	}
 }

@@ -95,10 +95,6 @@ func (h *HTTPChecker) Check(ctx context.Context, addr string) error {
 	return nil
 }
 
-// ViewReporter sends this node's changed views to the cluster
-// (ReportHealthViews through the leader).
-type ViewReporter func(ctx context.Context, views []*fsmpb.HealthView) error
-
 // HealthMonitor runs this node's checks of every server of every backend
 // with a check section, applies rise/fall, and reports each change of its
 // view to the cluster. It decides nothing: the leader agrees on health
@@ -108,7 +104,7 @@ type ViewReporter func(ctx context.Context, views []*fsmpb.HealthView) error
 type HealthMonitor struct {
 	node     string
 	backends []*Backend
-	report   ViewReporter
+	c        Cluster // reports the views (ReportHealthViews through the leader)
 	log      *slog.Logger
 	now      func() time.Time
 	tables   func() *fsm.ServerTable // nil: the configured servers only
@@ -122,11 +118,11 @@ type HealthMonitor struct {
 }
 
 // NewHealthMonitor returns a monitor for the backends that have checks.
-func NewHealthMonitor(node string, backends []*Backend, report ViewReporter, log *slog.Logger) *HealthMonitor {
+func NewHealthMonitor(node string, backends []*Backend, c Cluster, log *slog.Logger) *HealthMonitor {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &HealthMonitor{node: node, backends: backends, report: report, log: log, now: time.Now,
+	return &HealthMonitor{node: node, backends: backends, c: c, log: log, now: time.Now,
 		pending: map[[2]string]*fsmpb.HealthView{}, kick: make(chan struct{}, 1), local: map[[2]string]fsmpb.Health{},
 		active: map[checkKey]bool{}}
 }
@@ -363,7 +359,7 @@ func (m *HealthMonitor) reportLoop(ctx context.Context) {
 				break
 			}
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := m.report(rctx, views)
+			_, err := applied(m.c.Apply(rctx, fsm.ReportHealthViewsType, &fsmpb.ReportHealthViews{Views: views}))
 			cancel()
 			if err == nil {
 				m.mu.Lock()

@@ -20,7 +20,7 @@ func TestHealthChecksCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewHealthMonitor("n1", []*Backend{b}, func(context.Context, []*fsmpb.HealthView) error { return nil }, slog.New(slog.DiscardHandler))
+	m := NewHealthMonitor("n1", []*Backend{b}, &fakeCluster{views: func([]*fsmpb.HealthView) {}}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); m.Run(ctx) }()
@@ -59,14 +59,13 @@ func TestHealthStartCountsServersUp(t *testing.T) {
 		failed uint64 // the server's failed checks when it was reported
 	}
 	reports := make(chan map[string]report, 100)
-	m := NewHealthMonitor("n1", []*Backend{b}, func(_ context.Context, vs []*fsmpb.HealthView) error {
+	m := NewHealthMonitor("n1", []*Backend{b}, &fakeCluster{views: func(vs []*fsmpb.HealthView) {
 		r := map[string]report{}
 		for _, v := range vs {
 			r[v.Server] = report{v.Health, b.Server(v.Server).Stats().ChecksFailed}
 		}
 		reports <- r
-		return nil
-	}, slog.New(slog.DiscardHandler))
+	}}, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); m.Run(ctx) }()

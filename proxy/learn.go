@@ -26,11 +26,10 @@ type LearnerOptions struct {
 	QueueSize     int           // bounded queue; full = count and drop
 	InFlight      int           // concurrent proposals (default 4)
 	TouchInterval time.Duration // how often used sessions are reported for maxidle (default 1s)
-	// CatchUp, when set, waits until this node has applied what the leader
-	// had committed; the router calls it (bounded by CatchUpWait) before it
-	// treats a session cookie it does not know as new.
-	CatchUp     func(ctx context.Context) error
-	CatchUpWait time.Duration // default 500 ms
+	// CatchUpWait bounds how long the router waits for this node to catch
+	// up with the leader (Cluster.CatchUp) before it treats a session
+	// cookie it does not know as new; default 500 ms.
+	CatchUpWait time.Duration
 	Now         func() time.Time
 	Logger      *slog.Logger
 }
@@ -71,7 +70,7 @@ type learnItem struct {
 // learning node stays sticky from the first response.
 type Learner struct {
 	opts   LearnerOptions
-	prop   Proposer
+	c      Cluster
 	queue  chan learnItem
 	pendMu sync.RWMutex
 	pend   map[fsm.SessionKey]pendingBinding
@@ -85,8 +84,10 @@ type Learner struct {
 	touched map[string]map[string]struct{} // backend → session keys used since the last flush
 }
 
-// NewLearner returns a learner proposing through p.
-func NewLearner(p Proposer, o LearnerOptions) *Learner {
+// NewLearner returns a learner proposing through c. A nil c makes a
+// learner that is never run (tests): nothing is proposed and unknown
+// sessions are not looked up again.
+func NewLearner(c Cluster, o LearnerOptions) *Learner {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 512
 	}
@@ -111,7 +112,7 @@ func NewLearner(p Proposer, o LearnerOptions) *Learner {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Learner{opts: o, prop: p, queue: make(chan learnItem, o.QueueSize), pend: map[fsm.SessionKey]pendingBinding{}, log: o.Logger, stopped: make(chan struct{}), touched: map[string]map[string]struct{}{}}
+	return &Learner{opts: o, c: c, queue: make(chan learnItem, o.QueueSize), pend: map[fsm.SessionKey]pendingBinding{}, log: o.Logger, stopped: make(chan struct{}), touched: map[string]map[string]struct{}{}}
 }
 
 // Stats returns a snapshot of the counters.
@@ -253,7 +254,7 @@ func (l *Learner) propose(batch []learnItem) {
 	l.stats.batches.Add(1)
 	l.stats.proposed.Add(uint64(len(batch)))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	res, err := l.prop.Apply(ctx, fsm.LearnSessionsType, msg)
+	res, err := l.c.Apply(ctx, fsm.LearnSessionsType, msg)
 	cancel()
 	if err == nil && (res.Learn == nil || len(res.Learn.Committed) != len(batch)) {
 		err = errors.New("learn result does not match the batch")
@@ -346,7 +347,7 @@ func (l *Learner) flushTouches() {
 func (l *Learner) proposeTouch(backend string, keys []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := l.prop.Apply(ctx, fsm.TouchSessionsType, &fsmpb.TouchSessions{Backend: backend, Keys: keys}); err != nil {
+	if _, err := l.c.Apply(ctx, fsm.TouchSessionsType, &fsmpb.TouchSessions{Backend: backend, Keys: keys}); err != nil {
 		l.log.Warn("session touches not committed", "backend", backend, "count", len(keys), "err", err)
 	}
 }
@@ -357,13 +358,13 @@ func (l *Learner) proposeTouch(backend string, keys []string) {
 // An error means this node could not catch up within CatchUpWait, so it
 // cannot tell whether the session exists.
 func (l *Learner) catchUpLookup(st State, backend, key string) (string, bool, error) {
-	if l.opts.CatchUp == nil {
+	if l.c == nil {
 		return "", false, nil
 	}
 	l.stats.catchUps.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.CatchUpWait)
 	defer cancel()
-	if err := l.opts.CatchUp(ctx); err != nil {
+	if err := l.c.CatchUp(ctx); err != nil {
 		l.stats.catchUpFailures.Add(1)
 		return "", false, err
 	}

@@ -316,12 +316,11 @@ func TestHealthMonitorFollowsServers(t *testing.T) {
 	f := fsm.New(nil)
 	var mu sync.Mutex
 	var views []*fsmpb.HealthView
-	m := NewHealthMonitor("n1", []*Backend{b}, func(_ context.Context, vs []*fsmpb.HealthView) error {
+	m := NewHealthMonitor("n1", []*Backend{b}, &fakeCluster{views: func(vs []*fsmpb.HealthView) {
 		mu.Lock()
 		views = append(views, vs...)
 		mu.Unlock()
-		return nil
-	}, slog.New(slog.DiscardHandler))
+	}}, slog.New(slog.DiscardHandler))
 	m.FollowServers(f.Servers, 10*time.Millisecond)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/haraft/haraft/cluster"
+	"github.com/haraft/haraft/cluster/leader"
 	"github.com/haraft/haraft/cmd/haraftd/config"
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
@@ -64,12 +65,13 @@ type Daemon struct {
 	state     *liveState
 	reloadMu  sync.Mutex // one reload at a time
 	reloads   reloadStats
-	checks    context.CancelFunc // stops the health checks and session expiry of the current backends
+	checks    context.CancelFunc // stops the health checks of the current backends
 	checksWG  sync.WaitGroup
 	ops       *http.Server
 	opsLn     net.Listener
 	admin     *adminParts       // admin.go
 	eip       *eipParts         // eip.go
+	leader    *leader.Runner    // the leader-only loops (leaderloops.go)
 	accessLog *accesslog.Writer // nil when off (accesslog.go)
 	rates     trafficRates      // the status page's rates (statustraffic.go)
 
@@ -136,7 +138,6 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 	d.learner = proxy.NewLearner(node, proxy.LearnerOptions{
 		NodeID: cfg.Node.ID, BatchSize: cfg.Proposals.BatchSize, FlushInterval: cfg.Proposals.FlushInterval.Duration,
 		QueueSize: cfg.Proposals.QueueSize, Logger: log, TouchInterval: touchInterval(cfg),
-		CatchUp: node.CatchUp,
 	})
 	d.learnerDone = make(chan struct{})
 	go func() {
@@ -179,6 +180,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 	if err := d.startEIP(); err != nil {
 		return nil, err
 	}
+	d.startLeaderLoops()
 	if err := d.startAdmin(); err != nil {
 		return nil, err
 	}

@@ -109,8 +109,7 @@ func (d *Daemon) startEIP() error {
 	for _, w := range d.cfg.Warnings() {
 		d.log.Warn("config: " + w.Error())
 	}
-	d.wg.Add(3)
-	go func() { defer d.wg.Done(); _ = ctrl.Run(d.ctx) }()
+	d.wg.Add(2) // the controller is a leader loop (leaderloops.go)
 	go func() { defer d.wg.Done(); _ = agent.Run(d.ctx) }()
 	go func() {
 		defer d.wg.Done()

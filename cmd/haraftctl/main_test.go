@@ -22,7 +22,7 @@ import (
 	"github.com/haraft/haraft/proto/fsmpb"
 )
 
-// devCluster starts a secured 3-node dev cluster (dev mode's 300 ms Raft
+// devCluster starts a secured 3-node dev cluster (daemontest's 300 ms Raft
 // timeouts: 50 ms ones re-elect several times a second under -race here),
 // three committed sessions and one EIP.
 func devCluster(t *testing.T) *daemon.DevCluster {

@@ -66,9 +66,9 @@ type Raft struct {
 	Bootstrap bool   `yaml:"bootstrap"` // default true: bootstrap from Peers when the data dir holds no state
 	Peers     []Peer `yaml:"peers"`     // static bootstrap set; contains this node (node.id at advertise)
 
-	HeartbeatTimeout   Duration `yaml:"heartbeat_timeout"`    // default 1s
-	ElectionTimeout    Duration `yaml:"election_timeout"`     // default 1s; >= heartbeat_timeout
-	LeaderLeaseTimeout Duration `yaml:"leader_lease_timeout"` // default 500ms; <= heartbeat_timeout
+	HeartbeatTimeout   Duration `yaml:"heartbeat_timeout"`    // default 2s (cluster.DefaultHeartbeatTimeout; README "Raft timing")
+	ElectionTimeout    Duration `yaml:"election_timeout"`     // default 2s; >= heartbeat_timeout
+	LeaderLeaseTimeout Duration `yaml:"leader_lease_timeout"` // default 1s; <= heartbeat_timeout
 	CommitTimeout      Duration `yaml:"commit_timeout"`       // default 50ms
 	// Log compaction. Raft checks every snapshot_interval (randomized up
 	// to twice that) whether snapshot_threshold entries were written since
@@ -340,9 +340,9 @@ func Default() *Config {
 		EIPMover: defaultEIPMover(),
 		Raft: Raft{
 			Bootstrap:          true,
-			HeartbeatTimeout:   Duration{time.Second},
-			ElectionTimeout:    Duration{time.Second},
-			LeaderLeaseTimeout: Duration{500 * time.Millisecond},
+			HeartbeatTimeout:   Duration{2 * time.Second}, // cluster.Default*
+			ElectionTimeout:    Duration{2 * time.Second},
+			LeaderLeaseTimeout: Duration{time.Second},
 			CommitTimeout:      Duration{50 * time.Millisecond},
 			SnapshotInterval:   Duration{10 * time.Second},
 			SnapshotThreshold:  1024,

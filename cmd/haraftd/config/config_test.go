@@ -104,9 +104,9 @@ func TestLoadDefaults(t *testing.T) {
 	for name, pair := range map[string][2]any{
 		"az":                   {c.Node.AZ, "default"},
 		"bootstrap":            {r.Bootstrap, true},
-		"heartbeat_timeout":    {r.HeartbeatTimeout, ms(1000)},
-		"election_timeout":     {r.ElectionTimeout, ms(1000)},
-		"leader_lease_timeout": {r.LeaderLeaseTimeout, ms(500)},
+		"heartbeat_timeout":    {r.HeartbeatTimeout, ms(2000)},
+		"election_timeout":     {r.ElectionTimeout, ms(2000)},
+		"leader_lease_timeout": {r.LeaderLeaseTimeout, ms(1000)},
 		"commit_timeout":       {r.CommitTimeout, ms(50)},
 		"snapshot_interval":    {r.SnapshotInterval, ms(10000)},
 		"snapshot_threshold":   {r.SnapshotThreshold, uint64(1024)},
@@ -249,7 +249,7 @@ func TestValidateCodeBuilt(t *testing.T) {
 		t.Fatalf("valid dev config: %v", err)
 	}
 	// ApplyDefaults filled what the file would have defaulted.
-	if c.Raft.Advertise != c.Raft.Bind || c.Node.AZ != DefaultAZ || c.Raft.HeartbeatTimeout != ms(1000) ||
+	if c.Raft.Advertise != c.Raft.Bind || c.Node.AZ != DefaultAZ || c.Raft.HeartbeatTimeout != ms(2000) ||
 		c.Proposals.BatchSize != 512 || c.Backends[0].Balance != BalanceRoundRobin ||
 		c.Backends[0].LearnCommit != LearnCommitAsync || c.Backends[0].Servers[0].Cookie != "A" {
 		t.Errorf("ApplyDefaults: %+v", public(c))

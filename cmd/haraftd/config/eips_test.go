@@ -42,12 +42,13 @@ func TestEIPsParse(t *testing.T) {
 		t.Errorf("warnings: %v", w)
 	}
 
-	// A VIP mover derives dead_after from its lease: 1s + 2.5 × 500ms.
+	// A VIP mover derives dead_after from its lease: 1s + 2.5 × 1s (the
+	// default leader_lease_timeout).
 	c, err = Parse("t.yaml", []byte(strings.Replace(eipBase, "  kind: ec2\n", "  kind: vip\n  interface: eth0\n  lease: 1s\n", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.EIPMover.DeadAfter.Duration != 2250*time.Millisecond {
+	if c.EIPMover.DeadAfter.Duration != 3500*time.Millisecond {
 		t.Errorf("vip dead_after %v", c.EIPMover.DeadAfter)
 	}
 }
@@ -82,8 +83,8 @@ func TestEIPErrors(t *testing.T) {
 			[]string{`t.yaml:31: eip_mover.kind: invalid value "keepalived" (allowed: ec2, vip, none)`}},
 		{"vip without interface", eipEdit("  kind: ec2", "  kind: vip"),
 			[]string{`t.yaml:30: eip_mover.interface: required`}},
-		{"vip dead_after within the lease", eipEdit("  kind: ec2", "  kind: vip\n  interface: eth0\n  lease: 2s\n  dead_after: 2500ms"),
-			[]string{`t.yaml:34: eip_mover.dead_after: 2.5s must exceed lease + 2 × raft.leader_lease_timeout (3s)`}},
+		{"vip dead_after within the lease", eipEdit("  kind: ec2", "  kind: vip\n  interface: eth0\n  lease: 2s\n  dead_after: 3500ms"),
+			[]string{`t.yaml:34: eip_mover.dead_after: 3.5s must exceed lease + 2 × raft.leader_lease_timeout (4s)`}},
 		{"bad endpoint", eipEdit("http://127.0.0.1:4566", "127.0.0.1:4566"),
 			[]string{`t.yaml:33: eip_mover.endpoint: invalid URL "127.0.0.1:4566"`}},
 		{"bad private ip", eipEdit("[10.0.1.10, 10.0.1.11]", "[10.0.1.10, ten]"),

@@ -215,11 +215,11 @@ func TestParseErrors(t *testing.T) {
 			return edit(t, "  peers:\n    - id: n1\n      addr: 127.0.0.1:7001\n    - id: n2\n      addr: 127.0.0.1:7002\n", "  peers: []\n\n\n\n\n")
 		}, []string{`t.yaml:6: raft.peers: required when raft.bootstrap is true`}},
 		{"lease above heartbeat", func(t *testing.T) string {
-			return edit(t, "  bind: 127.0.0.1:7001\n", "  bind: 127.0.0.1:7001\n  leader_lease_timeout: 2s\n")
-		}, []string{`t.yaml:6: raft.leader_lease_timeout: 2s must not exceed raft.heartbeat_timeout 1s`}},
+			return edit(t, "  bind: 127.0.0.1:7001\n", "  bind: 127.0.0.1:7001\n  leader_lease_timeout: 3s\n")
+		}, []string{`t.yaml:6: raft.leader_lease_timeout: 3s must not exceed raft.heartbeat_timeout 2s`}},
 		{"election below heartbeat", func(t *testing.T) string {
 			return edit(t, "  bind: 127.0.0.1:7001\n", "  bind: 127.0.0.1:7001\n  election_timeout: 500ms\n")
-		}, []string{`t.yaml:6: raft.election_timeout: 500ms must not be less than raft.heartbeat_timeout 1s`}},
+		}, []string{`t.yaml:6: raft.election_timeout: 500ms must not be less than raft.heartbeat_timeout 2s`}},
 		{"too short", func(t *testing.T) string {
 			return edit(t, "  bind: 127.0.0.1:7001\n", "  bind: 127.0.0.1:7001\n  commit_timeout: 0s\n")
 		}, []string{`t.yaml:6: raft.commit_timeout: 0s is too short: must be at least 1ms`}},

@@ -27,8 +27,12 @@ type DevOptions struct {
 	Check        *config.Check // health checks of the demo backends; nil: none
 	// TCPStick adds a mode tcp frontend "tcp" (after "web") and backend
 	// "tcpapp" over the same demo backends, sticking on src (tests).
-	TCPStick     *config.Stick
-	FastRaft     bool // 50 ms Raft timeouts (tests)
+	TCPStick *config.Stick
+	FastRaft bool // 50 ms Raft timeouts (tests); false: RaftTimeout
+	// RaftTimeout is the heartbeat and election timeout (the leader lease
+	// half of it) without FastRaft; 0: the config's defaults (tests that
+	// wait for elections set a shorter one).
+	RaftTimeout  time.Duration
 	Logger       *slog.Logger
 	RaftLogLevel string
 	// Plain turns off the dev CA and tokens: no TLS anywhere, admin reads
@@ -127,11 +131,14 @@ func (c *DevCluster) nodeConfig(i int, peers []config.Peer) *config.Config {
 		cfg.Raft.ElectionTimeout = config.Duration{Duration: 50 * time.Millisecond}
 		cfg.Raft.LeaderLeaseTimeout = config.Duration{Duration: 50 * time.Millisecond}
 		cfg.Raft.CommitTimeout = config.Duration{Duration: 5 * time.Millisecond}
-	} else {
-		cfg.Raft.HeartbeatTimeout = config.Duration{Duration: 300 * time.Millisecond}
-		cfg.Raft.ElectionTimeout = config.Duration{Duration: 300 * time.Millisecond}
-		cfg.Raft.LeaderLeaseTimeout = config.Duration{Duration: 150 * time.Millisecond}
+	} else if d := o.RaftTimeout; d > 0 {
+		cfg.Raft.HeartbeatTimeout = config.Duration{Duration: d}
+		cfg.Raft.ElectionTimeout = config.Duration{Duration: d}
+		cfg.Raft.LeaderLeaseTimeout = config.Duration{Duration: d / 2}
 	}
+	// Otherwise the defaults: -dev runs on laptops and shared machines,
+	// where a 300 ms profile held elections all the time (README, "Raft
+	// timing").
 	cfg.HTTP.Addr = portAddr(o.OpsPort, i)
 	cookie := o.Cookie
 	var check *config.Check

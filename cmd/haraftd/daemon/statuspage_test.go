@@ -21,7 +21,7 @@ import (
 	"github.com/haraft/haraft/proto/fsmpb"
 )
 
-// opsTestCluster starts a dev cluster (dev mode's 300 ms Raft timeouts,
+// opsTestCluster starts a dev cluster (300 ms Raft timeouts,
 // steadier than 50 ms ones under -race), a drained
 // server, committed sessions and an EIP, so every part of the page and of
 // /metrics has something to show.
@@ -30,7 +30,7 @@ func opsTestCluster(t *testing.T) *DevCluster {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	c, err := StartDev(ctx, DevOptions{DataDir: t.TempDir(), Logger: log, RaftLogLevel: "error"})
+	c, err := StartDev(ctx, DevOptions{DataDir: t.TempDir(), Logger: log, RaftLogLevel: "error", RaftTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

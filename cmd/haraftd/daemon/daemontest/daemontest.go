@@ -14,7 +14,7 @@ import (
 
 // StartDev starts a dev cluster with o, filling what o leaves unset: a
 // data dir under the test's temp dir, a logger of errors to stderr, Raft's
-// own log at "error". Shutdown is registered with t.Cleanup.
+// own log at "error", 300 ms Raft timeouts. Shutdown is registered with t.Cleanup.
 func StartDev(t testing.TB, o daemon.DevOptions) *daemon.DevCluster {
 	t.Helper()
 	if o.DataDir == "" {
@@ -25,6 +25,11 @@ func StartDev(t testing.TB, o daemon.DevOptions) *daemon.DevCluster {
 	}
 	if o.RaftLogLevel == "" {
 		o.RaftLogLevel = "error"
+	}
+	if !o.FastRaft && o.RaftTimeout == 0 {
+		// Elections and leadership changes within a test's patience; the
+		// config defaults take seconds each.
+		o.RaftTimeout = 300 * time.Millisecond
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

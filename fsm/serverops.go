@@ -16,14 +16,14 @@ import (
 func serverRecord(k ServerKey, v ServerState) *fsmpb.Server {
 	return &fsmpb.Server{Backend: k.Backend, Name: k.Name, Admin: v.Admin, Health: v.Health, HealthChanged: v.HealthChanged,
 		Weight: v.Weight, WeightSet: v.WeightSet, Addr: v.Addr, Cookie: v.Cookie, Dynamic: v.Dynamic, Removed: v.Removed,
-		Source: v.Source, DeregisteringUnixMs: v.Deregistering, AddedIndex: v.AddedIndex}
+		Source: v.Source, DeregisteringUnixMs: v.Deregistering, AddedIndex: v.AddedIndex, DrainDeadlineUnixMs: v.DrainDeadline}
 }
 
 // serverState is the inverse of serverRecord.
 func serverState(s *fsmpb.Server) ServerState {
 	return ServerState{Admin: s.Admin, Health: s.Health, HealthChanged: s.HealthChanged, Weight: s.Weight, WeightSet: s.WeightSet,
 		Addr: s.Addr, Cookie: s.Cookie, Dynamic: s.Dynamic, Removed: s.Removed,
-		Source: s.Source, Deregistering: s.DeregisteringUnixMs, AddedIndex: s.AddedIndex}
+		Source: s.Source, Deregistering: s.DeregisteringUnixMs, AddedIndex: s.AddedIndex, DrainDeadline: s.DrainDeadlineUnixMs}
 }
 
 // MaxWeight is the largest server weight, as in the config file.

@@ -21,7 +21,13 @@ func (s *State) applyServerAdmin(m *fsmpb.SetServerAdmin) *fsmpb.ApplyResult {
 	if m.Backend == "" || m.Name == "" {
 		return &fsmpb.ApplyResult{ErrorCode: "invalid", Error: "set_server_admin: backend and server name are required"}
 	}
-	s.updateServer(m.Backend, m.Name, func(st *ServerState) { st.Admin = m.Admin })
+	if m.DrainDeadlineUnixMs < 0 || (m.DrainDeadlineUnixMs != 0 && m.Admin != fsmpb.AdminState_ADMIN_DRAIN) {
+		return &fsmpb.ApplyResult{ErrorCode: "invalid", Error: "set_server_admin: a drain deadline goes only with drain, and is not negative"}
+	}
+	s.updateServer(m.Backend, m.Name, func(st *ServerState) {
+		st.Admin = m.Admin
+		st.DrainDeadline = m.DrainDeadlineUnixMs
+	})
 	return &fsmpb.ApplyResult{}
 }
 

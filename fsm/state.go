@@ -48,6 +48,11 @@ type ServerState struct {
 	Source        string // the discovery that owns it ("ec2", "dns"); "" for the others
 	Deregistering int64  // leader's unix ms since it left discovery's answer; 0 if it has not
 	AddedIndex    uint64 // log index of the entry that (re)added it through discovery
+
+	// DrainDeadline (unix ms, stamped by the proposer) is when every node
+	// closes the connections still open to a draining server; 0: never.
+	// Any admin state change clears it.
+	DrainDeadline int64
 }
 
 // Usable reports whether new sessions may go to the server.

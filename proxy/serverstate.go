@@ -18,6 +18,7 @@ type serverCounters struct {
 	active, queued             atomic.Int64
 	requests, failures, queueT atomic.Uint64
 	checksOK, checksFailed     atomic.Uint64 // this node's health checks of the server
+	drainClosed                atomic.Uint64 // connections closed at a drain deadline (draindeadline.go)
 	slots                      chan struct{} // nil: no maxconn
 	latency                    Latency       // response time: connection taken -> response head
 	// responses counts the server's responses by status class (as
@@ -63,12 +64,13 @@ type ServerStats struct {
 	Active, Queued               int64
 	Requests, Failures, Timeouts uint64
 	ChecksOK, ChecksFailed       uint64 // health checks run by this node, by result
+	DrainClosed                  uint64 // connections closed at a drain deadline
 }
 
 // Stats returns the server's counters.
 func (c *serverCounters) Stats() ServerStats {
 	return ServerStats{c.active.Load(), c.queued.Load(), c.requests.Load(), c.failures.Load(), c.queueT.Load(),
-		c.checksOK.Load(), c.checksFailed.Load()}
+		c.checksOK.Load(), c.checksFailed.Load(), c.drainClosed.Load()}
 }
 
 // countCheck counts one health check result.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,7 +54,14 @@ func (a *app) printServer(s *adminpb.Server) error {
 	return a.emit(s, func(w io.Writer) error {
 		t := newTable(w, "SERVER", "ADDR", "HEALTH", "ADMIN", "WEIGHT", "USABLE", "SESSIONS")
 		t.row(s.Backend+"/"+s.Name, s.Addr, lower(s.Health.String(), "HEALTH_"), serverAdmin(s), strconv.Itoa(int(s.Weight)), yesNo(s.Usable), u(s.Sessions))
-		return t.flush()
+		if err := t.flush(); err != nil {
+			return err
+		}
+		if s.DrainDeadlineUnixMs != 0 {
+			_, err := fmt.Fprintf(w, "connections still open are closed at %s\n", time.UnixMilli(s.DrainDeadlineUnixMs).UTC().Format(time.RFC3339))
+			return err
+		}
+		return nil
 	})
 }
 
@@ -115,7 +124,8 @@ var stateHelp = map[string]string{
 
 // stateCommand is ready, drain or maint (HAProxy's "set server state").
 func (a *app) stateCommand(name string) *cobra.Command {
-	return &cobra.Command{
+	var deadline time.Duration
+	cmd := &cobra.Command{
 		Use:               name + " BACKEND/SERVER",
 		Short:             stateHelp[name],
 		Args:              cobra.ExactArgs(1),
@@ -125,8 +135,15 @@ func (a *app) stateCommand(name string) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if deadline < 0 {
+				return usagef("--deadline %v: want a positive duration (e.g. 5m)", deadline)
+			}
+			req := &adminpb.SetServerAdminRequest{Backend: b, Server: s, Admin: adminStates[name], DrainDeadlineMs: deadline.Milliseconds()}
+			if deadline > 0 && req.DrainDeadlineMs == 0 {
+				req.DrainDeadlineMs = 1
+			}
 			srv, err := call(cmd.Context(), a, func(ctx context.Context, c adminpb.AdminClient) (*adminpb.Server, error) {
-				return c.SetServerAdmin(ctx, &adminpb.SetServerAdminRequest{Backend: b, Server: s, Admin: adminStates[name]})
+				return c.SetServerAdmin(ctx, req)
 			})
 			if err != nil {
 				return err
@@ -134,6 +151,18 @@ func (a *app) stateCommand(name string) *cobra.Command {
 			return a.printServer(srv)
 		},
 	}
+	if name == "drain" {
+		cmd.Long = `Drain a server: it takes no new connection or session; the sessions
+bound to it stay, and so do its open connections, until they end, or,
+with --deadline, until the deadline: then every node closes the
+connections still open to it (mode tcp connections, WebSocket tunnels and
+idle pooled server connections) and counts them in
+haraft_server_connections_closed_total{reason="drain_deadline"}.
+Draining again, ready or maint clears the deadline.`
+		cmd.Example = "  haraftctl drain app/B\n  haraftctl drain game/g1 --deadline 5m"
+		cmd.Flags().DurationVar(&deadline, "deadline", 0, "close the connections still open to the server after this long (e.g. 5m; default: never)")
+	}
+	return cmd
 }
 
 func (a *app) weightCommand() *cobra.Command {

@@ -1358,12 +1358,13 @@ type Server struct {
 	Sessions            uint64                 `protobuf:"varint,14,opt,name=sessions,proto3" json:"sessions,omitempty"`
 	Views               []*NodeView            `protobuf:"bytes,15,rep,name=views,proto3" json:"views,omitempty"` // each node's own health check, when reported
 	// This node's own traffic to the server (the node that answered).
-	Requests      uint64 `protobuf:"varint,16,opt,name=requests,proto3" json:"requests,omitempty"`
-	Failures      uint64 `protobuf:"varint,17,opt,name=failures,proto3" json:"failures,omitempty"`
-	Active        int64  `protobuf:"varint,18,opt,name=active,proto3" json:"active,omitempty"` // in flight now
-	Queued        int64  `protobuf:"varint,19,opt,name=queued,proto3" json:"queued,omitempty"` // waiting for a slot (maxconn)
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Requests            uint64 `protobuf:"varint,16,opt,name=requests,proto3" json:"requests,omitempty"`
+	Failures            uint64 `protobuf:"varint,17,opt,name=failures,proto3" json:"failures,omitempty"`
+	Active              int64  `protobuf:"varint,18,opt,name=active,proto3" json:"active,omitempty"`                                                          // in flight now
+	Queued              int64  `protobuf:"varint,19,opt,name=queued,proto3" json:"queued,omitempty"`                                                          // waiting for a slot (maxconn)
+	DrainDeadlineUnixMs int64  `protobuf:"varint,20,opt,name=drain_deadline_unix_ms,json=drainDeadlineUnixMs,proto3" json:"drain_deadline_unix_ms,omitempty"` // draining: when its open connections are closed (0: never)
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *Server) Reset() {
@@ -1529,6 +1530,13 @@ func (x *Server) GetQueued() int64 {
 	return 0
 }
 
+func (x *Server) GetDrainDeadlineUnixMs() int64 {
+	if x != nil {
+		return x.DrainDeadlineUnixMs
+	}
+	return 0
+}
+
 // NodeView is one node's own view of a server's health.
 type NodeView struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1591,12 +1599,15 @@ func (x *NodeView) GetDetail() string {
 }
 
 type SetServerAdminRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
-	Server        string                 `protobuf:"bytes,2,opt,name=server,proto3" json:"server,omitempty"`
-	Admin         AdminState             `protobuf:"varint,3,opt,name=admin,proto3,enum=haraft.admin.v1.AdminState" json:"admin,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Backend string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	Server  string                 `protobuf:"bytes,2,opt,name=server,proto3" json:"server,omitempty"`
+	Admin   AdminState             `protobuf:"varint,3,opt,name=admin,proto3,enum=haraft.admin.v1.AdminState" json:"admin,omitempty"`
+	// With ADMIN_DRAIN: after this many ms every node closes the connections
+	// still open to the server (0: they stay until they end).
+	DrainDeadlineMs int64 `protobuf:"varint,4,opt,name=drain_deadline_ms,json=drainDeadlineMs,proto3" json:"drain_deadline_ms,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SetServerAdminRequest) Reset() {
@@ -1648,6 +1659,13 @@ func (x *SetServerAdminRequest) GetAdmin() AdminState {
 		return x.Admin
 	}
 	return AdminState_ADMIN_READY
+}
+
+func (x *SetServerAdminRequest) GetDrainDeadlineMs() int64 {
+	if x != nil {
+		return x.DrainDeadlineMs
+	}
+	return 0
 }
 
 type SetServerWeightRequest struct {
@@ -3148,7 +3166,7 @@ const file_admin_proto_rawDesc = "" +
 	"\aBackend\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
 	"\aservers\x18\x02 \x03(\v2\x17.haraft.admin.v1.ServerR\aservers\x12\x1a\n" +
-	"\bsessions\x18\x03 \x01(\x04R\bsessions\"\xee\x04\n" +
+	"\bsessions\x18\x03 \x01(\x04R\bsessions\"\xa3\x05\n" +
 	"\x06Server\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -3169,15 +3187,17 @@ const file_admin_proto_rawDesc = "" +
 	"\brequests\x18\x10 \x01(\x04R\brequests\x12\x1a\n" +
 	"\bfailures\x18\x11 \x01(\x04R\bfailures\x12\x16\n" +
 	"\x06active\x18\x12 \x01(\x03R\x06active\x12\x16\n" +
-	"\x06queued\x18\x13 \x01(\x03R\x06queued\"g\n" +
+	"\x06queued\x18\x13 \x01(\x03R\x06queued\x123\n" +
+	"\x16drain_deadline_unix_ms\x18\x14 \x01(\x03R\x13drainDeadlineUnixMs\"g\n" +
 	"\bNodeView\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12/\n" +
 	"\x06health\x18\x02 \x01(\x0e2\x17.haraft.admin.v1.HealthR\x06health\x12\x16\n" +
-	"\x06detail\x18\x03 \x01(\tR\x06detail\"|\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\"\xa8\x01\n" +
 	"\x15SetServerAdminRequest\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x16\n" +
 	"\x06server\x18\x02 \x01(\tR\x06server\x121\n" +
-	"\x05admin\x18\x03 \x01(\x0e2\x1b.haraft.admin.v1.AdminStateR\x05admin\"\x89\x01\n" +
+	"\x05admin\x18\x03 \x01(\x0e2\x1b.haraft.admin.v1.AdminStateR\x05admin\x12*\n" +
+	"\x11drain_deadline_ms\x18\x04 \x01(\x03R\x0fdrainDeadlineMs\"\x89\x01\n" +
 	"\x16SetServerWeightRequest\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x16\n" +
 	"\x06server\x18\x02 \x01(\tR\x06server\x12\x16\n" +

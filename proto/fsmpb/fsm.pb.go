@@ -560,6 +560,9 @@ type Server struct {
 	Source              string `protobuf:"bytes,12,opt,name=source,proto3" json:"source,omitempty"`                                                         // "ec2" or "dns": the discovery that owns it
 	DeregisteringUnixMs int64  `protobuf:"varint,13,opt,name=deregistering_unix_ms,json=deregisteringUnixMs,proto3" json:"deregistering_unix_ms,omitempty"` // leader-stamped: gone from discovery since; takes no new sessions
 	AddedIndex          uint64 `protobuf:"varint,14,opt,name=added_index,json=addedIndex,proto3" json:"added_index,omitempty"`                              // log index of the entry that (re)added it
+	// While draining: when every node closes the connections still open to
+	// it (unix ms, stamped by the node that took the command); 0: never.
+	DrainDeadlineUnixMs int64 `protobuf:"varint,15,opt,name=drain_deadline_unix_ms,json=drainDeadlineUnixMs,proto3" json:"drain_deadline_unix_ms,omitempty"`
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -688,6 +691,13 @@ func (x *Server) GetDeregisteringUnixMs() int64 {
 func (x *Server) GetAddedIndex() uint64 {
 	if x != nil {
 		return x.AddedIndex
+	}
+	return 0
+}
+
+func (x *Server) GetDrainDeadlineUnixMs() int64 {
+	if x != nil {
+		return x.DrainDeadlineUnixMs
 	}
 	return 0
 }
@@ -1077,12 +1087,16 @@ func (x *DiscoverServers) GetRemove() []string {
 
 // SetServerAdmin sets the admin state of a server (ready|drain|maint).
 type SetServerAdmin struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Admin         AdminState             `protobuf:"varint,3,opt,name=admin,proto3,enum=haraft.fsm.v1.AdminState" json:"admin,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Backend string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	Name    string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Admin   AdminState             `protobuf:"varint,3,opt,name=admin,proto3,enum=haraft.fsm.v1.AdminState" json:"admin,omitempty"`
+	// With ADMIN_DRAIN: unix ms at which every node closes the connections
+	// still open to the server (stamped by the proposer); 0: they stay
+	// until they end.
+	DrainDeadlineUnixMs int64 `protobuf:"varint,4,opt,name=drain_deadline_unix_ms,json=drainDeadlineUnixMs,proto3" json:"drain_deadline_unix_ms,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *SetServerAdmin) Reset() {
@@ -1134,6 +1148,13 @@ func (x *SetServerAdmin) GetAdmin() AdminState {
 		return x.Admin
 	}
 	return AdminState_ADMIN_READY
+}
+
+func (x *SetServerAdmin) GetDrainDeadlineUnixMs() int64 {
+	if x != nil {
+		return x.DrainDeadlineUnixMs
+	}
+	return 0
 }
 
 // SetServerHealth records the agreed health of a server, decided by the leader.
@@ -2446,7 +2467,7 @@ const file_fsm_proto_rawDesc = "" +
 	"\x0eDeleteSessions\x125\n" +
 	"\bsessions\x18\x01 \x03(\v2\x19.haraft.fsm.v1.SessionRefR\bsessions\"D\n" +
 	"\x0eRebindSessions\x122\n" +
-	"\bbindings\x18\x01 \x03(\v2\x16.haraft.fsm.v1.BindingR\bbindings\"\xc1\x03\n" +
+	"\bbindings\x18\x01 \x03(\v2\x16.haraft.fsm.v1.BindingR\bbindings\"\xf6\x03\n" +
 	"\x06Server\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
@@ -2464,7 +2485,8 @@ const file_fsm_proto_rawDesc = "" +
 	"\x06source\x18\f \x01(\tR\x06source\x122\n" +
 	"\x15deregistering_unix_ms\x18\r \x01(\x03R\x13deregisteringUnixMs\x12\x1f\n" +
 	"\vadded_index\x18\x0e \x01(\x04R\n" +
-	"addedIndex\"~\n" +
+	"addedIndex\x123\n" +
+	"\x16drain_deadline_unix_ms\x18\x0f \x01(\x03R\x13drainDeadlineUnixMs\"~\n" +
 	"\x0fSetServerWeight\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -2495,11 +2517,12 @@ const file_fsm_proto_rawDesc = "" +
 	"deregister\x18\x05 \x03(\tR\n" +
 	"deregister\x12\x18\n" +
 	"\arestore\x18\x06 \x03(\tR\arestore\x12\x16\n" +
-	"\x06remove\x18\a \x03(\tR\x06remove\"o\n" +
+	"\x06remove\x18\a \x03(\tR\x06remove\"\xa4\x01\n" +
 	"\x0eSetServerAdmin\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
-	"\x05admin\x18\x03 \x01(\x0e2\x19.haraft.fsm.v1.AdminStateR\x05admin\"\x92\x01\n" +
+	"\x05admin\x18\x03 \x01(\x0e2\x19.haraft.fsm.v1.AdminStateR\x05admin\x123\n" +
+	"\x16drain_deadline_unix_ms\x18\x04 \x01(\x03R\x13drainDeadlineUnixMs\"\x92\x01\n" +
 	"\x0fSetServerHealth\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12-\n" +

@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,7 +20,7 @@ import (
 func (s *Server) serverInfo(backend string, cfg *ServerConfig, name string, st fsm.ServerState, sessions int) *adminpb.Server {
 	out := &adminpb.Server{Backend: backend, Name: name, Health: adminpb.Health(st.Health), HealthChangedUnixMs: st.HealthChanged,
 		Admin: adminpb.AdminState(st.Admin), WeightOverridden: st.WeightSet, Dynamic: st.Dynamic, Removed: st.Removed,
-		Usable: st.Usable(), Sessions: uint64(sessions)}
+		Usable: st.Usable(), Sessions: uint64(sessions), DrainDeadlineUnixMs: st.DrainDeadline}
 	if cfg != nil {
 		out.Addr, out.Cookie, out.ConfiguredWeight = cfg.Addr, cfg.Cookie, int32(cfg.Weight)
 	}
@@ -126,6 +127,9 @@ func (s *Server) reread(backend, name string) (*adminpb.Server, error) {
 	return s.serverInfo(backend, cfg, name, st, s.opts.FSM.SessionsPerServer()[fsm.ServerKey{Backend: backend, Name: name}]), nil
 }
 
+// maxDrainDeadline bounds a drain deadline.
+const maxDrainDeadline = 7 * 24 * time.Hour
+
 // SetServerAdmin sets ready, drain or maint, as HAProxy's
 // "set server <b>/<s> state".
 func (s *Server) SetServerAdmin(ctx context.Context, req *adminpb.SetServerAdminRequest) (*adminpb.Server, error) {
@@ -135,13 +139,27 @@ func (s *Server) SetServerAdmin(ctx context.Context, req *adminpb.SetServerAdmin
 	if _, ok := adminpb.AdminState_name[int32(req.Admin)]; !ok {
 		return nil, status.Errorf(codes.InvalidArgument, "admin state %d: use ready, drain or maint", req.Admin)
 	}
-	if err := s.apply(ctx, fsm.SetServerAdminType, &fsmpb.SetServerAdmin{Backend: req.Backend, Name: req.Server, Admin: fsmpb.AdminState(req.Admin)}); err != nil {
+	var deadline int64
+	switch {
+	case req.DrainDeadlineMs < 0:
+		return nil, status.Errorf(codes.InvalidArgument, "drain deadline %d ms is negative", req.DrainDeadlineMs)
+	case req.DrainDeadlineMs > 0 && req.Admin != adminpb.AdminState_ADMIN_DRAIN:
+		return nil, status.Error(codes.InvalidArgument, "a deadline goes only with drain")
+	case req.DrainDeadlineMs > maxDrainDeadline.Milliseconds():
+		return nil, status.Errorf(codes.InvalidArgument, "drain deadline %v is more than %v", time.Duration(req.DrainDeadlineMs)*time.Millisecond, maxDrainDeadline)
+	case req.DrainDeadlineMs > 0:
+		// Stamped here: every node closes the server's connections at the
+		// same instant of its own clock.
+		deadline = time.Now().Add(time.Duration(req.DrainDeadlineMs) * time.Millisecond).UnixMilli()
+	}
+	if err := s.apply(ctx, fsm.SetServerAdminType, &fsmpb.SetServerAdmin{Backend: req.Backend, Name: req.Server, Admin: fsmpb.AdminState(req.Admin), DrainDeadlineUnixMs: deadline}); err != nil {
 		return nil, err
 	}
 	s.await(ctx, func() bool {
-		return s.opts.FSM.Servers().Get(req.Backend, req.Server).Admin == fsmpb.AdminState(req.Admin)
+		st := s.opts.FSM.Servers().Get(req.Backend, req.Server)
+		return st.Admin == fsmpb.AdminState(req.Admin) && st.DrainDeadline == deadline
 	})
-	s.log.Info("admin: server state set", "backend", req.Backend, "server", req.Server, "admin", req.Admin, "by", Caller(ctx))
+	s.log.Info("admin: server state set", "backend", req.Backend, "server", req.Server, "admin", req.Admin, "drain_deadline_ms", req.DrainDeadlineMs, "by", Caller(ctx))
 	return s.reread(req.Backend, req.Server)
 }
 

@@ -185,10 +185,14 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.restartChecks()
-	d.wg.Add(1)
+	d.wg.Add(2)
 	go func() {
 		defer d.wg.Done()
 		d.gateAndServe()
+	}()
+	go func() {
+		defer d.wg.Done()
+		d.runDrainDeadlines(d.ctx)
 	}()
 	ok = true
 	return d, nil

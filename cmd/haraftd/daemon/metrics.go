@@ -46,6 +46,7 @@ var metricDefs = []metricDef{
 	{"haraft_server_requests_total", "Requests this node sent to a server.", []string{"backend", "server"}},
 	{"haraft_server_failures_total", "Requests to a server that failed on this node.", []string{"backend", "server"}},
 	{"haraft_server_queue_timeouts_total", "Requests that waited for a server slot in vain (maxconn).", []string{"backend", "server"}},
+	{"haraft_server_connections_closed_total", "Connections to a server this node closed itself, by reason (drain_deadline: still open at the deadline of a drain).", []string{"backend", "server", "reason"}},
 	{"haraft_server_active", "Requests in flight to a server from this node.", []string{"backend", "server"}},
 	{"haraft_server_queued", "Requests waiting for a server slot on this node.", []string{"backend", "server"}},
 	{"haraft_server_checks_total", "Health checks this node ran against a server, by result.", []string{"backend", "server", "result"}},
@@ -173,6 +174,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			counter("haraft_server_requests_total", ss.Requests, bc.Name, s.Name)
 			counter("haraft_server_failures_total", ss.Failures, bc.Name, s.Name)
 			counter("haraft_server_queue_timeouts_total", ss.Timeouts, bc.Name, s.Name)
+			counter("haraft_server_connections_closed_total", ss.DrainClosed, bc.Name, s.Name, "drain_deadline")
 			gauge("haraft_server_active", float64(ss.Active), bc.Name, s.Name)
 			gauge("haraft_server_queued", float64(ss.Queued), bc.Name, s.Name)
 			histogram("haraft_server_response_seconds", s.ResponseLatency(), bc.Name, s.Name)

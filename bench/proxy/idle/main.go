@@ -11,7 +11,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,9 +18,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
-	"sync"
 	"time"
+
+	"github.com/haraft/haraft/bench/internal/idlemem"
 )
 
 func main() {
@@ -53,59 +52,12 @@ func run(name, addr, host string, pid, n, conc int, settle time.Duration) error 
 		}
 		_ = c.Close()
 	}
-	time.Sleep(settle)
-	rss0, err := rssKB(pid)
+	r, err := idlemem.Measure(pid, n, conc, settle, func() (net.Conn, error) { return request(addr, req) })
 	if err != nil {
-		return err
-	}
-	conns := make([]net.Conn, n)
-	errs := make([]error, conc)
-	var wg sync.WaitGroup
-	for w := range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += conc {
-				c, err := request(addr, req)
-				if err != nil {
-					errs[w] = fmt.Errorf("connection %d: %w", i, err)
-					return
-				}
-				conns[i] = c
-			}
-		}()
-	}
-	wg.Wait()
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				_ = c.Close()
-			}
-		}
-	}()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	time.Sleep(settle)
-	rss1, err := rssKB(pid)
-	if err != nil {
-		return err
-	}
-	// Every connection must still be open: a proxy that closed them
-	// would look cheap.
-	alive := 0
-	for _, c := range conns {
-		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
-		var b [1]byte
-		if _, err := c.Read(b[:]); errors.Is(err, os.ErrDeadlineExceeded) {
-			alive++
-		}
-	}
-	if alive != n {
-		return fmt.Errorf("%s: only %d of %d connections still open after %s", name, alive, n, settle)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	fmt.Printf("%s: %d idle keep-alive connections: RSS %d -> %d KB, %.1f KB per connection\n",
-		name, n, rss0, rss1, float64(rss1-rss0)/float64(n))
+		name, n, r.RSS0, r.RSS1, r.PerConn())
 	return nil
 }
 
@@ -139,18 +91,4 @@ func request(addr string, req []byte) (net.Conn, error) {
 	}
 	_ = c.SetDeadline(time.Time{})
 	return c, nil
-}
-
-// rssKB returns the resident set of process pid in KB.
-func rssKB(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range bytes.Lines(b) {
-		if v, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			return strconv.Atoi(string(bytes.Fields(v)[0]))
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }

@@ -33,7 +33,8 @@ type TCPFrontend struct {
 	// accessLog is nil when the frontend keeps none.
 	accessLog accesslog.Logger
 
-	listenerStats // Requests: connections routed; Errors: ended abnormally; BytesIn/Out; latency: connection durations
+	listenerStats // Requests: connections routed; Errors: ended abnormally; BytesIn/Out
+	durations     ConnDurations // life of the connections that reached a server
 }
 
 // NewTCPFrontend binds the listener (unless one is given) and prepares
@@ -57,6 +58,10 @@ func NewTCPFrontend(o FrontendOptions, st State, l *Learner, log *slog.Logger) (
 		ClientFin: t.ClientFin, ServerFin: t.ServerFin, Log: f.log})
 	return f, nil
 }
+
+// Latency returns the histogram of the lives of the connections that
+// reached a server (seconds to a day: ConnDurations).
+func (f *TCPFrontend) Latency() LatencySnapshot { return f.durations.Snapshot() }
 
 // Addr returns the listening address.
 func (f *TCPFrontend) Addr() net.Addr { return f.ln.Addr() }
@@ -217,7 +222,7 @@ func (s *tcpSession) Done(r l4.Result) {
 	f.BytesIn.Add(uint64(r.BytesIn))
 	f.BytesOut.Add(uint64(r.BytesOut))
 	if r.Connected {
-		f.latency.Observe(r.Duration)
+		f.durations.Observe(r.Duration)
 	}
 	if s.slot != nil {
 		s.slot.release(!r.Connected)

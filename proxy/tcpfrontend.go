@@ -33,7 +33,7 @@ type TCPFrontend struct {
 	// accessLog is nil when the frontend keeps none.
 	accessLog accesslog.Logger
 
-	listenerStats // Requests: connections routed; Errors: ended abnormally; BytesIn/Out
+	listenerStats               // Requests: connections routed; Errors: ended abnormally; BytesIn/Out
 	durations     ConnDurations // life of the connections that reached a server
 }
 

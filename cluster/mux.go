@@ -127,6 +127,12 @@ func (m *mux) dispatch(conn net.Conn) {
 
 // dial connects to a node's cluster port for the given service.
 func (m *mux) dial(address string, sel byte, timeout time.Duration) (net.Conn, error) {
+	return m.dialAs(address, sel, timeout, "")
+}
+
+// dialAs is dial to a node that must prove it is node id want (TLS), or,
+// with want "", the member the cluster knows at address.
+func (m *mux) dialAs(address string, sel byte, timeout time.Duration, want string) (net.Conn, error) {
 	conn, err := net.DialTimeout("tcp", address, timeout)
 	if err != nil {
 		return nil, err
@@ -142,7 +148,7 @@ func (m *mux) dial(address string, sel byte, timeout time.Duration) (net.Conn, e
 			conn.Close()
 			return nil, fmt.Errorf("dial %s: TLS: %w", address, err)
 		}
-		if err := m.checkServer(address, tc.ConnectionState()); err != nil {
+		if err := m.checkServer(address, tc.ConnectionState(), want); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("dial %s: %w", address, err)
 		}
@@ -156,11 +162,18 @@ func (m *mux) dial(address string, sel byte, timeout time.Duration) (net.Conn, e
 // the cluster knows there: its certificate (already verified against the
 // cluster CA) must carry that member's node id. A certificate of another
 // member, or of none, is refused: holding node2's certificate does not let
-// a process answer for node3.
-func (m *mux) checkServer(address string, cs tls.ConnectionState) error {
+// a process answer for node3. With want set, the certificate must name
+// that node instead (a node about to join, not yet a member).
+func (m *mux) checkServer(address string, cs tls.ConnectionState, want string) error {
 	got, err := peerNodeID(cs)
 	if err != nil {
 		return err
+	}
+	if want != "" {
+		if got != want {
+			return fmt.Errorf("the certificate there is node %q's, not %q's", got, want)
+		}
+		return nil
 	}
 	if m.expect == nil {
 		return fmt.Errorf("no cluster member known at this address (certificate of %q)", got)

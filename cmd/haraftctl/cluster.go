@@ -83,14 +83,25 @@ func (a *app) membersCommand() *cobra.Command {
 			})
 		},
 	}
-	var nonvoter bool
+	var nonvoter, force bool
 	join := &cobra.Command{
 		Use:   "join ID RAFT_ADDR",
 		Short: "Add a node to the Raft configuration (on the leader)",
-		Args:  cobra.ExactArgs(2),
+		Long: `join adds node ID, whose cluster port (raft.advertise) is RAFT_ADDR, to the
+Raft configuration. The leader first checks that haraft node ID answers at
+RAFT_ADDR: it connects as every cluster connection does (with raft.tls, the
+TLS handshake with the cluster CA and a certificate naming ID) and pings
+the node's internal service. A port with nothing listening, another
+service, or another node's certificate is refused and nothing is proposed:
+a member that never answers counts against the quorum at once.
+
+--force skips that check, to add a node that is not up yet (say, one whose
+start needs the configuration to hold it). Until it answers, the cluster
+tolerates one failure less.`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			resp, err := call(cmd.Context(), a, func(ctx context.Context, c adminpb.AdminClient) (*adminpb.JoinResponse, error) {
-				return c.Join(ctx, &adminpb.JoinRequest{Id: args[0], Address: args[1], Nonvoter: nonvoter})
+				return c.Join(ctx, &adminpb.JoinRequest{Id: args[0], Address: args[1], Nonvoter: nonvoter, Force: force})
 			})
 			if err != nil {
 				return err
@@ -102,6 +113,7 @@ func (a *app) membersCommand() *cobra.Command {
 		},
 	}
 	join.Flags().BoolVar(&nonvoter, "nonvoter", false, "join as a nonvoter (receives the log, does not vote)")
+	join.Flags().BoolVar(&force, "force", false, "add the member without checking that the node answers at RAFT_ADDR (a node not up yet)")
 	remove := &cobra.Command{
 		Use:   "remove ID",
 		Short: "Remove a node from the Raft configuration (on the leader)",

@@ -171,7 +171,7 @@ func TestSubcommands(t *testing.T) {
 		{args: []string{"watch", "--replay", "--count", "1", "--type", "eip", "-o", "json"}, stdout: []string{`"type":"EVENT_EIP_MOVED"`}},
 		// Through a follower: redirected to the leader (unless leadership
 		// moved here meanwhile, as 50 ms timeouts allow).
-		{args: []string{"members", "join", "n4", "127.0.0.1:1", "--nonvoter"}, stdout: []string{"n4 joined"}},
+		{args: []string{"members", "join", "n4", "127.0.0.1:1", "--nonvoter", "--force"}, stdout: []string{"n4 joined"}},
 		{args: []string{"members"}, stdout: []string{"n4", "nonvoter"}, eventually: true},
 		{args: []string{"members", "remove", "n4"}, stdout: []string{"n4 removed"}},
 		{args: []string{"leader", "transfer"}, stdout: []string{"leader is now"}},

@@ -781,10 +781,15 @@ func (x *MembersResponse) GetAnsweredBy() string {
 }
 
 type JoinRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Address       string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"` // the new node's Raft address
-	Nonvoter      bool                   `protobuf:"varint,3,opt,name=nonvoter,proto3" json:"nonvoter,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Address  string                 `protobuf:"bytes,2,opt,name=address,proto3" json:"address,omitempty"` // the new node's Raft address
+	Nonvoter bool                   `protobuf:"varint,3,opt,name=nonvoter,proto3" json:"nonvoter,omitempty"`
+	// force adds the member without first checking that a haraft node with
+	// this id answers at address (a node that is not up yet). Without it, a
+	// join to an address where no such node answers is refused and nothing
+	// is proposed.
+	Force         bool `protobuf:"varint,4,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -836,6 +841,13 @@ func (x *JoinRequest) GetAddress() string {
 func (x *JoinRequest) GetNonvoter() bool {
 	if x != nil {
 		return x.Nonvoter
+	}
+	return false
+}
+
+func (x *JoinRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
 	}
 	return false
 }
@@ -3138,11 +3150,12 @@ const file_admin_proto_rawDesc = "" +
 	"\x0fMembersResponse\x121\n" +
 	"\amembers\x18\x01 \x03(\v2\x17.haraft.admin.v1.MemberR\amembers\x12\x1f\n" +
 	"\vanswered_by\x18\x02 \x01(\tR\n" +
-	"answeredBy\"S\n" +
+	"answeredBy\"i\n" +
 	"\vJoinRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x1a\n" +
-	"\bnonvoter\x18\x03 \x01(\bR\bnonvoter\"$\n" +
+	"\bnonvoter\x18\x03 \x01(\bR\bnonvoter\x12\x14\n" +
+	"\x05force\x18\x04 \x01(\bR\x05force\"$\n" +
 	"\fJoinResponse\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\"\x1f\n" +
 	"\rRemoveRequest\x12\x0e\n" +

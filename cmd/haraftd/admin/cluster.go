@@ -115,6 +115,15 @@ func (s *Server) Join(ctx context.Context, req *adminpb.JoinRequest) (*adminpb.J
 			}
 		}
 	}
+	if !req.Force {
+		// A member that does not answer counts against the quorum at
+		// once: refuse an address where node id does not answer.
+		if err := s.opts.Node.ProbeNode(ctx, req.Id, req.Address); err != nil {
+			s.log.Warn("admin: join refused", "id", req.Id, "addr", req.Address, "err", err, "by", Caller(ctx))
+			return nil, status.Errorf(codes.FailedPrecondition, "join %s at %s refused, nothing proposed: %v; start node %s there first (or, to add a node that is not up yet, join with --force)",
+				req.Id, req.Address, err, req.Id)
+		}
+	}
 	var fut raft.IndexFuture
 	if req.Nonvoter {
 		fut = r.AddNonvoter(raft.ServerID(req.Id), raft.ServerAddress(req.Address), 0, raftTimeout(ctx))
@@ -124,7 +133,7 @@ func (s *Server) Join(ctx context.Context, req *adminpb.JoinRequest) (*adminpb.J
 	if err := fut.Error(); err != nil {
 		return nil, clusterStatus(fmt.Errorf("join %s at %s: %w", req.Id, req.Address, err))
 	}
-	s.log.Info("admin: member joined", "id", req.Id, "addr", req.Address, "by", Caller(ctx))
+	s.log.Info("admin: member joined", "id", req.Id, "addr", req.Address, "forced", req.Force, "by", Caller(ctx))
 	return &adminpb.JoinResponse{Index: fut.Index()}, nil
 }
 

@@ -209,8 +209,8 @@ func (r *relay) run() {
 		}
 		_ = sc.SetWriteDeadline(time.Time{})
 	}
-	if tc, ok := r.client.(keepAliver); ok && s.o.KeepAlive >= 0 {
-		_ = tc.SetKeepAlive(true)
+	if tc, ok := r.client.(keepAliver); ok {
+		_ = tc.SetKeepAlive(s.o.KeepAlive >= 0)
 		if s.o.KeepAlive > 0 {
 			_ = tc.SetKeepAlivePeriod(s.o.KeepAlive)
 		}

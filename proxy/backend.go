@@ -50,7 +50,10 @@ type BackendOptions struct {
 	Cookie    *CookieOptions
 	LearnSync bool // learn_commit: sync
 	Servers   []ServerOptions
-	Timeouts  Timeouts
+	// Discovered: the backend's servers (all, or more) come from the
+	// server table (servers_from); it may start with none configured.
+	Discovered bool
+	Timeouts   Timeouts
 	// ForwardFor is HAProxy's option forwardfor: an X-Forwarded-For line
 	// with the client's address is added to every request.
 	ForwardFor bool
@@ -127,7 +130,7 @@ type Backend struct {
 
 // NewBackend builds a backend from its options.
 func NewBackend(o BackendOptions) (*Backend, error) {
-	if len(o.Servers) == 0 {
+	if len(o.Servers) == 0 && !o.Discovered {
 		return nil, fmt.Errorf("backend %s: no servers", o.Name)
 	}
 	if o.StickSrc != nil {

@@ -114,12 +114,16 @@ func (s *DNS) Discover(ctx context.Context) ([]Target, error) {
 			return nil, fmt.Errorf("dns A %s: %w", h.host, err)
 		}
 		for _, ip := range ips {
-			addr := netip.AddrPortFrom(ip.Unmap(), uint16(h.port)).String()
+			ap := netip.AddrPortFrom(ip.Unmap(), uint16(h.port))
+			addr := ap.String()
 			if seen[addr] {
 				continue
 			}
 			seen[addr] = true
-			out = append(out, Target{Name: addr, Addr: addr, Cookie: dnsCookie(addr)})
+			// The name keeps to a server name's characters (letters,
+			// digits, '.', '_', '-'), so haraftctl app/NAME reads it.
+			name := ap.Addr().String() + "-" + strconv.Itoa(h.port)
+			out = append(out, Target{Name: name, Addr: addr, Cookie: dnsCookie(name)})
 		}
 	}
 	slices.SortFunc(out, func(a, b Target) int { return strings.Compare(a.Name, b.Name) })

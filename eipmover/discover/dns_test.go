@@ -29,8 +29,8 @@ func TestDNSSource(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{"A", DNSConfig{Name: "app.example.test", Type: "A", Port: 8080}, []string{"10.1.0.1:8080", "10.1.0.2:8080"}, ""},
-		{"SRV", DNSConfig{Name: "_http._tcp.app.example.test", Type: "srv"}, []string{"10.1.1.1:8081", "10.1.1.2:8082", "10.1.1.3:8082"}, ""},
+		{"A", DNSConfig{Name: "app.example.test", Type: "A", Port: 8080}, []string{"10.1.0.1-8080", "10.1.0.2-8080"}, ""},
+		{"SRV", DNSConfig{Name: "_http._tcp.app.example.test", Type: "srv"}, []string{"10.1.1.1-8081", "10.1.1.2-8082", "10.1.1.3-8082"}, ""},
 		{"no such name", DNSConfig{Name: "nothing.example.test", Type: "A", Port: 80}, nil, ""},
 	}
 	for _, tc := range tests {
@@ -47,8 +47,8 @@ func TestDNSSource(t *testing.T) {
 			var names []string
 			for _, tg := range got {
 				names = append(names, tg.Name)
-				if tg.Addr != tg.Name || !strings.HasPrefix(tg.Cookie, "d") || strings.Contains(tg.Cookie, "10.") {
-					t.Errorf("target %+v: want addr = name and an opaque cookie", tg)
+				if strings.ReplaceAll(tg.Addr, ":", "-") != tg.Name || !strings.HasPrefix(tg.Cookie, "d") || strings.Contains(tg.Cookie, "10.") {
+					t.Errorf("target %+v: want name = addr-port and an opaque cookie", tg)
 				}
 			}
 			if !slices.Equal(names, tc.want) {
@@ -82,20 +82,20 @@ func TestDNSDiscoveryOnRaft(t *testing.T) {
 		return s
 	}})
 	dnsActive := func(s fsm.ServerState) bool { return s.Source == "dns" && s.Usable() }
-	c.everywhere("10.2.0.1 added", "10.2.0.1:80", dnsActive)
-	c.everywhere("10.2.0.2 added", "10.2.0.2:80", dnsActive)
+	c.everywhere("10.2.0.1 added", "10.2.0.1-80", dnsActive)
+	c.everywhere("10.2.0.2 added", "10.2.0.2-80", dnsActive)
 	d.setA("app.example.test", "10.2.0.2", "10.2.0.3")
-	c.everywhere("10.2.0.3 added", "10.2.0.3:80", dnsActive)
-	c.everywhere("10.2.0.1 draining", "10.2.0.1:80", isDraining)
-	c.everywhere("10.2.0.1 removed", "10.2.0.1:80", isRemoved)
+	c.everywhere("10.2.0.3 added", "10.2.0.3-80", dnsActive)
+	c.everywhere("10.2.0.1 draining", "10.2.0.1-80", isDraining)
+	c.everywhere("10.2.0.1 removed", "10.2.0.1-80", isRemoved)
 
 	d.setFailing(true)
 	d.setA("app.example.test", "10.2.0.3")
 	before := c.leaderStatus().Errors["other"]
 	c.waitFor("failed polls", func() bool { return c.leaderStatus().Errors["other"] >= before+2 })
-	if s := c.nodes[0].FSM().Servers().Get("app", "10.2.0.2:80"); !dnsActive(s) {
+	if s := c.nodes[0].FSM().Servers().Get("app", "10.2.0.2-80"); !dnsActive(s) {
 		t.Fatalf("10.2.0.2 changed while DNS failed: %+v", s)
 	}
 	d.setFailing(false)
-	c.everywhere("10.2.0.2 draining", "10.2.0.2:80", isDraining)
+	c.everywhere("10.2.0.2 draining", "10.2.0.2-80", isDraining)
 }

@@ -73,6 +73,8 @@ func NewEC2(ctx context.Context, cfg EC2Config) (*EC2, error) {
 	}
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
+	} else {
+		opts = append(opts, config.WithEC2IMDSRegion())
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, append(opts, cfg.LoadOptions...)...)
 	if err != nil {

@@ -202,7 +202,7 @@ func TestEC2DiscoveryMatchesNothing(t *testing.T) {
 	f := newEC2Fixture(t, app("i-app1", "10.0.3.1"))
 	src := f.source(t, map[string]string{"role": "web"}, 80)
 	table := fsm.New(nil)
-	l, err := NewLoop(Options{Backend: "app", Source: src, Servers: table.Servers, IsLeader: func() bool { return true },
+	l, err := NewLoop(Options{Backend: "app", Source: src, Servers: table.Servers,
 		Commit: func(context.Context, *fsmpb.DiscoverServers) (*fsmpb.ApplyResult, error) {
 			t.Fatal("a step was committed for an answer with no target")
 			return nil, nil

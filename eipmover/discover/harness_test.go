@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/haraft/haraft/cluster"
+	"github.com/haraft/haraft/cluster/leader"
 	"github.com/haraft/haraft/eipmover/ec2emu"
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
@@ -91,7 +92,7 @@ func newTestCluster(t *testing.T, o clusterOpts) *testCluster {
 	for _, n := range c.nodes {
 		l, err := NewLoop(Options{Backend: "app", Source: src, Interval: 40 * time.Millisecond, DeregistrationDelay: o.delay, MaxRemoveShare: o.share,
 			Configured: func() []*fsmpb.ConfiguredServer { return []*fsmpb.ConfiguredServer{{Name: "static"}} },
-			Servers:    n.FSM().Servers, IsLeader: n.IsLeader,
+			Servers:    n.FSM().Servers,
 			Commit: func(ctx context.Context, m *fsmpb.DiscoverServers) (*fsmpb.ApplyResult, error) {
 				res, err := n.ApplyAsLeader(ctx, fsm.DiscoverServersType, m)
 				if err == nil {
@@ -106,8 +107,12 @@ func newTestCluster(t *testing.T, o clusterOpts) *testCluster {
 			t.Fatal(err)
 		}
 		c.loops = append(c.loops, l)
+		// As haraftd runs it: one group among the leader's loops, started
+		// at each leadership of this node and cancelled when it ends.
+		r := leader.NewRunner(n, log.With("node", n.ID()))
+		r.Add(NewGroup(func() []*Loop { return []*Loop{l} }))
 		wg.Add(1)
-		go func() { defer wg.Done(); l.Run(ctx) }()
+		go func() { defer wg.Done(); r.Run(ctx) }()
 	}
 	return c
 }

@@ -48,8 +48,6 @@ type Options struct {
 	Configured func() []*fsmpb.ConfiguredServer
 	// Servers returns the replicated server table.
 	Servers func() *fsm.ServerTable
-	// IsLeader reports whether this node leads; the loop polls only then.
-	IsLeader func() bool
 	// Commit proposes a step as the leader (cluster.Node.ApplyAsLeader).
 	Commit func(ctx context.Context, m *fsmpb.DiscoverServers) (*fsmpb.ApplyResult, error)
 	// Now is the leader's clock (default time.Now).
@@ -60,7 +58,8 @@ type Options struct {
 // Status is what a Loop last saw and did, for /status and metrics.
 type Status struct {
 	Backend  string    `json:"backend"`
-	Source   string    `json:"source"`
+	Kind     string    `json:"kind"`   // ec2 | dns
+	Source   string    `json:"source"` // what it queries
 	Polls    uint64    `json:"polls"`
 	LastPoll time.Time `json:"last_poll,omitzero"`
 	// LastSuccess is the last poll whose answer was used.
@@ -83,10 +82,12 @@ type Status struct {
 }
 
 // Loop keeps one backend's discovered servers equal to its source's
-// answer, on the leader.
+// answer; a Group polls it on the leader.
 type Loop struct {
 	o   Options
 	log *slog.Logger
+
+	next time.Time // when Group polls it next; only Group's Run touches it
 
 	mu sync.Mutex
 	st Status
@@ -94,8 +95,8 @@ type Loop struct {
 
 // NewLoop returns a loop; Run starts it.
 func NewLoop(o Options) (*Loop, error) {
-	if o.Backend == "" || o.Source == nil || o.Servers == nil || o.IsLeader == nil || o.Commit == nil {
-		return nil, errors.New("discover: backend, source, servers, is-leader and commit are required")
+	if o.Backend == "" || o.Source == nil || o.Servers == nil || o.Commit == nil {
+		return nil, errors.New("discover: backend, source, servers and commit are required")
 	}
 	if o.Interval <= 0 {
 		o.Interval = DefaultInterval
@@ -119,12 +120,9 @@ func NewLoop(o Options) (*Loop, error) {
 		o.Logger = slog.Default()
 	}
 	l := &Loop{o: o, log: o.Logger.With("backend", o.Backend, "discovery", o.Source.Kind())}
-	l.st = Status{Backend: o.Backend, Source: o.Source.Describe(), Errors: map[string]uint64{}, Targets: []string{}}
+	l.st = Status{Backend: o.Backend, Kind: o.Source.Kind(), Source: o.Source.Describe(), Errors: map[string]uint64{}, Targets: []string{}}
 	return l, nil
 }
-
-// Name names the loop among the leader's loops.
-func (l *Loop) Name() string { return "discovery " + l.o.Backend }
 
 // Status returns a copy of the loop's status.
 func (l *Loop) Status() Status {
@@ -137,22 +135,6 @@ func (l *Loop) Status() Status {
 	}
 	s.Targets = slices.Clone(l.st.Targets)
 	return s
-}
-
-// Run polls every Interval while this node leads, until ctx ends.
-func (l *Loop) Run(ctx context.Context) {
-	t := time.NewTicker(l.o.Interval)
-	defer t.Stop()
-	for {
-		if l.o.IsLeader() {
-			l.Poll(ctx)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Poll asks the source once and commits the step it calls for; it

@@ -10,7 +10,7 @@ import (
 // Target is one server a Source found.
 type Target struct {
 	// Name is the server's name in its backend: the instance id for EC2,
-	// host:port for DNS.
+	// address-port (10.0.0.5-8080) for DNS.
 	Name string
 	// Addr is host:port to connect to.
 	Addr string

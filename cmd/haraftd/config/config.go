@@ -214,7 +214,9 @@ type Backend struct {
 	LearnCommit string   `yaml:"learn_commit"` // async (default) | sync; only meaningful with cookie mode learn
 	Stick       *Stick   `yaml:"stick"`        // mode tcp: stick on the client's source address; nil: none
 	Check       *Check   `yaml:"check"`        // optional; nil = no active health checks (servers count as up)
-	Servers     []Server `yaml:"servers"`      // at least one
+	Servers     []Server `yaml:"servers"`      // at least one, unless servers_from
+	// ServersFrom finds more servers in EC2 or DNS (serversfrom.go).
+	ServersFrom *ServersFrom `yaml:"servers_from"`
 	// Options are HAProxy's "option" lines of the backend, by the same
 	// names: forwardfor, redispatch, httpclose, plus forwarded-proto-host
 	// (X-Forwarded-Proto and X-Forwarded-Host, replacing the client's).

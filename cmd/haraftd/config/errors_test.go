@@ -120,7 +120,7 @@ func TestParseErrors(t *testing.T) {
 		// Unknown and duplicate fields.
 		{"unknown field", func(t *testing.T) string {
 			return edit(t, "    cookie: {name: JSESSIONID, mode: learn}", "    balanse: leastconn")
-		}, []string{`t.yaml:19: backends[0].balanse: unknown field (known: name, mode, balance, cookie, learn_commit, stick, check, servers, options)`}},
+		}, []string{`t.yaml:19: backends[0].balanse: unknown field (known: name, mode, balance, cookie, learn_commit, stick, check, servers, servers_from, options)`}},
 		{"unknown section", func(t *testing.T) string { return edit(t, "http:", "htp:") },
 			[]string{
 				`t.yaml:1: http.addr: required`, // absent: line of the enclosing (root) mapping
@@ -357,7 +357,7 @@ func TestParseMergeAndAliases(t *testing.T) {
 		want       []string
 	}{
 		{"unknown field in merged mapping", base + "  - <<: {name: api, servers: [{name: X, addr: 'h:1'}], sticky: 1}\n",
-			[]string{`t.yaml:25: backends[1].sticky: unknown field (known: name, mode, balance, cookie, learn_commit, stick, check, servers, options)`}},
+			[]string{`t.yaml:25: backends[1].sticky: unknown field (known: name, mode, balance, cookie, learn_commit, stick, check, servers, servers_from, options)`}},
 		{"merge of a scalar", base + "  - <<: 5\n    name: api\n    servers: [{name: X, addr: 'h:1'}]\n",
 			[]string{`t.yaml:25: backends[1]: merge (<<) needs a mapping or a sequence of mappings, got "5"`}},
 		{"explicit key wins over merged", base + "  - <<: {name: app, balance: source}\n    name: api\n    servers: [{name: X, addr: 'h:1'}]\n    balance: rr\n",

@@ -261,7 +261,12 @@ func (v *validator) backends(bs []Backend) {
 		if b.Check != nil {
 			v.check(path+".check", b.Check)
 		}
-		v.servers(path+".servers", b.Servers)
+		if b.ServersFrom != nil {
+			v.serversFrom(path+".servers_from", b.ServersFrom)
+		}
+		if b.ServersFrom == nil || len(b.Servers) > 0 {
+			v.servers(path+".servers", b.Servers)
+		}
 		if b.Cookie != nil && b.Cookie.DynamicKey != "" {
 			for i, s := range b.Servers {
 				if s.Cookie != "" && s.Cookie != s.Name { // the name is the default

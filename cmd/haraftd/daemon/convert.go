@@ -38,7 +38,7 @@ func backendOptions(cfg *config.Config, b config.Backend) proxy.BackendOptions {
 	o := proxy.BackendOptions{Name: b.Name, Balance: b.Balance, LearnSync: b.LearnCommit == config.LearnCommitSync,
 		Timeouts: timeouts(cfg), Check: healthCheck(b.Check),
 		ForwardFor: b.Option(config.OptionForwardFor), ForwardProtoHost: b.Option(config.OptionForwardedProtoHost),
-		HTTPClose: b.Option(config.OptionHTTPClose)}
+		HTTPClose: b.Option(config.OptionHTTPClose), Discovered: b.ServersFrom != nil}
 	if c := b.Cookie; c != nil {
 		o.Cookie = &proxy.CookieOptions{Name: c.Name, Mode: c.Mode, Indirect: c.Indirect, NoCache: c.NoCache,
 			HTTPOnly: c.HTTPOnly, Secure: c.Secure, DynamicKey: c.DynamicKey,

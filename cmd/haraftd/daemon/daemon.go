@@ -72,6 +72,7 @@ type Daemon struct {
 	admin     *adminParts       // admin.go
 	eip       *eipParts         // eip.go
 	leader    *leader.Runner    // the leader-only loops (leaderloops.go)
+	discovery *discoveryParts   // discover.go
 	accessLog *accesslog.Writer // nil when off (accesslog.go)
 	rates     trafficRates      // the status page's rates (statustraffic.go)
 

@@ -37,6 +37,7 @@ func (d *Daemon) restartChecks() {
 	// Servers added or removed at run time are checked or no longer, on
 	// every node, as soon as the table that has them is applied here.
 	h.FollowServers(d.fsm.Servers, 0)
+	d.buildDiscovery(ctx, d.live().cfg)
 	d.mu.Lock()
 	d.health = h
 	d.checks = cancel

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"github.com/haraft/haraft/cluster/leader"
+	"github.com/haraft/haraft/eipmover/discover"
 	"github.com/haraft/haraft/proxy"
 )
 
@@ -13,6 +14,7 @@ func (d *Daemon) leaderLoops() []leader.Loop {
 	loops := []leader.Loop{
 		proxy.NewHealthAgreement(proxy.AgreementOptions{Backends: d.backends, State: d.fsm, Cluster: d.node, Logger: d.log}),
 		proxy.NewSessionExpiry(d.node, d.backends, d.log),
+		discover.NewGroup(d.discoveryLoops), // servers_from (eipmover/discover)
 	}
 	if d.eip.ctrl != nil {
 		loops = append(loops, d.eip.ctrl) // EIP placement (eipmover/controller.go)

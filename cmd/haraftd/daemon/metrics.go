@@ -79,6 +79,11 @@ var metricDefs = []metricDef{
 	{"haraft_config_last_reload_timestamp_seconds", "When the last config reload ran (0: none since the start).", nil},
 	{"haraft_config_last_reload_success", "1 when the last config reload was applied (or none ran), 0 when it was refused.", nil},
 	{"haraft_config_info", "1, labelled with the hash of the config the node runs.", []string{"hash"}},
+	{"haraft_discovery_targets", "Targets in the last answer of a backend's server discovery (polled on the leader).", []string{"backend", "source"}},
+	{"haraft_discovery_last_success_timestamp_seconds", "When a backend's server discovery last had a usable answer (0: never on this node).", []string{"backend", "source"}},
+	{"haraft_discovery_polls_total", "Polls of a backend's server discovery source.", []string{"backend", "source"}},
+	{"haraft_discovery_errors_total", "Failed discovery polls by kind: throttled, auth, timeout, empty (no target: nothing changed), other.", []string{"backend", "source", "kind"}},
+	{"haraft_discovery_changes_total", "Servers discovery committed, by change: added, deregistered, restored, removed.", []string{"backend", "source", "change"}},
 	{"haraft_events_total", "Cluster events this node observed since it started.", []string{"type"}},
 }
 
@@ -252,6 +257,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+	d.collectDiscovery(gauge, counter)
 	if srv := d.Admin(); srv != nil {
 		h := srv.Events()
 		counter("haraft_eip_moves_total", h.Count(adminpb.EventType_EVENT_EIP_MOVED))

@@ -57,6 +57,8 @@ type Status struct {
 	ClusterInsecure bool `json:"cluster_insecure"`
 	// Config: the running config's hash and the last live reload.
 	Config ReloadStatus `json:"config"`
+	// Discovery: each servers_from source's last poll (polled on the leader).
+	Discovery []DiscoveryStatus `json:"discovery,omitempty"`
 }
 
 // Status returns the node's summary.
@@ -73,6 +75,6 @@ func (d *Daemon) Status() Status {
 		Node: d.cfg.Node.ID, AZ: d.cfg.Node.AZ, State: r.State().String(), Leader: leader, Term: r.CurrentTerm(),
 		CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), Ready: ready,
 		Sessions: d.fsm.SessionCount(), Learner: d.learner.Stats(), ClusterInsecure: d.node.Insecure(),
-		Config: d.ReloadStatus(),
+		Config: d.ReloadStatus(), Discovery: d.Discovery(),
 	}
 }

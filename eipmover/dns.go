@@ -158,6 +158,10 @@ func NewDNSController(cfg DNSConfig) (*DNSController, error) {
 // Counters returns the live counters.
 func (c *DNSController) Counters() *DNSCounters { return &c.counters }
 
+// ID is the id of the record's decision in the replicated state
+// (fsm State.DNSRecords).
+func (c *DNSController) ID() string { return c.id }
+
 // Status returns the reconciler's view of the record.
 func (c *DNSController) Status() DNSStatus {
 	c.mu.Lock()

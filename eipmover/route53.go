@@ -31,6 +31,9 @@ var ErrRecordConflict = errors.New("eipmover: route 53 record changed since it w
 // inside it. A configuration error: nothing is written until it is fixed.
 var ErrBadZone = errors.New("eipmover: route 53 hosted zone does not hold the record")
 
+// ErrNoSuchZone (an ErrBadZone): the hosted zone does not exist.
+var ErrNoSuchZone = fmt.Errorf("%w: no such hosted zone", ErrBadZone)
+
 // Route53Config configures the Route 53 record writer.
 type Route53Config struct {
 	// HostedZoneID is the zone ("Z..." or "/hostedzone/Z...").
@@ -173,7 +176,7 @@ func (r *Route53) CheckZone(ctx context.Context) error {
 	if err != nil {
 		var nsz *types.NoSuchHostedZone
 		if errors.As(err, &nsz) {
-			return fmt.Errorf("route53: hosted zone %s does not exist: %w: %w", r.zone, ErrBadZone, err)
+			return fmt.Errorf("route53: hosted zone %s does not exist: %w: %w", r.zone, ErrNoSuchZone, err)
 		}
 		return fmt.Errorf("route53: hosted zone %s: %w", r.zone, err)
 	}

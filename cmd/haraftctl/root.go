@@ -37,7 +37,7 @@ not allowed (token or TLS), 4 not found, 5 cluster unavailable (retry),
 		a.statusCommand(), a.membersCommand(), a.leaderCommand(), a.snapshotCommand(),
 		a.backendsCommand(), a.stateCommand("ready"), a.stateCommand("drain"), a.stateCommand("maint"),
 		a.weightCommand(), a.serverCommand(),
-		a.sessionsCommand(), a.eipsCommand(), a.eipCommand(), a.watchCommand(), a.reloadCommand(), a.logCommand(),
+		a.sessionsCommand(), a.eipsCommand(), a.eipCommand(), a.dnsCommand(), a.watchCommand(), a.reloadCommand(), a.logCommand(),
 	)
 	// Arguments errors of every command are usage errors (exit 2).
 	var mark func(c *cobra.Command)

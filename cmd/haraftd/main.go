@@ -116,6 +116,9 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer, de
 		for _, w := range append(cfg.SecurityWarnings(), cfg.Warnings()...) {
 			fmt.Fprintf(stderr, "warning: %v\n", w)
 		}
+		if !checkRoute53(ctx, cfg, stderr) {
+			return 1
+		}
 		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)
 		return 0
 	}

@@ -3091,6 +3091,246 @@ func (x *ReopenLogsResponse) GetReopens() uint64 {
 	return 0
 }
 
+type DNSRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DNSRequest) Reset() {
+	*x = DNSRequest{}
+	mi := &file_admin_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DNSRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DNSRequest) ProtoMessage() {}
+
+func (x *DNSRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DNSRequest.ProtoReflect.Descriptor instead.
+func (*DNSRequest) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{46}
+}
+
+type DNSResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	AnsweredBy       string                 `protobuf:"bytes,1,opt,name=answered_by,json=answeredBy,proto3" json:"answered_by,omitempty"`
+	Configured       bool                   `protobuf:"varint,2,opt,name=configured,proto3" json:"configured,omitempty"` // false: the node has no route53 section
+	Name             string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`              // the record, fully qualified
+	HostedZoneId     string                 `protobuf:"bytes,4,opt,name=hosted_zone_id,json=hostedZoneId,proto3" json:"hosted_zone_id,omitempty"`
+	Desired          []string               `protobuf:"bytes,5,rep,name=desired,proto3" json:"desired,omitempty"` // the committed values
+	DesiredTtl       int64                  `protobuf:"varint,6,opt,name=desired_ttl,json=desiredTtl,proto3" json:"desired_ttl,omitempty"`
+	Term             uint64                 `protobuf:"varint,7,opt,name=term,proto3" json:"term,omitempty"`    // term of the decision
+	Reason           string                 `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"` // why it was last decided
+	Actual           []string               `protobuf:"bytes,9,rep,name=actual,proto3" json:"actual,omitempty"` // as the leader last read Route 53
+	ActualTtl        int64                  `protobuf:"varint,10,opt,name=actual_ttl,json=actualTtl,proto3" json:"actual_ttl,omitempty"`
+	ActualRead       bool                   `protobuf:"varint,11,opt,name=actual_read,json=actualRead,proto3" json:"actual_read,omitempty"` // false: not read yet by this leader
+	InSync           bool                   `protobuf:"varint,12,opt,name=in_sync,json=inSync,proto3" json:"in_sync,omitempty"`
+	Waiting          string                 `protobuf:"bytes,13,opt,name=waiting,proto3" json:"waiting,omitempty"` // why the record keeps values with no ready holder
+	LastChangeId     string                 `protobuf:"bytes,14,opt,name=last_change_id,json=lastChangeId,proto3" json:"last_change_id,omitempty"`
+	LastChangeStatus string                 `protobuf:"bytes,15,opt,name=last_change_status,json=lastChangeStatus,proto3" json:"last_change_status,omitempty"` // PENDING, INSYNC
+	LastError        string                 `protobuf:"bytes,16,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	ErrorKind        string                 `protobuf:"bytes,17,opt,name=error_kind,json=errorKind,proto3" json:"error_kind,omitempty"` // throttled, auth, zone, unavailable, other
+	ZoneError        string                 `protobuf:"bytes,18,opt,name=zone_error,json=zoneError,proto3" json:"zone_error,omitempty"` // the zone does not exist or does not hold the name
+	Changes          uint64                 `protobuf:"varint,19,opt,name=changes,proto3" json:"changes,omitempty"`
+	Conflicts        uint64                 `protobuf:"varint,20,opt,name=conflicts,proto3" json:"conflicts,omitempty"`
+	Errors           uint64                 `protobuf:"varint,21,opt,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DNSResponse) Reset() {
+	*x = DNSResponse{}
+	mi := &file_admin_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DNSResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DNSResponse) ProtoMessage() {}
+
+func (x *DNSResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_admin_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DNSResponse.ProtoReflect.Descriptor instead.
+func (*DNSResponse) Descriptor() ([]byte, []int) {
+	return file_admin_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *DNSResponse) GetAnsweredBy() string {
+	if x != nil {
+		return x.AnsweredBy
+	}
+	return ""
+}
+
+func (x *DNSResponse) GetConfigured() bool {
+	if x != nil {
+		return x.Configured
+	}
+	return false
+}
+
+func (x *DNSResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DNSResponse) GetHostedZoneId() string {
+	if x != nil {
+		return x.HostedZoneId
+	}
+	return ""
+}
+
+func (x *DNSResponse) GetDesired() []string {
+	if x != nil {
+		return x.Desired
+	}
+	return nil
+}
+
+func (x *DNSResponse) GetDesiredTtl() int64 {
+	if x != nil {
+		return x.DesiredTtl
+	}
+	return 0
+}
+
+func (x *DNSResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *DNSResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *DNSResponse) GetActual() []string {
+	if x != nil {
+		return x.Actual
+	}
+	return nil
+}
+
+func (x *DNSResponse) GetActualTtl() int64 {
+	if x != nil {
+		return x.ActualTtl
+	}
+	return 0
+}
+
+func (x *DNSResponse) GetActualRead() bool {
+	if x != nil {
+		return x.ActualRead
+	}
+	return false
+}
+
+func (x *DNSResponse) GetInSync() bool {
+	if x != nil {
+		return x.InSync
+	}
+	return false
+}
+
+func (x *DNSResponse) GetWaiting() string {
+	if x != nil {
+		return x.Waiting
+	}
+	return ""
+}
+
+func (x *DNSResponse) GetLastChangeId() string {
+	if x != nil {
+		return x.LastChangeId
+	}
+	return ""
+}
+
+func (x *DNSResponse) GetLastChangeStatus() string {
+	if x != nil {
+		return x.LastChangeStatus
+	}
+	return ""
+}
+
+func (x *DNSResponse) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DNSResponse) GetErrorKind() string {
+	if x != nil {
+		return x.ErrorKind
+	}
+	return ""
+}
+
+func (x *DNSResponse) GetZoneError() string {
+	if x != nil {
+		return x.ZoneError
+	}
+	return ""
+}
+
+func (x *DNSResponse) GetChanges() uint64 {
+	if x != nil {
+		return x.Changes
+	}
+	return 0
+}
+
+func (x *DNSResponse) GetConflicts() uint64 {
+	if x != nil {
+		return x.Conflicts
+	}
+	return 0
+}
+
+func (x *DNSResponse) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
 var File_admin_proto protoreflect.FileDescriptor
 
 const file_admin_proto_rawDesc = "" +
@@ -3307,7 +3547,41 @@ const file_admin_proto_rawDesc = "" +
 	"\x12ReopenLogsResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x18\n" +
-	"\areopens\x18\x03 \x01(\x04R\areopens*<\n" +
+	"\areopens\x18\x03 \x01(\x04R\areopens\"\f\n" +
+	"\n" +
+	"DNSRequest\"\xfb\x04\n" +
+	"\vDNSResponse\x12\x1f\n" +
+	"\vanswered_by\x18\x01 \x01(\tR\n" +
+	"answeredBy\x12\x1e\n" +
+	"\n" +
+	"configured\x18\x02 \x01(\bR\n" +
+	"configured\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12$\n" +
+	"\x0ehosted_zone_id\x18\x04 \x01(\tR\fhostedZoneId\x12\x18\n" +
+	"\adesired\x18\x05 \x03(\tR\adesired\x12\x1f\n" +
+	"\vdesired_ttl\x18\x06 \x01(\x03R\n" +
+	"desiredTtl\x12\x12\n" +
+	"\x04term\x18\a \x01(\x04R\x04term\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12\x16\n" +
+	"\x06actual\x18\t \x03(\tR\x06actual\x12\x1d\n" +
+	"\n" +
+	"actual_ttl\x18\n" +
+	" \x01(\x03R\tactualTtl\x12\x1f\n" +
+	"\vactual_read\x18\v \x01(\bR\n" +
+	"actualRead\x12\x17\n" +
+	"\ain_sync\x18\f \x01(\bR\x06inSync\x12\x18\n" +
+	"\awaiting\x18\r \x01(\tR\awaiting\x12$\n" +
+	"\x0elast_change_id\x18\x0e \x01(\tR\flastChangeId\x12,\n" +
+	"\x12last_change_status\x18\x0f \x01(\tR\x10lastChangeStatus\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x10 \x01(\tR\tlastError\x12\x1d\n" +
+	"\n" +
+	"error_kind\x18\x11 \x01(\tR\terrorKind\x12\x1d\n" +
+	"\n" +
+	"zone_error\x18\x12 \x01(\tR\tzoneError\x12\x18\n" +
+	"\achanges\x18\x13 \x01(\x04R\achanges\x12\x1c\n" +
+	"\tconflicts\x18\x14 \x01(\x04R\tconflicts\x12\x16\n" +
+	"\x06errors\x18\x15 \x01(\x04R\x06errors*<\n" +
 	"\x06Health\x12\x12\n" +
 	"\x0eHEALTH_UNKNOWN\x10\x00\x12\r\n" +
 	"\tHEALTH_UP\x10\x01\x12\x0f\n" +
@@ -3325,7 +3599,7 @@ const file_admin_proto_rawDesc = "" +
 	"\x0fEVENT_EIP_MOVED\x10\x04\x12\x15\n" +
 	"\x11EVENT_NODE_JOINED\x10\x05\x12\x13\n" +
 	"\x0fEVENT_NODE_LEFT\x10\x06\x12\x19\n" +
-	"\x15EVENT_NODE_REGISTERED\x10\a2\xe5\x0e\n" +
+	"\x15EVENT_NODE_REGISTERED\x10\a2\xa7\x0f\n" +
 	"\x05Admin\x12I\n" +
 	"\x06Status\x12\x1e.haraft.admin.v1.StatusRequest\x1a\x1f.haraft.admin.v1.StatusResponse\x12L\n" +
 	"\aMembers\x12\x1f.haraft.admin.v1.MembersRequest\x1a .haraft.admin.v1.MembersResponse\x12C\n" +
@@ -3347,7 +3621,8 @@ const file_admin_proto_rawDesc = "" +
 	"\rRebindSession\x12%.haraft.admin.v1.RebindSessionRequest\x1a\x18.haraft.admin.v1.Session\x12O\n" +
 	"\bListEIPs\x12 .haraft.admin.v1.ListEIPsRequest\x1a!.haraft.admin.v1.ListEIPsResponse\x12@\n" +
 	"\aMoveEIP\x12\x1f.haraft.admin.v1.MoveEIPRequest\x1a\x14.haraft.admin.v1.EIP\x12>\n" +
-	"\x06PinEIP\x12\x1e.haraft.admin.v1.PinEIPRequest\x1a\x14.haraft.admin.v1.EIP\x12I\n" +
+	"\x06PinEIP\x12\x1e.haraft.admin.v1.PinEIPRequest\x1a\x14.haraft.admin.v1.EIP\x12@\n" +
+	"\x03DNS\x12\x1b.haraft.admin.v1.DNSRequest\x1a\x1c.haraft.admin.v1.DNSResponse\x12I\n" +
 	"\x06Reload\x12\x1e.haraft.admin.v1.ReloadRequest\x1a\x1f.haraft.admin.v1.ReloadResponse\x12U\n" +
 	"\n" +
 	"ReopenLogs\x12\".haraft.admin.v1.ReopenLogsRequest\x1a#.haraft.admin.v1.ReopenLogsResponse\x12@\n" +
@@ -3366,7 +3641,7 @@ func file_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
+var file_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_admin_proto_goTypes = []any{
 	(Health)(0),                        // 0: haraft.admin.v1.Health
 	(AdminState)(0),                    // 1: haraft.admin.v1.AdminState
@@ -3417,6 +3692,8 @@ var file_admin_proto_goTypes = []any{
 	(*ReloadResponse)(nil),             // 46: haraft.admin.v1.ReloadResponse
 	(*ReopenLogsRequest)(nil),          // 47: haraft.admin.v1.ReopenLogsRequest
 	(*ReopenLogsResponse)(nil),         // 48: haraft.admin.v1.ReopenLogsResponse
+	(*DNSRequest)(nil),                 // 49: haraft.admin.v1.DNSRequest
+	(*DNSResponse)(nil),                // 50: haraft.admin.v1.DNSResponse
 }
 var file_admin_proto_depIdxs = []int32{
 	5,  // 0: haraft.admin.v1.StatusResponse.frontends:type_name -> haraft.admin.v1.Frontend
@@ -3454,34 +3731,36 @@ var file_admin_proto_depIdxs = []int32{
 	38, // 32: haraft.admin.v1.Admin.ListEIPs:input_type -> haraft.admin.v1.ListEIPsRequest
 	41, // 33: haraft.admin.v1.Admin.MoveEIP:input_type -> haraft.admin.v1.MoveEIPRequest
 	42, // 34: haraft.admin.v1.Admin.PinEIP:input_type -> haraft.admin.v1.PinEIPRequest
-	45, // 35: haraft.admin.v1.Admin.Reload:input_type -> haraft.admin.v1.ReloadRequest
-	47, // 36: haraft.admin.v1.Admin.ReopenLogs:input_type -> haraft.admin.v1.ReopenLogsRequest
-	43, // 37: haraft.admin.v1.Admin.Watch:input_type -> haraft.admin.v1.WatchRequest
-	4,  // 38: haraft.admin.v1.Admin.Status:output_type -> haraft.admin.v1.StatusResponse
-	9,  // 39: haraft.admin.v1.Admin.Members:output_type -> haraft.admin.v1.MembersResponse
-	11, // 40: haraft.admin.v1.Admin.Join:output_type -> haraft.admin.v1.JoinResponse
-	13, // 41: haraft.admin.v1.Admin.Remove:output_type -> haraft.admin.v1.RemoveResponse
-	15, // 42: haraft.admin.v1.Admin.TransferLeadership:output_type -> haraft.admin.v1.TransferLeadershipResponse
-	17, // 43: haraft.admin.v1.Admin.SnapshotSave:output_type -> haraft.admin.v1.SnapshotChunk
-	18, // 44: haraft.admin.v1.Admin.SnapshotRestore:output_type -> haraft.admin.v1.SnapshotRestoreResponse
-	20, // 45: haraft.admin.v1.Admin.ListBackends:output_type -> haraft.admin.v1.ListBackendsResponse
-	22, // 46: haraft.admin.v1.Admin.SetServerAdmin:output_type -> haraft.admin.v1.Server
-	22, // 47: haraft.admin.v1.Admin.SetServerWeight:output_type -> haraft.admin.v1.Server
-	22, // 48: haraft.admin.v1.Admin.AddServer:output_type -> haraft.admin.v1.Server
-	22, // 49: haraft.admin.v1.Admin.RemoveServer:output_type -> haraft.admin.v1.Server
-	31, // 50: haraft.admin.v1.Admin.CountSessions:output_type -> haraft.admin.v1.CountSessionsResponse
-	28, // 51: haraft.admin.v1.Admin.GetSession:output_type -> haraft.admin.v1.Session
-	34, // 52: haraft.admin.v1.Admin.ListSessions:output_type -> haraft.admin.v1.ListSessionsResponse
-	36, // 53: haraft.admin.v1.Admin.DeleteSession:output_type -> haraft.admin.v1.DeleteSessionResponse
-	28, // 54: haraft.admin.v1.Admin.RebindSession:output_type -> haraft.admin.v1.Session
-	39, // 55: haraft.admin.v1.Admin.ListEIPs:output_type -> haraft.admin.v1.ListEIPsResponse
-	40, // 56: haraft.admin.v1.Admin.MoveEIP:output_type -> haraft.admin.v1.EIP
-	40, // 57: haraft.admin.v1.Admin.PinEIP:output_type -> haraft.admin.v1.EIP
-	46, // 58: haraft.admin.v1.Admin.Reload:output_type -> haraft.admin.v1.ReloadResponse
-	48, // 59: haraft.admin.v1.Admin.ReopenLogs:output_type -> haraft.admin.v1.ReopenLogsResponse
-	44, // 60: haraft.admin.v1.Admin.Watch:output_type -> haraft.admin.v1.Event
-	38, // [38:61] is the sub-list for method output_type
-	15, // [15:38] is the sub-list for method input_type
+	49, // 35: haraft.admin.v1.Admin.DNS:input_type -> haraft.admin.v1.DNSRequest
+	45, // 36: haraft.admin.v1.Admin.Reload:input_type -> haraft.admin.v1.ReloadRequest
+	47, // 37: haraft.admin.v1.Admin.ReopenLogs:input_type -> haraft.admin.v1.ReopenLogsRequest
+	43, // 38: haraft.admin.v1.Admin.Watch:input_type -> haraft.admin.v1.WatchRequest
+	4,  // 39: haraft.admin.v1.Admin.Status:output_type -> haraft.admin.v1.StatusResponse
+	9,  // 40: haraft.admin.v1.Admin.Members:output_type -> haraft.admin.v1.MembersResponse
+	11, // 41: haraft.admin.v1.Admin.Join:output_type -> haraft.admin.v1.JoinResponse
+	13, // 42: haraft.admin.v1.Admin.Remove:output_type -> haraft.admin.v1.RemoveResponse
+	15, // 43: haraft.admin.v1.Admin.TransferLeadership:output_type -> haraft.admin.v1.TransferLeadershipResponse
+	17, // 44: haraft.admin.v1.Admin.SnapshotSave:output_type -> haraft.admin.v1.SnapshotChunk
+	18, // 45: haraft.admin.v1.Admin.SnapshotRestore:output_type -> haraft.admin.v1.SnapshotRestoreResponse
+	20, // 46: haraft.admin.v1.Admin.ListBackends:output_type -> haraft.admin.v1.ListBackendsResponse
+	22, // 47: haraft.admin.v1.Admin.SetServerAdmin:output_type -> haraft.admin.v1.Server
+	22, // 48: haraft.admin.v1.Admin.SetServerWeight:output_type -> haraft.admin.v1.Server
+	22, // 49: haraft.admin.v1.Admin.AddServer:output_type -> haraft.admin.v1.Server
+	22, // 50: haraft.admin.v1.Admin.RemoveServer:output_type -> haraft.admin.v1.Server
+	31, // 51: haraft.admin.v1.Admin.CountSessions:output_type -> haraft.admin.v1.CountSessionsResponse
+	28, // 52: haraft.admin.v1.Admin.GetSession:output_type -> haraft.admin.v1.Session
+	34, // 53: haraft.admin.v1.Admin.ListSessions:output_type -> haraft.admin.v1.ListSessionsResponse
+	36, // 54: haraft.admin.v1.Admin.DeleteSession:output_type -> haraft.admin.v1.DeleteSessionResponse
+	28, // 55: haraft.admin.v1.Admin.RebindSession:output_type -> haraft.admin.v1.Session
+	39, // 56: haraft.admin.v1.Admin.ListEIPs:output_type -> haraft.admin.v1.ListEIPsResponse
+	40, // 57: haraft.admin.v1.Admin.MoveEIP:output_type -> haraft.admin.v1.EIP
+	40, // 58: haraft.admin.v1.Admin.PinEIP:output_type -> haraft.admin.v1.EIP
+	50, // 59: haraft.admin.v1.Admin.DNS:output_type -> haraft.admin.v1.DNSResponse
+	46, // 60: haraft.admin.v1.Admin.Reload:output_type -> haraft.admin.v1.ReloadResponse
+	48, // 61: haraft.admin.v1.Admin.ReopenLogs:output_type -> haraft.admin.v1.ReopenLogsResponse
+	44, // 62: haraft.admin.v1.Admin.Watch:output_type -> haraft.admin.v1.Event
+	39, // [39:63] is the sub-list for method output_type
+	15, // [15:39] is the sub-list for method input_type
 	15, // [15:15] is the sub-list for extension type_name
 	15, // [15:15] is the sub-list for extension extendee
 	0,  // [0:15] is the sub-list for field type_name
@@ -3498,7 +3777,7 @@ func file_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_admin_proto_rawDesc), len(file_admin_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   46,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

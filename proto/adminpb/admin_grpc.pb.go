@@ -54,6 +54,7 @@ const (
 	Admin_ListEIPs_FullMethodName           = "/haraft.admin.v1.Admin/ListEIPs"
 	Admin_MoveEIP_FullMethodName            = "/haraft.admin.v1.Admin/MoveEIP"
 	Admin_PinEIP_FullMethodName             = "/haraft.admin.v1.Admin/PinEIP"
+	Admin_DNS_FullMethodName                = "/haraft.admin.v1.Admin/DNS"
 	Admin_Reload_FullMethodName             = "/haraft.admin.v1.Admin/Reload"
 	Admin_ReopenLogs_FullMethodName         = "/haraft.admin.v1.Admin/ReopenLogs"
 	Admin_Watch_FullMethodName              = "/haraft.admin.v1.Admin/Watch"
@@ -106,6 +107,10 @@ type AdminClient interface {
 	MoveEIP(ctx context.Context, in *MoveEIPRequest, opts ...grpc.CallOption) (*EIP, error)
 	// PinEIP pins an EIP to its holder (placement then leaves it alone) or unpins it.
 	PinEIP(ctx context.Context, in *PinEIPRequest, opts ...grpc.CallOption) (*EIP, error)
+	// DNS shows the Route 53 record the leader keeps equal to the EIPs with a
+	// ready holder: the committed values (desired), Route 53's (actual), the
+	// last change and the errors (read; answered by the leader).
+	DNS(ctx context.Context, in *DNSRequest, opts ...grpc.CallOption) (*DNSResponse, error)
 	// Reload re-reads this node's config file and applies what changed
 	// (frontends, backends, servers, timeouts) without dropping connections,
 	// as SIGHUP does; a file that fails validation or changes what needs a
@@ -339,6 +344,16 @@ func (c *adminClient) PinEIP(ctx context.Context, in *PinEIPRequest, opts ...grp
 	return out, nil
 }
 
+func (c *adminClient) DNS(ctx context.Context, in *DNSRequest, opts ...grpc.CallOption) (*DNSResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DNSResponse)
+	err := c.cc.Invoke(ctx, Admin_DNS_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminClient) Reload(ctx context.Context, in *ReloadRequest, opts ...grpc.CallOption) (*ReloadResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ReloadResponse)
@@ -425,6 +440,10 @@ type AdminServer interface {
 	MoveEIP(context.Context, *MoveEIPRequest) (*EIP, error)
 	// PinEIP pins an EIP to its holder (placement then leaves it alone) or unpins it.
 	PinEIP(context.Context, *PinEIPRequest) (*EIP, error)
+	// DNS shows the Route 53 record the leader keeps equal to the EIPs with a
+	// ready holder: the committed values (desired), Route 53's (actual), the
+	// last change and the errors (read; answered by the leader).
+	DNS(context.Context, *DNSRequest) (*DNSResponse, error)
 	// Reload re-reads this node's config file and applies what changed
 	// (frontends, backends, servers, timeouts) without dropping connections,
 	// as SIGHUP does; a file that fails validation or changes what needs a
@@ -505,6 +524,9 @@ func (UnimplementedAdminServer) MoveEIP(context.Context, *MoveEIPRequest) (*EIP,
 }
 func (UnimplementedAdminServer) PinEIP(context.Context, *PinEIPRequest) (*EIP, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method PinEIP not implemented")
+}
+func (UnimplementedAdminServer) DNS(context.Context, *DNSRequest) (*DNSResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DNS not implemented")
 }
 func (UnimplementedAdminServer) Reload(context.Context, *ReloadRequest) (*ReloadResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Reload not implemented")
@@ -878,6 +900,24 @@ func _Admin_PinEIP_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_DNS_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DNSRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).DNS(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_DNS_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).DNS(ctx, req.(*DNSRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Admin_Reload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReloadRequest)
 	if err := dec(in); err != nil {
@@ -1003,6 +1043,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PinEIP",
 			Handler:    _Admin_PinEIP_Handler,
+		},
+		{
+			MethodName: "DNS",
+			Handler:    _Admin_DNS_Handler,
 		},
 		{
 			MethodName: "Reload",

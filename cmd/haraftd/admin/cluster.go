@@ -159,6 +159,15 @@ func (s *Server) Remove(ctx context.Context, req *adminpb.RemoveRequest) (*admin
 	if !found {
 		return nil, notFound("member %q is not in the configuration (members: %s)", req.Id, knownList(ids))
 	}
+	if s.opts.BeforeRemove != nil {
+		wctx, cancel := withWriteTimeout(ctx)
+		release, err := s.opts.BeforeRemove(wctx, req.Id)
+		cancel()
+		if err != nil {
+			return nil, status.Errorf(codes.Unavailable, "member %s not removed: %v", req.Id, err)
+		}
+		defer release()
+	}
 	fut := r.RemoveServer(raft.ServerID(req.Id), 0, raftTimeout(ctx))
 	if err := fut.Error(); err != nil {
 		return nil, clusterStatus(fmt.Errorf("remove %s: %w", req.Id, err))

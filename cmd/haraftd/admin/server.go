@@ -109,6 +109,15 @@ type Options struct {
 	// optional.
 	Liveness func() []cluster.PeerLiveness
 
+	// DNS returns the Route 53 record's state (dns.go); nil without a
+	// route53 section.
+	DNS func() *adminpb.DNSResponse
+	// BeforeRemove, when set, runs on the leader before a member is
+	// removed: it takes the member's addresses out of the DNS record
+	// (the record changes before the cluster stops holding them). An
+	// error refuses the removal; release runs once it is done.
+	BeforeRemove func(ctx context.Context, id string) (release func(), err error)
+
 	Logger *slog.Logger
 }
 

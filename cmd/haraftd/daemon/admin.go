@@ -67,6 +67,9 @@ func (d *Daemon) adminOptions() (admin.Options, error) {
 	if d.liveness != nil {
 		o.Liveness = d.liveness.Peers
 	}
+	if d.dns != nil {
+		o.DNS, o.BeforeRemove = d.dnsResponse, d.dnsBeforeRemove
+	}
 	o.Counters = func(backend, server string) (admin.ServerCounters, bool) {
 		b := d.live().backends[backend]
 		if b == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/haraft/haraft/cluster"
 	"github.com/haraft/haraft/cluster/leader"
 	"github.com/haraft/haraft/cmd/haraftd/config"
+	"github.com/haraft/haraft/eipmover"
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
 	"github.com/haraft/haraft/proxy"
@@ -75,6 +76,8 @@ type Daemon struct {
 	discovery *discoveryParts   // discover.go
 	accessLog *accesslog.Writer // nil when off (accesslog.go)
 	rates     trafficRates      // the status page's rates (statustraffic.go)
+
+	dns *eipmover.DNSController // the Route 53 record's reconciler (dns.go); nil without route53
 
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -179,6 +182,9 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 	}()
 
 	if err := d.startEIP(); err != nil {
+		return nil, err
+	}
+	if err := d.startDNS(); err != nil {
 		return nil, err
 	}
 	d.startLeaderLoops()

@@ -19,6 +19,9 @@ func (d *Daemon) leaderLoops() []leader.Loop {
 	if d.eip.ctrl != nil {
 		loops = append(loops, d.eip.ctrl) // EIP placement (eipmover/controller.go)
 	}
+	if d.dns != nil {
+		loops = append(loops, d.dns) // the Route 53 record (eipmover/dns.go)
+	}
 	return loops
 }
 

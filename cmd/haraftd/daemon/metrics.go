@@ -75,6 +75,10 @@ var metricDefs = []metricDef{
 	{"haraft_eip_moves_total", "EIP placement changes this node observed since it started.", nil},
 	{"haraft_eip_controller_total", "What this node's EIP controller did while it led, by outcome: decision (placement committed), move (cloud association changed), drift_repair (an address moved outside haraft put back), error (a failed cloud call, retried), stale (a decision refused as stale).", []string{"outcome"}},
 	{"haraft_eip_agent_total", "What this node's EIP agent did with its own addresses, by action: hold, release, fence (its lease ran out), extend (its lease ran out during an election and it kept its addresses), error (a failed local move, retried), report.", []string{"action"}},
+	{"haraft_dns_changes_total", "Route 53 record changes this node made while it led (ChangeResourceRecordSets accepted).", nil},
+	{"haraft_dns_conflicts_total", "Route 53 record changes refused because the record changed since it was read (a newer leader, or someone else): read again and retried.", nil},
+	{"haraft_dns_errors_total", "Failed Route 53 calls of this node's record reconciler, by kind: throttled, auth, zone (no such zone, or the name is outside it), unavailable, other.", []string{"kind"}},
+	{"haraft_dns_in_sync", "1 when Route 53's record equals the committed values as this node (the leader) last read it.", nil},
 	{"haraft_config_reloads_total", "Config reloads (SIGHUP, haraftctl reload) by result: ok, refused.", []string{"result"}},
 	{"haraft_config_last_reload_timestamp_seconds", "When the last config reload ran (0: none since the start).", nil},
 	{"haraft_config_last_reload_success", "1 when the last config reload was applied (or none ran), 0 when it was refused.", nil},
@@ -258,6 +262,19 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	d.collectDiscovery(gauge, counter)
+	if d.dns != nil {
+		k := d.dns.Counters()
+		counter("haraft_dns_changes_total", k.Changes.Load())
+		counter("haraft_dns_conflicts_total", k.Conflicts.Load())
+		for kind, v := range k.ErrorsByKind() {
+			counter("haraft_dns_errors_total", v, kind)
+		}
+		inSync := 0.0
+		if st := d.dns.Status(); st.Read && st.InSync {
+			inSync = 1
+		}
+		gauge("haraft_dns_in_sync", inSync)
+	}
 	if srv := d.Admin(); srv != nil {
 		h := srv.Events()
 		counter("haraft_eip_moves_total", h.Count(adminpb.EventType_EVENT_EIP_MOVED))

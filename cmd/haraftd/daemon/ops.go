@@ -59,6 +59,8 @@ type Status struct {
 	Config ReloadStatus `json:"config"`
 	// Discovery: each servers_from source's last poll (polled on the leader).
 	Discovery []DiscoveryStatus `json:"discovery,omitempty"`
+	// DNS: the Route 53 record (route53 section), absent without one.
+	DNS *DNSStatus `json:"dns,omitempty"`
 }
 
 // Status returns the node's summary.
@@ -75,6 +77,6 @@ func (d *Daemon) Status() Status {
 		Node: d.cfg.Node.ID, AZ: d.cfg.Node.AZ, State: r.State().String(), Leader: leader, Term: r.CurrentTerm(),
 		CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), Ready: ready,
 		Sessions: d.fsm.SessionCount(), Learner: d.learner.Stats(), ClusterInsecure: d.node.Insecure(),
-		Config: d.ReloadStatus(), Discovery: d.Discovery(),
+		Config: d.ReloadStatus(), Discovery: d.Discovery(), DNS: d.dnsStatus(),
 	}
 }

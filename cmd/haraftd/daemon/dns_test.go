@@ -105,10 +105,12 @@ func startDNSCluster(t *testing.T, azs []string, standby []bool, route53 func(r 
 			cfg.Node.Role = config.NodeStandby
 		}
 		cfg.Raft.Bind, cfg.Raft.Advertise, cfg.Raft.Peers = peers[i].Addr, peers[i].Addr, peers
+		// Calm timeouts: the machine may be loaded, and nothing here is
+		// timed.
 		for _, d := range []*config.Duration{&cfg.Raft.HeartbeatTimeout, &cfg.Raft.ElectionTimeout} {
-			d.Duration = 300 * time.Millisecond
+			d.Duration = 500 * time.Millisecond
 		}
-		cfg.Raft.LeaderLeaseTimeout.Duration = 150 * time.Millisecond
+		cfg.Raft.LeaderLeaseTimeout.Duration = 250 * time.Millisecond
 		cfg.HTTP.Addr = "127.0.0.1:0"
 		cfg.Backends = []config.Backend{{Name: "app", Balance: config.BalanceRoundRobin, LearnCommit: config.LearnCommitAsync,
 			Servers: []config.Server{{Name: "A", Addr: "127.0.0.1:9", Cookie: "A", Weight: 1}}}}
@@ -151,7 +153,7 @@ func startDNSCluster(t *testing.T, azs []string, standby []bool, route53 func(r 
 
 func (c *dnsCluster) waitFor(what string, cond func() bool) {
 	c.t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(90 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("timed out waiting for %s (EC2: %+v; record: %v)", what, c.ec2.Addresses(), c.record())
 		}

@@ -39,12 +39,33 @@ func (s *State) applyExpire(m *fsmpb.ExpireSessions) *fsmpb.ApplyResult {
 	if t == nil {
 		return &fsmpb.ApplyResult{}
 	}
+	// A new leader may not have seen every touch yet (see leaderSince).
+	since := leaderSince(m)
 	n := t.deleteWhere(func(_ string, b binding) bool {
-		idle := m.MaxIdleMs > 0 && m.NowUnixMs-b.lastSeen > m.MaxIdleMs
+		idle := m.MaxIdleMs > 0 && m.NowUnixMs-max(b.lastSeen, since) > m.MaxIdleMs
 		old := m.MaxLifeMs > 0 && m.NowUnixMs-b.created > m.MaxLifeMs
 		return idle || old
 	})
 	return &fsmpb.ApplyResult{Count: int64(n)}
+}
+
+// leaderSince is when, by the leader's clock, the leader proposing m took
+// over: no session counts idle from before it. Touches are proposed by
+// every node in batches, through the leader; those proposed while there
+// was no leader, or in flight to the one that died, are retried by their
+// node (proxy's Learner keeps failed touches) and reach the new leader
+// only after it took over, each within a touch interval (a quarter of
+// maxidle). Until maxidle after the takeover a session's real last use
+// may be such a touch the new leader has not committed yet, so it must
+// not expire it for idleness; after that, every such touch has had
+// several intervals to be committed. The bound is carried in the entry,
+// so every node removes exactly the same sessions. Entries without it
+// (written before it existed) have no such bound: 0.
+func leaderSince(m *fsmpb.ExpireSessions) int64 {
+	if m.LedForMs == nil {
+		return 0
+	}
+	return m.NowUnixMs - max(m.GetLedForMs(), 0)
 }
 
 // StampLeaderTime sets the time fields of a command to the leader's clock

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/haraft/haraft/proto/fsmpb"
 )
 
@@ -49,5 +51,39 @@ func TestExpiryUsesOnlyStampedTimes(t *testing.T) {
 	}
 	if r := f.ApplyCommand(mustEncode(t, ExpireSessionsType, &fsmpb.ExpireSessions{Backend: "app"})); r.ErrorCode != "invalid" {
 		t.Fatalf("expiry without limits: %+v", r)
+	}
+}
+
+// A leader counts no session idle from before it took over (led_for_ms):
+// the touches proposed during the election reach it only afterwards.
+// Entries without the field expire as they always did.
+func TestExpiryCountsIdleFromTheLeadersTakeover(t *testing.T) {
+	const maxIdle = 30_000
+	for _, tc := range []struct {
+		name    string
+		ledFor  *int64
+		expired int64
+	}{
+		{"no led_for_ms (older entry): idle since last seen", nil, 1},
+		{"led for less than maxidle: kept", proto.Int64(10_000), 0},
+		{"led for exactly maxidle: kept", proto.Int64(maxIdle), 0},
+		{"led for longer than maxidle: idle since last seen", proto.Int64(maxIdle + 1), 1},
+		{"negative led_for_ms: as if it had just taken over", proto.Int64(-5), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := New(nil)
+			learned := time.UnixMilli(1_000_000)
+			stamped, err := StampLeaderTime(mustEncode(t, LearnSessionsType, learn(&fsmpb.Binding{Backend: "app", Key: "s", Server: "A"})), learned)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.ApplyCommand(stamped)
+			// Last seen 100 s before the expiry, far beyond maxidle.
+			res := f.ApplyCommand(mustEncode(t, ExpireSessionsType, &fsmpb.ExpireSessions{Backend: "app", MaxIdleMs: maxIdle,
+				NowUnixMs: learned.UnixMilli() + 100_000, LedForMs: tc.ledFor}))
+			if res.Count != tc.expired {
+				t.Fatalf("expired %d, want %d", res.Count, tc.expired)
+			}
+		})
 	}
 }

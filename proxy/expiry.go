@@ -4,7 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
@@ -18,7 +21,13 @@ type SessionExpiry struct {
 	c        Cluster
 	backends func() []*Backend
 	log      *slog.Logger
+	commits  atomic.Uint64 // ExpireSessions committed
+	expired  atomic.Uint64 // sessions they removed
 }
+
+// Stats returns how many ExpireSessions this node committed as the leader
+// and how many sessions they removed.
+func (e *SessionExpiry) Stats() (commits, expired uint64) { return e.commits.Load(), e.expired.Load() }
 
 // NewSessionExpiry returns the expiry loop of the running backends
 // (backends returns them; a reload replaces them) that expire sessions.
@@ -51,6 +60,7 @@ func expires(b *Backend) bool {
 // Run expires sessions until ctx ends (the leadership it was started for
 // is over). Each backend is first expired at the first tick.
 func (e *SessionExpiry) Run(ctx context.Context) error {
+	since := time.Now()              // this leadership began about now (monotonic clock)
 	next := map[*Backend]time.Time{} // when each backend is expired next
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
@@ -73,18 +83,25 @@ func (e *SessionExpiry) Run(ctx context.Context) error {
 					continue
 				}
 				next[b] = now.Add(expiryInterval(b.Cookie))
-				e.expire(ctx, b)
+				e.expire(ctx, b, time.Since(since))
 			}
 		}
 	}
 }
 
-// expire commits one backend's expiry.
-func (e *SessionExpiry) expire(ctx context.Context, b *Backend) {
+// expire commits one backend's expiry. // ledFor is how long this node has led: Apply counts no session idle
+// from before the leadership began, since touches proposed during the
+// election reach this leader only after it (fsm.leaderSince).
+func (e *SessionExpiry) expire(ctx context.Context, b *Backend, ledFor time.Duration) {
 	o := b.Cookie
 	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	res, err := e.c.ApplyAsLeader(actx, fsm.ExpireSessionsType, &fsmpb.ExpireSessions{Backend: b.Name, MaxIdleMs: o.MaxIdle.Milliseconds(), MaxLifeMs: o.MaxLife.Milliseconds()})
+	res, err := e.c.ApplyAsLeader(actx, fsm.ExpireSessionsType, &fsmpb.ExpireSessions{Backend: b.Name, MaxIdleMs: o.MaxIdle.Milliseconds(),
+		MaxLifeMs: o.MaxLife.Milliseconds(), LedForMs: proto.Int64(ledFor.Milliseconds())})
 	cancel()
+	if err == nil {
+		e.commits.Add(1)
+		e.expired.Add(uint64(max(res.Count, 0)))
+	}
 	switch {
 	case err != nil:
 		e.log.Warn("session expiry not committed", "backend", b.Name, "err", err)

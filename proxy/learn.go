@@ -323,7 +323,7 @@ func (l *Learner) touch(backend, key string) {
 }
 
 // flushTouches proposes the sessions used since the last flush; the leader
-// stamps the time. A failed flush is dropped: the next use touches again.
+// stamps the time. A failed flush is kept for the next one (proposeTouch).
 func (l *Learner) flushTouches() {
 	l.touchMu.Lock()
 	touched := l.touched
@@ -348,7 +348,20 @@ func (l *Learner) proposeTouch(backend string, keys []string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if _, err := l.c.Apply(ctx, fsm.TouchSessionsType, &fsmpb.TouchSessions{Backend: backend, Keys: keys}); err != nil {
-		l.log.Warn("session touches not committed", "backend", backend, "count", len(keys), "err", err)
+		// Kept for the next flush (a session used during an election
+		// must not look idle to the new leader), merged with the uses
+		// since; a touch committed twice is harmless.
+		l.touchMu.Lock()
+		set := l.touched[backend]
+		if set == nil {
+			set = map[string]struct{}{}
+			l.touched[backend] = set
+		}
+		for _, k := range keys {
+			set[k] = struct{}{}
+		}
+		l.touchMu.Unlock()
+		l.log.Warn("session touches not committed; kept for the next flush", "backend", backend, "count", len(keys), "err", err)
 	}
 }
 

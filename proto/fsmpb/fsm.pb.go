@@ -1998,11 +1998,17 @@ func (x *TouchSessions) GetStampUnixMs() int64 {
 // ExpireSessions removes the backend's sessions idle longer than max_idle_ms
 // or older than max_life_ms at now_unix_ms (the leader's clock; 0 = no limit).
 type ExpireSessions struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Backend       string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
-	NowUnixMs     int64                  `protobuf:"varint,2,opt,name=now_unix_ms,json=nowUnixMs,proto3" json:"now_unix_ms,omitempty"`
-	MaxIdleMs     int64                  `protobuf:"varint,3,opt,name=max_idle_ms,json=maxIdleMs,proto3" json:"max_idle_ms,omitempty"`
-	MaxLifeMs     int64                  `protobuf:"varint,4,opt,name=max_life_ms,json=maxLifeMs,proto3" json:"max_life_ms,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Backend   string                 `protobuf:"bytes,1,opt,name=backend,proto3" json:"backend,omitempty"`
+	NowUnixMs int64                  `protobuf:"varint,2,opt,name=now_unix_ms,json=nowUnixMs,proto3" json:"now_unix_ms,omitempty"`
+	MaxIdleMs int64                  `protobuf:"varint,3,opt,name=max_idle_ms,json=maxIdleMs,proto3" json:"max_idle_ms,omitempty"`
+	MaxLifeMs int64                  `protobuf:"varint,4,opt,name=max_life_ms,json=maxLifeMs,proto3" json:"max_life_ms,omitempty"`
+	// How long the proposing leader had led (its monotonic clock). Apply
+	// counts no session idle from before now_unix_ms - led_for_ms: touches
+	// proposed while there was no leader, or to the previous one, reach this
+	// leader only after it took over. Absent in entries written before it
+	// existed, which Apply replays as it did then.
+	LedForMs      *int64 `protobuf:"varint,5,opt,name=led_for_ms,json=ledForMs,proto3,oneof" json:"led_for_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2061,6 +2067,13 @@ func (x *ExpireSessions) GetMaxIdleMs() int64 {
 func (x *ExpireSessions) GetMaxLifeMs() int64 {
 	if x != nil {
 		return x.MaxLifeMs
+	}
+	return 0
+}
+
+func (x *ExpireSessions) GetLedForMs() int64 {
+	if x != nil && x.LedForMs != nil {
+		return *x.LedForMs
 	}
 	return 0
 }
@@ -2588,12 +2601,15 @@ const file_fsm_proto_rawDesc = "" +
 	"\rTouchSessions\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x12\n" +
 	"\x04keys\x18\x02 \x03(\tR\x04keys\x12\"\n" +
-	"\rstamp_unix_ms\x18\x03 \x01(\x03R\vstampUnixMs\"\x8a\x01\n" +
+	"\rstamp_unix_ms\x18\x03 \x01(\x03R\vstampUnixMs\"\xbc\x01\n" +
 	"\x0eExpireSessions\x12\x18\n" +
 	"\abackend\x18\x01 \x01(\tR\abackend\x12\x1e\n" +
 	"\vnow_unix_ms\x18\x02 \x01(\x03R\tnowUnixMs\x12\x1e\n" +
 	"\vmax_idle_ms\x18\x03 \x01(\x03R\tmaxIdleMs\x12\x1e\n" +
-	"\vmax_life_ms\x18\x04 \x01(\x03R\tmaxLifeMs\"\x8a\x01\n" +
+	"\vmax_life_ms\x18\x04 \x01(\x03R\tmaxLifeMs\x12!\n" +
+	"\n" +
+	"led_for_ms\x18\x05 \x01(\x03H\x00R\bledForMs\x88\x01\x01B\r\n" +
+	"\v_led_for_ms\"\x8a\x01\n" +
 	"\vApplyResult\x12\x1d\n" +
 	"\n" +
 	"error_code\x18\x01 \x01(\tR\terrorCode\x12\x14\n" +
@@ -2730,6 +2746,7 @@ func file_fsm_proto_init() {
 	if File_fsm_proto != nil {
 		return
 	}
+	file_fsm_proto_msgTypes[25].OneofWrappers = []any{}
 	file_fsm_proto_msgTypes[27].OneofWrappers = []any{
 		(*SnapshotRecord_Header)(nil),
 		(*SnapshotRecord_Session)(nil),

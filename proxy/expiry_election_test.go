@@ -1,0 +1,90 @@
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/haraft/haraft/cluster/leader"
+	"github.com/haraft/haraft/internal/testcluster"
+)
+
+// A session kept busy through an election is not expired by the new
+// leader: the touches its node could not commit while there was no leader
+// are committed afterwards, and the new leader counts no session idle for
+// longer than it has led, so it cannot expire one whose touches it has
+// not seen yet (issue 14, 6b). Three real Raft nodes; there is no leader
+// for longer than maxidle (two of three nodes are down) while a follower
+// uses the session.
+func TestBusySessionSurvivesLeaderChange(t *testing.T) {
+	const maxIdle = 2 * time.Second
+	c := testcluster.Start(t, 3)
+	b, err := NewBackend(BackendOptions{Name: "app", Cookie: &CookieOptions{Name: "JSESSIONID", Mode: ModeLearn, MaxIdle: maxIdle},
+		Servers: []ServerOptions{{Name: "A", Addr: "127.0.0.1:1", Weight: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	exps := make([]*SessionExpiry, 3)
+	lead := func(i int) { // node i runs the expiry as a leader loop
+		exps[i] = NewSessionExpiry(c.Nodes[i], func() []*Backend { return []*Backend{b} }, log)
+		r := leader.NewRunner(c.Nodes[i], log)
+		r.Add(exps[i])
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); r.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	for i := range c.Nodes {
+		lead(i)
+	}
+	old := c.Leader()
+	f, other := (old+1)%3, (old+2)%3
+	l := NewLearner(c.Nodes[f], LearnerOptions{NodeID: testcluster.ID(f), TouchInterval: maxIdle / 4, Logger: log})
+	lctx, stopLearner := context.WithCancel(context.Background())
+	learnerDone := make(chan struct{})
+	go func() { defer close(learnerDone); l.Run(lctx) }()
+	if got, err := l.Learn(context.Background(), "app", "s1", "A", true); err != nil || got != "A" {
+		t.Fatalf("learn: %q, %v", got, err)
+	}
+	// From here the test flushes the learner's touches itself, at the
+	// moments the scenario needs.
+	stopLearner()
+	<-learnerDone
+
+	// No leader: the follower serves the session; its touch cannot be
+	// committed (the proposal gives up after its timeout).
+	c.Stop(old)
+	c.Stop(other)
+	l.touch("app", "s1")
+	lastUse := time.Now()
+	l.flushTouches()
+
+	// The stopped follower comes back: the new leader has not seen the
+	// touch and runs the expiry more than maxidle after the last
+	// committed touch.
+	c.Restart(other)
+	lead(other)
+	var now int
+	testcluster.WaitFor(t, "a new leader", func() bool {
+		for _, i := range []int{f, other} {
+			if c.Nodes[i].IsLeader() {
+				now = i
+				return true
+			}
+		}
+		return false
+	})
+	testcluster.WaitFor(t, "the new leader to commit an expiry", func() bool { n, _ := exps[now].Stats(); return n > 0 })
+	st := c.Nodes[now].FSM().State
+	if _, ok := st.Lookup("app", "s1"); !ok {
+		t.Fatalf("the new leader expired a session used %v ago, whose touch it had not seen (maxidle %v)", time.Since(lastUse).Round(time.Millisecond), maxIdle)
+	}
+	// The touch was kept, and the next flush commits it.
+	l.flushTouches()
+	rec, ok := c.Nodes[f].FSM().State.Binding("app", "s1") // applied there when the flush returned
+	if !ok || rec.LastSeenUnixMs < lastUse.UnixMilli() {
+		t.Fatalf("after the next flush: %v (last used at %d): the touch made during the election was lost", rec, lastUse.UnixMilli())
+	}
+}

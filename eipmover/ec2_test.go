@@ -187,6 +187,16 @@ func TestEC2DriftRepaired(t *testing.T) {
 	operator := ec2.NewFromConfig(cfg, func(o *ec2.Options) { o.BaseEndpoint = aws.String(h.srv.URL) })
 	w := watchAssociations(t, h.emu)
 	leaderBefore := h.leader()
+	// The leader's controller runs only while it leads: a repair counts
+	// as drift once it has itself seen the address in sync.
+	h.waitFor("the leader saw the address in sync", 10*time.Second, func() bool {
+		for _, s := range h.nodes[leaderBefore].ctrl.Status() {
+			if s.ID == eipWeb.ID && s.InSync {
+				return true
+			}
+		}
+		return false
+	})
 	moved := time.Now()
 	if _, err := operator.AssociateAddress(context.Background(), &ec2.AssociateAddressInput{
 		AllocationId: aws.String(eipWeb.ID), InstanceId: aws.String("i-n3"), AllowReassociation: aws.Bool(true)}); err != nil {

@@ -25,24 +25,10 @@ type ConnDurations struct {
 
 // Observe records one connection's life; negative ones count as zero.
 func (h *ConnDurations) Observe(d time.Duration) {
-	d = max(d, 0)
-	i := 0
-	for i < len(connDurationBounds) && d > connDurationBounds[i] {
-		i++
-	}
-	h.counts[i].Add(1)
-	h.sumNs.Add(uint64(d))
+	observe(connDurationBounds[:], h.counts[:], &h.sumNs, d)
 }
 
 // Snapshot reads the histogram, in the shape of LatencySnapshot.
 func (h *ConnDurations) Snapshot() LatencySnapshot {
-	s := LatencySnapshot{Buckets: make(map[float64]uint64, len(connDurationBounds))}
-	var cum uint64
-	for i, b := range connDurationBounds {
-		cum += h.counts[i].Load()
-		s.Buckets[b.Seconds()] = cum
-	}
-	s.Count = cum + h.counts[len(connDurationBounds)].Load()
-	s.Sum = time.Duration(h.sumNs.Load()).Seconds()
-	return s
+	return snapshot(connDurationBounds[:], h.counts[:], &h.sumNs)
 }

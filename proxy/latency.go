@@ -24,14 +24,18 @@ type Latency struct {
 }
 
 // Observe records one duration; negative ones count as zero.
-func (l *Latency) Observe(d time.Duration) {
+func (l *Latency) Observe(d time.Duration) { observe(latencyBounds[:], l.counts[:], &l.sumNs, d) }
+
+// observe adds d to the bucket of counts (one per bound, then one above
+// every bound) it falls in, and to sum: the histograms' one Observe.
+func observe(bounds []time.Duration, counts []atomic.Uint64, sum *atomic.Uint64, d time.Duration) {
 	d = max(d, 0)
 	i := 0
-	for i < len(latencyBounds) && d > latencyBounds[i] {
+	for i < len(bounds) && d > bounds[i] {
 		i++
 	}
-	l.counts[i].Add(1)
-	l.sumNs.Add(uint64(d))
+	counts[i].Add(1)
+	sum.Add(uint64(d))
 }
 
 // LatencySnapshot is a histogram read at one moment, in Prometheus' shape:
@@ -46,13 +50,18 @@ type LatencySnapshot struct {
 // buckets and not yet in the sum (or the reverse); the count is the total
 // of the buckets, so the histogram itself is always consistent.
 func (l *Latency) Snapshot() LatencySnapshot {
-	s := LatencySnapshot{Buckets: make(map[float64]uint64, len(latencyBounds))}
+	return snapshot(latencyBounds[:], l.counts[:], &l.sumNs)
+}
+
+// snapshot reads counts and sum as observe wrote them.
+func snapshot(bounds []time.Duration, counts []atomic.Uint64, sum *atomic.Uint64) LatencySnapshot {
+	s := LatencySnapshot{Buckets: make(map[float64]uint64, len(bounds))}
 	var cum uint64
-	for i, b := range latencyBounds {
-		cum += l.counts[i].Load()
+	for i, b := range bounds {
+		cum += counts[i].Load()
 		s.Buckets[b.Seconds()] = cum
 	}
-	s.Count = cum + l.counts[len(latencyBounds)].Load()
-	s.Sum = time.Duration(l.sumNs.Load()).Seconds()
+	s.Count = cum + counts[len(bounds)].Load()
+	s.Sum = time.Duration(sum.Load()).Seconds()
 	return s
 }

@@ -20,6 +20,8 @@ type testCluster struct {
 	dirs  []string
 	addrs []string
 	nodes []*Node
+	// tune, when set, changes each node's config after FastTimeouts.
+	tune func(*Config)
 }
 
 func quietLogger() *slog.Logger {
@@ -93,6 +95,9 @@ func (tc *testCluster) config(i int, ln net.Listener) Config {
 	c := Config{NodeID: fmt.Sprintf("n%d", i+1), Listener: ln, Bind: tc.addrs[i], DataDir: tc.dirs[i], Peers: peers, Bootstrap: true,
 		FSM: fsm.New(quietLogger()), Logger: quietLogger(), RaftLogLevel: "error"}
 	FastTimeouts(&c)
+	if tc.tune != nil {
+		tc.tune(&c)
+	}
 	return c
 }
 

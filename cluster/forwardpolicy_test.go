@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -44,6 +45,14 @@ func (l *lockedBuffer) count(s string) int {
 // anyone who can reach the port can: a TCP connection, the mux's selector
 // byte, then plain gRPC.
 func strangerClient(t *testing.T, addr string) clusterpb.InternalClient {
+	return PeerClient(t, addr, nil)
+}
+
+// PeerClient speaks the internal gRPC service of addr's cluster port as
+// the mux expects: the gRPC selector byte, then TLS with conf's
+// certificate, or plain gRPC when conf is nil. Exported for the external
+// tests (cluster_test), which dial as a node or an attacker would.
+func PeerClient(t *testing.T, addr string, conf *tls.Config) clusterpb.InternalClient {
 	t.Helper()
 	dial := func(ctx context.Context, target string) (net.Conn, error) {
 		var d net.Dialer
@@ -55,7 +64,15 @@ func strangerClient(t *testing.T, addr string) clusterpb.InternalClient {
 			c.Close()
 			return nil, err
 		}
-		return c, nil
+		if conf == nil {
+			return c, nil
+		}
+		tc := tls.Client(c, conf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return tc, nil
 	}
 	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithContextDialer(dial))
 	if err != nil {
@@ -65,7 +82,9 @@ func strangerClient(t *testing.T, addr string) clusterpb.InternalClient {
 	return clusterpb.NewInternalClient(conn)
 }
 
-func encode(t *testing.T, mt fsm.MessageType, m proto.Message) []byte {
+// EncodeCommand is fsm.Encode for tests: a failure fails t. Exported for
+// the external tests.
+func EncodeCommand(t *testing.T, mt fsm.MessageType, m proto.Message) []byte {
 	t.Helper()
 	b, err := fsm.Encode(mt, m)
 	if err != nil {
@@ -114,15 +133,15 @@ func TestForwardingRPCServesOnlyFollowerCommands(t *testing.T) {
 		name string
 		cmd  []byte
 	}{
-		{"set server maint", encode(t, fsm.SetServerAdminType, &fsmpb.SetServerAdmin{Backend: "app", Name: "A", Admin: fsmpb.AdminState_ADMIN_MAINT})},
-		{"set server weight", encode(t, fsm.SetServerWeightType, &fsmpb.SetServerWeight{Backend: "app", Name: "A", Weight: 0})},
-		{"add server", encode(t, fsm.AddServerType, &fsmpb.AddServer{Backend: "app", Name: "EVIL", Addr: "203.0.113.1:80"})},
-		{"remove server", encode(t, fsm.RemoveServerType, &fsmpb.RemoveServer{Backend: "app", Name: "A"})},
-		{"delete session", encode(t, fsm.DeleteSessionsType, &fsmpb.DeleteSessions{Sessions: []*fsmpb.SessionRef{{Backend: "app", Key: "victim"}}})},
-		{"rebind session", encode(t, fsm.RebindSessionsType, &fsmpb.RebindSessions{Bindings: []*fsmpb.Binding{{Backend: "app", Key: "victim", Server: "EVIL"}}})},
-		{"assign EIP", encode(t, fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: eip})},
-		{"agreed health", encode(t, fsm.SetServerHealthType, &fsmpb.SetServerHealth{Backend: "app", Name: "A", Health: fsmpb.Health_HEALTH_DOWN})},
-		{"expire sessions", encode(t, fsm.ExpireSessionsType, &fsmpb.ExpireSessions{Backend: "app", MaxLifeMs: 1})},
+		{"set server maint", EncodeCommand(t, fsm.SetServerAdminType, &fsmpb.SetServerAdmin{Backend: "app", Name: "A", Admin: fsmpb.AdminState_ADMIN_MAINT})},
+		{"set server weight", EncodeCommand(t, fsm.SetServerWeightType, &fsmpb.SetServerWeight{Backend: "app", Name: "A", Weight: 0})},
+		{"add server", EncodeCommand(t, fsm.AddServerType, &fsmpb.AddServer{Backend: "app", Name: "EVIL", Addr: "203.0.113.1:80"})},
+		{"remove server", EncodeCommand(t, fsm.RemoveServerType, &fsmpb.RemoveServer{Backend: "app", Name: "A"})},
+		{"delete session", EncodeCommand(t, fsm.DeleteSessionsType, &fsmpb.DeleteSessions{Sessions: []*fsmpb.SessionRef{{Backend: "app", Key: "victim"}}})},
+		{"rebind session", EncodeCommand(t, fsm.RebindSessionsType, &fsmpb.RebindSessions{Bindings: []*fsmpb.Binding{{Backend: "app", Key: "victim", Server: "EVIL"}}})},
+		{"assign EIP", EncodeCommand(t, fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: eip})},
+		{"agreed health", EncodeCommand(t, fsm.SetServerHealthType, &fsmpb.SetServerHealth{Backend: "app", Name: "A", Health: fsmpb.Health_HEALTH_DOWN})},
+		{"expire sessions", EncodeCommand(t, fsm.ExpireSessionsType, &fsmpb.ExpireSessions{Backend: "app", MaxLifeMs: 1})},
 		{"unknown type", []byte{100, 1, 2, 3}},
 		{"unknown ignorable type", []byte{byte(fsm.IgnoreUnknownTypeFlag) | 100}},
 		{"empty command", nil},
@@ -137,7 +156,7 @@ func TestForwardingRPCServesOnlyFollowerCommands(t *testing.T) {
 	}
 	// A follower refuses as the leader does (no FailedPrecondition that a
 	// forwarder would retry elsewhere).
-	_, err := strangerClient(t, tc.addrs[f]).Apply(ctx, &clusterpb.ApplyRequest{Command: encode(t, fsm.SetServerAdminType,
+	_, err := strangerClient(t, tc.addrs[f]).Apply(ctx, &clusterpb.ApplyRequest{Command: EncodeCommand(t, fsm.SetServerAdminType,
 		&fsmpb.SetServerAdmin{Backend: "app", Name: "A", Admin: fsmpb.AdminState_ADMIN_MAINT})})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("follower: got %v, want PermissionDenied", err)
@@ -181,17 +200,17 @@ func TestCheckForwarded(t *testing.T) {
 		for _, n := range nodes {
 			m.Views = append(m.Views, &fsmpb.HealthView{Backend: "app", Server: "A", Node: n})
 		}
-		return encode(t, fsm.ReportHealthViewsType, m)
+		return EncodeCommand(t, fsm.ReportHealthViewsType, m)
 	}
 	status := func(node string) []byte {
-		return encode(t, fsm.ReportNodeStatusType, &fsmpb.ReportNodeStatus{Status: &fsmpb.NodeStatus{NodeId: node}})
+		return EncodeCommand(t, fsm.ReportNodeStatusType, &fsmpb.ReportNodeStatus{Status: &fsmpb.NodeStatus{NodeId: node}})
 	}
 	register := func(node string) []byte {
-		return encode(t, fsm.RegisterNodeType, &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: node}})
+		return EncodeCommand(t, fsm.RegisterNodeType, &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: node}})
 	}
-	learn := encode(t, fsm.LearnSessionsType, learnOne("k", "A", "n2"))
-	touch := encode(t, fsm.TouchSessionsType, &fsmpb.TouchSessions{Backend: "app", Keys: []string{"k"}})
-	drain := encode(t, fsm.SetServerAdminType, &fsmpb.SetServerAdmin{Backend: "app", Name: "A", Admin: fsmpb.AdminState_ADMIN_DRAIN})
+	learn := EncodeCommand(t, fsm.LearnSessionsType, learnOne("k", "A", "n2"))
+	touch := EncodeCommand(t, fsm.TouchSessionsType, &fsmpb.TouchSessions{Backend: "app", Keys: []string{"k"}})
+	drain := EncodeCommand(t, fsm.SetServerAdminType, &fsmpb.SetServerAdmin{Backend: "app", Name: "A", Admin: fsmpb.AdminState_ADMIN_DRAIN})
 	for _, tc := range []struct {
 		name   string
 		data   []byte

@@ -2,60 +2,17 @@ package cluster_test
 
 import (
 	"context"
-	"crypto/tls"
-	"net"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/haraft/haraft/cluster"
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/clusterpb"
 	"github.com/haraft/haraft/proto/fsmpb"
 )
-
-// peerClient speaks the internal gRPC service of addr's cluster port with
-// conf's certificate: the gRPC selector byte, then TLS.
-func peerClient(t *testing.T, addr string, conf *tls.Config) clusterpb.InternalClient {
-	t.Helper()
-	dial := func(ctx context.Context, target string) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", target)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := c.Write([]byte{'G'}); err != nil {
-			c.Close()
-			return nil, err
-		}
-		tc := tls.Client(c, conf)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			c.Close()
-			return nil, err
-		}
-		return tc, nil
-	}
-	conn, err := grpc.NewClient("passthrough:///"+addr, grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithContextDialer(dial))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return clusterpb.NewInternalClient(conn)
-}
-
-func command(t *testing.T, mt fsm.MessageType, m proto.Message) []byte {
-	t.Helper()
-	b, err := fsm.Encode(mt, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
 
 // TestForwardingRPCWithPeerIdentity: over mutual TLS, a peer holding a
 // valid node certificate (n2's, as a compromised node would) may forward
@@ -76,10 +33,10 @@ func TestForwardingRPCWithPeerIdentity(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	asN2 := peerClient(t, leader.Addr(), attackerTLS(t, p.nodes["n2"]))
-	asN9 := peerClient(t, leader.Addr(), attackerTLS(t, p.nodes["n9"]))
+	asN2 := cluster.PeerClient(t, leader.Addr(), attackerTLS(t, p.nodes["n2"]))
+	asN9 := cluster.PeerClient(t, leader.Addr(), attackerTLS(t, p.nodes["n9"]))
 	view := func(node string) []byte {
-		return command(t, fsm.ReportHealthViewsType, &fsmpb.ReportHealthViews{Views: []*fsmpb.HealthView{
+		return cluster.EncodeCommand(t, fsm.ReportHealthViewsType, &fsmpb.ReportHealthViews{Views: []*fsmpb.HealthView{
 			{Backend: "app", Server: "A", Node: node, Health: fsmpb.Health_HEALTH_DOWN}}})
 	}
 	for _, tc := range []struct {
@@ -89,12 +46,12 @@ func TestForwardingRPCWithPeerIdentity(t *testing.T) {
 		want   codes.Code
 	}{
 		{"n2 reports its own view", asN2, view("n2"), codes.OK},
-		{"n2 learns a binding", asN2, command(t, fsm.LearnSessionsType, &fsmpb.LearnSessions{Bindings: []*fsmpb.Binding{{Backend: "app", Key: "k", Server: "A", LearnedBy: "n2"}}}), codes.OK},
+		{"n2 learns a binding", asN2, cluster.EncodeCommand(t, fsm.LearnSessionsType, &fsmpb.LearnSessions{Bindings: []*fsmpb.Binding{{Backend: "app", Key: "k", Server: "A", LearnedBy: "n2"}}}), codes.OK},
 		{"n2 reports n3's view", asN2, view("n3"), codes.PermissionDenied},
-		{"n2 says n3's proxy is down", asN2, command(t, fsm.ReportNodeStatusType, &fsmpb.ReportNodeStatus{Status: &fsmpb.NodeStatus{NodeId: "n3"}}), codes.PermissionDenied},
-		{"n2 registers as n1", asN2, command(t, fsm.RegisterNodeType, &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: "n1", AdminAddr: "203.0.113.9:9201"}}), codes.PermissionDenied},
-		{"n2 sets a server to maint", asN2, command(t, fsm.SetServerAdminType, &fsmpb.SetServerAdmin{Backend: "app", Name: "A", Admin: fsmpb.AdminState_ADMIN_MAINT}), codes.PermissionDenied},
-		{"n2 moves an EIP", asN2, command(t, fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: &fsmpb.EIP{Id: "e", Holder: "n2", Term: 1 << 40}}), codes.PermissionDenied},
+		{"n2 says n3's proxy is down", asN2, cluster.EncodeCommand(t, fsm.ReportNodeStatusType, &fsmpb.ReportNodeStatus{Status: &fsmpb.NodeStatus{NodeId: "n3"}}), codes.PermissionDenied},
+		{"n2 registers as n1", asN2, cluster.EncodeCommand(t, fsm.RegisterNodeType, &fsmpb.RegisterNode{Node: &fsmpb.Node{Id: "n1", AdminAddr: "203.0.113.9:9201"}}), codes.PermissionDenied},
+		{"n2 sets a server to maint", asN2, cluster.EncodeCommand(t, fsm.SetServerAdminType, &fsmpb.SetServerAdmin{Backend: "app", Name: "A", Admin: fsmpb.AdminState_ADMIN_MAINT}), codes.PermissionDenied},
+		{"n2 moves an EIP", asN2, cluster.EncodeCommand(t, fsm.AssignEIPType, &fsmpb.AssignEIP{Eip: &fsmpb.EIP{Id: "e", Holder: "n2", Term: 1 << 40}}), codes.PermissionDenied},
 		{"n9, not a member, reports its view", asN9, view("n9"), codes.PermissionDenied},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -16,6 +16,15 @@ package cluster
 //     DeadAfter after its last contact, not at the next probe round.
 //   - on every node, when it last had contact with a leader (itself
 //     included), which the node-side EIP agent uses to fence itself.
+//
+// Liveness observes; it decides nothing and proposes nothing. What follows
+// from a peer's death (its addresses move, its Route 53 value goes, its
+// health votes stop counting) is decided by the leader loops that read
+// this view (package cluster/leader). It is not a leader loop itself: the
+// follower half (contact with a leader, for fencing) runs on every node,
+// and the leader half must switch with Raft's own leadership callback and
+// remember the previous leader's last contact from before the election,
+// so that its first view is ready before any leader loop reads it.
 
 import (
 	"cmp"

@@ -6,14 +6,24 @@ import (
 )
 
 func TestLivenessSeesKilledPeerAndLostLeader(t *testing.T) {
-	tc := newTestCluster(t, 3)
+	// Raft at 300 ms: what is under test is liveness, not Raft's timing;
+	// with FastTimeouts' 50 ms lease a leader left with one follower on a
+	// machine slowed by -race and CPU hogs steps down now and then, and a
+	// leader that does not lead has no view of its peers.
+	tc, lns := reserveCluster(t, 3, func(int) string { return t.TempDir() })
+	tc.tune = func(c *Config) { TestTimeouts(c, 300*time.Millisecond) }
+	tc.startAll(lns)
 	tc.waitReady()
 	// Generous against a loaded CI machine under -race: a live peer must
 	// not miss dead_after worth of probes.
 	const deadAfter = time.Second
 	lv := make([]*Liveness, 3)
 	for i, n := range tc.nodes {
-		lv[i] = NewLiveness(n, LivenessConfig{DeadAfter: deadAfter, ProbeInterval: 50 * time.Millisecond, Logger: quietLogger()})
+		// A peer is counted dead only with a fresh report (a ping answered
+		// within 3 contact intervals of its sending) from a majority: 150 ms
+		// contacts keep one arriving while -race and CPU hogs slow every
+		// round trip past 150 ms (at 50 ms none did, for 5 s).
+		lv[i] = NewLiveness(n, LivenessConfig{DeadAfter: deadAfter, ProbeInterval: 50 * time.Millisecond, ContactInterval: 150 * time.Millisecond, Logger: quietLogger()})
 		t.Cleanup(lv[i].Close)
 	}
 	l := tc.leader()
@@ -41,7 +51,13 @@ func TestLivenessSeesKilledPeerAndLostLeader(t *testing.T) {
 	}
 	tc.nodes[f] = nil
 	fid := "n" + string(rune('1'+f))
-	waitFor(t, "killed peer counted dead", func() bool { return !lv[l].Alive(fid) })
+	for deadline := time.Now().Add(10 * time.Second); lv[l].Alive(fid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			at, fresh := lv[l].contacts.indirect(fid, time.Now())
+			t.Fatalf("killed peer %s still alive on the leader after %v: peers %+v; latest contact %v, fresh reports %d",
+				fid, time.Since(killed).Round(time.Millisecond), lv[l].Peers(), at, fresh)
+		}
+	}
 	took := time.Since(killed)
 	t.Logf("kill -> dead on the leader: %v (dead_after %v)", took.Round(time.Millisecond), deadAfter)
 	// The leader last heard from the peer up to a probe round (and, on a

@@ -108,6 +108,8 @@ type Node struct {
 	contacts atomic.Pointer[peerContacts]
 	// liveness is the tracker Alive asks; set by NewLiveness.
 	liveness atomic.Pointer[Liveness]
+	// traffic answers peers' Traffic calls (traffic.go).
+	traffic atomic.Pointer[TrafficSource]
 }
 
 // New opens the data dir, starts Raft and the cluster port, and bootstraps

@@ -191,9 +191,15 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 // leaderTerm returns the term this node leads in, or false.
-func (c *Controller) leaderTerm() (uint64, bool) {
-	leading, term := c.lv.Leading()
-	if !leading || !c.node.IsLeader() || c.node.Raft().CurrentTerm() != term {
+func (c *Controller) leaderTerm() (uint64, bool) { return leaderTerm(c.node, c.lv) }
+
+// leaderTerm returns the term node leads in, or false: the liveness
+// tracker's leadership (which a decision is stamped with), Raft's and
+// Raft's current term must agree, so a decision is never stamped with a
+// term this node no longer leads.
+func leaderTerm(node *cluster.Node, lv *cluster.Liveness) (uint64, bool) {
+	leading, term := lv.Leading()
+	if !leading || !node.IsLeader() || node.Raft().CurrentTerm() != term {
 		return 0, false
 	}
 	return term, true

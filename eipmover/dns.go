@@ -242,13 +242,7 @@ func (c *DNSController) Run(ctx context.Context) error {
 	}
 }
 
-func (c *DNSController) leaderTerm() (uint64, bool) {
-	leading, term := c.lv.Leading()
-	if !leading || !c.node.IsLeader() || c.node.Raft().CurrentTerm() != term {
-		return 0, false
-	}
-	return term, true
-}
+func (c *DNSController) leaderTerm() (uint64, bool) { return leaderTerm(c.node, c.lv) }
 
 // Desired returns the addresses that have a live, ready holder: a
 // committed holder that is a voter or member of the Raft configuration,

@@ -14,39 +14,32 @@ import (
 	"github.com/haraft/haraft/eipmover/r53emu"
 )
 
-// recordWatch polls the emulator's record and remembers every value set
-// it showed, to prove the record was never emptied.
+// recordWatch remembers every value set the emulator's record took (the
+// emulator reports each change as it makes it), to prove the record was
+// never emptied and to see states that lasted only between two changes.
 type recordWatch struct {
-	mu     sync.Mutex
-	seen   []string
-	empty  bool
-	cancel context.CancelFunc
-	done   chan struct{}
+	mu    sync.Mutex
+	seen  []string
+	empty bool
 }
 
 func watchRecord(t *testing.T, f *r53Fixture) *recordWatch {
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &recordWatch{cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		started := false
-		for ctx.Err() == nil {
-			rs, ok := f.emu.LookupRecordSet(f.zone, "lb.example.com", "A")
-			w.mu.Lock()
-			if ok {
-				started = true
-				v := Record{TTL: rs.TTL, Values: rs.Values}.String()
-				if len(w.seen) == 0 || w.seen[len(w.seen)-1] != v {
-					w.seen = append(w.seen, v)
-				}
-			} else if started {
-				w.empty = true
-			}
-			w.mu.Unlock()
-			time.Sleep(2 * time.Millisecond)
+	w := &recordWatch{}
+	f.emu.Watch(func(zone string, rs r53emu.RecordSet, deleted bool) {
+		if zone != f.zone || rs.Name != "lb.example.com." || rs.Type != "A" {
+			return
 		}
-	}()
-	t.Cleanup(func() { cancel(); <-w.done })
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if deleted {
+			w.empty = true
+			return
+		}
+		if v := (Record{TTL: rs.TTL, Values: rs.Values}).String(); len(w.seen) == 0 || w.seen[len(w.seen)-1] != v {
+			w.seen = append(w.seen, v)
+		}
+	})
+	t.Cleanup(func() { f.emu.Watch(nil) })
 	return w
 }
 
@@ -119,8 +112,6 @@ func TestDNSRecordFollowsHolders(t *testing.T) {
 	h.waitPlaced(map[string]string{eipWeb.ID: "n2", eipAPI.ID: "n4"})
 	h.waitRecord(eipWeb.Address, eipAPI.Address)
 
-	w.cancel()
-	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t.Logf("record history: %v", w.seen)
@@ -234,8 +225,8 @@ func TestDNSWithdrawBeforeRemoval(t *testing.T) {
 	h.stopControl(h.index("n3"))
 	h.waitPlaced(map[string]string{eipWeb.ID: "n1", eipAPI.ID: "n4"})
 	h.waitRecord(eipWeb.Address, eipAPI.Address)
-	w.cancel()
-	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.empty {
 		t.Fatal("the record was emptied")
 	}

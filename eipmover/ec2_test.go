@@ -205,10 +205,16 @@ func TestEC2DriftRepaired(t *testing.T) {
 	h.waitFor("the address back on n1", 5*time.Second, func() bool { _, ok := w.at(eipWeb.ID, "i-n1"); return ok })
 	at, _ := w.at(eipWeb.ID, "i-n1")
 	t.Logf("hand-made association repaired after %v (reconcile interval 200ms)", at.Sub(moved).Round(time.Millisecond))
+	// The controller counts the repair once the emulator has answered the
+	// association the watch already saw: wait for the count.
 	var repairs uint64
-	for _, tn := range h.nodes { // whichever node led at the time
-		repairs += tn.ctrl.Counters().DriftRepairs.Load()
-	}
+	h.waitFor("the repair counted, or a new leader", 10*time.Second, func() bool {
+		repairs = 0
+		for _, tn := range h.nodes { // whichever node led at the time
+			repairs += tn.ctrl.Counters().DriftRepairs.Load()
+		}
+		return repairs > 0 || h.leader() != leaderBefore
+	})
 	switch {
 	case repairs > 0:
 	case h.leader() != leaderBefore:

@@ -140,8 +140,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 			cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
 			cfg.CommitTimeout = 50 * time.Millisecond
 		case o.raftTimeout > 0:
-			cfg.HeartbeatTimeout, cfg.ElectionTimeout, cfg.LeaderLeaseTimeout = o.raftTimeout, o.raftTimeout, o.raftTimeout
-			cfg.CommitTimeout = 5 * time.Millisecond
+			cluster.TestTimeouts(&cfg, o.raftTimeout)
 		default:
 			cluster.FastTimeouts(&cfg)
 		}

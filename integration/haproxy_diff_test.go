@@ -17,21 +17,16 @@ import (
 
 	"github.com/haraft/haraft/cmd/haraftd/config"
 	"github.com/haraft/haraft/cmd/haraftd/daemon"
+	"github.com/haraft/haraft/internal/freeport"
 )
 
 // Differential tests: the same requests through HAProxy 2.6 and through
 // haraft, configured alike, must be routed alike and carry the same cookie
 // headers (to the client and to the server).
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// freeAddr is a loopback host:port to bind by number (freeport: outside
+// the ephemeral range, so no outgoing connection takes it meanwhile).
+func freeAddr(t *testing.T) string { return freeport.Addr(t) }
 
 // startHAProxy runs haproxy in the foreground with cookieLine and the dev
 // cluster's two demo backends.

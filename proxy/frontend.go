@@ -111,30 +111,7 @@ func (f *Frontend) Addr() net.Addr { return f.ln.Addr() }
 
 // Serve accepts connections until Shutdown; it then returns nil.
 func (f *Frontend) Serve() error {
-	var backoff time.Duration
-	for {
-		conn, err := f.ln.acceptCounted() // waits while maxconn is reached
-		if err != nil {
-			if f.shutting.Load() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			// Out of file descriptors and the like: wait, as net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			f.log.Warn("accept", "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		if f.pp != nil {
-			f.pp.serveProxied(f.ln, conn, f.engine.ServeConn)
-			continue
-		}
-		if !f.engine.ServeConn(conn) { // it shuts down
-			_ = conn.Close()
-			f.ln.release()
-			return nil
-		}
-	}
+	return acceptLoop(f.ln, f.pp, &f.shutting, f.log, f.engine.ServeConn)
 }
 
 // Shutdown stops accepting, closes idle keep-alive connections, lets

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/haraft/haraft/internal/freeport"
 )
 
 // haproxyRun is HAProxy 2.6 in the foreground, its tcplog lines (log
@@ -199,13 +201,6 @@ backend app
 	}
 }
 
-// freeLoopback returns a loopback address with a free port.
-func freeLoopback(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// freeLoopback returns a loopback address for HAProxy to bind by number
+// (freeport: outside the ephemeral range).
+func freeLoopback(t *testing.T) string { return freeport.Addr(t) }

@@ -8,21 +8,27 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/haraft/haraft/fsm"
 	"github.com/haraft/haraft/proto/fsmpb"
+	"github.com/haraft/haraft/proxy/proxyproto"
+	"github.com/haraft/haraft/proxy/tcpcheck"
 )
 
 // HealthCheck configures active health checks of a backend's servers, as
 // HAProxy's `check inter fastinter downinter rise fall`, `timeout check`
-// and `option httpchk` / `http-check expect status`.
+// `option httpchk` / `http-check expect status` and `tcp-check`.
 type HealthCheck struct {
 	Inter, FastInter, DownInter, Timeout time.Duration
 	Rise, Fall                           int
 	HTTP                                 *HTTPCheck // nil: TCP connect
+	// TCP: tcp-check steps run on the connection (mode tcp; nil: the
+	// connect alone).
+	TCP []tcpcheck.Step
 	// AgreeDown / AgreeUp: live nodes that must see a server down / up
 	// before the leader commits it; 0 = a majority of live nodes.
 	AgreeDown, AgreeUp int
@@ -40,17 +46,57 @@ type Checker interface {
 	Check(ctx context.Context, addr string) error
 }
 
-// TCPChecker succeeds when a TCP connection can be made.
-type TCPChecker struct{}
+// TCPChecker succeeds when a TCP connection can be made and its steps
+// (HAProxy's tcp-check send/expect), if any, pass on it.
+type TCPChecker struct {
+	Steps []tcpcheck.Step
+	// SendProxy: the server expects a PROXY protocol header (its
+	// send_proxy): the check's connection begins with one, as HAProxy
+	// 2.6's checks of a send-proxy server do: LOCAL in version 2 (the
+	// specification's health check: the receiver keeps the socket's
+	// addresses), and in version 1, which has no LOCAL, the check
+	// connection's own addresses.
+	SendProxy proxyproto.Version
+}
 
-// Check dials addr.
-func (TCPChecker) Check(ctx context.Context, addr string) error {
+// Check dials addr and runs the steps.
+func (t TCPChecker) Check(ctx context.Context, addr string) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
-	return c.Close()
+	defer c.Close()
+	if t.SendProxy != 0 {
+		if dl, ok := ctx.Deadline(); ok {
+			_ = c.SetWriteDeadline(dl)
+		}
+		if _, err := c.Write(checkProxyHeader(t.SendProxy, c)); err != nil {
+			return fmt.Errorf("PROXY protocol header: %w", err)
+		}
+	}
+	if len(t.Steps) > 0 {
+		return tcpcheck.Run(ctx, c, t.Steps)
+	}
+	return nil
+}
+
+// checkProxyHeader is the PROXY protocol header a check's connection c
+// begins with (see TCPChecker.SendProxy).
+func checkProxyHeader(v proxyproto.Version, c net.Conn) []byte {
+	h := proxyproto.Header{Version: v, Command: proxyproto.Local}
+	if v == 1 {
+		src, err1 := netip.ParseAddrPort(c.LocalAddr().String())
+		dst, err2 := netip.ParseAddrPort(c.RemoteAddr().String())
+		if err1 == nil && err2 == nil {
+			h.Command, h.Source, h.Dest = proxyproto.Proxy, src, dst
+		}
+	}
+	b, err := h.Append(nil)
+	if err != nil { // not reached: both addresses are valid
+		b, _ = proxyproto.Header{Version: v, Command: proxyproto.Local}.Append(nil)
+	}
+	return b
 }
 
 // HTTPChecker sends one request and checks the status.
@@ -170,12 +216,14 @@ func (m *HealthMonitor) Checking() []string {
 
 // Run checks until ctx ends.
 func (m *HealthMonitor) Run(ctx context.Context) {
+	// HTTP checkers are the backend's; TCP ones the server's (its
+	// send_proxy), made when its loop starts.
 	checkers := map[*Backend]Checker{}
 	for _, b := range m.backends {
 		if b.check == nil {
 			continue
 		}
-		var ck Checker = TCPChecker{}
+		var ck Checker = TCPChecker{Steps: b.check.TCP}
 		if b.check.HTTP != nil {
 			ck = NewHTTPChecker(b.check.HTTP)
 		}
@@ -228,9 +276,14 @@ func (m *HealthMonitor) Run(ctx context.Context) {
 			m.active[k] = true
 			m.mu.Unlock()
 			b := owner[k]
+			ck := checkers[b]
+			if tc, ok := ck.(TCPChecker); ok && s.sendProxy != 0 {
+				tc.SendProxy = s.sendProxy
+				ck = tc
+			}
 			go func() {
 				defer close(r.done)
-				m.checkLoop(cctx, b, s, checkers[b])
+				m.checkLoop(cctx, b, s, ck)
 			}()
 			if seen != nil && s.Dynamic {
 				m.log.Info("health checks started", "backend", k.backend, "server", k.server, "addr", k.addr)

@@ -27,8 +27,10 @@ type LearnerOptions struct {
 	InFlight      int           // concurrent proposals (default 4)
 	TouchInterval time.Duration // how often used sessions are reported for maxidle (default 1s)
 	// CatchUpWait bounds how long the router waits for this node to catch
-	// up with the leader (Cluster.CatchUp) before it treats a session
-	// cookie it does not know as new; default 500 ms.
+	// up with the leader (Cluster.CatchUp) when a well-formed session
+	// cookie is not in its table; past it the request is refused with 503
+	// (ErrSessionUnknown: the session may live on another server) rather
+	// than balanced. Default 500 ms.
 	CatchUpWait time.Duration
 	Now         func() time.Time
 	Logger      *slog.Logger

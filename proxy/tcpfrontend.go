@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -71,29 +70,7 @@ func (f *TCPFrontend) Connections() ConnStats { return connStats(f.ln) }
 
 // Serve accepts connections until Shutdown; it then returns nil.
 func (f *TCPFrontend) Serve() error {
-	var backoff time.Duration
-	for {
-		conn, err := f.ln.acceptCounted()
-		if err != nil {
-			if f.shutting.Load() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			f.log.Warn("accept", "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
-		if f.pp != nil {
-			f.pp.serveProxied(f.ln, conn, f.engine.ServeConn)
-			continue
-		}
-		if !f.engine.ServeConn(conn) {
-			_ = conn.Close()
-			f.ln.release()
-			return nil
-		}
-	}
+	return acceptLoop(f.ln, f.pp, &f.shutting, f.log, f.engine.ServeConn)
 }
 
 // Shutdown stops accepting and lets the connections run until ctx ends,

@@ -146,26 +146,13 @@ func (f *TLSFrontend) Reload() error { return f.certs.Reload() }
 // Serve accepts connections until Shutdown; it then returns nil. Each
 // connection's handshake runs in a goroutine of its own.
 func (f *TLSFrontend) Serve() error {
-	var backoff time.Duration
-	for {
-		conn, err := f.ln.acceptCounted() // waits while maxconn is reached
-		if err != nil {
-			if f.shutting.Load() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			f.log.Warn("accept", "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
-			continue
-		}
-		backoff = 0
+	return acceptLoop(f.ln, nil, &f.shutting, f.log, func(conn net.Conn) bool {
 		if !f.track(conn, false) {
-			_ = conn.Close()
-			f.ln.release()
-			return nil
+			return false
 		}
 		go f.serveConn(conn)
-	}
+		return true
+	})
 }
 
 // track registers a connection in its handshake (h2 false) or one that

@@ -79,14 +79,9 @@ haproxy -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=($!)
 hap_pid=$!
 
-cat >"$work/haraft.yaml" <<CFG
-node: {id: bench, data_dir: $work/raft}
-raft:
-  bind: 127.0.0.1:$har_raft
-  peers: [{id: bench, addr: 127.0.0.1:$har_raft}]
-  heartbeat_timeout: 200ms
-  election_timeout: 200ms
-  leader_lease_timeout: 100ms
+{
+	haraft_single_node "$har_raft"
+	cat <<CFG
 http: {addr: 127.0.0.1:$har_ops}
 timeouts: {client: 60s, http_keep_alive: 60s}
 frontends:
@@ -97,6 +92,7 @@ backends:
     servers:
       - {name: A, addr: 127.0.0.1:$port_a, cookie: A}
 CFG
+} >"$work/haraft.yaml"
 GOMAXPROCS=1 "$work/haraftd" -config "$work/haraft.yaml" -log-level warn >"$work/haraft.log" 2>&1 &
 pids+=($!)
 har_pid=$!

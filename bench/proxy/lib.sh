@@ -47,3 +47,18 @@ wait_http() { # url: wait until it answers
 	KEEP=$work
 	exit 1
 }
+
+# haraft_single_node RAFT_PORT: the YAML that makes haraftd a one-node
+# cluster on loopback for a bench (node, raft), short timeouts so it leads
+# at once; the caller appends http, frontends and backends.
+haraft_single_node() {
+	cat <<CFG
+node: {id: bench, data_dir: $work/raft}
+raft:
+  bind: 127.0.0.1:$1
+  peers: [{id: bench, addr: 127.0.0.1:$1}]
+  heartbeat_timeout: 200ms
+  election_timeout: 200ms
+  leader_lease_timeout: 100ms
+CFG
+}

@@ -23,6 +23,11 @@
 #                   both then see the same conditions (see README)
 #   PROFILE=FILE    record 5 s of haraft under insert load with perf (user and
 #                   kernel stacks) into FILE; read it with perf report -i FILE
+#   TRACE=FILE      record a 5 s Go execution trace of haraft under insert
+#                   load (http.debug's /debug/pprof/trace) into FILE; read
+#                   it with go tool trace FILE, or go tool trace
+#                   -pprof=sched FILE > sched.pprof for where goroutines
+#                   waited to run
 #   KEEP=DIR        keep logs and configs in DIR instead of a temp dir
 #   ACCESS_LOG=off  haraft's access log: off (as HAProxy here, which logs
 #                   nothing), file (httplog lines to a file in the work dir),
@@ -55,6 +60,7 @@ BASE_PORT=${BASE_PORT:-19100}
 DIRECT=${DIRECT:-1}
 SIMULTANEOUS=${SIMULTANEOUS:-0}
 PROFILE=${PROFILE:-}
+TRACE=${TRACE:-}
 ACCESS_LOG=${ACCESS_LOG:-off}
 THREADS=${THREADS:-1}
 CONNS=${CONNS:-64}
@@ -171,15 +177,10 @@ pids+=($!)
 hap_pid=$!
 
 # haraft: one node, real Raft with boltdb on disk, the same two listeners.
-cat >"$work/haraft.yaml" <<EOF
-node: {id: bench, data_dir: $work/raft}
-raft:
-  bind: 127.0.0.1:$har_raft
-  peers: [{id: bench, addr: 127.0.0.1:$har_raft}]
-  heartbeat_timeout: 200ms
-  election_timeout: 200ms
-  leader_lease_timeout: 100ms
-http: {addr: 127.0.0.1:$har_ops}
+{
+	haraft_single_node "$har_raft"
+	cat <<EOF
+http: {addr: 127.0.0.1:$har_ops$([[ -n $TRACE ]] && echo ', debug: true')}
 frontends:
   - {name: insert, bind: 127.0.0.1:$har_insert, backend: ins$har_tls}
   - {name: learn, bind: 127.0.0.1:$har_learn, backend: lrn$har_tls}
@@ -193,6 +194,7 @@ backends:
     cookie: {name: JSESSIONID, mode: learn}
     servers: *servers
 EOF
+} >"$work/haraft.yaml"
 case $ACCESS_LOG in
 off) echo "access_log: {target: off}" >>"$work/haraft.yaml" ;;
 file) echo "access_log: {target: 'file:$work/access.log'}" >>"$work/haraft.yaml" ;;
@@ -316,6 +318,13 @@ for round in $(seq 1 "$ROUNDS"); do
 		sleep 1
 		perf record -q -F 2999 -g -o "$PROFILE" -p "$har_pid" -- sleep 5 >/dev/null 2>&1 ||
 			echo "run.sh: perf record failed" >&2
+		wait $!
+	fi
+	if [[ -n $TRACE && $round == 1 ]]; then
+		"${on_load_cpu[@]}" wrk -t1 -c64 -d7s "${wrk_close[@]}" -H "Cookie: SERVERID=A" "$scheme://127.0.0.1:$har_insert/" >/dev/null &
+		sleep 1
+		curl -sf -o "$TRACE" "http://127.0.0.1:$har_ops/debug/pprof/trace?seconds=5" ||
+			echo "run.sh: trace failed" >&2
 		wait $!
 	fi
 	pair learn "$scheme://127.0.0.1:$hap_learn/" "JSESSIONID=$hap_sess" "$scheme://127.0.0.1:$har_learn/" "JSESSIONID=$har_sess"

@@ -21,6 +21,13 @@
 //  2. Register it: one line in cmd/haraftd/daemon/leaderloops.go, in
 //     (*Daemon).leaderLoops.
 //
+// The peers' liveness these loops read (cluster.Liveness) is an
+// observation, not a loop of this package: it runs on every node (a
+// follower needs its contact with the leader to fence itself) and its
+// leader view is switched by Raft's leadership callback before the loops
+// start. Decisions taken from it — moving a dead node's addresses,
+// withdrawing its record, ignoring its health votes — belong here.
+//
 // The runner itself is started and stopped by the daemon; nothing else
 // needs to change. Tests run a Runner on real Raft nodes
 // (leader_test.go).

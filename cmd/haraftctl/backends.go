@@ -50,6 +50,24 @@ func views(s *adminpb.Server) string {
 	return strings.Join(parts, " ")
 }
 
+// downReasons writes, under the table, why each node sees a server down:
+// its last failed check ("connection refused", "timeout at step 2: ...").
+func downReasons(w io.Writer, bs []*adminpb.Backend) error {
+	for _, b := range bs {
+		for _, s := range b.Servers {
+			for _, v := range s.Views {
+				if v.Health != adminpb.Health_HEALTH_DOWN || v.Detail == "" {
+					continue
+				}
+				if _, err := fmt.Fprintf(w, "%s/%s down on %s: %s\n", b.Name, s.Name, v.Node, v.Detail); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func (a *app) printServer(s *adminpb.Server) error {
 	return a.emit(s, func(w io.Writer) error {
 		t := newTable(w, "SERVER", "ADDR", "HEALTH", "ADMIN", "WEIGHT", "USABLE", "SESSIONS")
@@ -75,7 +93,7 @@ func serverAdmin(s *adminpb.Server) string {
 func (a *app) backendsCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "backends [BACKEND]",
-		Short: "List servers with agreed health, each node's view, admin state, weight and sessions",
+		Short: "List servers with agreed health, each node's view (and why a node sees one down), admin state, weight and sessions",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := &adminpb.ListBackendsRequest{}
@@ -104,7 +122,10 @@ func (a *app) backendsCommand() *cobra.Command {
 							u(s.Requests), u(s.Failures), strconv.FormatInt(s.Active, 10))
 					}
 				}
-				return t.flush()
+				if err := t.flush(); err != nil {
+					return err
+				}
+				return downReasons(w, resp.Backends)
 			})
 		},
 	}

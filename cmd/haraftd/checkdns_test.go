@@ -17,14 +17,7 @@ import (
 // does not exist or a name outside it fails the check at its line; a
 // Route 53 it cannot reach is a warning.
 func TestCheckRoute53(t *testing.T) {
-	empty := filepath.Join(t.TempDir(), "empty")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDCHECK")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "check-secret")
-	t.Setenv("AWS_CONFIG_FILE", empty)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+	awsTestEnv(t, "AKIDCHECK", "check-secret")
 	emu := r53emu.New(r53emu.Options{Credentials: []r53emu.Credentials{{AccessKeyID: "AKIDCHECK", SecretAccessKey: "check-secret"}}})
 	zone, err := emu.CreateHostedZone("example.com")
 	if err != nil {
@@ -59,17 +52,38 @@ route53:
 		{"unreachable", zone, "lb.example.com", closed, 0, "warning: c.yaml:8: route53: could not check the hosted zone with Route 53"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := filepath.Join(t.TempDir(), "c.yaml")
-			body := base + fmt.Sprintf("  hosted_zone_id: %s\n  name: %s\n  endpoint: %s\n", tc.zone, tc.record, tc.endpoint)
-			if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			var out, errb bytes.Buffer
-			code := run([]string{"-check", "-config", cfg}, &out, &errb)
-			all := strings.ReplaceAll(out.String()+errb.String(), filepath.Dir(cfg)+"/", "")
+			code, all := runCheck(t, base+fmt.Sprintf("  hosted_zone_id: %s\n  name: %s\n  endpoint: %s\n", tc.zone, tc.record, tc.endpoint))
 			if code != tc.wantCode || !strings.Contains(all, tc.want) {
 				t.Fatalf("exit %d, output:\n%s\nwant exit %d containing %q", code, all, tc.wantCode, tc.want)
 			}
 		})
 	}
+}
+
+// awsTestEnv gives the SDK's default chain these static credentials and
+// no shared config or credentials file, for the test's duration.
+func awsTestEnv(t *testing.T, accessKey, secret string) {
+	t.Helper()
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", accessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+}
+
+// runCheck runs haraftd -check on a config file c.yaml holding body and
+// returns its exit code and output (stdout, then stderr), the file named
+// c.yaml.
+func runCheck(t *testing.T, body string) (int, string) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-check", "-config", cfg}, &out, &errb)
+	return code, strings.ReplaceAll(out.String()+errb.String(), filepath.Dir(cfg)+"/", "")
 }

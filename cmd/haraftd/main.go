@@ -4,7 +4,8 @@
 //
 //	haraftd -config node1.yaml        run one node (SIGHUP reloads the config file live,
 //	                                  SIGUSR2 hands over to the binary now on disk)
-//	haraftd -check -config node1.yaml validate the config and exit
+//	haraftd -check -config node1.yaml validate the config (asking Route 53 and
+//	                                  servers_from sources once) and exit
 //	haraftd -dev [-data DIR]          three nodes + two demo backends in one process
 //	haraftd tls ca create [-dir DIR]  a cluster CA
 //	haraftd tls cert create -node ID  a node's certificate from it (see haraftd tls)
@@ -54,7 +55,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer, de
 	fs.SetOutput(stderr)
 	var (
 		cfgPath  = fs.String("config", "", "node config file (YAML)")
-		check    = fs.Bool("check", false, "validate -config and exit")
+		check    = fs.Bool("check", false, "validate -config, ask Route 53 and every servers_from source once, and exit")
 		dev      = fs.Bool("dev", false, "run a 3-node development cluster with two demo backends on loopback")
 		dataDir  = fs.String("data", "", "-dev: data dir root (default: a new temporary dir)")
 		logLevel = fs.String("log-level", "", "debug|info|warn|error (default: the config's log.level, else info)")
@@ -116,7 +117,8 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer, de
 		for _, w := range append(cfg.SecurityWarnings(), cfg.Warnings()...) {
 			fmt.Fprintf(stderr, "warning: %v\n", w)
 		}
-		if !checkRoute53(ctx, cfg, stderr) {
+		r53ok := checkRoute53(ctx, cfg, stderr)
+		if !checkServersFrom(ctx, cfg, stderr) || !r53ok {
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: ok\n", *cfgPath)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/haraft/haraft/cmd/haraftd/daemon"
 	"github.com/haraft/haraft/proxy/proxyproto"
 )
 
@@ -48,15 +46,7 @@ func TestProxyProtocolEndToEnd(t *testing.T) {
 			}()
 		}
 	}()
-	free := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	raft, front := free(), free()
+	raft, front := freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "node.yaml")
 	y := fmt.Sprintf(`node: {id: n1, data_dir: %s}
@@ -69,20 +59,9 @@ frontends: [{name: t, bind: %s, backend: app, mode: tcp, accept_proxy: true}]
 	if err := os.WriteFile(file, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- runContext(ctx, []string{"-config", file, "-log-level", "info"}, &out, &errb, daemon.DefaultDevOptions)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(2 * time.Minute):
-			t.Errorf("haraftd did not stop:\n%s", errb.String())
-		}
-	}()
+	done, stop := runConfig(t, file, &out, &errb)
+	defer stop()
 	const header = "PROXY TCP4 203.0.113.5 198.51.100.1 4000 7777\r\n"
 	var got string
 	deadline := time.Now().Add(60 * time.Second)

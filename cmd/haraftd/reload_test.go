@@ -26,15 +26,7 @@ func TestSIGHUPReload(t *testing.T) {
 	}
 	go func() { _ = backend.Serve(bln) }()
 	defer backend.Close()
-	free := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	raft, web, web2 := free(), free(), free()
+	raft, web, web2 := freeAddr(t), freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "node.yaml")
 	write := func(extra string) {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/haraft/haraft/cluster"
+	"github.com/haraft/haraft/cmd/haraftd/daemon"
+	"github.com/haraft/haraft/internal/freeport"
 )
 
 // The test binary runs as haraftd when this is set, so that the tests
@@ -31,15 +32,32 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freePort(t *testing.T) int {
+// freePort is a port for haraftd to bind (freeport: outside the
+// ephemeral range, so no outgoing connection takes it meanwhile).
+func freePort(t *testing.T) int { return freeport.Port(t) }
+
+// runConfig runs haraftd in process with the config file, its output into
+// out and errb; done receives its exit code. stop cancels it and waits for
+// it to end.
+func runConfig(t *testing.T, file string, out, errb *syncBuffer) (done <-chan int, stop func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan int, 1)
+	go func() {
+		ch <- runContext(ctx, []string{"-config", file, "-log-level", "info"}, out, errb, daemon.DefaultDevOptions)
+	}()
+	return ch, func() {
+		cancel()
+		select {
+		case <-ch:
+		case <-time.After(2 * time.Minute):
+			t.Errorf("haraftd did not stop:\n%s", errb.String())
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// freeAddr is a loopback host:port for haraftd to bind.
+func freeAddr(t *testing.T) string { return freeport.Addr(t) }
 
 // reachableConfig is a one-node config whose cluster port listens on all
 // interfaces (reachable from other hosts), with extra raft lines.
@@ -109,15 +127,16 @@ func TestInsecureClusterPort(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		defer func() {
-			_ = cmd.Process.Signal(os.Interrupt)
-			_ = cmd.Wait()
-		}()
+		var logs syncBuffer // everything it logs, for the failure messages
 		warned := make(chan string, 1)
+		exited := make(chan struct{})
 		go func() {
+			defer close(exited) // its stderr ends when it does
 			sc := bufio.NewScanner(stderr)
 			for sc.Scan() {
-				if l := sc.Text(); strings.Contains(l, "level=WARN") && strings.Contains(l, "raft.insecure") {
+				l := sc.Text()
+				_, _ = logs.Write([]byte(l + "\n"))
+				if strings.Contains(l, "level=WARN") && strings.Contains(l, "raft.insecure") {
 					select {
 					case warned <- l:
 					default:
@@ -125,10 +144,15 @@ func TestInsecureClusterPort(t *testing.T) {
 				}
 			}
 		}()
+		defer func() {
+			_ = cmd.Process.Signal(os.Interrupt)
+			<-exited
+			_ = cmd.Wait()
+		}()
 		select {
 		case <-warned:
 		case <-time.After(20 * time.Second):
-			t.Fatal("no WARN about raft.insecure at start")
+			t.Fatalf("no WARN about raft.insecure at start:\n%s", logs.String())
 		}
 		var st struct {
 			ClusterInsecure *bool `json:"cluster_insecure"`
@@ -142,8 +166,13 @@ func TestInsecureClusterPort(t *testing.T) {
 					break
 				}
 			}
+			select {
+			case <-exited:
+				t.Fatalf("haraftd exited before /status answered:\n%s", logs.String())
+			default:
+			}
 			if time.Now().After(deadline) {
-				t.Fatalf("/status: %v", err)
+				t.Fatalf("/status: %v\n%s", err, logs.String())
 			}
 		}
 		if st.ClusterInsecure == nil || !*st.ClusterInsecure {

@@ -45,15 +45,7 @@ func shutdownGraceCase(t *testing.T, grace string, long bool) {
 			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
 		}
 	}()
-	free := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	raft, front := free(), free()
+	raft, front := freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "node.yaml")
 	y := fmt.Sprintf(`node: {id: n1, data_dir: %s}

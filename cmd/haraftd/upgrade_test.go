@@ -70,15 +70,7 @@ func TestSIGUSR2Upgrade(t *testing.T) {
 	}
 	go func() { _ = backend.Serve(bln) }()
 	defer backend.Close()
-	free := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
-	raft, web, ops := free(), free(), free()
+	raft, web, ops := freeAddr(t), freeAddr(t), freeAddr(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "node.yaml")
 	y := fmt.Sprintf(`node: {id: n1, data_dir: %s}

@@ -95,7 +95,7 @@ func (s *DNS) Discover(ctx context.Context) ([]Target, error) {
 			return nil, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("dns SRV %s: %w", s.cfg.Name, err)
+			return nil, fmt.Errorf("dns SRV %s: %w", s.cfg.Name, s.resolverErr(err))
 		}
 		for _, r := range srvs {
 			hosts = append(hosts, hostPort{r.Target, int(r.Port)})
@@ -111,7 +111,7 @@ func (s *DNS) Discover(ctx context.Context) ([]Target, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("dns A %s: %w", h.host, err)
+			return nil, fmt.Errorf("dns A %s: %w", h.host, s.resolverErr(err))
 		}
 		for _, ip := range ips {
 			ap := netip.AddrPortFrom(ip.Unmap(), uint16(h.port))
@@ -128,6 +128,17 @@ func (s *DNS) Discover(ctx context.Context) ([]Target, error) {
 	}
 	slices.SortFunc(out, func(a, b Target) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// resolverErr makes a lookup error name the configured resolver: the
+// resolver's dialer goes there whatever server the error names (the
+// system's first).
+func (s *DNS) resolverErr(err error) error {
+	var de *net.DNSError
+	if s.cfg.Resolver != "" && errors.As(err, &de) {
+		de.Server = s.cfg.Resolver
+	}
+	return err
 }
 
 // notFound reports an NXDOMAIN or an answer without records.

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 
+	"github.com/haraft/haraft/eipmover/discover/dnstest"
 	"github.com/haraft/haraft/fsm"
 )
 
@@ -16,11 +17,11 @@ import (
 // answers, a name that does not exist (an empty answer), a server
 // failure (an error).
 func TestDNSSource(t *testing.T) {
-	d := newDNSServer(t)
-	d.setA("app.example.test", "10.1.0.2", "10.1.0.1")
-	d.setA("a1.example.test", "10.1.1.1")
-	d.setA("a2.example.test", "10.1.1.2", "10.1.1.3")
-	d.setSRV("_http._tcp.app.example.test",
+	d := dnstest.New(t)
+	d.SetA("app.example.test", "10.1.0.2", "10.1.0.1")
+	d.SetA("a1.example.test", "10.1.1.1")
+	d.SetA("a2.example.test", "10.1.1.2", "10.1.1.3")
+	d.SetSRV("_http._tcp.app.example.test",
 		dnsmessage.SRVResource{Priority: 1, Weight: 1, Port: 8081, Target: dnsmessage.MustNewName("a1.example.test.")},
 		dnsmessage.SRVResource{Priority: 1, Weight: 1, Port: 8082, Target: dnsmessage.MustNewName("a2.example.test.")})
 	tests := []struct {
@@ -35,7 +36,7 @@ func TestDNSSource(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.cfg.Resolver = d.addr
+			tc.cfg.Resolver = d.Addr()
 			s, err := NewDNS(tc.cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -56,8 +57,8 @@ func TestDNSSource(t *testing.T) {
 			}
 		})
 	}
-	d.setFailing(true)
-	s, _ := NewDNS(DNSConfig{Name: "app.example.test", Type: "A", Port: 8080, Resolver: d.addr, Timeout: 2 * time.Second})
+	d.SetFailing(true)
+	s, _ := NewDNS(DNSConfig{Name: "app.example.test", Type: "A", Port: 8080, Resolver: d.Addr(), Timeout: 2 * time.Second})
 	if _, err := s.Discover(context.Background()); err == nil {
 		t.Fatal("SERVFAIL: no error")
 	}
@@ -72,10 +73,10 @@ func TestDNSSource(t *testing.T) {
 // every node, one gone drains then leaves, a failing server changes
 // nothing.
 func TestDNSDiscoveryOnRaft(t *testing.T) {
-	d := newDNSServer(t)
-	d.setA("app.example.test", "10.2.0.1", "10.2.0.2")
+	d := dnstest.New(t)
+	d.SetA("app.example.test", "10.2.0.1", "10.2.0.2")
 	c := newTestCluster(t, clusterOpts{delay: 300 * time.Millisecond, share: 1, source: func(t *testing.T) Source {
-		s, err := NewDNS(DNSConfig{Name: "app.example.test", Type: "A", Port: 80, Resolver: d.addr, Timeout: 2 * time.Second})
+		s, err := NewDNS(DNSConfig{Name: "app.example.test", Type: "A", Port: 80, Resolver: d.Addr(), Timeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,18 +85,18 @@ func TestDNSDiscoveryOnRaft(t *testing.T) {
 	dnsActive := func(s fsm.ServerState) bool { return s.Source == "dns" && s.Usable() }
 	c.everywhere("10.2.0.1 added", "10.2.0.1-80", dnsActive)
 	c.everywhere("10.2.0.2 added", "10.2.0.2-80", dnsActive)
-	d.setA("app.example.test", "10.2.0.2", "10.2.0.3")
+	d.SetA("app.example.test", "10.2.0.2", "10.2.0.3")
 	c.everywhere("10.2.0.3 added", "10.2.0.3-80", dnsActive)
 	c.everywhere("10.2.0.1 draining", "10.2.0.1-80", isDraining)
 	c.everywhere("10.2.0.1 removed", "10.2.0.1-80", isRemoved)
 
-	d.setFailing(true)
-	d.setA("app.example.test", "10.2.0.3")
+	d.SetFailing(true)
+	d.SetA("app.example.test", "10.2.0.3")
 	before := c.leaderStatus().Errors["other"]
 	c.waitFor("failed polls", func() bool { return c.leaderStatus().Errors["other"] >= before+2 })
 	if s := c.nodes[0].FSM().Servers().Get("app", "10.2.0.2-80"); !dnsActive(s) {
 		t.Fatalf("10.2.0.2 changed while DNS failed: %+v", s)
 	}
-	d.setFailing(false)
+	d.SetFailing(false)
 	c.everywhere("10.2.0.2 draining", "10.2.0.2-80", isDraining)
 }

@@ -139,7 +139,8 @@ func TestEC2DiscoveryAddsDrainsRemoves(t *testing.T) {
 		}
 	}
 	c.waitFor("an empty answer reported", func() bool { return c.leaderStatus().LastErrorKind == "empty" })
-	time.Sleep(3 * 40 * time.Millisecond) // a few more polls: none may act
+	empties := c.leaderStatus().Errors["empty"]
+	c.waitFor("three more empty answers", func() bool { return c.leaderStatus().Errors["empty"] >= empties+3 }) // none may act
 	if st := c.leaderStatus(); !strings.Contains(st.LastError, "while 2 servers are up") {
 		t.Fatalf("status: %+v", st)
 	}
@@ -215,6 +216,31 @@ func TestEC2DiscoveryMatchesNothing(t *testing.T) {
 		t.Fatalf("poll: %v", err)
 	}
 	if st := l.Status(); st.LastErrorKind != "empty" || st.Errors["empty"] != 1 || !st.LastSuccess.IsZero() {
+		t.Fatalf("status %+v", st)
+	}
+}
+
+// A DescribeInstances that does not answer within the call timeout is a
+// timeout error kept in the status, and nothing is committed: a backend's
+// servers stay as they were.
+func TestEC2DiscoveryTimeoutChangesNothing(t *testing.T) {
+	f := newEC2Fixture(t, app("i-app1", "10.0.3.1"))
+	f.emu.SetFaults(ec2emu.Faults{Latency: 5 * time.Second, Actions: []string{"DescribeInstances"}})
+	src := f.sourceTimeout(t, map[string]string{"role": "app"}, 80, 200*time.Millisecond)
+	table := fsm.New(nil)
+	l, err := NewLoop(Options{Backend: "app", Source: src, Servers: table.Servers,
+		Commit: func(context.Context, *fsmpb.DiscoverServers) (*fsmpb.ApplyResult, error) {
+			t.Fatal("a step was committed for a poll that timed out")
+			return nil, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.Poll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "keeping the last known servers") || ErrorKind(err) != "timeout" {
+		t.Fatalf("poll: %v (kind %q)", err, ErrorKind(err))
+	}
+	if st := l.Status(); st.LastErrorKind != "timeout" || st.Errors["timeout"] != 1 || !st.LastSuccess.IsZero() {
 		t.Fatalf("status %+v", st)
 	}
 }

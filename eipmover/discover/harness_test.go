@@ -197,11 +197,17 @@ func newEC2Fixture(t *testing.T, instances ...ec2emu.Instance) *ec2Fixture {
 // static credentials and no shared config from the machine.
 func (f *ec2Fixture) source(t *testing.T, tags map[string]string, port int) *EC2 {
 	t.Helper()
+	return f.sourceTimeout(t, tags, port, 5*time.Second)
+}
+
+// sourceTimeout is source with a bound on one discovery.
+func (f *ec2Fixture) sourceTimeout(t *testing.T, tags map[string]string, port int, timeout time.Duration) *EC2 {
+	t.Helper()
 	empty := filepath.Join(t.TempDir(), "empty")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewEC2(context.Background(), EC2Config{Tags: tags, Port: port, Region: "us-east-1", Endpoint: f.url, CallTimeout: 5 * time.Second,
+	s, err := NewEC2(context.Background(), EC2Config{Tags: tags, Port: port, Region: "us-east-1", Endpoint: f.url, CallTimeout: timeout,
 		LoadOptions: []func(*config.LoadOptions) error{
 			config.WithSharedConfigFiles([]string{empty}), config.WithSharedCredentialsFiles([]string{empty}),
 			config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(testAK, testSecret, "")),

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/haraft/haraft/eipmover/internal/sigv4"
 )
 
 // maxBody bounds a Query API request body.
@@ -118,19 +120,19 @@ func (e *Emulator) handleQuery(r *http.Request, c *call) (any, *apiError) {
 	c.p = params{vals}
 	c.action = vals.Get("Action")
 
-	v := sigV4Verifier{
-		service: "ec2",
-		regions: e.opts.Regions,
-		maxSkew: e.opts.MaxClockSkew,
-		now:     e.now(),
-		secret: func(ak string) (string, bool) {
+	v := sigv4.Verifier{
+		Service: "ec2",
+		Regions: e.opts.Regions,
+		MaxSkew: e.opts.MaxClockSkew,
+		Now:     e.now(),
+		Secret: func(ak string) (string, bool) {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			cr, ok := e.creds[ak]
 			return cr.Secret, ok
 		},
 	}
-	ak, apiErr := v.verify(r, body)
+	ak, apiErr := verifySignature(&v, r, body)
 	c.accessKey = ak
 	if apiErr != nil {
 		return nil, apiErr

@@ -2,6 +2,7 @@ package ec2emu
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -59,7 +61,11 @@ func (a *awsCLI) run(t *testing.T, args ...string) (stdout, stderr string, err e
 		t.Fatal(err)
 	}
 	args = append(args, "--endpoint-url", a.url, "--region", testRegion, "--output", "json")
-	cmd := exec.CommandContext(ctxT(t), a.bin, args...)
+	// The CLI is a Python program: on a busy machine one call can take
+	// tens of seconds just to start.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, a.bin, args...)
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AWS_") })
 	cmd.Env = append(env,
 		"AWS_ACCESS_KEY_ID="+a.ak,

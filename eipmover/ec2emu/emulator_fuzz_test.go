@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/haraft/haraft/eipmover/internal/sigv4"
 )
 
 var fuzzNow = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -177,7 +179,7 @@ func FuzzSignedQuery(f *testing.F) {
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 			}
 			creds := aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSecret}
-			if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, sha256Hex([]byte(body)), "ec2", testRegion, fuzzNow); err != nil {
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, sigv4.SHA256Hex([]byte(body)), "ec2", testRegion, fuzzNow); err != nil {
 				t.Fatal(err)
 			}
 			rec := serveWithin(t, e, req, 2*time.Second)

@@ -1,11 +1,11 @@
 package ec2emu
 
 import (
-	"bytes"
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"strconv"
+
+	"github.com/haraft/haraft/eipmover/internal/awsxml"
 )
 
 // ec2XMLNS is the namespace of EC2 API version 2016-11-15, the version the
@@ -29,10 +29,6 @@ func newAPIError(status int, code, format string, args ...any) *apiError {
 // clientError is a 400-series EC2 error.
 func clientError(code, format string, args ...any) *apiError {
 	return newAPIError(http.StatusBadRequest, code, format, args...)
-}
-
-func errAuthFailure() *apiError {
-	return newAPIError(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
 }
 
 func errUnauthorized() *apiError {
@@ -61,18 +57,7 @@ type xmlError struct {
 }
 
 func writeXML(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	if err := xml.NewEncoder(&buf).Encode(v); err != nil {
-		// Only a programming error (an unencodable type) gets here.
-		http.Error(w, "ec2emu: encode response: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Header().Set("Server", "AmazonEC2")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	awsxml.Write(w, status, http.Header{"Content-Type": {"text/xml;charset=UTF-8"}, "Server": {"AmazonEC2"}}, v)
 }
 
 func writeError(w http.ResponseWriter, requestID string, e *apiError) {

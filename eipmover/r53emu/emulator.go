@@ -29,6 +29,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/haraft/haraft/eipmover/internal/sigv4"
 )
 
 // Errors returned by the Go methods that change state; test with errors.Is.
@@ -122,6 +124,7 @@ type Emulator struct {
 	faults  map[string]Fault
 	calls   map[string]int
 	idRand  *rand.Rand
+	watch   func(zoneID string, rs RecordSet, deleted bool)
 }
 
 // New returns an Emulator with no hosted zones.
@@ -209,12 +212,35 @@ func (e *Emulator) SetRecordSet(zoneID string, rs RecordSet) error {
 	rs.Name, rs.Type = n, strings.ToUpper(rs.Type)
 	k := rrKey{n, rs.Type}
 	if len(rs.Values) == 0 {
-		delete(z.records, k)
+		if _, ok := z.records[k]; ok {
+			delete(z.records, k)
+			e.notifyLocked(zoneID, rs, true)
+		}
 		return nil
 	}
 	rs.Values = slices.Clone(rs.Values)
 	z.records[k] = rs
+	e.notifyLocked(zoneID, rs, false)
 	return nil
+}
+
+// Watch calls fn with every record set a change creates, replaces or
+// deletes (ChangeResourceRecordSets or SetRecordSet), change after change
+// (the record sets of one batch change at once, reported in no set
+// order), until Watch is called again (nil stops). fn runs with the
+// emulator locked: it must not call the emulator. A test sees every state
+// a record went through, however briefly it lasted.
+func (e *Emulator) Watch(fn func(zoneID string, rs RecordSet, deleted bool)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.watch = fn
+}
+
+func (e *Emulator) notifyLocked(zoneID string, rs RecordSet, deleted bool) {
+	if e.watch != nil {
+		rs.Values = slices.Clone(rs.Values)
+		e.watch(zoneID, rs, deleted)
+	}
 }
 
 // LookupRecordSet returns a record set of a zone.
@@ -303,8 +329,8 @@ func (e *Emulator) serve(w http.ResponseWriter, r *http.Request, reqID string) (
 	if len(body) > maxBodyBytes {
 		return "", 0, newAPIError(http.StatusRequestEntityTooLarge, "InvalidInput", "request body larger than %d bytes", maxBodyBytes)
 	}
-	v := sigV4Verifier{service: "route53", maxSkew: e.opts.MaxClockSkew, now: e.opts.Now(), secret: e.secretOf}
-	ak, authErr := v.verify(r, body)
+	v := sigv4.Verifier{Service: "route53", MaxSkew: e.opts.MaxClockSkew, Now: e.opts.Now(), Secret: e.secretOf}
+	ak, authErr := verifySignature(&v, r, body)
 	if authErr != nil {
 		return "", 0, authErr
 	}
@@ -424,6 +450,16 @@ func (e *Emulator) changeLocked(id string, body []byte) (any, *apiError) {
 	}
 	if len(msgs) > 0 {
 		return nil, errInvalidChangeBatch(msgs...)
+	}
+	for k, rs := range next {
+		if cur, ok := z.records[k]; !ok || cur.TTL != rs.TTL || !sameValues(cur.Values, rs.Values) {
+			e.notifyLocked(id, rs, false)
+		}
+	}
+	for k, rs := range z.records {
+		if _, ok := next[k]; !ok {
+			e.notifyLocked(id, rs, true)
+		}
 	}
 	z.records = next
 	c := &change{id: "C" + e.idLocked(20), submitted: e.opts.Now().UTC(), comment: req.ChangeBatch.Comment}

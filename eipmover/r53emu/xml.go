@@ -1,12 +1,12 @@
 package r53emu
 
 import (
-	"bytes"
 	"encoding/xml"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
+
+	"github.com/haraft/haraft/eipmover/internal/awsxml"
 )
 
 // xmlns is the namespace of every Route 53 request and response body.
@@ -69,18 +69,7 @@ type xmlError struct {
 }
 
 func writeXML(w http.ResponseWriter, requestID string, status int, v any) {
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	if err := xml.NewEncoder(&buf).Encode(v); err != nil {
-		// Only a programming error (an unencodable type) gets here.
-		http.Error(w, "r53emu: encode response: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Header().Set("X-Amzn-Requestid", requestID)
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	awsxml.Write(w, status, http.Header{"Content-Type": {"text/xml"}, "X-Amzn-Requestid": {requestID}}, v)
 }
 
 // writeError writes Route 53's ErrorResponse. A refused change batch is

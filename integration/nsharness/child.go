@@ -31,6 +31,12 @@ func ChildMain() {
 			fmt.Fprintf(os.Stderr, "backend %s: %v\n", name, err)
 			os.Exit(1)
 		}
+		if tcp := os.Getenv("HRT_TCP_ADDR"); tcp != "" {
+			if _, err := serveTCPName(name, tcp); err != nil {
+				fmt.Fprintf(os.Stderr, "backend %s: %v\n", name, err)
+				os.Exit(1)
+			}
+		}
 		fmt.Fprintf(os.Stderr, "backend %s listening on %s\n", name, s.Addr())
 		sig := make(chan os.Signal, 1)
 		signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)

@@ -32,6 +32,10 @@ const (
 	ProxyPort = 8080 // frontend "web": learn mode, bindings proposed asynchronously
 	SyncPort  = 8081 // frontend "websync": learn mode, learn_commit sync
 	AppPort   = 8080 // each backend's listener
+	// With ClusterSpec.TCPStick: frontend "tcp" (mode tcp) on every node,
+	// and each backend's TCP name server (serveTCPName).
+	TCPPort    = 7777
+	TCPAppPort = 7070
 )
 
 // BuildHaraftd builds cmd/haraftd into dir and returns the binary's path.
@@ -77,6 +81,11 @@ type ClusterSpec struct {
 	// with VIPLease as the fencing lease (default 500ms).
 	VIP      netip.Addr
 	VIPLease time.Duration
+	// TCPStick adds frontend "tcp" (mode tcp, TCPPort, on every address of
+	// each node) to backend "tcpapp": mode tcp, roundrobin, stick on src
+	// (30m expiry), a connect check, every backend's TCP name server at
+	// TCPAppPort; connections stay open with timeout tunnel 1m.
+	TCPStick bool
 	// ExtraYAML, when set, is appended to each node's config (new top-level
 	// sections such as eips:).
 	ExtraYAML func(n *Node) string
@@ -110,6 +119,7 @@ type Node struct {
 // Backend is one demo application server in its namespace.
 type Backend struct {
 	*Host
+	tcp  bool // also serves serveTCPName at TCPAppPort (ClusterSpec.TCPStick)
 	mu   sync.Mutex
 	proc *Proc
 }
@@ -152,7 +162,7 @@ func NewCluster(e *Env, spec ClusterSpec) (*Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.Backends = append(c.Backends, &Backend{Host: h})
+		c.Backends = append(c.Backends, &Backend{Host: h, tcp: spec.TCPStick})
 	}
 	var err error
 	if c.Client, err = e.AddHostIP("client", "", netip.MustParseAddr("198.18.0.100")); err != nil {
@@ -186,16 +196,30 @@ func (c *Cluster) config(n *Node) string {
 	fmt.Fprintf(&b, "http: {addr: \"%s:%d\"}\n", n.IP, OpsPort)
 	// A test network: the admin API speaks plaintext there (admin.insecure).
 	fmt.Fprintf(&b, "admin: {addr: \"%s:%d\", insecure: true, tokens: [{name: nsharness, role: write, secret: %s}]}\n", n.IP, AdminPort, AdminToken)
-	b.WriteString("timeouts: {connect: 500ms, client: 10s, server: 5s, http_request: 5s, http_keep_alive: 30s}\n")
+	tunnel := ""
+	if s.TCPStick {
+		tunnel = ", tunnel: 1m"
+	}
+	fmt.Fprintf(&b, "timeouts: {connect: 500ms, client: 10s, server: 5s, http_request: 5s, http_keep_alive: 30s%s}\n", tunnel)
 	// Frontends on every address of the namespace: the node's own and the
 	// VIP while it holds it.
 	fmt.Fprintf(&b, "frontends:\n  - {name: web, bind: \"0.0.0.0:%d\", backend: app}\n  - {name: websync, bind: \"0.0.0.0:%d\", backend: appsync}\n", ProxyPort, SyncPort)
+	if s.TCPStick {
+		fmt.Fprintf(&b, "  - {name: tcp, bind: \"0.0.0.0:%d\", backend: tcpapp, mode: tcp}\n", TCPPort)
+	}
 	b.WriteString("backends:\n")
 	for _, be := range []struct{ name, commit string }{{"app", "async"}, {"appsync", "sync"}} {
 		fmt.Fprintf(&b, "  - name: %s\n    balance: roundrobin\n    cookie: {name: JSESSIONID, mode: learn}\n    learn_commit: %s\n", be.name, be.commit)
 		fmt.Fprintf(&b, "    check: {inter: %s, timeout: %s, rise: 2, fall: 2}\n    servers:\n", s.CheckInter, s.CheckInter*2/3)
 		for _, bk := range c.Backends {
 			fmt.Fprintf(&b, "      - {name: %s, addr: \"%s:%d\"}\n", bk.Name, bk.IP, AppPort)
+		}
+	}
+	if s.TCPStick {
+		b.WriteString("  - name: tcpapp\n    mode: tcp\n    balance: roundrobin\n    stick: {on: src, expire: 30m}\n")
+		fmt.Fprintf(&b, "    check: {inter: %s, timeout: %s, rise: 2, fall: 2}\n    servers:\n", s.CheckInter, s.CheckInter*2/3)
+		for _, bk := range c.Backends {
+			fmt.Fprintf(&b, "      - {name: %s, addr: \"%s:%d\"}\n", bk.Name, bk.IP, TCPAppPort)
 		}
 	}
 	if s.VIP.IsValid() {
@@ -262,7 +286,11 @@ func (b *Backend) Start() error {
 	if old := b.Proc(); old != nil {
 		from = old.LogSize()
 	}
-	p, err := b.Host.Start("backend", []string{ChildEnv + "=backend", "HRT_NAME=" + b.Name, fmt.Sprintf("HRT_ADDR=%s:%d", b.IP, AppPort)}, self)
+	env := []string{ChildEnv + "=backend", "HRT_NAME=" + b.Name, fmt.Sprintf("HRT_ADDR=%s:%d", b.IP, AppPort)}
+	if b.tcp {
+		env = append(env, fmt.Sprintf("HRT_TCP_ADDR=%s:%d", b.IP, TCPAppPort))
+	}
+	p, err := b.Host.Start("backend", env, self)
 	if err != nil {
 		return err
 	}
@@ -473,6 +501,35 @@ func (c *Cluster) WaitApplied(ctx context.Context, among []*Node, index uint64) 
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// ClientSources gives the client namespace n more addresses, the first n
+// host addresses of p (skipping each /24's .0 and .255), and routes p from
+// every node and backend via the client's own address; it returns them.
+// Tests dial from them (Client.DialTCPFrom) to be n distinct clients, as
+// stick on src sees them. p must lie in 198.18.0.0/15, outside Subnet.
+func (c *Cluster) ClientSources(p netip.Prefix, n int) ([]netip.Addr, error) {
+	var addrs []netip.Addr
+	for a := p.Masked().Addr(); p.Contains(a) && len(addrs) < n; a = a.Next() {
+		if last := a.As4()[3]; last != 0 && last != 255 {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) < n {
+		return nil, fmt.Errorf("nsharness: %s has %d usable addresses, %d wanted", p, len(addrs), n)
+	}
+	if err := c.Client.AddAddrs(addrs); err != nil {
+		return nil, err
+	}
+	for _, h := range c.Env.Hosts() {
+		if h == c.Client {
+			continue
+		}
+		if err := h.AddRoute(p.Masked(), c.Client.IP); err != nil {
+			return nil, err
+		}
+	}
+	return addrs, nil
 }
 
 // Others returns the nodes of the cluster other than the given ones.
@@ -718,7 +775,18 @@ const (
 // TransferLeadership asks the leader, through its admin API, to hand
 // leadership to node to.
 func (c *Cluster) TransferLeadership(ctx context.Context, leader, to *Node) error {
-	conn, err := grpc.NewClient(fmt.Sprintf("passthrough:///%s:%d", leader.IP, AdminPort),
+	return c.admin(ctx, leader, func(ctx context.Context, a adminpb.AdminClient) error {
+		if _, err := a.TransferLeadership(ctx, &adminpb.TransferLeadershipRequest{ToId: to.ID}); err != nil {
+			return fmt.Errorf("transfer leadership from %s to %s: %w", leader.ID, to.ID, err)
+		}
+		return nil
+	})
+}
+
+// admin calls f with an admin API client of node n (dialed from the
+// client namespace, with the write token).
+func (c *Cluster) admin(ctx context.Context, n *Node, f func(context.Context, adminpb.AdminClient) error) error {
+	conn, err := grpc.NewClient(fmt.Sprintf("passthrough:///%s:%d", n.IP, AdminPort),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return c.Client.DialContext(ctx, "tcp", addr)
@@ -728,8 +796,29 @@ func (c *Cluster) TransferLeadership(ctx context.Context, leader, to *Node) erro
 	}
 	defer conn.Close()
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+AdminToken)
-	if _, err := adminpb.NewAdminClient(conn).TransferLeadership(ctx, &adminpb.TransferLeadershipRequest{ToId: to.ID}); err != nil {
-		return fmt.Errorf("transfer leadership from %s to %s: %w", leader.ID, to.ID, err)
-	}
-	return nil
+	return f(ctx, adminpb.NewAdminClient(conn))
+}
+
+// Bindings returns node n's own table of backend's sessions (its applied
+// state, not the leader's): key (a cookie value, or "src:<ip>" for stick
+// on src) to server.
+func (n *Node) Bindings(ctx context.Context, backend string) (map[string]string, error) {
+	out := map[string]string{}
+	err := n.Cluster.admin(ctx, n, func(ctx context.Context, a adminpb.AdminClient) error {
+		req := &adminpb.ListSessionsRequest{Backend: backend, PageSize: 10000}
+		for {
+			resp, err := a.ListSessions(ctx, req)
+			if err != nil {
+				return fmt.Errorf("%s: list sessions of %s: %w", n.ID, backend, err)
+			}
+			for _, s := range resp.Sessions {
+				out[s.Key] = s.Server
+			}
+			if resp.NextPageToken == "" {
+				return nil
+			}
+			req.PageToken = resp.NextPageToken
+		}
+	})
+	return out, err
 }

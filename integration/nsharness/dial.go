@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"time"
@@ -28,6 +29,7 @@ type dialReq struct {
 	ctx     context.Context
 	network string
 	addr    string
+	laddr   net.Addr // source address; nil: the kernel's choice
 	resp    chan dialResp
 }
 
@@ -77,15 +79,15 @@ func (d *nsDialer) worker(ns string, errc chan<- error) {
 		case <-d.stop:
 			return
 		case r := <-d.reqs:
-			var nd net.Dialer
+			nd := net.Dialer{LocalAddr: r.laddr}
 			c, err := nd.DialContext(r.ctx, r.network, r.addr)
 			r.resp <- dialResp{c, err}
 		}
 	}
 }
 
-func (d *nsDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	r := dialReq{ctx: ctx, network: network, addr: addr, resp: make(chan dialResp, 1)}
+func (d *nsDialer) DialContext(ctx context.Context, network, addr string, laddr net.Addr) (net.Conn, error) {
+	r := dialReq{ctx: ctx, network: network, addr: addr, laddr: laddr, resp: make(chan dialResp, 1)}
 	select {
 	case d.reqs <- r:
 	case <-ctx.Done():
@@ -134,7 +136,17 @@ func (h *Host) DialContext(ctx context.Context, network, addr string) (net.Conn,
 	if err != nil {
 		return nil, err
 	}
-	return d.DialContext(ctx, network, addr)
+	return d.DialContext(ctx, network, addr, nil)
+}
+
+// DialTCPFrom dials addr over TCP from inside the host's namespace, from
+// source address src (one of the host's addresses: see AddAddrs).
+func (h *Host) DialTCPFrom(ctx context.Context, src netip.Addr, addr string) (net.Conn, error) {
+	d, err := h.getDialer()
+	if err != nil {
+		return nil, err
+	}
+	return d.DialContext(ctx, "tcp", addr, net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)))
 }
 
 // HTTPClient returns a client whose connections start inside the host's

@@ -19,7 +19,10 @@
 //
 // The test process itself is the client: Host.HTTPClient dials from inside a
 // namespace (sockets are created on an OS thread that entered it), so every
-// request crosses the bridge like a real client's.
+// request crosses the bridge like a real client's. Cluster.ClientSources
+// gives the client namespace many more addresses (routed from every other
+// namespace) and Host.DialTCPFrom dials from one of them, so one process
+// can be hundreds of clients as stick on src sees them.
 //
 // Everything here needs root, ip and tc (iproute2) and iptables; Check tells
 // what is missing so tests can skip with a clear message.
@@ -50,6 +53,10 @@ const Prefix = "hrt"
 // Subnet is the one L2 network of an Env. Every Env has its own bridge
 // namespace, so two Envs may use the same addresses without seeing each other.
 var Subnet = netip.MustParsePrefix("198.18.0.0/24")
+
+// benchmarkNet is RFC 2544's whole range: every address a test adds lies
+// in it.
+var benchmarkNet = netip.MustParsePrefix("198.18.0.0/15")
 
 // ours matches the namespace names this package makes: Prefix, five hex
 // digits, a dash, a host name.
@@ -351,6 +358,32 @@ func (h *Host) run(argv ...string) error {
 	defer cancel()
 	_, err := h.Run(ctx, argv...)
 	return err
+}
+
+// AddAddrs adds addrs to the host's eth0 as /32s, in one ip -batch: extra
+// source addresses for its sockets (Host.DialTCPFrom). They must lie in
+// 198.18.0.0/15 and outside Subnet; other hosts reach them through a
+// route (AddRoute) via the host's own address.
+func (h *Host) AddAddrs(addrs []netip.Addr) error {
+	var batch strings.Builder
+	for _, a := range addrs {
+		if !benchmarkNet.Contains(a) || Subnet.Contains(a) {
+			return fmt.Errorf("nsharness: %s is outside %s or inside %s", a, benchmarkNet, Subnet)
+		}
+		fmt.Fprintf(&batch, "addr add %s/32 dev eth0\n", a)
+	}
+	cmd := exec.Command("ip", "-n", h.NS, "-batch", "-")
+	cmd.Stdin = strings.NewReader(batch.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ip -n %s -batch (%d addresses): %v: %s", h.NS, len(addrs), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// AddRoute routes dst from the host's namespace via gateway via (a
+// neighbour on the bridge), so one neighbour entry serves the whole prefix.
+func (h *Host) AddRoute(dst netip.Prefix, via netip.Addr) error {
+	return ip("-n", h.NS, "route", "add", dst.String(), "via", via.String(), "dev", "eth0")
 }
 
 // LinkDown takes the host's interface down (both ends, so the bridge drops

@@ -22,6 +22,7 @@ type Cluster struct {
 	t     testing.TB
 	addrs []string
 	dirs  []string
+	tune  func(*cluster.Config)
 	Nodes []*cluster.Node
 }
 
@@ -29,7 +30,16 @@ type Cluster struct {
 // test ends.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, Nodes: make([]*cluster.Node, n)}
+	return StartTuned(t, n, nil)
+}
+
+// StartTuned is Start with tune (when not nil) changing each node's config
+// after the fast test timeouts are set, at every start and restart: for a
+// test whose scenario needs a leader that keeps its lease through a busy
+// machine's pauses.
+func StartTuned(t testing.TB, n int, tune func(*cluster.Config)) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, Nodes: make([]*cluster.Node, n), tune: tune}
 	lns := make([]net.Listener, n)
 	for i := range lns {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -68,6 +78,9 @@ func (c *Cluster) start(i int, ln net.Listener) {
 	cfg := cluster.Config{NodeID: ID(i), Listener: ln, Bind: c.addrs[i], DataDir: c.dirs[i], Peers: peers, Bootstrap: true,
 		FSM: fsm.New(logger()), Logger: logger(), RaftLogLevel: "off"}
 	cluster.FastTimeouts(&cfg)
+	if c.tune != nil {
+		c.tune(&cfg)
+	}
 	n, err := cluster.New(cfg)
 	if err != nil {
 		c.t.Fatal(err)

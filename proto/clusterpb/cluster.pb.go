@@ -433,6 +433,188 @@ func (x *PeerContact) GetAgeMs() int64 {
 	return 0
 }
 
+type TrafficRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromNode      string                 `protobuf:"bytes,1,opt,name=from_node,json=fromNode,proto3" json:"from_node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrafficRequest) Reset() {
+	*x = TrafficRequest{}
+	mi := &file_cluster_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrafficRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrafficRequest) ProtoMessage() {}
+
+func (x *TrafficRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrafficRequest.ProtoReflect.Descriptor instead.
+func (*TrafficRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TrafficRequest) GetFromNode() string {
+	if x != nil {
+		return x.FromNode
+	}
+	return ""
+}
+
+type TrafficResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Frontends     []*FrontendTraffic     `protobuf:"bytes,2,rep,name=frontends,proto3" json:"frontends,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrafficResponse) Reset() {
+	*x = TrafficResponse{}
+	mi := &file_cluster_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrafficResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrafficResponse) ProtoMessage() {}
+
+func (x *TrafficResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrafficResponse.ProtoReflect.Descriptor instead.
+func (*TrafficResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TrafficResponse) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *TrafficResponse) GetFrontends() []*FrontendTraffic {
+	if x != nil {
+		return x.Frontends
+	}
+	return nil
+}
+
+// FrontendTraffic is one frontend's counters on one node, since it started
+// (current_connections: now).
+type FrontendTraffic struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Name               string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Requests           uint64                 `protobuf:"varint,2,opt,name=requests,proto3" json:"requests,omitempty"`
+	Responses_5Xx      uint64                 `protobuf:"varint,3,opt,name=responses_5xx,json=responses5xx,proto3" json:"responses_5xx,omitempty"`
+	CurrentConnections int64                  `protobuf:"varint,4,opt,name=current_connections,json=currentConnections,proto3" json:"current_connections,omitempty"`
+	BytesIn            uint64                 `protobuf:"varint,5,opt,name=bytes_in,json=bytesIn,proto3" json:"bytes_in,omitempty"`
+	BytesOut           uint64                 `protobuf:"varint,6,opt,name=bytes_out,json=bytesOut,proto3" json:"bytes_out,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *FrontendTraffic) Reset() {
+	*x = FrontendTraffic{}
+	mi := &file_cluster_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FrontendTraffic) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FrontendTraffic) ProtoMessage() {}
+
+func (x *FrontendTraffic) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FrontendTraffic.ProtoReflect.Descriptor instead.
+func (*FrontendTraffic) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *FrontendTraffic) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FrontendTraffic) GetRequests() uint64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *FrontendTraffic) GetResponses_5Xx() uint64 {
+	if x != nil {
+		return x.Responses_5Xx
+	}
+	return 0
+}
+
+func (x *FrontendTraffic) GetCurrentConnections() int64 {
+	if x != nil {
+		return x.CurrentConnections
+	}
+	return 0
+}
+
+func (x *FrontendTraffic) GetBytesIn() uint64 {
+	if x != nil {
+		return x.BytesIn
+	}
+	return 0
+}
+
+func (x *FrontendTraffic) GetBytesOut() uint64 {
+	if x != nil {
+		return x.BytesOut
+	}
+	return 0
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
@@ -463,11 +645,24 @@ const file_cluster_proto_rawDesc = "" +
 	"\x15leader_contact_age_ms\x18\x05 \x01(\x03R\x12leaderContactAgeMs\"=\n" +
 	"\vPeerContact\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x15\n" +
-	"\x06age_ms\x18\x02 \x01(\x03R\x05ageMs2\xf7\x01\n" +
+	"\x06age_ms\x18\x02 \x01(\x03R\x05ageMs\"-\n" +
+	"\x0eTrafficRequest\x12\x1b\n" +
+	"\tfrom_node\x18\x01 \x01(\tR\bfromNode\"l\n" +
+	"\x0fTrafficResponse\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12@\n" +
+	"\tfrontends\x18\x02 \x03(\v2\".haraft.cluster.v1.FrontendTrafficR\tfrontends\"\xcf\x01\n" +
+	"\x0fFrontendTraffic\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\brequests\x18\x02 \x01(\x04R\brequests\x12#\n" +
+	"\rresponses_5xx\x18\x03 \x01(\x04R\fresponses5xx\x12/\n" +
+	"\x13current_connections\x18\x04 \x01(\x03R\x12currentConnections\x12\x19\n" +
+	"\bbytes_in\x18\x05 \x01(\x04R\abytesIn\x12\x1b\n" +
+	"\tbytes_out\x18\x06 \x01(\x04R\bbytesOut2\xc9\x02\n" +
 	"\bInternal\x12J\n" +
 	"\x05Apply\x12\x1f.haraft.cluster.v1.ApplyRequest\x1a .haraft.cluster.v1.ApplyResponse\x12V\n" +
 	"\tReadIndex\x12#.haraft.cluster.v1.ReadIndexRequest\x1a$.haraft.cluster.v1.ReadIndexResponse\x12G\n" +
-	"\x04Ping\x12\x1e.haraft.cluster.v1.PingRequest\x1a\x1f.haraft.cluster.v1.PingResponseB*Z(github.com/haraft/haraft/proto/clusterpbb\x06proto3"
+	"\x04Ping\x12\x1e.haraft.cluster.v1.PingRequest\x1a\x1f.haraft.cluster.v1.PingResponse\x12P\n" +
+	"\aTraffic\x12!.haraft.cluster.v1.TrafficRequest\x1a\".haraft.cluster.v1.TrafficResponseB*Z(github.com/haraft/haraft/proto/clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -481,7 +676,7 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_cluster_proto_goTypes = []any{
 	(*ApplyRequest)(nil),      // 0: haraft.cluster.v1.ApplyRequest
 	(*ApplyResponse)(nil),     // 1: haraft.cluster.v1.ApplyResponse
@@ -490,20 +685,26 @@ var file_cluster_proto_goTypes = []any{
 	(*PingRequest)(nil),       // 4: haraft.cluster.v1.PingRequest
 	(*PingResponse)(nil),      // 5: haraft.cluster.v1.PingResponse
 	(*PeerContact)(nil),       // 6: haraft.cluster.v1.PeerContact
+	(*TrafficRequest)(nil),    // 7: haraft.cluster.v1.TrafficRequest
+	(*TrafficResponse)(nil),   // 8: haraft.cluster.v1.TrafficResponse
+	(*FrontendTraffic)(nil),   // 9: haraft.cluster.v1.FrontendTraffic
 }
 var file_cluster_proto_depIdxs = []int32{
 	6, // 0: haraft.cluster.v1.PingResponse.contacts:type_name -> haraft.cluster.v1.PeerContact
-	0, // 1: haraft.cluster.v1.Internal.Apply:input_type -> haraft.cluster.v1.ApplyRequest
-	2, // 2: haraft.cluster.v1.Internal.ReadIndex:input_type -> haraft.cluster.v1.ReadIndexRequest
-	4, // 3: haraft.cluster.v1.Internal.Ping:input_type -> haraft.cluster.v1.PingRequest
-	1, // 4: haraft.cluster.v1.Internal.Apply:output_type -> haraft.cluster.v1.ApplyResponse
-	3, // 5: haraft.cluster.v1.Internal.ReadIndex:output_type -> haraft.cluster.v1.ReadIndexResponse
-	5, // 6: haraft.cluster.v1.Internal.Ping:output_type -> haraft.cluster.v1.PingResponse
-	4, // [4:7] is the sub-list for method output_type
-	1, // [1:4] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	9, // 1: haraft.cluster.v1.TrafficResponse.frontends:type_name -> haraft.cluster.v1.FrontendTraffic
+	0, // 2: haraft.cluster.v1.Internal.Apply:input_type -> haraft.cluster.v1.ApplyRequest
+	2, // 3: haraft.cluster.v1.Internal.ReadIndex:input_type -> haraft.cluster.v1.ReadIndexRequest
+	4, // 4: haraft.cluster.v1.Internal.Ping:input_type -> haraft.cluster.v1.PingRequest
+	7, // 5: haraft.cluster.v1.Internal.Traffic:input_type -> haraft.cluster.v1.TrafficRequest
+	1, // 6: haraft.cluster.v1.Internal.Apply:output_type -> haraft.cluster.v1.ApplyResponse
+	3, // 7: haraft.cluster.v1.Internal.ReadIndex:output_type -> haraft.cluster.v1.ReadIndexResponse
+	5, // 8: haraft.cluster.v1.Internal.Ping:output_type -> haraft.cluster.v1.PingResponse
+	8, // 9: haraft.cluster.v1.Internal.Traffic:output_type -> haraft.cluster.v1.TrafficResponse
+	6, // [6:10] is the sub-list for method output_type
+	2, // [2:6] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -517,7 +718,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

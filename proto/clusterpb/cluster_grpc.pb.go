@@ -25,6 +25,7 @@ const (
 	Internal_Apply_FullMethodName     = "/haraft.cluster.v1.Internal/Apply"
 	Internal_ReadIndex_FullMethodName = "/haraft.cluster.v1.Internal/ReadIndex"
 	Internal_Ping_FullMethodName      = "/haraft.cluster.v1.Internal/Ping"
+	Internal_Traffic_FullMethodName   = "/haraft.cluster.v1.Internal/Traffic"
 )
 
 // InternalClient is the client API for Internal service.
@@ -41,6 +42,10 @@ type InternalClient interface {
 	// (cluster/liveness.go), and every node's contact probe of every peer
 	// (cluster/contacts.go).
 	Ping(ctx context.Context, in *PingRequest, opts ...grpc.CallOption) (*PingResponse, error)
+	// Traffic returns the responder's traffic counters, for the cluster
+	// totals of every node's status page. Read-only; answered only to
+	// members of the cluster (with peer identities).
+	Traffic(ctx context.Context, in *TrafficRequest, opts ...grpc.CallOption) (*TrafficResponse, error)
 }
 
 type internalClient struct {
@@ -81,6 +86,16 @@ func (c *internalClient) Ping(ctx context.Context, in *PingRequest, opts ...grpc
 	return out, nil
 }
 
+func (c *internalClient) Traffic(ctx context.Context, in *TrafficRequest, opts ...grpc.CallOption) (*TrafficResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TrafficResponse)
+	err := c.cc.Invoke(ctx, Internal_Traffic_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -95,6 +110,10 @@ type InternalServer interface {
 	// (cluster/liveness.go), and every node's contact probe of every peer
 	// (cluster/contacts.go).
 	Ping(context.Context, *PingRequest) (*PingResponse, error)
+	// Traffic returns the responder's traffic counters, for the cluster
+	// totals of every node's status page. Read-only; answered only to
+	// members of the cluster (with peer identities).
+	Traffic(context.Context, *TrafficRequest) (*TrafficResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -113,6 +132,9 @@ func (UnimplementedInternalServer) ReadIndex(context.Context, *ReadIndexRequest)
 }
 func (UnimplementedInternalServer) Ping(context.Context, *PingRequest) (*PingResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Ping not implemented")
+}
+func (UnimplementedInternalServer) Traffic(context.Context, *TrafficRequest) (*TrafficResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Traffic not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -189,6 +211,24 @@ func _Internal_Ping_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_Traffic_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrafficRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).Traffic(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_Traffic_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).Traffic(ctx, req.(*TrafficRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -207,6 +247,10 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Ping",
 			Handler:    _Internal_Ping_Handler,
+		},
+		{
+			MethodName: "Traffic",
+			Handler:    _Internal_Traffic_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -176,3 +176,28 @@ type ctxStream struct {
 }
 
 func (s *ctxStream) Context() context.Context { return s.ctx }
+
+// HasWriteToken reports whether a write token is configured: without one
+// no write is ever authorized.
+func (s *Server) HasWriteToken() bool {
+	for _, t := range s.auth.tokens {
+		if t.write {
+			return true
+		}
+	}
+	return false
+}
+
+// Authorize checks bearer for a call of method (a full gRPC method name,
+// "/haraft.admin.v1.Admin/SetServerAdmin") made outside the gRPC listener,
+// as the interceptor checks it: the same tokens, compared in constant
+// time, the same log of refusals. It returns the context carrying the
+// caller, or a status with Unauthenticated (no or unknown token) or
+// PermissionDenied (a read-only token, or no tokens configured).
+func (s *Server) Authorize(ctx context.Context, method, bearer string) (context.Context, error) {
+	md := metadata.MD{}
+	if bearer != "" {
+		md.Set("authorization", "Bearer "+bearer)
+	}
+	return s.auth.check(metadata.NewIncomingContext(ctx, md), method)
+}

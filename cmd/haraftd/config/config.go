@@ -107,6 +107,16 @@ type Peer struct {
 // HTTP is the ops listener serving /ready and /healthz.
 type HTTP struct {
 	Addr string `yaml:"addr"` // required host:port
+	// Debug serves Go's profiler under /debug/pprof/ (CPU and heap
+	// profiles, goroutine dumps, execution traces) on this listener, as
+	// Consul's enable_debug does. Off by default: anyone who reaches the
+	// listener can read it.
+	Debug bool `yaml:"debug,omitempty"`
+	// Writes lets the status page's drain / ready / maint buttons work on
+	// an ops listener beyond loopback: the admin write token they send
+	// then crosses this plain-HTTP listener in the clear. On loopback
+	// (reached through an SSH tunnel) they work without it.
+	Writes bool `yaml:"writes,omitempty"`
 }
 
 // Timeouts are HAProxy's "timeout connect|client|server|http-request|
@@ -271,6 +281,9 @@ type Check struct {
 	Rise      int        `yaml:"rise"`      // default 2: consecutive successes to count a server up
 	Fall      int        `yaml:"fall"`      // default 3: consecutive failures to count it down
 	HTTPChk   *HTTPCheck `yaml:"httpchk"`   // nil: TCP connect check
+	// TCPCheck: HAProxy's tcp-check send/expect steps run on the check's
+	// connection (mode tcp; tcpcheck.go); nil: the connect alone.
+	TCPCheck []TCPCheckStep `yaml:"tcp_check"`
 	// AgreeDown and AgreeUp are how many live nodes must see a server down
 	// (up) before the leader commits it so; 0 = a majority of live nodes.
 	AgreeDown int `yaml:"agree_down"`

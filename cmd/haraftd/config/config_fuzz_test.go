@@ -30,6 +30,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("node: !!binary aGVsbG8=\n"))
 	f.Add([]byte("backends:\n  - <<: *missing\n"))
 	f.Add([]byte("--- \n...\n---\n"))
+	f.Add([]byte(tcpCheckBase + "    check:\n      tcp_check:\n        - expect: {string: '220 '}\n        - send: QUIT\\r\\n\n        - send_binary: 0d0a\n        - expect: {rstring: '^221', binary: 3232}\n"))
 	f.Add([]byte(eipBase + "route53: {hosted_zone_id: Z1, name: '*.lb.example.com.', ttl: 30, addresses: [198.51.100.7]}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse("fuzz.yaml", data)

@@ -37,6 +37,15 @@ func TestServersFromParse(t *testing.T) {
 	if d := c.Backends[1].ServersFrom; d.DNS.Type != "SRV" || d.DeregistrationDelay.Duration != 0 {
 		t.Fatalf("dns %+v", d)
 	}
+	// ec2 and dns together: two sources of one backend, each polled and
+	// reported on its own.
+	c, err = Parse("t.yaml", []byte(strings.Replace(sfBase, "port: 8080}", "port: 8080}\n      dns: {name: app.example.com, port: 8080}", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Backends[1].ServersFrom; d.EC2 == nil || d.DNS == nil || d.DNS.Type != "A" {
+		t.Fatalf("both %+v", d)
+	}
 }
 
 func TestServersFromErrors(t *testing.T) {
@@ -48,6 +57,10 @@ func TestServersFromErrors(t *testing.T) {
 	}{
 		{"no source", with(ec2, "interval: 5s"), at(0, "backends[1].servers_from: needs ec2 or dns")},
 		{"no tags", with(ec2, "ec2: {port: 8080}"), "backends[1].servers_from.ec2.tags: at least one tag is required"},
+		{"empty tags", with(ec2, "ec2: {tags: {}, port: 8080}"), at(1, "backends[1].servers_from.ec2.tags: at least one tag is required")},
+		{"empty tag key", with(ec2, `ec2: {tags: {"": app}, port: 8080}`), at(1, `backends[1].servers_from.ec2.tags: tag ""="app": keys are 1..128 characters, values up to 256`)},
+		{"long tag value", with(ec2, "ec2: {tags: {role: "+strings.Repeat("v", 257)+"}, port: 8080}"), at(1, "backends[1].servers_from.ec2.tags: tag \"role\"=")},
+		{"dns port out of range", with(ec2, "dns: {name: app.example.com, port: 65536}"), at(1, "backends[1].servers_from.dns.port: required: a port 1..65535, got 65536")},
 		{"port", with(ec2, "ec2: {tags: {role: app}}"), at(1, "backends[1].servers_from.ec2.port: required: a port 1..65535, got 0")},
 		{"port range", with("8080}", "70000}"), "backends[1].servers_from.ec2.port: required: a port 1..65535, got 70000"},
 		{"endpoint", with("port: 8080}", "port: 8080, endpoint: localhost:1}"), `backends[1].servers_from.ec2.endpoint: invalid URL "localhost:1"`},

@@ -244,6 +244,7 @@ func (v *validator) backends(bs []Backend) {
 			v.tcpBackend(path, b)
 		}
 		v.sendProxy(path, b)
+		v.tcpCheck(path, b)
 		if s := b.Stick; s != nil {
 			v.enum(path+".stick.on", s.On, []string{"src"})
 			if s.Expire.Duration < 0 {

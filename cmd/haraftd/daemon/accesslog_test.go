@@ -60,7 +60,7 @@ func TestAccessLogDaemon(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	lineRE := regexp.MustCompile(`^127\.0\.0\.1:\d+ \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] web app/A \d+/\d+/\d+/\d+/\d+ 200 \d+ - - --NI \d+/1/0/0/0 0/0 "GET /(one|two) HTTP/1\.1"$`)
+	lineRE := regexp.MustCompile(`^127\.0\.0\.1:\d+ \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\] web app/A \d+/\d+/\d+/\d+/\d+ 200 \d+ - - --NI \d+/1/\d+/\d+/0 0/0 "GET /(one|two) HTTP/1\.1"$`)
 	get(1, "/quiet") // not logged
 	get(0, "/one")
 	lines := waitLines(path, 1)

@@ -76,6 +76,8 @@ type Daemon struct {
 	discovery *discoveryParts   // discover.go
 	accessLog *accesslog.Writer // nil when off (accesslog.go)
 	rates     trafficRates      // the status page's rates (statustraffic.go)
+	// clusterTraffic: the members' counters, cached (statuscluster.go)
+	clusterTraffic clusterTraffic
 
 	dns *eipmover.DNSController // the Route 53 record's reconciler (dns.go); nil without route53
 
@@ -139,6 +141,7 @@ func Start(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d.node = node
+	node.SetTrafficSource(d.localTraffic) // peers' status pages (statuscluster.go)
 	d.learner = proxy.NewLearner(node, proxy.LearnerOptions{
 		NodeID: cfg.Node.ID, BatchSize: cfg.Proposals.BatchSize, FlushInterval: cfg.Proposals.FlushInterval.Duration,
 		QueueSize: cfg.Proposals.QueueSize, Logger: log, TouchInterval: touchInterval(cfg),

@@ -36,7 +36,7 @@ type discoveryParts struct {
 func (d *Daemon) buildDiscovery(ctx context.Context, cfg *config.Config) {
 	parts := &discoveryParts{}
 	for _, b := range cfg.DiscoveredBackends() {
-		for _, src := range d.discoverySources(ctx, b) {
+		for _, src := range discoverySources(ctx, b) {
 			if src.err != nil {
 				d.log.Error("discovery: cannot start", "backend", b.Name, "err", src.err)
 				parts.failed = append(parts.failed, DiscoveryStatus{Status: discover.Status{Backend: b.Name, Kind: src.kind}, Setup: src.err.Error()})
@@ -71,8 +71,9 @@ type discoverySource struct {
 	err  error
 }
 
-// discoverySources builds a backend's sources from its servers_from.
-func (d *Daemon) discoverySources(ctx context.Context, b config.Backend) []discoverySource {
+// discoverySources builds a backend's sources from its servers_from (the
+// running node's and -check's).
+func discoverySources(ctx context.Context, b config.Backend) []discoverySource {
 	sf := b.ServersFrom
 	var out []discoverySource
 	if e := sf.EC2; e != nil {

@@ -17,6 +17,8 @@ func healthCheck(c *config.Check) *proxy.HealthCheck {
 	if c.HTTPChk != nil {
 		h.HTTP = &proxy.HTTPCheck{Method: c.HTTPChk.Method, URI: c.HTTPChk.URI, Host: c.HTTPChk.Host, ExpectStatus: c.HTTPChk.ExpectStatus}
 	}
+	// The config was validated, which parses every step the same way.
+	h.TCP, _ = c.TCPCheckSteps()
 	return h
 }
 

@@ -12,9 +12,14 @@ import (
 //	/ready    200 once the node has caught up with the log and serves; 503 before
 //	/healthz  200 while the process and its Raft member run
 //	/status   JSON: node, leader, term, indexes, sessions, learner counters
-//	          (every key snake_case)
+//	          (every key snake_case), from this node's memory alone: it
+//	          answers at once on a node cut off from its peers, which is
+//	          when a monitor polling it with a short timeout needs it;
+//	          ?cluster=1 adds cluster_traffic, asked of every member
+//	          (statuscluster.go, up to 700 ms)
 //	/         the HTML status page (statuspage.go)
 //	/metrics  Prometheus metrics (metrics.go)
+//	/debug/pprof/  Go's profiler, only with http.debug (debug.go)
 func (d *Daemon) opsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {
@@ -32,11 +37,17 @@ func (d *Daemon) opsHandler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		st := d.Status()
+		if r.URL.Query().Get("cluster") == "1" {
+			ct := d.clusterTrafficNow(r.Context()) // statuscluster.go
+			st.ClusterTraffic = &ct
+		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(d.Status())
+		_ = json.NewEncoder(w).Encode(st)
 	})
-	d.opsExtras(mux) // statuspage.go: / and /metrics
+	d.opsExtras(mux)     // statuspage.go: / and /metrics
+	d.debugHandlers(mux) // debug.go: /debug/pprof/ with http.debug
 	return mux
 }
 
@@ -61,6 +72,9 @@ type Status struct {
 	Discovery []DiscoveryStatus `json:"discovery,omitempty"`
 	// DNS: the Route 53 record (route53 section), absent without one.
 	DNS *DNSStatus `json:"dns,omitempty"`
+	// ClusterTraffic: every member's traffic and the totals, asked over
+	// the cluster port (statuscluster.go); only /status?cluster=1 fills it.
+	ClusterTraffic *ClusterTraffic `json:"cluster_traffic,omitempty"`
 }
 
 // Status returns the node's summary.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/haraft/haraft/cmd/haraftd/config"
 	"github.com/haraft/haraft/fsm"
+	"github.com/haraft/haraft/internal/freeport"
 	"github.com/haraft/haraft/proto/fsmpb"
 )
 
@@ -32,15 +33,9 @@ type reloadFixture struct {
 	api     [2]string         // frontend api's two binds (rebound)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// freeAddr is a loopback host:port to bind by number (freeport: outside
+// the ephemeral range, so no outgoing connection takes it meanwhile).
+func freeAddr(t *testing.T) string { return freeport.Addr(t) }
 
 func newReloadFixture(t *testing.T) (*reloadFixture, net.Listener) {
 	f := &reloadFixture{t: t, file: filepath.Join(t.TempDir(), "node.yaml"), data: t.TempDir(), servers: map[string]string{}}

@@ -43,6 +43,7 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 		return time.UnixMilli(v).UTC().Format("15:04:05.000")
 	},
 	"join": strings.Join,
+	"list": func(v ...string) []string { return v },
 	"rate": func(v float64) string {
 		if v < 0 {
 			return "–"
@@ -72,9 +73,14 @@ type statusData struct {
 	// This node's traffic (statustraffic.go).
 	Frontends []frontendRow
 	Servers   []serverRow
-	Errors    []string
-	Now       string
-	Refresh   int
+	// The members' traffic and the totals (statuscluster.go).
+	Cluster ClusterTraffic
+	Errors  []string
+	Now     string
+	Refresh int
+	// Buttons: a write token is configured, so the page offers drain,
+	// ready and maint per server (statusadmin.go).
+	Buttons bool
 }
 
 // statusPageRefresh is how often the page reloads itself, in seconds.
@@ -93,6 +99,8 @@ func (d *Daemon) statusData(ctx context.Context) statusData {
 		}
 	}
 	var err error
+	writes, _ := d.opsWrites()
+	data.Buttons = writes && srv.HasWriteToken()
 	data.Status, err = srv.Status(ctx, &adminpb.StatusRequest{})
 	note("status", err)
 	if m, err := srv.Members(ctx, &adminpb.MembersRequest{}); err == nil {
@@ -111,6 +119,7 @@ func (d *Daemon) statusData(ctx context.Context) statusData {
 		note("eips", err)
 	}
 	data.Frontends, data.Servers = d.trafficRows()
+	data.Cluster = d.clusterTrafficNow(ctx)
 	data.Events = srv.Events().Recent(30)
 	slices.Reverse(data.Events)
 	return data
@@ -133,4 +142,5 @@ func (d *Daemon) statusPageHandler(w http.ResponseWriter, r *http.Request) {
 func (d *Daemon) opsExtras(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", d.statusPageHandler)
 	mux.Handle("GET /metrics", d.metricsHandler())
+	mux.HandleFunc("POST /servers/{backend}/{server}/admin", d.opsSetServerAdmin) // statusadmin.go
 }

@@ -160,7 +160,8 @@ func TestStatusPageHTML(t *testing.T) {
 	page := httpGet(t, "http://"+c.Nodes[1].OpsAddr()+"/")
 	for _, want := range []string{`<span id="node">n2</span>`, "dev-b", `id="nodes"`, "n1", "n3", "eipalloc-0demo", "198.51.100.10",
 		`id="backends"`, `class="drain"`, "Recent events", `http-equiv="refresh"`,
-		`id="frontends"`, `id="servertraffic"`, "Traffic on this node", "<th>5xx/s</th>", "<th>check (mean ms)</th>", "<tr><td>web</td><td>app</td>"} {
+		`id="frontends"`, `id="servertraffic"`, "Traffic on this node", "<th>5xx/s</th>", "<th>check (mean ms)</th>", "<tr><td>web</td><td>app</td>",
+		"Traffic of the cluster", `id="clustertraffic"`, `id="clustertotal"`, "<tr><td>n1</td>", "<tr><td>n3</td>", "frontend web"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -202,7 +203,8 @@ func TestStatusPageChromium(t *testing.T) {
 		t.Fatalf("chromium --dump-dom: %v", err)
 	}
 	for _, want := range []string{`<span id="node">n1</span>`, "Nodes", "Elastic IPs", "eipalloc-0demo", "Backends", "drain", "Recent events", "is the leader",
-		"Traffic on this node", `id="servertraffic"`} {
+		"Traffic on this node", `id="servertraffic"`, "Traffic of the cluster", `id="clustertraffic"`, `id="clustertotal"`, "frontend web",
+		`<button class="act" data-backend="app" data-server="A" data-admin="drain">drain</button>`, `id="actmsg"`} {
 		if !strings.Contains(string(dom), want) {
 			t.Errorf("rendered page lacks %q", want)
 		}

@@ -1,4 +1,6 @@
-package discover
+// Package dnstest is a small authoritative DNS server on loopback for
+// the tests of DNS discovery and of haraftd -check.
+package dnstest
 
 import (
 	"net"
@@ -10,11 +12,11 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// dnsServer is a small authoritative DNS server on a loopback UDP socket
+// Server is a small authoritative DNS server on a loopback UDP socket
 // answering A and SRV questions from its records (NXDOMAIN for a name it
 // has none of, an empty answer for a type it has none of), and SERVFAIL
 // while failing is set.
-type dnsServer struct {
+type Server struct {
 	addr string
 
 	mu      sync.Mutex
@@ -23,13 +25,14 @@ type dnsServer struct {
 	failing bool
 }
 
-func newDNSServer(t *testing.T) *dnsServer {
+// New starts a server; it stops when the test ends.
+func New(t testing.TB) *Server {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &dnsServer{addr: pc.LocalAddr().String(), a: map[string][]netip.Addr{}, srv: map[string][]dnsmessage.SRVResource{}}
+	s := &Server{addr: pc.LocalAddr().String(), a: map[string][]netip.Addr{}, srv: map[string][]dnsmessage.SRVResource{}}
 	done := make(chan struct{})
 	t.Cleanup(func() { pc.Close(); <-done })
 	go func() {
@@ -48,7 +51,12 @@ func newDNSServer(t *testing.T) *dnsServer {
 	return s
 }
 
-func (s *dnsServer) setA(name string, addrs ...string) {
+// Addr is the server's host:port (UDP).
+func (s *Server) Addr() string { return s.addr }
+
+// SetA sets the A records of name; no address leaves the name with no A
+// record (an empty answer, not NXDOMAIN).
+func (s *Server) SetA(name string, addrs ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.a[fqdn(name)] = nil
@@ -57,13 +65,15 @@ func (s *dnsServer) setA(name string, addrs ...string) {
 	}
 }
 
-func (s *dnsServer) setSRV(name string, targets ...dnsmessage.SRVResource) {
+// SetSRV sets the SRV records of name.
+func (s *Server) SetSRV(name string, targets ...dnsmessage.SRVResource) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.srv[fqdn(name)] = targets
 }
 
-func (s *dnsServer) setFailing(v bool) {
+// SetFailing makes every answer SERVFAIL while v is true.
+func (s *Server) SetFailing(v bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failing = v
@@ -71,7 +81,7 @@ func (s *dnsServer) setFailing(v bool) {
 
 func fqdn(name string) string { return strings.ToLower(strings.TrimSuffix(name, ".")) + "." }
 
-func (s *dnsServer) answer(req []byte) []byte {
+func (s *Server) answer(req []byte) []byte {
 	var p dnsmessage.Parser
 	h, err := p.Start(req)
 	if err != nil {

@@ -51,7 +51,7 @@ type Frontend struct {
 	redisp   bool
 	timeouts Timeouts
 	engine   *h1.Server
-	shutting atomic.Bool
+	acc      *acceptor
 	// accessLog is nil when the frontend keeps none.
 	accessLog accesslog.Logger
 	// https: the connections are TLS ones a TLSFrontend handed over
@@ -103,6 +103,7 @@ func newEngineFrontend(o FrontendOptions, ln *limitListener, stats *listenerStat
 	t := f.timeouts
 	f.engine = h1.NewServer(f, h1.Options{Client: t.Client, HTTPRequest: t.HTTPRequest, HTTPKeepAlive: t.HTTPKeepAlive, Tunnel: t.Tunnel,
 		MaxHeaderBytes: o.MaxHeaderBytes, Counters: &f.Counters, Log: f.log})
+	f.acc = newAcceptor(ln, stats.pp, f.log)
 	return f
 }
 
@@ -111,7 +112,7 @@ func (f *Frontend) Addr() net.Addr { return f.ln.Addr() }
 
 // Serve accepts connections until Shutdown; it then returns nil.
 func (f *Frontend) Serve() error {
-	return acceptLoop(f.ln, f.pp, &f.shutting, f.log, f.engine.ServeConn)
+	return f.acc.serve(f.engine.ServeConn)
 }
 
 // Shutdown stops accepting, closes idle keep-alive connections, lets
@@ -119,9 +120,11 @@ func (f *Frontend) Serve() error {
 // until ctx ends, then closes what is left. It returns once every
 // connection's goroutines have ended. It may be called more than once.
 func (f *Frontend) Shutdown(ctx context.Context) error {
-	f.shutting.Store(true)
-	_ = f.ln.Close()
-	return f.engine.Shutdown(ctx)
+	err := f.acc.stop(ctx) // every accepted connection reached the engine
+	if e := f.engine.Shutdown(ctx); e != nil {
+		err = e
+	}
+	return err
 }
 
 // prepare checks the options both kinds of frontend share, fills their

@@ -162,17 +162,15 @@ func (c *proxiedConn) SetKeepAlivePeriod(d time.Duration) error {
 	return nil
 }
 
-// serveProxied reads conn's header in a goroutine of its own and hands
-// the connection to serve; a refused header (or serve's false: shutting
-// down) closes it and gives its listener slot back.
+// serveProxied reads conn's header and hands the connection to serve;
+// a refused header (or serve's false: shutting down) closes it and gives
+// its listener slot back. The acceptor runs it in a goroutine of its own.
 func (p *proxyAccept) serveProxied(ln *limitListener, conn net.Conn, serve func(net.Conn) bool) {
-	go func() {
-		pc, err := p.handshake(conn)
-		if err != nil || !serve(pc) {
-			_ = conn.Close()
-			ln.release()
-		}
-	}()
+	pc, err := p.handshake(conn)
+	if err != nil || !serve(pc) {
+		_ = conn.Close()
+		ln.release()
+	}
 }
 
 // proxyHeader returns the PROXY protocol header of version v for a

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"github.com/haraft/haraft/proxy/accesslog"
@@ -28,7 +27,7 @@ type TCPFrontend struct {
 	redisp   bool
 	timeouts Timeouts
 	engine   *l4.Server
-	shutting atomic.Bool
+	acc      *acceptor
 	// accessLog is nil when the frontend keeps none.
 	accessLog accesslog.Logger
 
@@ -53,6 +52,7 @@ func NewTCPFrontend(o FrontendOptions, st State, l *Learner, log *slog.Logger) (
 		redisp: o.Redispatch, timeouts: o.Timeouts.withDefaults(), accessLog: o.AccessLog}
 	t := f.timeouts
 	f.pp = newProxyAccept(o.AcceptProxy, t.Client, f.log)
+	f.acc = newAcceptor(ln, f.pp, f.log)
 	f.engine = l4.NewServer(f, l4.Options{Connect: t.Connect, Client: t.Client, Server: t.Server, Tunnel: t.Tunnel,
 		ClientFin: t.ClientFin, ServerFin: t.ServerFin, Log: f.log})
 	return f, nil
@@ -70,15 +70,17 @@ func (f *TCPFrontend) Connections() ConnStats { return connStats(f.ln) }
 
 // Serve accepts connections until Shutdown; it then returns nil.
 func (f *TCPFrontend) Serve() error {
-	return acceptLoop(f.ln, f.pp, &f.shutting, f.log, f.engine.ServeConn)
+	return f.acc.serve(f.engine.ServeConn)
 }
 
 // Shutdown stops accepting and lets the connections run until ctx ends,
 // then closes them; it returns once every one has ended.
 func (f *TCPFrontend) Shutdown(ctx context.Context) error {
-	f.shutting.Store(true)
-	_ = f.ln.Close()
-	return f.engine.Shutdown(ctx)
+	err := f.acc.stop(ctx) // every accepted connection reached the engine
+	if e := f.engine.Shutdown(ctx); e != nil {
+		err = e
+	}
+	return err
 }
 
 // CloseServer closes this frontend's connections to the server of its

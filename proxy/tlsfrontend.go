@@ -59,7 +59,8 @@ type TLSFrontend struct {
 	// accessLog is nil when the frontend keeps none (h2log.go).
 	accessLog accesslog.Logger
 
-	shutting atomic.Bool
+	acc      *acceptor
+	shutting atomic.Bool // after the handshakes Shutdown found finished
 	mu       sync.Mutex
 	conns    map[net.Conn]bool // in the handshake (false) or serving HTTP/2 (true)
 	connWG   sync.WaitGroup
@@ -93,6 +94,7 @@ func NewTLSFrontend(o TLSFrontendOptions, st State, l *Learner, log *slog.Logger
 	}
 	f.h1 = newEngineFrontend(o.FrontendOptions, ln, f.listenerStats, st, l, log)
 	f.h1.https = true
+	f.acc = newAcceptor(ln, nil, f.log) // serveConn reads the PROXY header
 	f.tr = &http.Transport{
 		Proxy:                  nil, // never an environment proxy
 		DialContext:            (&net.Dialer{Timeout: t.Connect, KeepAlive: 30 * time.Second}).DialContext,
@@ -146,7 +148,7 @@ func (f *TLSFrontend) Reload() error { return f.certs.Reload() }
 // Serve accepts connections until Shutdown; it then returns nil. Each
 // connection's handshake runs in a goroutine of its own.
 func (f *TLSFrontend) Serve() error {
-	return acceptLoop(f.ln, nil, &f.shutting, f.log, func(conn net.Conn) bool {
+	return f.acc.serve(func(conn net.Conn) bool {
 		if !f.track(conn, false) {
 			return false
 		}
@@ -213,9 +215,12 @@ func (f *TLSFrontend) serveConn(conn net.Conn) {
 		f.h2.ServeConn(newH2Guard(tc, f.maxHead), &http2.ServeConnOpts{Context: context.Background(), Handler: f, BaseConfig: f.srv})
 		return
 	}
+	// HTTP/1.1: the engine's session gives the maxconn slot back. The
+	// connection stays tracked until the engine has it, so that Shutdown
+	// cannot find no handshake left while it is in neither place.
+	ok := f.h1.engine.ServeConn(tc)
 	f.untrack(conn)
-	// HTTP/1.1: the engine's session gives the maxconn slot back.
-	if !f.h1.engine.ServeConn(tc) {
+	if !ok {
 		_ = tc.Close()
 		f.ln.release()
 	}
@@ -225,6 +230,12 @@ func (f *TLSFrontend) serveConn(conn net.Conn) {
 // GOAWAY, handshakes are cut), lets requests in flight finish until ctx
 // ends, then closes what is left.
 func (f *TLSFrontend) Shutdown(ctx context.Context) error {
+	// Every accepted connection is served: the accept loop ends, then the
+	// handshakes in progress (bounded by timeout http-request) finish and
+	// hand their connections to HTTP/1.1 or HTTP/2, which then drain.
+	// Those still in their handshake when ctx ends are cut.
+	_ = f.acc.stop(ctx)
+	f.waitHandshakes(ctx)
 	f.mu.Lock()
 	f.shutting.Store(true)
 	for c, h2 := range f.conns {
@@ -233,7 +244,6 @@ func (f *TLSFrontend) Shutdown(ctx context.Context) error {
 		}
 	}
 	f.mu.Unlock()
-	_ = f.ln.Close()
 	err := f.srv.Shutdown(ctx) // GOAWAY on the HTTP/2 connections
 	if e := f.h1.engine.Shutdown(ctx); err == nil {
 		err = e
@@ -255,6 +265,31 @@ func (f *TLSFrontend) Shutdown(ctx context.Context) error {
 	}
 	f.tr.CloseIdleConnections()
 	return err
+}
+
+// waitHandshakes waits until no connection is in its handshake, or ctx
+// ends.
+func (f *TLSFrontend) waitHandshakes(ctx context.Context) {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		f.mu.Lock()
+		n := 0
+		for _, h2 := range f.conns {
+			if !h2 {
+				n++
+			}
+		}
+		f.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // tlsExchange is one request's routing state, carried in its context from

@@ -74,6 +74,10 @@ func newClientConn(s *Server, c net.Conn) *clientConn {
 	cc := &clientConn{s: s}
 	cc.conn = c
 	cc.rto, cc.wto = s.timeouts.Client, s.timeouts.Client
+	// New until its first request head: a Shutdown that begins before
+	// the connection's goroutine reads gives it FirstRequestGrace too
+	// (as connIdle, the zero state, it would be closed unread).
+	cc.state.Store(connFirst)
 	cc.initRawIO()
 	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		cc.clientIP = a.IP.String()

@@ -47,6 +47,14 @@ type authTransport struct {
 	mu      sync.Mutex
 	inbound map[string]*inboundPeer
 	hbFn    func(raft.RPC)
+
+	// hbMu is read-held by each heartbeat in Raft's handler; Close takes
+	// it, so that once Close returns no heartbeat runs (one that passed
+	// Raft's own shutdown check would otherwise write the term to a store
+	// the node closes next: "failed to save current term: database not
+	// open", a panic in hashicorp/raft).
+	hbMu     sync.RWMutex
+	hbClosed bool
 }
 
 // inboundPeer serves the Raft connections of one peer identity.
@@ -147,6 +155,12 @@ func (t *authTransport) consume(in *inboundPeer) {
 // heartbeat is the inbound transports' heartbeat fast path: checked, then
 // Raft's handler (or its consumer channel, before Raft set one).
 func (t *authTransport) heartbeat(in *inboundPeer, rpc raft.RPC) {
+	t.hbMu.RLock()
+	defer t.hbMu.RUnlock()
+	if t.hbClosed {
+		rpc.Respond(nil, raft.ErrTransportShutdown)
+		return
+	}
 	if err := t.check(in.id, rpc); err != nil {
 		rpc.Respond(nil, err)
 		return
@@ -197,16 +211,20 @@ func (t *authTransport) SetHeartbeatHandler(cb func(raft.RPC)) {
 	t.mu.Unlock()
 }
 
-// Close stops the outbound and every inbound transport.
+// Close stops the outbound and every inbound transport; when it returns,
+// no RPC reaches Raft from here any more.
 func (t *authTransport) Close() error {
 	t.once.Do(func() {
 		t.mu.Lock()
-		close(t.shutdown)
+		close(t.shutdown) // first: a heartbeat waiting on consumeCh gives up
 		ins := make([]*inboundPeer, 0, len(t.inbound))
 		for _, in := range t.inbound {
 			ins = append(ins, in)
 		}
 		t.mu.Unlock()
+		t.hbMu.Lock() // waits for the heartbeats in Raft's handler
+		t.hbClosed = true
+		t.hbMu.Unlock()
 		t.NetworkTransport.Close()
 		t.accept.Close()
 		for _, in := range ins {

@@ -447,6 +447,12 @@ func (n *Node) closeResources() error {
 			errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 		}
 	}
+	if n.trans != nil {
+		// Before the observer stops reading (a heartbeat in flight may
+		// still report a leader to it) and before the store closes: a
+		// heartbeat that passed Raft's shutdown check writes the term.
+		n.trans.Close()
+	}
 	if n.observer != nil {
 		n.observer.close()
 	}
@@ -455,9 +461,6 @@ func (n *Node) closeResources() error {
 	}
 	if n.peers != nil {
 		n.peers.close()
-	}
-	if n.trans != nil {
-		n.trans.Close()
 	}
 	if n.mux != nil {
 		n.mux.Close()

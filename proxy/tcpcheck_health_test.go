@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/haraft/haraft/proto/fsmpb"
+	"github.com/haraft/haraft/proxy/internal/h1test"
 	"github.com/haraft/haraft/proxy/proxyproto"
 	"github.com/haraft/haraft/proxy/tcpcheck"
 )
@@ -338,20 +339,10 @@ backend app
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { ln.Close() })
-				go func() {
-					for {
-						c, err := ln.Accept()
-						if err != nil {
-							return
-						}
-						go func() {
-							defer c.Close()
-							_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-							tc.server(c)
-						}()
-					}
-				}()
+				h1test.ServeRaw(t, ln, func(c net.Conn) {
+					_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+					tc.server(c)
+				})
 			}
 			if tc.failStep == 0 {
 				// HAProxy starts a server up: see it down first, then up.

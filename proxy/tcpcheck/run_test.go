@@ -8,30 +8,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/haraft/haraft/proxy/internal/h1test"
 )
 
 // serve starts a loopback server running handle on each connection.
 func serve(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(time.Minute))
-				handle(c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return h1test.RawBackend(t, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(time.Minute))
+		handle(c)
+	})
 }
 
 // redis answers each line it reads with reply(line).

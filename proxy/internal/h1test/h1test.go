@@ -36,6 +36,13 @@ func RawBackend(t testing.TB, serve func(net.Conn)) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ServeRaw(t, ln, serve)
+	return ln.Addr().String()
+}
+
+// ServeRaw runs serve on every connection accepted on ln until the test
+// ends; it then closes ln and waits for the serve calls to return.
+func ServeRaw(t testing.TB, ln net.Listener, serve func(net.Conn)) {
 	var wg sync.WaitGroup
 	// The accept loop holds the group too, so no Add ever races the
 	// cleanup's Wait on a zero counter.
@@ -59,7 +66,6 @@ func RawBackend(t testing.TB, serve func(net.Conn)) string {
 		ln.Close()
 		wg.Wait()
 	})
-	return ln.Addr().String()
 }
 
 // FixedServer answers every request head on c with response, allocating

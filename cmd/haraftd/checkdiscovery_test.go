@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -32,12 +31,7 @@ func TestCheckServersFrom(t *testing.T) {
 	}
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
+	closed := "http://" + freeAddr(t) // nothing listens there
 
 	dns := dnstest.New(t)
 	dns.SetA("app.example.test", "10.1.0.1")
